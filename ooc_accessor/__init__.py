@@ -1,0 +1,43 @@
+"""Out-of-core linear algebra and statistics for pandas and xarray users.
+
+``import ooc_accessor`` registers the ``.ooc`` accessor on ``pandas.DataFrame``.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import accessors as _accessors  # noqa: F401 - registers .ooc
+from .design import Design, open_design
+from .errors import (
+    ColumnTypeError,
+    DataError,
+    FormulaError,
+    MissingColumnError,
+    NotFittedError,
+    OOCError,
+    RankWarning,
+    StoreError,
+    UnseenLevelError,
+)
+from .results import LstsqResult, Summary
+
+try:
+    __version__ = version("ooc_accessor")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "ColumnTypeError",
+    "DataError",
+    "Design",
+    "FormulaError",
+    "LstsqResult",
+    "MissingColumnError",
+    "NotFittedError",
+    "OOCError",
+    "RankWarning",
+    "StoreError",
+    "Summary",
+    "UnseenLevelError",
+    "__version__",
+    "open_design",
+]

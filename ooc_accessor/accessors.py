@@ -1,0 +1,64 @@
+"""The ``.ooc`` accessors: thin, stateless, delegating.
+
+Each method converts nothing it need not and calls the plain function that works without
+the accessor. Accessors hold only the object: anything fitted lives on the returned result
+(pandas builds a new accessor on every access; xarray caches one per object).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pandas as pd
+
+from .design import Design, build_design, capture_env
+from .results import LstsqResult, lstsq
+
+
+class _OocMixin:
+    """Methods shared by every ``.ooc`` accessor."""
+
+    def __init__(self, obj: Any) -> None:
+        # no validation here: xarray would turn an error into "error initializing accessor"
+        self._obj = obj
+
+    def design(
+        self,
+        formula: str,
+        chunksize: int | str = "auto",
+        path: str | os.PathLike | None = None,
+        *,
+        missing: str = "drop",
+        weights: Any = None,
+        compression: str | None = None,
+        eval_env: Any = 0,
+    ) -> Design:
+        """Build ``formula``'s design matrix chunk by chunk into a NetCDF store.
+
+        See :func:`ooc_accessor.design.build_design` for the parameters.
+        """
+        return build_design(
+            self._obj,
+            formula,
+            chunksize=chunksize,
+            path=path,
+            missing=missing,
+            weights=weights,
+            compression=compression,
+            eval_env=capture_env(eval_env),
+        )
+
+    def lstsq(
+        self, formula: str, weights: Any = None, *, eval_env: Any = 0, **design_kwargs: Any
+    ) -> LstsqResult:
+        """Least-squares fit of ``formula`` (statsmodels' OLS, or WLS with ``weights``).
+
+        See :func:`ooc_accessor.results.lstsq` for the parameters.
+        """
+        return lstsq(self._obj, formula, weights, eval_env=capture_env(eval_env), **design_kwargs)
+
+
+@pd.api.extensions.register_dataframe_accessor("ooc")
+class OocDataFrameAccessor(_OocMixin):
+    """``DataFrame.ooc``: out-of-core design matrices and fits for a pandas frame."""

@@ -1,0 +1,537 @@
+"""Design: a formula's state learned over all chunks, then X and y written block by block.
+
+Pass one runs patsy's incremental builders over every block (categorical levels,
+``center()``/``standardize()`` state); pass two builds each block with that fixed state and
+appends it to the store. :class:`Design` is the handle on a finished store.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from patsy import EvalEnvironment, PatsyError, build_design_matrices, design_matrix_builders
+from patsy.design_info import DesignInfo
+
+from . import store
+from .errors import ColumnTypeError, DataError, FormulaError, StoreError, UnseenLevelError
+from .sources import FrameSource, check_frame, missing_columns, resolve_chunksize, used_columns
+from .spec import (
+    default_eval_env,
+    design_spec,
+    infos_from_spec,
+    model_desc,
+    spec_from_json,
+    spec_to_json,
+)
+
+if TYPE_CHECKING:
+    from .results import LstsqResult
+
+__all__ = ["Design", "build_design", "capture_env", "open_design"]
+
+_WEIGHTS_COL = "__ooc_weights__"
+_MISSING = ("drop", "raise")
+
+
+def capture_env(eval_env: int | EvalEnvironment) -> EvalEnvironment:
+    """The namespace a formula is evaluated in, counted from the caller's caller.
+
+    Each public entry point resolves it once and hands the object down, so ``np.log(x)``
+    in a formula sees the user's ``np`` however deep the call goes.
+    """
+    if isinstance(eval_env, EvalEnvironment):
+        return eval_env
+    return EvalEnvironment.capture(int(eval_env) + 2)
+
+
+class Block(NamedTuple):
+    """One built block: design rows, response, their row labels and positions, weights."""
+
+    x: np.ndarray
+    y: np.ndarray | None
+    index: pd.Index
+    pos: np.ndarray
+    w: np.ndarray | None
+
+
+def empty_info() -> DesignInfo:
+    """A design info with no columns (the response side of a design for prediction)."""
+    return DesignInfo([], factor_infos={}, term_codings=OrderedDict())
+
+
+def _translate(exc: PatsyError, block: pd.DataFrame | None, formula: str) -> Exception:
+    """patsy's error as one of ours, with the offending factor, level or column named."""
+    msg = str(exc)
+    code = getattr(getattr(exc, "origin", None), "code", None)
+    where = f" in {code!r}" if code else ""
+    m = re.search(r"observation with value (.+?) does not match any of the expected levels", msg)
+    if m:
+        return UnseenLevelError(
+            f"level {m.group(1)} of factor {code or '?'} was not seen when the design was "
+            f"built; drop those rows or build the design from data that has it\n{msg}"
+        )
+    if "missing values" in msg:
+        return DataError(
+            f"missing='raise' and the data has missing values{where}; "
+            f"pass missing='drop' to drop those rows\n{msg}"
+        )
+    if block is not None and code:
+        from patsy.eval import ast_names
+
+        for name in ast_names(code):
+            if name in block.columns and not pd.api.types.is_numeric_dtype(block[name].dtype):
+                return ColumnTypeError(
+                    f"column {name!r} has dtype {block[name].dtype} but {code!r} uses it as "
+                    f"numbers; convert it (pd.to_numeric) or use it as a factor, C({name})\n{msg}"
+                )
+    return FormulaError(f"cannot evaluate formula {formula!r}{where}:\n{msg}")
+
+
+def learn_infos(
+    desc: Any, source: FrameSource, rows: int, env: EvalEnvironment, missing: str, formula: str
+) -> list[DesignInfo]:
+    """patsy's design infos with state learned over all blocks of ``source``."""
+    try:
+        return design_matrix_builders(
+            [desc.lhs_termlist, desc.rhs_termlist], lambda: source.blocks(rows), env, missing
+        )
+    except PatsyError as exc:
+        raise _translate(exc, source.frame, formula) from exc
+
+
+def build_block(
+    infos: list[DesignInfo], block: pd.DataFrame, missing: str, wcol: str | None, formula: str
+) -> Block:
+    """Build one block with fixed state; rows with a missing value are dropped (or raise)."""
+    n = len(block)
+    # positional labels survive patsy's NA drop and work with a duplicated index
+    data = block.set_axis(pd.RangeIndex(n), axis=0)
+    wv = None
+    if wcol is not None:
+        wv = block[wcol].to_numpy(dtype=np.float64, na_value=np.nan)
+        nan = np.isnan(wv)
+        if nan.any():
+            if missing == "raise":
+                raise DataError(
+                    f"missing='raise' and the weights hold NaN at row {block.index[nan][0]!r}"
+                )
+            data = data[~nan]
+        neg = wv < 0
+        if neg.any():
+            raise DataError(
+                f"weights must be non-negative; row {block.index[neg][0]!r} has {wv[neg][0]!r}"
+            )
+    try:
+        ymat, xmat = build_design_matrices(infos, data, NA_action=missing, return_type="dataframe")
+    except PatsyError as exc:
+        raise _translate(exc, block, formula) from exc
+    pos = xmat.index.to_numpy()
+    x = xmat.to_numpy(dtype=np.float64)
+    y = ymat.to_numpy(dtype=np.float64) if ymat.shape[1] else None
+    if y is not None and y.shape[1] == 1:
+        y = y[:, 0]
+    index = block.index[pos]
+    _check_finite(x, list(xmat.columns), index)
+    if y is not None:
+        _check_finite(y[:, None] if y.ndim == 1 else y, list(ymat.columns), index)
+    return Block(x, y, index, pos, None if wv is None else wv[pos])
+
+
+def _check_finite(a: np.ndarray, names: list[str], index: pd.Index) -> None:
+    bad = ~np.isfinite(a)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise DataError(
+            f"design column {names[col]!r} is {a[row, col]} at row {index[row]!r} "
+            f"({int(bad[:, col].sum())} such value(s) in this block); fix or drop those rows"
+        )
+
+
+def _response_check(desc: Any, infos: list[DesignInfo], frame: pd.DataFrame) -> None:
+    y_info = infos[0]
+    if len(y_info.column_names) <= 1:
+        return
+    for fi in y_info.factor_infos.values():
+        if fi.type == "categorical":
+            code = fi.factor.code
+            dtype = frame[code].dtype if code in frame.columns else "categorical"
+            raise ColumnTypeError(
+                f"the response {code!r} is categorical (dtype {dtype}), so it would become "
+                f"{len(y_info.column_names)} columns; a regression needs a numeric response"
+            )
+
+
+def build_design(
+    frame: pd.DataFrame,
+    formula: str,
+    *,
+    chunksize: int | str = "auto",
+    path: str | os.PathLike | None = None,
+    missing: str = "drop",
+    weights: str | Any | None = None,
+    eval_env: int | EvalEnvironment = 0,
+    compression: str | None = None,
+) -> Design:
+    """Build the design matrix of ``formula`` on ``frame`` into a chunked NetCDF store.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The data; its index becomes the store's ``obs`` coordinate.
+    formula : str
+        A patsy formula, e.g. ``"y ~ a + b + a:b + C(g)"``; no left side for SVD/PCA.
+    chunksize : int or "auto"
+        Rows per block; ``"auto"`` sizes blocks to about
+        :data:`~ooc_accessor.sources.AUTO_BLOCK_BYTES` of design matrix.
+    path : str or path-like, optional
+        Where to keep the store. ``None`` makes a temporary store removed when the Design
+        is garbage collected, unless :meth:`Design.save` is called.
+    missing : {"drop", "raise"}
+        Rows with a missing value in a used column are dropped and counted
+        (``n_dropped``), as statsmodels' ``missing="drop"``, or raise.
+    weights : str or array-like, optional
+        A column name, or one weight per row of ``frame`` (a Series aligns on the index);
+        stored with the design and used by :meth:`Design.lstsq`.
+    eval_env : int or patsy.EvalEnvironment
+        Where names in the formula that are not columns are looked up (frames up from the
+        caller, as patsy).
+    compression : str, optional
+        HDF5 compression filter for the stored blocks, e.g. ``"gzip"``.
+
+    Returns
+    -------
+    Design
+    """
+    env = capture_env(eval_env)
+    if missing not in _MISSING:
+        raise ValueError(f"missing must be one of {_MISSING}, not {missing!r}")
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"expected a pandas DataFrame, not {type(frame).__name__}")
+    desc = model_desc(formula)
+    lhs = [f.code for t in desc.lhs_termlist for f in t.factors]
+    codes = lhs + [f.code for t in desc.rhs_termlist for f in t.factors]
+    frame, wcol = _attach_weights(frame, weights)
+    used = used_columns(frame, codes, env, formula)
+    check_frame(frame, used, [c for c in lhs if c in frame.columns], wcol)
+    columns = used + ([wcol] if wcol and wcol not in used else [])
+    source = FrameSource(frame, columns)
+    infos = learn_infos(
+        desc, source, resolve_chunksize(chunksize, len(columns)), env, missing, formula
+    )
+    _response_check(desc, infos, frame)
+    return write_design(
+        source,
+        infos,
+        formula,
+        chunksize=chunksize,
+        path=path,
+        missing=missing,
+        wcol=wcol,
+        eval_env=env,
+        compression=compression,
+    )
+
+
+def _attach_weights(frame: pd.DataFrame, weights: Any) -> tuple[pd.DataFrame, str | None]:
+    if weights is None:
+        return frame, None
+    if isinstance(weights, str):
+        if weights not in frame.columns:
+            raise KeyError(f"weights={weights!r} is not a column of the frame")
+        return frame, weights
+    if isinstance(weights, pd.Series):
+        w = weights.reindex(frame.index) if not weights.index.equals(frame.index) else weights
+        values = w.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        values = np.asarray(weights, dtype=np.float64).reshape(-1)
+    if values.shape[0] != len(frame):
+        raise ValueError(f"weights has {values.shape[0]} values for a frame of {len(frame)} rows")
+    return frame.assign(**{_WEIGHTS_COL: values}), _WEIGHTS_COL
+
+
+def write_design(
+    source: FrameSource,
+    infos: list[DesignInfo],
+    formula: str,
+    *,
+    chunksize: int | str,
+    path: str | os.PathLike | None,
+    missing: str,
+    wcol: str | None,
+    eval_env: EvalEnvironment | None,
+    compression: str | None,
+) -> Design:
+    """Pass two: build every block with the learned state and store it atomically."""
+    y_names, terms = list(infos[0].column_names), list(infos[1].column_names)
+    p = len(terms)
+    if p == 0:
+        raise FormulaError(f"formula {formula!r} has no right-hand-side columns")
+    rows = resolve_chunksize(chunksize, p + len(y_names) + 1)
+    final = os.fspath(path) if path is not None else store.temporary_store_path()
+    dropped = 0
+    with store.DesignWriter(
+        final,
+        terms=terms,
+        responses=y_names,
+        chunk_rows=rows,
+        weights=wcol is not None,
+        compression=compression,
+    ) as writer:
+        for block in source.blocks(rows):
+            built = build_block(infos, block, missing, wcol, formula)
+            dropped += len(block) - len(built.index)
+            writer.append(built.x, built.y, built.index, built.w)
+        if writer.n == 0:
+            raise DataError(
+                f"all {dropped} rows were dropped for missing values in the columns "
+                f"{source.columns}; nothing is left to fit"
+            )
+        if writer.n < p:
+            raise DataError(
+                f"{writer.n} rows remain (after dropping {dropped} with missing values) "
+                f"for {p} design columns; a fit needs at least as many rows as columns"
+            )
+        writer.commit(
+            {
+                "formula": formula,
+                "spec": spec_to_json(design_spec(infos, formula)),
+                "n_dropped": dropped,
+                "weights_column": "" if wcol in (None, _WEIGHTS_COL) else wcol,
+            }
+        )
+    return Design(final, temporary=path is None, eval_env=eval_env)
+
+
+def _remove(path: str) -> None:
+    if os.path.exists(path):
+        os.remove(path)
+
+
+class Design:
+    """A handle on a stored design matrix (X, y and their labels).
+
+    Made by ``df.ooc.design(...)``, :func:`open_design` or :meth:`build`; holds no rows in
+    memory. ``X`` and ``y`` are lazy, dask-backed DataArrays read from the store.
+
+    Attributes
+    ----------
+    formula : str
+    terms : list of str
+        Column names of X, in order (patsy's).
+    path : str
+    n_obs : int
+        Rows stored.
+    n_dropped : int
+        Rows dropped for missing values when the store was built.
+    """
+
+    def __init__(
+        self, path: str, *, temporary: bool = False, eval_env: EvalEnvironment | None = None
+    ) -> None:
+        attrs = store.read_attrs(path)
+        self._path = os.path.abspath(path)
+        self._spec = spec_from_json(attrs["spec"])
+        self.formula: str = attrs["formula"]
+        self.n_obs: int = int(attrs["n_obs"])
+        self.n_dropped: int = int(attrs["n_dropped"])
+        self.chunk_rows: int = int(attrs["chunk_rows"])
+        self.weights_column: str | None = attrs.get("weights_column") or None
+        self._eval_env = eval_env
+        self._infos: list[DesignInfo] | None = None
+        self._ds: xr.Dataset | None = None
+        self._finalizer = weakref.finalize(self, _remove, self._path) if temporary else None
+
+    # -- labels -----------------------------------------------------------------
+    @property
+    def path(self) -> str:
+        """Path of the store."""
+        return self._path
+
+    @property
+    def terms(self) -> list[str]:
+        """Column names of X."""
+        return list(self._spec["matrices"][1]["column_names"])
+
+    @property
+    def responses(self) -> list[str]:
+        """Column names of y (empty without a left side)."""
+        return list(self._spec["matrices"][0]["column_names"])
+
+    @property
+    def spec(self) -> dict:
+        """The JSON-able formula state (levels, transform state), as saved in the store."""
+        return self._spec
+
+    @property
+    def design_infos(self) -> list[DesignInfo]:
+        """patsy's DesignInfo of y and X, rebuilt from the saved spec."""
+        if self._infos is None:
+            self._infos = infos_from_spec(self._spec, self._eval_env)
+        return self._infos
+
+    def _dataset(self) -> xr.Dataset:
+        if self._ds is None:
+            self._ds = xr.open_dataset(
+                self._path, engine="h5netcdf", chunks={"obs": self.chunk_rows}
+            )
+        return self._ds
+
+    @property
+    def X(self) -> xr.DataArray:  # noqa: N802 - the design matrix's conventional name
+        """The design matrix, lazy, dims ``("obs", "term")``."""
+        return self._dataset()["X"]
+
+    @property
+    def y(self) -> xr.DataArray | None:
+        """The response, lazy, dims ``("obs",)`` (or ``("obs", "response")``); or None."""
+        ds = self._dataset()
+        if "y" not in ds:
+            return None
+        y = ds["y"]
+        return y.rename(self.responses[0]) if y.ndim == 1 else y
+
+    @property
+    def weights(self) -> xr.DataArray | None:
+        """Stored weights, lazy, dims ``("obs",)``; or None."""
+        ds = self._dataset()
+        return ds["weights"] if "weights" in ds else None
+
+    @property
+    def obs(self) -> pd.Index:
+        """The stored row labels (the source's own index)."""
+        return store.read_index(self._path)
+
+    def blocks(self) -> list[tuple[int, int]]:
+        """Row ranges ``(start, stop)`` of the stored chunks, the unit of every reduction."""
+        r = self.chunk_rows
+        return [(a, min(a + r, self.n_obs)) for a in range(0, self.n_obs, r)]
+
+    # -- results ----------------------------------------------------------------
+    def lstsq(self, weights: Any = None) -> LstsqResult:
+        """Least-squares fit of y on X from the R factor of ``[X | y]`` (TSQR).
+
+        Parameters
+        ----------
+        weights : array-like, optional
+            One non-negative weight per stored row (WLS). ``None`` uses the weights stored
+            with the design, if any, else ordinary least squares.
+
+        Returns
+        -------
+        LstsqResult
+        """
+        # results sit a floor above; the method is here because users call it on a Design
+        from .results import lstsq_design
+
+        return lstsq_design(self, weights=weights)
+
+    def build(
+        self,
+        data: pd.DataFrame,
+        *,
+        path: str | os.PathLike | None = None,
+        chunksize: int | str = "auto",
+        missing: str = "drop",
+        weights: str | Any | None = None,
+    ) -> Design:
+        """The same columns (levels, transform state) for new data, stored.
+
+        A response column absent from ``data`` is left out (a design for prediction). A
+        categorical level the design never saw raises :class:`UnseenLevelError`.
+        ``weights`` is a column name or one weight per row, as in :func:`build_design`.
+        """
+        y_info, x_info = self.design_infos
+        env = self._eval_env if self._eval_env is not None else default_eval_env()
+        if missing_columns(data, [f.code for f in y_info.factor_infos], env):
+            y_info = empty_info()
+        codes = [f.code for info in (y_info, x_info) for f in info.factor_infos]
+        data, wcol = _attach_weights(data, weights)
+        used = used_columns(data, codes, env, self.formula)
+        columns = used + ([wcol] if wcol and wcol not in used else [])
+        return write_design(
+            FrameSource(data, columns),
+            [y_info, x_info],
+            self.formula,
+            chunksize=chunksize,
+            path=path,
+            missing=missing,
+            wcol=wcol,
+            eval_env=self._eval_env,
+            compression=None,
+        )
+
+    def predictor_blocks(
+        self, data: pd.DataFrame, chunksize: int | str = "auto"
+    ) -> Iterator[tuple[int, Block]]:
+        """X of ``data`` built block by block in memory: ``(first row, Block)`` pairs."""
+        x_info = self.design_infos[1]
+        env = self._eval_env if self._eval_env is not None else default_eval_env()
+        used = used_columns(data, [f.code for f in x_info.factor_infos], env, self.formula)
+        rows = resolve_chunksize(chunksize, len(self.terms))
+        for i, block in enumerate(FrameSource(data, used).blocks(rows)):
+            yield i * rows, build_block([empty_info(), x_info], block, "drop", None, self.formula)
+
+    def save(self, path: str | os.PathLike) -> Design:
+        """Keep the store at ``path`` (a temporary store is moved, a kept one copied)."""
+        target = os.path.abspath(os.fspath(path))
+        if target == self._path:
+            if self._finalizer is not None:
+                self._finalizer.detach()
+                self._finalizer = None
+            return self
+        self.close()
+        tmp = f"{target}.tmp-save"
+        if self._finalizer is not None:
+            shutil.move(self._path, tmp)
+            self._finalizer.detach()
+            self._finalizer = None
+        else:
+            shutil.copyfile(self._path, tmp)
+        os.replace(tmp, target)
+        self._path = target
+        return self
+
+    def close(self) -> None:
+        """Close the lazily opened dataset (the store stays)."""
+        if self._ds is not None:
+            self._ds.close()
+            self._ds = None
+
+    def __repr__(self) -> str:
+        kind = "temporary" if self._finalizer is not None else "stored"
+        return (
+            f"<ooc.Design {self.formula!r}: {self.n_obs} obs x {len(self.terms)} terms "
+            f"({self.n_dropped} dropped), {kind} at {self._path}>"
+        )
+
+
+def open_design(path: str | os.PathLike, eval_env: EvalEnvironment | None = None) -> Design:
+    """Open a design store written by ``design(..., path=...)`` or :meth:`Design.save`.
+
+    Parameters
+    ----------
+    path : str or path-like
+    eval_env : patsy.EvalEnvironment, optional
+        Namespace for functions the formula calls beyond numpy (``np``) and patsy's.
+
+    Raises
+    ------
+    StoreError
+        The file is missing, incomplete, or not a design store.
+    """
+    path = os.fspath(path)
+    design = Design(path, eval_env=eval_env)
+    try:
+        design.design_infos  # noqa: B018 - fail now, not at first use
+    except FormulaError as exc:
+        raise StoreError(f"cannot rebuild the formula state saved in {path!r}: {exc}") from exc
+    return design

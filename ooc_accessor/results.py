@@ -1,0 +1,458 @@
+"""Results: small factors plus labels; row-length outputs stay lazy and stored.
+
+:class:`LstsqResult` keeps the merged R factor of ``[X | y]`` and a few sums (O(p^2)
+numbers), never n-length arrays, and exposes statsmodels' names and values.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import warnings
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import stats as sps
+
+from . import kernels, labels, reduce
+from .design import Design, build_design, capture_env
+from .errors import DataError, OOCError, RankWarning
+
+__all__ = ["LstsqResult", "Summary", "lstsq", "lstsq_design"]
+
+
+def _resolve_weights(design: Design, weights: Any) -> np.ndarray | bool | None:
+    if weights is None:
+        return True if design.weights is not None else None
+    if isinstance(weights, xr.DataArray):
+        weights = weights.values
+    elif isinstance(weights, pd.Series):
+        weights = weights.reindex(design.obs).to_numpy(dtype=np.float64, na_value=np.nan)
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    if w.shape[0] != design.n_obs:
+        raise ValueError(
+            f"weights has {w.shape[0]} values but the design stores {design.n_obs} rows"
+        )
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"weights must be finite and non-negative; stored row {i} has {w[i]!r}")
+    return w
+
+
+def lstsq_design(design: Design, weights: Any = None) -> LstsqResult:
+    """Fit y on X of a stored design (see :meth:`Design.lstsq`)."""
+    if len(design.responses) != 1:
+        raise OOCError(
+            f"design {design.formula!r} has {len(design.responses)} response columns; "
+            "lstsq needs exactly one (a formula like 'y ~ a + b')"
+        )
+    w = _resolve_weights(design, weights)
+    stats = reduce.compute(reduce.lstsq_stats_graph(design.path, design.blocks(), w))[0]
+    return LstsqResult(stats, design, weighted=w is not None)
+
+
+class LstsqResult:
+    """A least-squares fit with statsmodels' names: ``params``, ``bse``, ``summary()``...
+
+    Holds the merged R factor of ``sqrt(w) [X | y]`` and a few sums, never n-length
+    arrays. Row-length outputs (``fittedvalues``, ``resid``) are lazy, read from the store.
+
+    Attributes
+    ----------
+    params, bse, tvalues, pvalues : pandas.Series
+        By term.
+    rsquared, rsquared_adj, ssr, ess, centered_tss, uncentered_tss, scale : float
+    nobs, df_resid, df_model : float
+    rank : int
+    singular_values : ndarray
+        Of the (weighted) design matrix, as numpy's ``lstsq`` returns them.
+    k_constant : int
+        1 when a constant lies in span(X) (explicit or implicit intercept), as statsmodels.
+    """
+
+    def __init__(
+        self,
+        stats: kernels.LstsqStats,
+        design: Design,
+        *,
+        weighted: bool,
+        extra: tuple[Design, ...] = (),
+        kind: str = "pandas",
+    ) -> None:
+        self._stats = stats
+        self._design = design
+        self._extra = extra
+        self._weighted = weighted
+        self._kind = kind
+        self.terms: list[str] = design.terms
+        self.response: str = design.responses[0]
+        p = len(self.terms)
+        self._sol = kernels.solve_r(stats.r, p, stats.nobs)
+        self.k_constant = int(kernels.has_constant(stats))
+        if self._sol.rank < p:
+            self._warn_rank()
+
+    def _warn_rank(self) -> None:
+        ns = self._sol.null_space
+        involved = [t for t, v in zip(self.terms, np.abs(ns).max(axis=1), strict=True) if v > 1e-6]
+        warnings.warn(
+            f"the design is rank deficient: rank {self._sol.rank} for {len(self.terms)} "
+            f"columns; {', '.join(map(repr, involved))} are linearly dependent. The fit is "
+            "the minimum-norm least-squares solution; drop a column to identify the model.",
+            RankWarning,
+            stacklevel=3,
+        )
+
+    # -- coefficient table --------------------------------------------------------
+    def _by_term(self, values: np.ndarray, name: str | None = None):
+        return labels.by_term(values, self.terms, self._kind, name)
+
+    @property
+    def model_name(self) -> str:
+        """``"WLS"`` with weights, else ``"OLS"``."""
+        return "WLS" if self._weighted else "OLS"
+
+    @property
+    def params(self):
+        """Coefficients by term."""
+        return self._by_term(self._sol.params)
+
+    @property
+    def nobs(self) -> float:
+        """Number of observations (rows) in the fit."""
+        return float(self._stats.nobs)
+
+    @property
+    def rank(self) -> int:
+        """Numerical rank of the design, decided on the column-equilibrated R."""
+        return self._sol.rank
+
+    @property
+    def df_model(self) -> float:
+        """Model degrees of freedom: rank less the constant."""
+        return float(self.rank - self.k_constant)
+
+    @property
+    def df_resid(self) -> float:
+        """Residual degrees of freedom: nobs less the rank."""
+        return float(self._stats.nobs - self.rank)
+
+    @property
+    def ssr(self) -> float:
+        """(Weighted) sum of squared residuals."""
+        return self._sol.ssr
+
+    @property
+    def scale(self) -> float:
+        """Residual variance estimate, ``ssr / df_resid``."""
+        return self.ssr / self.df_resid if self.df_resid > 0 else np.nan
+
+    mse_resid = scale
+
+    @property
+    def centered_tss(self) -> float:
+        """(Weighted) total sum of squares about the (weighted) mean."""
+        return self._stats.m2_y
+
+    @property
+    def uncentered_tss(self) -> float:
+        """(Weighted) sum of squares of y."""
+        return self._stats.ss_y
+
+    @property
+    def ess(self) -> float:
+        """Explained sum of squares (centred when the model has a constant)."""
+        tss = self.centered_tss if self.k_constant else self.uncentered_tss
+        return tss - self.ssr
+
+    @property
+    def rsquared(self) -> float:
+        """R-squared; uncentred for a model without a constant, as statsmodels."""
+        tss = self.centered_tss if self.k_constant else self.uncentered_tss
+        return 1.0 - self.ssr / tss if tss > 0 else np.nan
+
+    @property
+    def rsquared_adj(self) -> float:
+        """Adjusted R-squared."""
+        if self.df_resid <= 0:
+            return np.nan
+        return 1.0 - (self.nobs - self.k_constant) / self.df_resid * (1.0 - self.rsquared)
+
+    @property
+    def fvalue(self) -> float:
+        """F-statistic of the model against the constant-only (or empty) model."""
+        if self.df_model <= 0 or self.df_resid <= 0:
+            return np.nan
+        return (self.ess / self.df_model) / self.scale
+
+    @property
+    def f_pvalue(self) -> float:
+        """p-value of :attr:`fvalue`."""
+        return float(sps.f.sf(self.fvalue, self.df_model, self.df_resid))
+
+    @property
+    def llf(self) -> float:
+        """Gaussian log-likelihood (with statsmodels' WLS weight term)."""
+        n = self.nobs
+        return -n / 2 * (np.log(2 * np.pi * self.ssr / n) + 1) + 0.5 * self._stats.sum_log_w
+
+    @property
+    def aic(self) -> float:
+        """Akaike information criterion."""
+        return -2 * self.llf + 2 * (self.df_model + self.k_constant)
+
+    @property
+    def bic(self) -> float:
+        """Bayesian information criterion."""
+        return -2 * self.llf + np.log(self.nobs) * (self.df_model + self.k_constant)
+
+    @cached_property
+    def _cov(self) -> np.ndarray:
+        return self._sol.normalized_cov * self.scale
+
+    def cov_params(self):
+        """Covariance matrix of the coefficients (``scale * (R'R)^+``), term by term."""
+        return labels.term_by_term(self._cov, self.terms, self._kind)
+
+    @property
+    def normalized_cov_params(self) -> np.ndarray:
+        """``(X'WX)^+``, from R (never formed as X'X)."""
+        return self._sol.normalized_cov
+
+    @property
+    def bse(self):
+        """Standard errors of the coefficients."""
+        return self._by_term(np.sqrt(np.diag(self._cov)))
+
+    @property
+    def tvalues(self):
+        """t statistics, ``params / bse``."""
+        return self._by_term(self._sol.params / np.sqrt(np.diag(self._cov)))
+
+    @property
+    def pvalues(self):
+        """Two-sided p-values of the t statistics (Student t, ``df_resid``)."""
+        t = self._sol.params / np.sqrt(np.diag(self._cov))
+        return self._by_term(2 * sps.t.sf(np.abs(t), self.df_resid))
+
+    def conf_int(self, alpha: float = 0.05):
+        """Confidence intervals at level ``1 - alpha``: a frame with columns 0 and 1."""
+        q = sps.t.ppf(1 - alpha / 2, self.df_resid)
+        half = q * np.sqrt(np.diag(self._cov))
+        return labels.intervals(
+            self._sol.params - half, self._sol.params + half, self.terms, self._kind
+        )
+
+    @property
+    def singular_values(self) -> np.ndarray:
+        """Singular values of the (weighted) design matrix, largest first."""
+        return self._sol.singular_values
+
+    # -- rows ---------------------------------------------------------------------
+    def _designs(self) -> tuple[Design, ...]:
+        return (self._design, *self._extra)
+
+    @property
+    def fittedvalues(self) -> xr.DataArray:
+        """Fitted values, lazy (dask), dims ``("obs",)`` aligned to the stored rows."""
+        beta = xr.DataArray(self._sol.params, dims=("term",), coords={"term": self.terms})
+        parts = [xr.dot(d.X, beta, dim="term") for d in self._designs()]
+        out = parts[0] if len(parts) == 1 else xr.concat(parts, dim="obs")
+        return out.rename("fittedvalues")
+
+    @property
+    def resid(self) -> xr.DataArray:
+        """Residuals ``y - fittedvalues``, lazy, dims ``("obs",)``."""
+        ys = [d.y for d in self._designs()]
+        y = ys[0] if len(ys) == 1 else xr.concat(ys, dim="obs")
+        return (y - self.fittedvalues).rename("resid")
+
+    def predict(self, data: pd.DataFrame, *, chunksize: int | str = "auto") -> pd.Series:
+        """Predictions for ``data``, aligned to its rows (NaN where a value is missing).
+
+        The design is rebuilt block by block with the fitted levels and transform state;
+        a categorical level the fit never saw raises :class:`UnseenLevelError`.
+        """
+        out = np.full(len(data), np.nan)
+        beta = self._sol.params
+        for start, built in self._design.predictor_blocks(data, chunksize):
+            out[start + built.pos] = built.x @ beta
+        return labels.by_row(out, data.index, "predicted")
+
+    def update(self, data: pd.DataFrame, weights: Any = None) -> LstsqResult:
+        """Fold in new rows without revisiting the old ones (biglm's ``update``).
+
+        The new rows are built with the fitted formula state into a store of their own,
+        reduced to R factors, and merged with this fit's; a new result is returned.
+        """
+        wspec = weights
+        if wspec is None and self._weighted:
+            wspec = self._design.weights_column
+            if wspec is None:
+                raise ValueError(
+                    "this fit used weights given as an array: pass weights= for the new rows"
+                )
+        new = self._design.build(data, weights=wspec)
+        w = True if wspec is not None else None
+        stats = reduce.compute(reduce.lstsq_stats_graph(new.path, new.blocks(), w))[0]
+        merged = kernels.merge_lstsq_stats([self._stats, stats])
+        return LstsqResult(
+            merged,
+            self._design,
+            weighted=self._weighted,
+            extra=(*self._extra, new),
+            kind=self._kind,
+        )
+
+    # -- display ------------------------------------------------------------------
+    def summary(self, alpha: float = 0.05) -> Summary:
+        """A statsmodels-style table of the fit (``print`` it, or display it in Jupyter)."""
+        return Summary(self, alpha)
+
+    def __repr__(self) -> str:
+        return (
+            f"<ooc.LstsqResult {self.model_name} {self._design.formula!r}: "
+            f"nobs={self._stats.nobs}, rank={self.rank}, R^2={self.rsquared:.4g}>"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+
+def _fmt(v: float) -> str:
+    if not np.isfinite(v):
+        return str(v)
+    a = abs(v)
+    if a != 0 and (a < 1e-3 or a >= 1e6):
+        return f"{v:.3e}"
+    return f"{v:.4f}"
+
+
+class Summary:
+    """Printable summary of an :class:`LstsqResult`, laid out like statsmodels'."""
+
+    def __init__(self, result: LstsqResult, alpha: float = 0.05) -> None:
+        self.result = result
+        self.alpha = alpha
+
+    def _header(self) -> list[tuple[str, str, str, str]]:
+        r = self.result
+        now = _dt.datetime.now()
+        return [
+            ("Dep. Variable:", r.response, "R-squared:", _fmt(r.rsquared)),
+            ("Model:", r.model_name, "Adj. R-squared:", _fmt(r.rsquared_adj)),
+            ("Method:", "Least Squares (TSQR)", "F-statistic:", _fmt(r.fvalue)),
+            ("Date:", now.strftime("%a, %d %b %Y"), "Prob (F-statistic):", _fmt(r.f_pvalue)),
+            ("Time:", now.strftime("%H:%M:%S"), "Log-Likelihood:", _fmt(r.llf)),
+            ("No. Observations:", str(r._stats.nobs), "AIC:", _fmt(r.aic)),
+            ("Df Residuals:", f"{r.df_resid:g}", "BIC:", _fmt(r.bic)),
+            ("Df Model:", f"{r.df_model:g}", "Rank:", str(r.rank)),
+        ]
+
+    def table(self) -> pd.DataFrame:
+        """The coefficient table: coef, std err, t, P>|t| and the interval bounds."""
+        r = self.result
+        ci = r.conf_int(self.alpha)
+        lo, hi = f"[{self.alpha / 2:g}", f"{1 - self.alpha / 2:g}]"
+        return pd.DataFrame(
+            {
+                "coef": np.asarray(r.params),
+                "std err": np.asarray(r.bse),
+                "t": np.asarray(r.tvalues),
+                "P>|t|": np.asarray(r.pvalues),
+                lo: np.asarray(ci)[:, 0],
+                hi: np.asarray(ci)[:, 1],
+            },
+            index=r.terms,
+        )
+
+    def as_text(self) -> str:
+        """The summary as plain text."""
+        tab = self.table()
+        w0 = max(12, max(len(t) for t in tab.index) + 1)
+        width = w0 + 11 * tab.shape[1]
+        head = self._header()
+        title = f"{self.result.model_name} Regression Results".center(width)
+        half = width // 2
+        lines = [title, "=" * width]
+        for a, b, c, d in head:
+            left = a + " " * max(1, half - 1 - len(a) - len(b)) + b + " "
+            right = c + " " * max(1, width - half - len(c) - len(d)) + d
+            lines.append(left + right)
+        lines.append("=" * width)
+        lines.append(" " * w0 + "".join(f"{c:>11}" for c in tab.columns))
+        lines.append("-" * width)
+        for term, row in tab.iterrows():
+            cells = []
+            for col, v in row.items():
+                cells.append(f"{v:>11.3f}" if col == "P>|t|" else f"{_fmt(v):>11}")
+            lines.append(f"{term:<{w0}}" + "".join(cells))
+        lines.append("=" * width)
+        notes = []
+        if self.result.rank < len(self.result.terms):
+            notes.append(
+                f"The design is rank deficient (rank {self.result.rank}); minimum-norm fit."
+            )
+        sv = self.result.singular_values
+        notes.append(
+            f"Smallest singular value {sv[-1]:.3g}, "
+            f"condition number {sv[0] / max(sv[-1], 1e-300):.3g}."
+        )
+        lines.extend(f"[{i + 1}] {n}" for i, n in enumerate(notes))
+        return "\n".join(lines)
+
+    def as_html(self) -> str:
+        """The summary as HTML tables."""
+        head = "".join(
+            f"<tr><th>{html.escape(a)}</th><td>{html.escape(b)}</td>"
+            f"<th>{html.escape(c)}</th><td>{html.escape(d)}</td></tr>"
+            for a, b, c, d in self._header()
+        )
+        caption = f"<caption>{self.result.model_name} Regression Results</caption>"
+        return f"<table class='simpletable'>{caption}{head}</table>" + self.table().to_html(
+            float_format=_fmt
+        )
+
+    def __str__(self) -> str:
+        return self.as_text()
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return self.as_html()
+
+
+def lstsq(
+    data: pd.DataFrame,
+    formula: str,
+    weights: Any = None,
+    *,
+    eval_env: Any = 0,
+    **design_kwargs: Any,
+) -> LstsqResult:
+    """Least squares of ``formula`` on ``data``, through a stored design.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+    formula : str
+        A patsy formula with a left side, e.g. ``"y ~ a + b + C(g)"``.
+    weights : str or array-like, optional
+        A column name or one weight per row: weighted least squares (statsmodels' WLS).
+    eval_env : int or patsy.EvalEnvironment
+        Where names in the formula that are not columns are looked up.
+    **design_kwargs
+        ``chunksize``, ``path``, ``missing``, ``compression``: see
+        :func:`~ooc_accessor.design.build_design`.
+
+    Returns
+    -------
+    LstsqResult
+    """
+    env = capture_env(eval_env)
+    design = build_design(data, formula, weights=weights, eval_env=env, **design_kwargs)
+    return design.lstsq()
