@@ -68,32 +68,78 @@ def empty_info() -> DesignInfo:
     return DesignInfo([], factor_infos={}, term_codings=OrderedDict())
 
 
-def _translate(exc: PatsyError, block: pd.DataFrame | None, formula: str) -> Exception:
+def label(v: Any) -> Any:
+    """A row label as the user wrote it (numpy scalars unwrapped) for messages."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _origin_code(exc: PatsyError) -> str | None:
+    """The part of the formula patsy's error points at (its caret span)."""
+    origin = getattr(exc, "origin", None)
+    if origin is None:
+        return None
+    return origin.code[origin.start : origin.end]
+
+
+def _unseen_factor(level: str, block: pd.DataFrame | None, infos: list[DesignInfo]) -> str:
+    """Which categorical factor holds ``level`` (patsy's message does not say)."""
+    from patsy.eval import ast_names
+
+    for info in infos:
+        for factor, fi in info.factor_infos.items():
+            if fi.type != "categorical" or block is None:
+                continue
+            for name in ast_names(factor.code):
+                if name in block.columns and (block[name].astype(str) == level).any():
+                    return factor.code
+    return "?"
+
+
+def _translate(
+    exc: PatsyError, block: pd.DataFrame | None, formula: str, infos: list[DesignInfo] = ()
+) -> Exception:
     """patsy's error as one of ours, with the offending factor, level or column named."""
+    from patsy.eval import ast_names
+
     msg = str(exc)
-    code = getattr(getattr(exc, "origin", None), "code", None)
-    where = f" in {code!r}" if code else ""
+    code = _origin_code(exc)
     m = re.search(r"observation with value (.+?) does not match any of the expected levels", msg)
     if m:
+        level = m.group(1).strip("'\"")
+        factor = _unseen_factor(level, block, list(infos))
         return UnseenLevelError(
-            f"level {m.group(1)} of factor {code or '?'} was not seen when the design was "
-            f"built; drop those rows or build the design from data that has it\n{msg}"
+            f"level {m.group(1)} of factor {factor!r} was not seen when the design was built "
+            f"(levels: {_levels(factor, infos)}); drop those rows, or build the design from "
+            "data that has that level"
         )
     if "missing values" in msg:
+        cols = [] if block is None else [c for c in block.columns if block[c].isna().any()]
+        counts = ", ".join(f"{c!r} ({int(block[c].isna().sum())} missing)" for c in cols)
         return DataError(
-            f"missing='raise' and the data has missing values{where}; "
+            f"missing='raise' and column(s) {counts or '?'} hold missing values; "
             f"pass missing='drop' to drop those rows\n{msg}"
         )
     if block is not None and code:
-        from patsy.eval import ast_names
-
-        for name in ast_names(code):
+        try:
+            names = ast_names(code)
+        except SyntaxError:
+            names = []
+        for name in names:
             if name in block.columns and not pd.api.types.is_numeric_dtype(block[name].dtype):
                 return ColumnTypeError(
                     f"column {name!r} has dtype {block[name].dtype} but {code!r} uses it as "
                     f"numbers; convert it (pd.to_numeric) or use it as a factor, C({name})\n{msg}"
                 )
+    where = f" in {code!r}" if code else ""
     return FormulaError(f"cannot evaluate formula {formula!r}{where}:\n{msg}")
+
+
+def _levels(code: str, infos: list[DesignInfo]) -> str:
+    for info in infos:
+        for factor, fi in info.factor_infos.items():
+            if factor.code == code and fi.categories is not None:
+                return ", ".join(map(repr, fi.categories))
+    return "?"
 
 
 def learn_infos(
@@ -122,18 +168,20 @@ def build_block(
         if nan.any():
             if missing == "raise":
                 raise DataError(
-                    f"missing='raise' and the weights hold NaN at row {block.index[nan][0]!r}"
+                    "missing='raise' and the weights hold NaN at row "
+                    f"{label(block.index[nan][0])!r}"
                 )
             data = data[~nan]
         neg = wv < 0
         if neg.any():
             raise DataError(
-                f"weights must be non-negative; row {block.index[neg][0]!r} has {wv[neg][0]!r}"
+                f"weights must be non-negative; row {label(block.index[neg][0])!r} "
+                f"has {float(wv[neg][0])!r}"
             )
     try:
         ymat, xmat = build_design_matrices(infos, data, NA_action=missing, return_type="dataframe")
     except PatsyError as exc:
-        raise _translate(exc, block, formula) from exc
+        raise _translate(exc, block, formula, infos) from exc
     pos = xmat.index.to_numpy()
     x = xmat.to_numpy(dtype=np.float64)
     y = ymat.to_numpy(dtype=np.float64) if ymat.shape[1] else None
@@ -151,7 +199,7 @@ def _check_finite(a: np.ndarray, names: list[str], index: pd.Index) -> None:
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise DataError(
-            f"design column {names[col]!r} is {a[row, col]} at row {index[row]!r} "
+            f"design column {names[col]!r} is {a[row, col]} at row {label(index[row])!r} "
             f"({int(bad[:, col].sum())} such value(s) in this block); fix or drop those rows"
         )
 
@@ -291,9 +339,21 @@ def write_design(
             dropped += len(block) - len(built.index)
             writer.append(built.x, built.y, built.index, built.w)
         if writer.n == 0:
+            stateful = [
+                f.code
+                for info in infos
+                for f, fi in info.factor_infos.items()
+                if fi.state.get("transforms")
+            ]
+            hint = (
+                f"; note that {stateful[0]!r} is NaN everywhere when its column has a "
+                "missing value (patsy's rule): drop those rows first"
+                if stateful
+                else ""
+            )
             raise DataError(
                 f"all {dropped} rows were dropped for missing values in the columns "
-                f"{source.columns}; nothing is left to fit"
+                f"{source.columns}; nothing is left to fit{hint}"
             )
         if writer.n < p:
             raise DataError(

@@ -161,6 +161,7 @@ def check_frame(
             inf = np.isinf(values)
             if inf.any():
                 first = frame.index[int(np.argmax(inf))]
+                first = first.item() if isinstance(first, np.generic) else first
                 raise DataError(
                     f"column {name!r} holds {int(inf.sum())} infinite value(s), the first at "
                     f"row {first!r}; replace them (e.g. with NaN, which drops the row)"

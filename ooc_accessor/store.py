@@ -124,7 +124,7 @@ class DesignWriter:
             self.abort()
             raise
 
-    def _make_obs(self, kind: str, name: Any) -> None:
+    def _make_obs(self, kind: str, index: pd.Index) -> None:
         dtype = {"str": _STR, "datetime": np.int64}.get(kind)
         if dtype is None:
             dtype = np.float64 if self._first_dtype.kind == "f" else np.int64
@@ -133,8 +133,10 @@ class DesignWriter:
             self._obs.attrs["units"] = _EPOCH_UNITS
             self._obs.attrs["calendar"] = "proleptic_gregorian"
         self._obs.attrs["index_kind"] = kind
-        if name is not None:
-            self._obs.attrs["index_name"] = str(name)
+        if index.name is not None:
+            self._obs.attrs["index_name"] = str(index.name)
+        if kind == "datetime":
+            self._obs.attrs["index_unit"] = index.unit
         self._index_kind = kind
 
     def append(
@@ -151,7 +153,7 @@ class DesignWriter:
         values, kind = _index_values(index)
         if self._obs is None:
             self._first_dtype = values.dtype
-            self._make_obs(kind, index.name)
+            self._make_obs(kind, index)
         elif kind != self._index_kind:
             raise StoreError(
                 f"row labels changed kind from {self._index_kind} to {kind} at row {self.n}; "
@@ -171,7 +173,7 @@ class DesignWriter:
         """Write the attributes, close, and rename the file to its final path."""
         if self._obs is None:  # no rows: still a valid, empty coordinate
             self._first_dtype = np.dtype(np.int64)
-            self._make_obs("numeric", None)
+            self._make_obs("numeric", pd.RangeIndex(0))
         f = self._f
         for key, value in attrs.items():
             f.attrs[key] = value
@@ -252,9 +254,10 @@ def read_index(path: str) -> pd.Index:
         obs = f["obs"]
         kind = _plain(obs.attrs.get("index_kind", "numeric"))
         name = _plain(obs.attrs["index_name"]) if "index_name" in obs.attrs else None
+        unit = _plain(obs.attrs.get("index_unit", "ns"))
         values = obs[:]
     if kind == "datetime":
-        return pd.DatetimeIndex(values.astype("datetime64[ns]"), name=name)
+        return pd.DatetimeIndex(values.astype("datetime64[ns]"), name=name).as_unit(unit)
     if kind == "str":
         return pd.Index([v.decode() if isinstance(v, bytes) else v for v in values], name=name)
     return pd.Index(values, name=name)

@@ -30,9 +30,10 @@ def make_frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
         + df.cat1.map({"alpha": 0, "beta": 1, "gamma": -1, "delta": 0.5, "eps": 2})
         + rng.normal(size=n)
     )
-    df.loc[df.index[[3, 17, 50]], "a"] = np.nan
-    df.loc[df.index[[8]], "cat1"] = None
-    df.loc[df.index[[99]], "y"] = np.nan
+    # missing values at fixed rows (those that exist in a short frame)
+    df.loc[df.index[[i for i in (3, 17, 50) if i < n]], "a"] = np.nan
+    df.loc[df.index[[i for i in (8,) if i < n]], "cat1"] = None
+    df.loc[df.index[[i for i in (99,) if i < n]], "y"] = np.nan
     df.index = pd.Index(np.arange(n) * 7 + 1000, name="row")
     return df
 
