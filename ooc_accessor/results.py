@@ -349,8 +349,8 @@ class Summary:
             ("Date:", now.strftime("%a, %d %b %Y"), "Prob (F-statistic):", _fmt(r.f_pvalue)),
             ("Time:", now.strftime("%H:%M:%S"), "Log-Likelihood:", _fmt(r.llf)),
             ("No. Observations:", str(r._stats.nobs), "AIC:", _fmt(r.aic)),
-            ("Df Residuals:", f"{r.df_resid:g}", "BIC:", _fmt(r.bic)),
-            ("Df Model:", f"{r.df_model:g}", "Rank:", str(r.rank)),
+            ("Df Residuals:", f"{r.df_resid:.0f}", "BIC:", _fmt(r.bic)),
+            ("Df Model:", f"{r.df_model:.0f}", "Rank:", str(r.rank)),
         ]
 
     def table(self) -> pd.DataFrame:

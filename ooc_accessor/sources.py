@@ -8,6 +8,7 @@ dtypes become float64 with NaN), and can be iterated any number of times.
 from __future__ import annotations
 
 import builtins
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,12 +44,17 @@ def resolve_chunksize(chunksize: int | str, n_columns: int) -> int:
     return int(chunksize)
 
 
+_QUOTED = re.compile(r"""\bQ\(\s*(?P<q>["'])(?P<name>.*?)(?P=q)\s*\)""")
+
+
 def formula_names(codes: list[str]) -> list[str]:
-    """Python names the factor codes read, in order of first use."""
+    """Names the factor codes read, in order of first use, ``Q("odd name")`` included."""
     seen: dict[str, None] = {}
     for code in codes:
         for name in ast_names(code):
             seen.setdefault(name)
+        for m in _QUOTED.finditer(code):
+            seen.setdefault(m.group("name"))
     return list(seen)
 
 

@@ -13,6 +13,9 @@ FORMULAS = [
     "y ~ 0 + a + C(cat1)",  # implicit constant (full dummy coding): centred R^2
     "y ~ 0 + a + b",  # no constant: uncentred R^2, as statsmodels
     "y ~ center(c) + standardize(b) + np.log(w)",  # stateful transforms, a numpy call
+    # a quoted column name, sum coding, a non-default reference level
+    'y ~ a + Q("my b") + C(cat1, Sum) + C(cat1, Treatment(reference="gamma")):a',
+    "y ~ a * n_int + flag + C(cat1)",  # an int column, a bool column (patsy: categorical)
 ]
 
 
@@ -26,6 +29,9 @@ def _reference(df, formula, weights):
 @pytest.mark.parametrize("weights", [None, "w"])
 def test_matches_statsmodels(formula, weights):
     df = make_frame()
+    df["my b"] = df["b"] ** 2
+    df["n_int"] = np.arange(len(df)) % 9
+    df["flag"] = df["c"] > 0
     fit = df.ooc.lstsq(formula, weights=weights, chunksize=61)
     ref = _reference(df, formula, weights)
     assert list(fit.params.index) == list(ref.params.index)
