@@ -186,7 +186,6 @@ class LstsqSolution(NamedTuple):
     ssr: float
     rank: int
     singular_values: np.ndarray
-    null_space: np.ndarray  # (p, p - rank), in the equilibrated coordinates' directions
 
 
 def solve_r(r: np.ndarray, p: int, nobs: int) -> LstsqSolution:
@@ -199,16 +198,14 @@ def solve_r(r: np.ndarray, p: int, nobs: int) -> LstsqSolution:
     """
     rr = square_r(r, p + 1)
     rx, qty = rr[:p, :p], rr[:p, p]
-    ssr = float(rr[p, p] ** 2)
     d = np.sqrt(np.einsum("ij,ij->j", rx, rx))
     d_safe = np.where(d > 0, d, 1.0)
     rs = rx / d_safe
-    _, s_s, vt_s = np.linalg.svd(rs)
+    s_s = np.linalg.svd(rs, compute_uv=False)
     singular_values = np.linalg.svd(rx, compute_uv=False)
     tol = rank_tolerance(nobs, p)
     rank = int(np.sum(s_s > tol * s_s[0])) if s_s.size and s_s[0] > 0 else 0
     rank = rank if np.all(d > 0) else min(rank, int(np.sum(d > 0)))
-    null_space = vt_s[rank:].T
     if rank == p:
         rs_inv = sla.solve_triangular(rs, np.eye(p), check_finite=False)
         params = (rs_inv @ qty) / d_safe
@@ -218,7 +215,36 @@ def solve_r(r: np.ndarray, p: int, nobs: int) -> LstsqSolution:
         ur, sr, vr = u[:, :rank], s[:rank], vt[:rank].T
         params = vr @ ((ur.T @ qty) / sr)
         normalized_cov = (vr / sr**2) @ vr.T
-    return LstsqSolution(params, normalized_cov, ssr, rank, singular_values, null_space)
+    # ||y - X b||^2 = ||qty - Rx b||^2 + r_pp^2: the first term is rounding for a full-rank
+    # fit, but a truncated (rank-deficient) solution leaves part of qty unexplained
+    ssr = (
+        float(np.sum((qty - rx @ params) ** 2) + rr[p, p] ** 2)
+        if rank < p
+        else float(rr[p, p] ** 2)
+    )
+    return LstsqSolution(params, normalized_cov, ssr, rank, singular_values)
+
+
+def dependencies(r: np.ndarray, p: int, rank: int, rtol: float = 1e-8) -> list[list[int]]:
+    """Which columns are linearly dependent, one group per column beyond the rank.
+
+    A column-pivoted QR of the equilibrated R keeps ``rank`` columns; each other column is
+    written as a combination of the kept ones, and its group lists the kept columns with a
+    coefficient above ``rtol`` (relative, in equilibrated units) and then itself. An
+    all-zero column makes a group of one.
+    """
+    rx = square_r(r, p + 1)[:p, :p]
+    d = np.sqrt(np.einsum("ij,ij->j", rx, rx))
+    rs = rx / np.where(d > 0, d, 1.0)
+    _, rp, piv = sla.qr(rs, pivoting=True)
+    kept, dropped = piv[:rank], piv[rank:]
+    coef = sla.solve_triangular(rp[:rank, :rank], rp[:rank, rank:], check_finite=False)
+    groups = []
+    for j, col in enumerate(dropped):
+        c = np.abs(coef[:, j])
+        big = c > rtol * max(1.0, c.max(initial=0.0))
+        groups.append([*sorted(int(k) for k in kept[big]), int(col)])
+    return groups
 
 
 def has_constant(stats: LstsqStats, rtol: float = 1e-8) -> bool:

@@ -97,12 +97,18 @@ class LstsqResult:
             self._warn_rank()
 
     def _warn_rank(self) -> None:
-        ns = self._sol.null_space
-        involved = [t for t, v in zip(self.terms, np.abs(ns).max(axis=1), strict=True) if v > 1e-6]
+        p = len(self.terms)
+        parts = []
+        for group in kernels.dependencies(self._stats.r, p, self._sol.rank):
+            *others, col = [self.terms[i] for i in group]
+            if others:
+                parts.append(f"{col!r} is a linear combination of {', '.join(map(repr, others))}")
+            else:
+                parts.append(f"{col!r} is all zeros")
         warnings.warn(
-            f"the design is rank deficient: rank {self._sol.rank} for {len(self.terms)} "
-            f"columns; {', '.join(map(repr, involved))} are linearly dependent. The fit is "
-            "the minimum-norm least-squares solution; drop a column to identify the model.",
+            f"the design is rank deficient: rank {self._sol.rank} for {p} columns: "
+            f"{'; '.join(parts)}. The fit is the minimum-norm least-squares solution; "
+            "drop a column to identify the model.",
             RankWarning,
             stacklevel=3,
         )
