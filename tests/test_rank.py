@@ -28,6 +28,7 @@ def deficient() -> pd.DataFrame:
     return df
 
 
+@pytest.mark.filterwarnings("ignore:The design matrix is rank-deficient")  # statsmodels'
 def test_dependent_terms_named_and_min_norm(deficient):
     formula = "y ~ a + b + a2 + C(g) + a3"
     with pytest.warns(ooc.RankWarning) as record:
