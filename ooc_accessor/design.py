@@ -250,6 +250,8 @@ def write_design(
     if p == 0:
         raise FormulaError(f"formula {formula!r} has no right-hand-side columns")
     rows = resolve_chunksize(chunksize, p + len(y_names) + 1)
+    if chunksize == "auto":  # no HDF5 chunk longer than the data: it would be allocated whole
+        rows = min(rows, max(source.n_rows, 1))
     final = os.fspath(path) if path is not None else store.temporary_store_path()
     dropped = 0
     with store.DesignWriter(
@@ -331,6 +333,7 @@ class Design:
         self.n_dropped: int = int(attrs["n_dropped"])
         self.chunk_rows: int = int(attrs["chunk_rows"])
         self.weights_column: str | None = attrs.get("weights_column") or None
+        self.has_weights: bool = "weights" in attrs["variables"]
         self._eval_env = eval_env
         self._infos: list[DesignInfo] | None = None
         self._ds: xr.Dataset | None = None
@@ -366,6 +369,8 @@ class Design:
 
     def _dataset(self) -> xr.Dataset:
         if self._ds is None:
+            # opening builds a pandas index of obs (8 bytes a row, in memory): that is why
+            # the reductions read the store with h5py and never go through here
             self._ds = xr.open_dataset(
                 self._path, engine="h5netcdf", chunks={"obs": self.chunk_rows}
             )
@@ -388,8 +393,7 @@ class Design:
     @property
     def weights(self) -> xr.DataArray | None:
         """Stored weights, lazy, dims ``("obs",)``; or None."""
-        ds = self._dataset()
-        return ds["weights"] if "weights" in ds else None
+        return self._dataset()["weights"] if self.has_weights else None
 
     @property
     def obs(self) -> pd.Index:

@@ -50,10 +50,49 @@ def _block_lstsq_stats(
     path: str, start: int, stop: int, weights: np.ndarray | bool | None
 ) -> kernels.LstsqStats:
     """Leaf task: read one stored chunk and reduce it to least-squares statistics."""
+    return kernels.lstsq_stats(*_read(path, start, stop, weights))
+
+
+def _block_weights(arrays: list, weights: np.ndarray | bool | None) -> np.ndarray | None:
+    if weights is True:
+        return arrays[2]
+    return weights if isinstance(weights, np.ndarray) else None
+
+
+def _read(path: str, start: int, stop: int, weights: np.ndarray | bool | None) -> list:
     names = ("X", "y", "weights") if weights is True else ("X", "y")
     arrays = store.read_block(path, start, stop, names)
-    w = arrays[2] if weights is True else (weights if isinstance(weights, np.ndarray) else None)
-    return kernels.lstsq_stats(arrays[0], arrays[1], w)
+    return [arrays[0], arrays[1], _block_weights(arrays, weights)]
+
+
+def _block_gradient(
+    path: str, start: int, stop: int, beta: np.ndarray, weights: np.ndarray | bool | None
+) -> np.ndarray:
+    """Leaf task: ``X' W (y - X beta)`` of one stored chunk, in extended precision."""
+    x, y, w = _read(path, start, stop, weights)
+    return kernels.residual_gradient(x, y, beta, w)
+
+
+def _sum(parts: list[np.ndarray]) -> np.ndarray:
+    return np.sum(parts, axis=0)
+
+
+def gradient_graph(
+    path: str,
+    blocks: Sequence[tuple[int, int]],
+    beta: np.ndarray,
+    weights: np.ndarray | bool | None = None,
+) -> Delayed:
+    """Graph of ``X' W (y - X beta)`` over a stored design (the refinement pass)."""
+    leaves = [
+        delayed(_block_gradient, pure=True)(path, a, b, beta, _slice(weights, a, b))
+        for a, b in blocks
+    ]
+    return tree_reduce(leaves, _sum)
+
+
+def _slice(weights: np.ndarray | bool | None, a: int, b: int) -> np.ndarray | bool | None:
+    return weights[a:b] if isinstance(weights, np.ndarray) else weights
 
 
 def lstsq_stats_graph(
@@ -71,8 +110,7 @@ def lstsq_stats_graph(
         Per-row weights (sliced per block), ``True`` for the store's ``weights`` variable,
         or ``None`` for none.
     """
-    leaves = []
-    for a, b in blocks:
-        w = weights[a:b] if isinstance(weights, np.ndarray) else weights
-        leaves.append(delayed(_block_lstsq_stats, pure=True)(path, a, b, w))
+    leaves = [
+        delayed(_block_lstsq_stats, pure=True)(path, a, b, _slice(weights, a, b)) for a, b in blocks
+    ]
     return tree_reduce(leaves, kernels.merge_lstsq_stats)

@@ -206,7 +206,7 @@ class DesignWriter:
 
 
 def read_attrs(path: str) -> dict[str, Any]:
-    """The attributes of a complete store, or a :class:`StoreError` saying what is wrong."""
+    """The attributes of a complete store (and its ``variables``), or a :class:`StoreError`."""
     if not os.path.exists(path):
         raise StoreError(f"no design store at {path!r}")
     try:
@@ -224,6 +224,7 @@ def read_attrs(path: str) -> dict[str, Any]:
         )
     if attrs.get("complete") != 1:
         raise StoreError(f"{path!r} is incomplete: its writer did not finish")
+    attrs["variables"] = sorted(names)
     missing = {"X", "obs", "term"} - names
     if missing:
         raise StoreError(f"{path!r} lacks variable(s) {sorted(missing)}")
