@@ -21,7 +21,7 @@ from patsy import EvalEnvironment, PatsyError, build_design_matrices, design_mat
 from patsy.design_info import DesignInfo
 
 from . import store
-from .errors import ColumnTypeError, DataError, FormulaError, StoreError
+from .errors import ColumnTypeError, DataError, FormulaError, MissingColumnError, StoreError
 from .sources import FrameSource, check_frame, missing_columns, resolve_chunksize, used_columns
 from .spec import (
     default_eval_env,
@@ -130,7 +130,8 @@ def _check_finite(a: np.ndarray, names: list[str], index: pd.Index) -> None:
         )
 
 
-def _response_check(desc: Any, infos: list[DesignInfo], frame: pd.DataFrame) -> None:
+def _response_check(infos: list[DesignInfo], frame: pd.DataFrame) -> None:
+    """A categorical response would become several columns: refuse it by name."""
     y_info = infos[0]
     if len(y_info.column_names) <= 1:
         return
@@ -201,7 +202,7 @@ def build_design(
     infos = learn_infos(
         desc, source, resolve_chunksize(chunksize, len(columns)), env, missing, formula
     )
-    _response_check(desc, infos, frame)
+    _response_check(infos, frame)
     return write_design(
         source,
         infos,
@@ -220,7 +221,10 @@ def _attach_weights(frame: pd.DataFrame, weights: Any) -> tuple[pd.DataFrame, st
         return frame, None
     if isinstance(weights, str):
         if weights not in frame.columns:
-            raise KeyError(f"weights={weights!r} is not a column of the frame")
+            raise MissingColumnError(
+                f"weights={weights!r} is not a column of the frame "
+                f"(columns: {', '.join(map(repr, frame.columns[:12]))})"
+            )
         return frame, weights
     if isinstance(weights, pd.Series):
         w = weights.reindex(frame.index) if not weights.index.equals(frame.index) else weights

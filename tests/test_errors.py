@@ -150,3 +150,10 @@ def test_lstsq_needs_a_response(df):
     design = df.ooc.design("0 + a + b")
     with pytest.raises(ooc.OOCError, match="0 response columns"):
         design.lstsq()
+
+
+def test_weights_column_must_exist(df):
+    with pytest.raises(ooc.MissingColumnError, match=r"weights='ww' is not a column"):
+        df.ooc.lstsq("y ~ a", weights="ww")
+    with pytest.raises(ValueError, match="weights has 3 values for a frame of 120 rows"):
+        df.ooc.lstsq("y ~ a", weights=[1.0, 2.0, 3.0])
