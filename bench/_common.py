@@ -1,0 +1,382 @@
+"""Shared helpers of the benchmark scripts: the CLI, timing, tables and machine information.
+
+Every ``bench/bench_*.py`` script takes the options of :func:`parse_args` (``--rows``,
+``--smoke``, ``--repeats``, ``--chunksize``, ``--out``), times with :func:`best_of`, prints
+markdown built with :func:`markdown_table`, and ends with :func:`machine_markdown`, so its
+output can be pasted into ``docs/benchmarks.md`` as it is. ``tests/test_bench_smoke.py``
+runs each of them with ``--smoke``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+#: rows of a ``--smoke`` run: every code path, in seconds
+SMOKE_ROWS = 20_000
+#: rows per stored block in a ``--smoke`` run, so that even 20k rows make several blocks
+SMOKE_CHUNKSIZE = 5_000
+#: timed repeats (after one warm-up) of a full run
+DEFAULT_REPEATS = 5
+#: packages whose versions the machine section lists
+PACKAGES = (
+    "ooc_accessor",
+    "numpy",
+    "scipy",
+    "pandas",
+    "dask",
+    "xarray",
+    "patsy",
+    "h5py",
+    "h5netcdf",
+    "statsmodels",
+    "threadpoolctl",
+)
+#: environment variables that change how BLAS and OpenMP run, recorded when set
+THREAD_ENV = (
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "DASK_NUM_WORKERS",
+)
+
+
+# -- command line ------------------------------------------------------------------------
+def parse_args(
+    description: str, default_rows: int, argv: Sequence[str] | None = None
+) -> argparse.Namespace:
+    """The options every benchmark script takes, with ``--smoke`` defaults resolved.
+
+    Parameters
+    ----------
+    description : str
+        The script's one-line description (``--help``).
+    default_rows : int
+        Rows of a full run.
+    argv : sequence of str, optional
+        The arguments (``sys.argv[1:]`` when ``None``).
+
+    Returns
+    -------
+    argparse.Namespace
+        ``rows`` (int), ``repeats`` (int), ``chunksize`` (int or ``"auto"``), ``smoke``
+        (bool) and ``out`` (Path or None).
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--rows", type=int, default=None, help=f"rows of the main data (default {default_rows:,})"
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"a tiny run that checks the script works ({SMOKE_ROWS:,} rows, 1 repeat, "
+        f"{SMOKE_CHUNKSIZE:,}-row blocks); its timings mean nothing",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help=f"timed repeats after one warm-up; the best is reported (default {DEFAULT_REPEATS})",
+    )
+    parser.add_argument(
+        "--chunksize",
+        type=_chunksize,
+        default=None,
+        help='rows per stored block, or "auto" (the library\'s default)',
+    )
+    parser.add_argument("--out", type=Path, default=None, help="also write the report here")
+    args = parser.parse_args(argv)
+    if args.rows is None:
+        args.rows = SMOKE_ROWS if args.smoke else default_rows
+    if args.repeats is None:
+        args.repeats = 1 if args.smoke else DEFAULT_REPEATS
+    if args.chunksize is None:
+        args.chunksize = SMOKE_CHUNKSIZE if args.smoke else "auto"
+    if args.rows < 1 or args.repeats < 1:
+        parser.error("--rows and --repeats must be positive")
+    return args
+
+
+def _chunksize(text: str) -> int | str:
+    if text == "auto":
+        return text
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("chunksize must be a positive int or 'auto'")
+    return value
+
+
+# -- timing ------------------------------------------------------------------------------
+@dataclass
+class Timing:
+    """Wall times of the repeats of one measurement, and what its first call returned.
+
+    Attributes
+    ----------
+    times : list of float
+        Seconds of each timed repeat (the warm-up is not among them).
+    value : Any
+        The return value of the warm-up call (e.g. the fitted coefficients).
+    """
+
+    times: list[float] = field(default_factory=list)
+    value: Any = None
+
+    @property
+    def best(self) -> float:
+        """The smallest time: the one least disturbed by the rest of the machine."""
+        return min(self.times)
+
+    @property
+    def spread(self) -> float:
+        """Largest over smallest time, a measure of the noise of this measurement."""
+        return max(self.times) / min(self.times)
+
+
+def best_of(
+    fn: Callable[[], Any],
+    repeats: int,
+    *,
+    warmup: bool = True,
+    setup: Callable[[], Any] | None = None,
+) -> Timing:
+    """Time ``fn()`` ``repeats`` times (after one untimed warm-up call) with a wall clock.
+
+    Parameters
+    ----------
+    fn : callable
+        The work, called with no arguments.
+    repeats : int
+        Timed calls.
+    warmup : bool
+        Make one untimed call first (imports, page cache, BLAS threads); its return value
+        is kept in :attr:`Timing.value`. Without it, the first timed call's value is kept.
+    setup : callable, optional
+        Called, untimed, before every call (e.g. to remove the previous call's output).
+
+    Returns
+    -------
+    Timing
+    """
+    timing = Timing()
+    if warmup:
+        if setup is not None:
+            setup()
+        timing.value = fn()
+    for i in range(repeats):
+        if setup is not None:
+            setup()
+        t0 = time.perf_counter()
+        out = fn()
+        timing.times.append(time.perf_counter() - t0)
+        if i == 0 and not warmup:
+            timing.value = out
+    return timing
+
+
+@contextmanager
+def scratch_dir(prefix: str = "ooc-bench-") -> Iterator[Path]:
+    """A temporary directory for the data files of a run, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield Path(tmp)
+
+
+# -- the rest of the machine -------------------------------------------------------------
+def _busy_jiffies() -> int:
+    """CPU time (clock ticks) spent by every CPU in anything but idle and iowait."""
+    with open("/proc/stat") as fh:
+        fields = fh.readline().split()[1:]
+    values = [int(v) for v in fields]
+    # user nice system idle iowait irq softirq steal guest guest_nice; guests are in user
+    return sum(values[:3]) + sum(values[5:8])
+
+
+def _own_jiffies() -> int:
+    """CPU time (clock ticks) of this process and its waited-for children."""
+    with open(f"/proc/{os.getpid()}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    # after the command: state ppid ... utime(12) stime(13) cutime(14) cstime(15), 0-based 11..
+    return sum(int(v) for v in fields[11:15])
+
+
+class CpuMonitor:
+    """How much CPU the rest of the machine used while a run went on.
+
+    The timings assume a quiet machine; this says whether it was. ``others`` is the mean
+    number of CPUs kept busy by other processes (and steal time) between construction and
+    :meth:`stop`. Reads ``/proc`` (Linux); elsewhere it reports ``nan``.
+    """
+
+    def __init__(self) -> None:
+        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._t0 = time.monotonic()
+        try:
+            self._busy0, self._own0 = _busy_jiffies(), _own_jiffies()
+        except OSError:
+            self._busy0 = self._own0 = -1
+        self.others = float("nan")
+        self.seconds = 0.0
+
+    def stop(self) -> float:
+        """Stop measuring; returns (and keeps in ``others``) the mean CPUs used by others."""
+        self.seconds = time.monotonic() - self._t0
+        if self._busy0 >= 0 and self.seconds > 0:
+            busy = _busy_jiffies() - self._busy0
+            own = _own_jiffies() - self._own0
+            self.others = max(0.0, (busy - own) / self._tick / self.seconds)
+        return self.others
+
+
+# -- machine information -----------------------------------------------------------------
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _ram_gb() -> float:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def blas_info() -> list[dict[str, Any]]:
+    """threadpoolctl's description of the BLAS (and OpenMP) libraries loaded now."""
+    from threadpoolctl import threadpool_info
+
+    return threadpool_info()
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU, cores, RAM, OS, Python and package versions, BLAS and thread settings.
+
+    Call it at the end of a run, when numpy, scipy and the rest have loaded their BLAS.
+    """
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        usable = os.cpu_count()
+    try:
+        load = " / ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        load = "n/a"
+    return {
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "cpu": _cpu_model(),
+        "cores": f"{os.cpu_count()} logical, {usable} usable by this process",
+        "ram_gb": _ram_gb(),
+        "os": f"{platform.system()} {platform.release()} ({platform.machine()})",
+        "python": f"{platform.python_version()} ({platform.python_implementation()})",
+        "packages": {name: _version(name) for name in PACKAGES},
+        "blas": blas_info(),
+        "env": {k: os.environ[k] for k in THREAD_ENV if k in os.environ},
+        "load_average": load,
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+    }
+
+
+def machine_markdown(info: dict[str, Any], monitor: CpuMonitor | None = None) -> str:
+    """The machine section of a report, as a markdown bullet list."""
+    pkgs = ", ".join(f"{k} {v}" for k, v in info["packages"].items())
+    lines = [
+        f"- Date: {info['date']}; command: `{info['command']}`",
+        f"- CPU: {info['cpu']}; cores: {info['cores']}; RAM: {info['ram_gb']:.1f} GiB",
+        f"- OS: {info['os']}; Python {info['python']}",
+        f"- Packages: {pkgs}",
+    ]
+    for lib in info["blas"]:
+        arch = f", architecture {lib['architecture']}" if lib.get("architecture") else ""
+        where = Path(lib["filepath"])
+        lines.append(
+            f"- {lib['user_api'].upper()}: {lib['internal_api']} {lib.get('version') or ''}"
+            f"{arch}, {lib['num_threads']} threads by default "
+            f"(`{where.parent.name}/{where.name}`)"
+        )
+    env = ", ".join(f"`{k}={v}`" for k, v in info["env"].items()) or "none set"
+    lines.append(f"- Thread/BLAS environment variables: {env}")
+    load = f"- Load average (1/5/15 min) at the end: {info['load_average']}"
+    if monitor is not None:
+        load += (
+            f"; other processes kept {monitor.others:.2f} CPUs busy on average during the "
+            f"{monitor.seconds:.0f} s run"
+        )
+    lines.append(load)
+    return "\n".join(lines)
+
+
+# -- output ------------------------------------------------------------------------------
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A markdown table; the first column is left-aligned, the others right-aligned."""
+    out = ["| " + " | ".join(headers) + " |"]
+    out.append("|" + ":---|" + "---:|" * (len(headers) - 1))
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def seconds(t: float | None) -> str:
+    """Seconds with three significant digits, or "n/a" for none."""
+    if t is None:
+        return "n/a"
+    return f"{t:.3g}" if t < 100 else f"{t:.0f}"
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    """``a / b`` as ``1.23x``, or "n/a"."""
+    if a is None or b is None or b == 0:
+        return "n/a"
+    return f"{a / b:.2f}x"
+
+
+class Report:
+    """Collects the markdown of a run; prints each part as it comes and writes the whole.
+
+    Parameters
+    ----------
+    out : Path, optional
+        Where :meth:`write` puts the report.
+    """
+
+    def __init__(self, out: Path | None = None) -> None:
+        self.out = out
+        self.parts: list[str] = []
+
+    def add(self, text: str = "") -> None:
+        """Print ``text`` and keep it for the file."""
+        print(text, flush=True)
+        self.parts.append(text)
+
+    def write(self) -> None:
+        """Write everything added so far to ``out`` (when given)."""
+        if self.out is not None:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            self.out.write_text("\n".join(self.parts) + "\n")
