@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy import linalg as sla
+from scipy.linalg.blas import dsyrk
 from scipy.linalg.lapack import dgeqrf
 
 _EPS = np.finfo(np.float64).eps
@@ -352,12 +353,117 @@ def has_constant(stats: LstsqStats, rtol: float = 1e-8) -> bool:
     return stats.sum_w - float(z @ z) <= rtol * stats.sum_w
 
 
-def svd_flip_vt(vt: np.ndarray) -> np.ndarray:
-    """Signs of the rows of ``vt`` such that each row's largest-|.| entry is positive."""
-    idx = np.argmax(np.abs(vt), axis=1)
-    return np.sign(vt[np.arange(vt.shape[0]), idx])
-
-
 def _sum_log(w: np.ndarray) -> float:
     with np.errstate(divide="ignore"):  # a zero weight gives -inf, as statsmodels' llf
         return float(np.sum(np.log(w)))
+
+
+# -- PCA and SVD ------------------------------------------------------------------------------
+
+
+def centred_r(x: np.ndarray) -> np.ndarray:
+    """R factor of ``[1 | x]`` for one block: its trailing block is the R of the centred rows.
+
+    With ``[1 | X] = Q R``, ``R[0, 0] = sqrt(n)``, ``R[0, 1:] = sqrt(n) mean`` and
+    ``R[1:, 1:]`` is the R factor of ``X - mean``: an exact PCA in one pass, with no
+    cancellation, whatever the block sizes.
+    """
+    m, p = x.shape
+
+    def fill(panel: np.ndarray, a: int, b: int) -> None:
+        panel[:, 0] = 1.0
+        panel[:, 1:] = x[a:b]
+
+    return fold_r(m, p + 1, fill)
+
+
+def data_r(x: np.ndarray, shift: np.ndarray | None = None, basis: np.ndarray | None = None):
+    """R factor of ``(x - shift) @ basis`` (either optional) for one block."""
+    m = x.shape[0]
+    n = basis.shape[1] if basis is not None else x.shape[1]
+
+    def fill(panel: np.ndarray, a: int, b: int) -> None:
+        rows = np.asarray(x[a:b], dtype=np.float64)
+        if shift is not None:
+            rows = rows - shift
+        panel[:] = rows @ basis if basis is not None else rows
+
+    return fold_r(m, n, fill)
+
+
+def split_centred_r(r: np.ndarray, p: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """``(n_hat, mean, R_c)`` from the R factor of ``[1 | X]`` (signs normalized)."""
+    rr = square_r(r, p + 1)
+    r11 = rr[0, 0]
+    mean = rr[0, 1:] / r11 if r11 > 0 else np.zeros(p)
+    return r11, mean, rr[1:, 1:]
+
+
+class CovStats(NamedTuple):
+    """Mergeable sums for a covariance PCA, about a fixed ``shift`` (near the mean).
+
+    ``c = sum (x - shift)(x - shift)'`` and ``s = sum (x - shift)``: the centred scatter is
+    ``c - s s' / n``, with cancellation only as large as ``mean - shift``, which is small
+    when the shift is the first block's mean.
+    """
+
+    nobs: int
+    shift: np.ndarray
+    s: np.ndarray
+    c: np.ndarray  # upper triangle valid, Fortran order for in-place BLAS updates
+
+
+def cov_panel_rows(p: int) -> int:
+    """Rows converted to float64 at a time for the covariance: about 32 MiB."""
+    return int(max(64, min(4096, 32 * 2**20 // (8 * max(p, 1)))))
+
+
+def cov_stats(x: np.ndarray, shift: np.ndarray, into: CovStats | None = None) -> CovStats:
+    """Fold one block into (a copy-free update of) :class:`CovStats` with BLAS ``dsyrk``.
+
+    Rows are converted to float64 one panel at a time, so a float16 block is never copied
+    whole; ``into`` is updated in place (its ``c`` buffer) and returned renewed.
+    """
+    m, p = x.shape
+    c = into.c if into is not None else np.zeros((p, p), order="F")
+    s = into.s.copy() if into is not None else np.zeros(p)
+    step = cov_panel_rows(p)
+    for a in range(0, m, step):
+        panel = np.asarray(x[a : a + step], dtype=np.float64) - shift
+        s += panel.sum(axis=0)
+        # panel.T is Fortran-ordered: C += panel' panel without a copy
+        c = dsyrk(1.0, panel.T, beta=1.0, c=c, trans=0, overwrite_c=1)
+    nobs = m + (into.nobs if into is not None else 0)
+    return CovStats(nobs=nobs, shift=shift, s=s, c=c)
+
+
+def merge_cov_stats(parts: list[CovStats]) -> CovStats:
+    """Sum the statistics of disjoint row sets taken about the same shift."""
+    parts = [q for q in parts if q.nobs]
+    if not parts:
+        raise ValueError("no rows to merge")
+    c = np.asfortranarray(np.sum([q.c for q in parts], axis=0))
+    return CovStats(
+        sum(q.nobs for q in parts), parts[0].shift, np.sum([q.s for q in parts], axis=0), c
+    )
+
+
+def cov_scatter(stats: CovStats) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, centred scatter matrix)`` from :class:`CovStats` (symmetric, full)."""
+    n = stats.nobs
+    upper = np.triu(stats.c)
+    c = upper + np.triu(upper, 1).T
+    d = stats.s / n
+    return stats.shift + d, c - n * np.outer(d, d)
+
+
+def svd_flip_rows(vt: np.ndarray) -> np.ndarray:
+    """``vt`` with each row's sign set so its largest-magnitude entry is positive.
+
+    The sign of a singular vector is arbitrary; fixing it this way makes components
+    independent of the row order and blocking of the data.
+    """
+    idx = np.argmax(np.abs(vt), axis=1)
+    signs = np.sign(vt[np.arange(vt.shape[0]), idx])
+    signs[signs == 0] = 1.0
+    return vt * signs[:, None]

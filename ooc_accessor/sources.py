@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import h5py
 import numpy as np
 import pandas as pd
 import patsy.builtins
@@ -172,3 +173,156 @@ def check_frame(
                     f"column {name!r} holds {int(inf.sum())} infinite value(s), the first at "
                     f"row {first!r}; replace them (e.g. with NaN, which drops the row)"
                 )
+
+
+# -- row blocks of a numeric matrix (PCA, SVD) --------------------------------------------------
+
+
+class MatrixSource:
+    """A numeric (rows x features) matrix read block by block, whatever holds it.
+
+    Attributes
+    ----------
+    n_rows, n_features : int
+    feature_names : list or None
+        Column names (DataFrame), feature coordinate (DataArray), terms (design store).
+    index : pandas.Index or None
+        Row labels (the frame's index, the sample coordinate, the store's ``obs``).
+    kind : {"numpy", "pandas", "xarray"}
+        What the labeled results should be.
+    """
+
+    kind = "numpy"
+    feature_names: list | None = None
+    feature_dim = "feature"
+    sample_dim = "obs"
+
+    def __init__(self, array: Any, index: pd.Index | None = None) -> None:
+        if array.ndim != 2:
+            raise ValueError(
+                f"expected a 2-D (samples, features) array, got shape {array.shape}; "
+                "reshape it, or pass a DataArray with dim= naming the sample dimension"
+            )
+        if array.dtype.kind not in "biuf":
+            raise ColumnTypeError(
+                f"the array has dtype {array.dtype}; PCA needs numbers (convert it first)"
+            )
+        self.array = array
+        self.n_rows, self.n_features = (int(s) for s in array.shape)
+        self.index = index
+
+    def block(self, a: int, b: int) -> np.ndarray:
+        """Rows ``a:b`` in their stored dtype (float16 stays float16: converted per panel)."""
+        out = self.array[a:b]
+        return out.compute() if hasattr(out, "compute") else np.asarray(out)
+
+    def ranges(self, rows: int) -> list[tuple[int, int]]:
+        """Row ranges of at most ``rows`` rows."""
+        return [(a, min(a + rows, self.n_rows)) for a in range(0, self.n_rows, rows)]
+
+    def feature_label(self, j: int) -> Any:
+        """How to name feature ``j`` in a message."""
+        return self.feature_names[j] if self.feature_names is not None else j
+
+
+class FrameMatrix(MatrixSource):
+    """The numeric columns of a DataFrame (all, or ``columns``) as a matrix."""
+
+    kind = "pandas"
+
+    def __init__(self, frame: pd.DataFrame, columns: list | None = None) -> None:
+        cols = list(frame.columns) if columns is None else list(columns)
+        absent = [c for c in cols if c not in frame.columns]
+        if absent:
+            raise MissingColumnError(
+                f"columns {absent} are not in the frame (columns: {_preview(list(frame.columns))})"
+            )
+        for c in cols:
+            dtype = frame[c].dtype
+            if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+                raise ColumnTypeError(
+                    f"column {c!r} has dtype {dtype}; PCA needs numeric columns: drop it "
+                    "(columns=[...]) or encode it first"
+                )
+        self.frame = frame[cols]
+        self.n_rows, self.n_features = len(frame), len(cols)
+        self.feature_names = cols
+        self.index = frame.index
+        if self.n_rows:
+            nan = self.frame.isna().sum()
+            if nan.any():
+                name = nan.index[np.argmax(nan.to_numpy() > 0)]
+                raise DataError(
+                    f"column {name!r} holds {int(nan[name])} missing value(s) "
+                    f"({int(nan.sum())} in all columns); drop or fill them before a PCA"
+                )
+
+    def block(self, a: int, b: int) -> np.ndarray:
+        """Rows ``a:b`` as a float array."""
+        return self.frame.iloc[a:b].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+class DataArrayMatrix(MatrixSource):
+    """A 2-D DataArray with a named sample dimension (numpy, memmap or dask backed)."""
+
+    kind = "xarray"
+
+    def __init__(self, da: Any, dim: str | None) -> None:
+        if dim is None:
+            raise ValueError(
+                f"pass dim= naming the sample dimension of the DataArray (dims {da.dims})"
+            )
+        if dim not in da.dims:
+            raise ValueError(
+                f"dim={dim!r} is not a dimension of the DataArray (dims {da.dims}); "
+                f"pass one of {list(da.dims)}"
+            )
+        if da.ndim != 2:
+            raise ValueError(
+                f"expected a 2-D DataArray, got dims {da.dims}; stack the feature dims "
+                "first (da.stack(feature=[...]))"
+            )
+        da = da.transpose(dim, ...)
+        self.sample_dim = dim
+        self.feature_dim = da.dims[1]
+        super().__init__(da.data, index=da.indexes.get(dim))
+        self.kind = "xarray"
+        if self.feature_dim in da.coords:
+            self.feature_names = list(da[self.feature_dim].values)
+
+
+class DesignMatrix(MatrixSource):
+    """The X of a stored design, read from the store one chunk at a time."""
+
+    kind = "pandas"
+
+    def __init__(self, design: Any) -> None:
+        self.design = design
+        self.path = design.path
+        self.n_rows, self.n_features = design.n_obs, len(design.terms)
+        self.feature_names = design.terms
+        self.index = None  # read from the store only when a labeled output needs it
+
+    def block(self, a: int, b: int) -> np.ndarray:
+        """Stored rows ``a:b`` of X."""
+        with h5py.File(self.path, "r") as f:
+            return f["X"][a:b]
+
+
+def as_matrix(data: Any, *, columns: list | None = None, dim: str | None = None) -> MatrixSource:
+    """Wrap what the user holds as a :class:`MatrixSource`."""
+    import xarray as xr
+
+    if isinstance(data, MatrixSource):
+        return data
+    if isinstance(data, pd.DataFrame):
+        return FrameMatrix(data, columns)
+    if isinstance(data, xr.DataArray):
+        return DataArrayMatrix(data, dim)
+    if isinstance(data, (np.ndarray, list, tuple)) or hasattr(data, "__array__"):
+        arr = data if hasattr(data, "shape") and hasattr(data, "dtype") else np.asarray(data)
+        return MatrixSource(arr)
+    raise TypeError(
+        f"cannot read a matrix from {type(data).__name__}; pass a DataFrame, a numpy array "
+        "or memmap, or a 2-D DataArray with dim="
+    )
