@@ -1,6 +1,7 @@
 """Out-of-core linear algebra and statistics for pandas and xarray users.
 
-``import ooc_accessor`` registers the ``.ooc`` accessor on ``pandas.DataFrame``.
+``import ooc_accessor`` registers the ``.ooc`` accessor on ``pandas.DataFrame`` and
+``xarray.DataArray``.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -18,7 +19,8 @@ from .errors import (
     StoreError,
     UnseenLevelError,
 )
-from .results import LstsqResult, Summary
+from .pca import IncrementalPCA
+from .results import LstsqResult, Summary, SVDResult
 
 try:
     __version__ = version("ooc_accessor")
@@ -30,11 +32,13 @@ __all__ = [
     "DataError",
     "Design",
     "FormulaError",
+    "IncrementalPCA",
     "LstsqResult",
     "MissingColumnError",
     "NotFittedError",
     "OOCError",
     "RankWarning",
+    "SVDResult",
     "StoreError",
     "Summary",
     "UnseenLevelError",

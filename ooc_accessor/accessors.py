@@ -11,9 +11,11 @@ import os
 from typing import Any
 
 import pandas as pd
+import xarray as xr
 
 from .design import Design, build_design, capture_env
-from .results import LstsqResult, lstsq
+from .pca import IncrementalPCA, pca
+from .results import LstsqResult, SVDResult, lstsq, svd
 
 
 class _OocMixin:
@@ -58,7 +60,35 @@ class _OocMixin:
         """
         return lstsq(self._obj, formula, weights, eval_env=capture_env(eval_env), **design_kwargs)
 
+    def svd(
+        self, formula: str, k: int | None = None, *, eval_env: Any = 0, **design_kwargs: Any
+    ) -> SVDResult:
+        """Thin SVD of ``formula``'s design matrix (e.g. ``"0 + a + b + c"``).
+
+        See :func:`ooc_accessor.results.svd` for the parameters.
+        """
+        return svd(self._obj, formula, k, eval_env=capture_env(eval_env), **design_kwargs)
+
+    def pca(
+        self,
+        n_components: int | None = None,
+        columns: list | None = None,
+        *,
+        dim: str | None = None,
+        **kwargs: Any,
+    ) -> IncrementalPCA:
+        """A fitted :class:`~ooc_accessor.IncrementalPCA` (pandas: ``columns=``; xarray: ``dim=``).
+
+        See :func:`ooc_accessor.pca.pca` for the parameters.
+        """
+        return pca(self._obj, n_components, columns=columns, dim=dim, **kwargs)
+
 
 @pd.api.extensions.register_dataframe_accessor("ooc")
 class OocDataFrameAccessor(_OocMixin):
     """``DataFrame.ooc``: out-of-core design matrices and fits for a pandas frame."""
+
+
+@xr.register_dataarray_accessor("ooc")
+class OocDataArrayAccessor(_OocMixin):
+    """``DataArray.ooc``: PCA of a 2-D array with a named sample dimension (``dim=``)."""

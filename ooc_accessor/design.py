@@ -34,7 +34,8 @@ from .spec import (
 from .translate import label, translate
 
 if TYPE_CHECKING:
-    from .results import LstsqResult
+    from .pca import IncrementalPCA
+    from .results import LstsqResult, SVDResult
 
 __all__ = ["Design", "build_design", "capture_env", "open_design"]
 
@@ -427,6 +428,31 @@ class Design:
         from .results import lstsq_design
 
         return lstsq_design(self, weights=weights)
+
+    def svd(self, k: int | None = None) -> SVDResult:
+        """Thin SVD of X: ``s`` and ``Vt`` in one pass (TSQR), ``U`` stored in a second.
+
+        Parameters
+        ----------
+        k : int, optional
+            Components to keep (default ``min(n_obs, n_terms)``).
+
+        Returns
+        -------
+        SVDResult
+        """
+        from .results import svd_design
+
+        return svd_design(self, k)
+
+    def pca(self, n_components: int | None = None, **kwargs: Any) -> IncrementalPCA:
+        """PCA of X (centred by column): a fitted :class:`~ooc_accessor.IncrementalPCA`.
+
+        ``kwargs`` are IncrementalPCA's parameters (``whiten``, ``svd_solver``...).
+        """
+        from .pca import pca
+
+        return pca(self, n_components, **kwargs)
 
     def build(
         self,

@@ -114,3 +114,15 @@ def lstsq_stats_graph(
         delayed(_block_lstsq_stats, pure=True)(path, a, b, _slice(weights, a, b)) for a, b in blocks
     ]
     return tree_reduce(leaves, kernels.merge_lstsq_stats)
+
+
+def _block_r(path: str, start: int, stop: int) -> np.ndarray:
+    """Leaf task: the R factor of one stored chunk of X."""
+    (x,) = store.read_block(path, start, stop, ("X",))
+    return kernels.data_r(x)
+
+
+def x_r_graph(path: str, blocks: Sequence[tuple[int, int]]) -> Delayed:
+    """Graph of the R factor of a stored X (TSQR), for its SVD."""
+    leaves = [delayed(_block_r, pure=True)(path, a, b) for a, b in blocks]
+    return tree_reduce(leaves, kernels.stack_r)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
+import os
 import warnings
+import weakref
 from functools import cached_property
 from typing import Any
 
@@ -17,11 +19,11 @@ import pandas as pd
 import xarray as xr
 from scipy import stats as sps
 
-from . import kernels, labels, reduce
+from . import kernels, labels, reduce, store
 from .design import Design, build_design, capture_env
 from .errors import DataError, OOCError, RankWarning
 
-__all__ = ["LstsqResult", "Summary", "lstsq", "lstsq_design"]
+__all__ = ["LstsqResult", "SVDResult", "Summary", "lstsq", "lstsq_design", "svd", "svd_design"]
 
 
 def _resolve_weights(design: Design, weights: Any) -> np.ndarray | bool | None:
@@ -469,3 +471,112 @@ def lstsq(
     env = capture_env(eval_env)
     design = build_design(data, formula, weights=weights, eval_env=env, **design_kwargs)
     return design.lstsq()
+
+
+class SVDResult:
+    """Thin SVD ``X = U diag(s) Vt`` of a stored design.
+
+    ``s`` and ``Vt`` come from the SVD of the R factor of X (one pass, TSQR); ``U = X V / s``
+    is computed in a second pass and stored beside the design, so it is lazy and as long
+    as the data. Signs are fixed so each row of ``Vt`` has its largest-magnitude entry
+    positive, which makes them independent of the chunking.
+
+    Attributes
+    ----------
+    s : pandas.Series
+        Singular values by component, largest first.
+    Vt : pandas.DataFrame
+        Right singular vectors, component x term.
+    U : xarray.DataArray
+        Left singular vectors, lazy, dims ``("obs", "component")``, on the stored rows.
+    rank : int
+        Singular values above the rank tolerance.
+    """
+
+    def __init__(
+        self, s: np.ndarray, vt: np.ndarray, design: Design, u_path: str, rank: int
+    ) -> None:
+        k = s.size
+        comp = pd.RangeIndex(k, name="component")
+        self.s = pd.Series(s, index=comp, name="s")
+        self.Vt = pd.DataFrame(vt, index=comp, columns=pd.Index(design.terms, name="term"))
+        self.rank = rank
+        self.design = design
+        self.path = u_path
+        self._finalizer = weakref.finalize(self, _remove_file, u_path)
+        self._ds: xr.Dataset | None = None
+
+    @property
+    def U(self) -> xr.DataArray:  # noqa: N802 - the conventional name
+        """Left singular vectors, lazy (dask), dims ``("obs", "component")``."""
+        if self._ds is None:
+            self._ds = xr.open_dataset(
+                self.path, engine="h5netcdf", chunks={"obs": self.design.chunk_rows}
+            )
+        return self._ds["U"]
+
+    def __repr__(self) -> str:
+        return (
+            f"<ooc.SVDResult of {self.design.formula!r}: {self.design.n_obs} x "
+            f"{len(self.design.terms)}, k={self.s.size}, rank={self.rank}, "
+            f"s[0]={self.s.iloc[0]:.4g}>"
+        )
+
+
+def _remove_file(path: str) -> None:
+    if os.path.exists(path):
+        os.remove(path)
+
+
+def svd_design(design: Design, k: int | None = None) -> SVDResult:
+    """SVD of a stored design's X (see :meth:`Design.svd`)."""
+    p, n = len(design.terms), design.n_obs
+    kmax = min(n, p)
+    if k is None:
+        k = kmax
+    if not isinstance(k, (int, np.integer)) or not 1 <= k <= kmax:
+        raise ValueError(f"k must be an int from 1 to min(n_obs, n_terms) = {kmax}, not {k!r}")
+    r = reduce.compute(reduce.x_r_graph(design.path, design.blocks()))[0]
+    _, s, vt = np.linalg.svd(kernels.square_r(r, p))
+    vt = kernels.svd_flip_rows(vt[:k])
+    s = s[:k]
+    tol = kernels.rank_tolerance(n, p) * (s[0] if s.size else 0.0)
+    rank = int(np.sum(s > tol))
+    # U = X V / s; a zero singular value leaves its column of U at zero
+    scale = np.where(s > tol, 1.0 / np.where(s > 0, s, 1.0), 0.0)
+    proj = vt.T * scale
+
+    def blocks():
+        for a, b in design.blocks():
+            (x,) = store.read_block(design.path, a, b, ("X",))
+            yield a, b, np.asarray(x, dtype=np.float64) @ proj
+
+    u_path = store.temporary_store_path(os.path.dirname(design.path))
+    store.write_row_matrix(
+        u_path, design.path, "U", list(range(k)), "component", blocks(), design.chunk_rows
+    )
+    return SVDResult(s, vt, design, u_path, rank)
+
+
+def svd(
+    data: pd.DataFrame,
+    formula: str,
+    k: int | None = None,
+    *,
+    eval_env: Any = 0,
+    **design_kwargs: Any,
+) -> SVDResult:
+    """SVD of ``formula``'s design matrix on ``data`` (a formula without a left side).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+    formula : str
+        E.g. ``"0 + a + b + c"``; a left side, if any, is stored but not decomposed.
+    k : int, optional
+        Components to keep (default all).
+    **design_kwargs
+        ``chunksize``, ``path``, ``missing``: see :func:`~ooc_accessor.design.build_design`.
+    """
+    env = capture_env(eval_env)
+    return svd_design(build_design(data, formula, eval_env=env, **design_kwargs), k)

@@ -262,3 +262,55 @@ def read_index(path: str) -> pd.Index:
     if kind == "str":
         return pd.Index([v.decode() if isinstance(v, bytes) else v for v in values], name=name)
     return pd.Index(values, name=name)
+
+
+def write_row_matrix(
+    path: str,
+    source: str,
+    name: str,
+    columns: list,
+    column_dim: str,
+    blocks: Any,
+    chunk_rows: int,
+) -> str:
+    """Store a row-length matrix (``U``, scores) beside the design it came from, atomically.
+
+    Parameters
+    ----------
+    path : str
+        Target file; written under a temporary name and renamed when complete.
+    source : str
+        The design store whose ``obs`` coordinate (values and attributes) is copied.
+    name : str
+        Variable name, dims ``("obs", column_dim)``.
+    columns : list
+        Labels of ``column_dim``.
+    blocks : iterable of (start, stop, ndarray)
+        The rows, in order.
+    chunk_rows : int
+        Rows per HDF5 chunk.
+    """
+    tmp = f"{path}.tmp-{uuid.uuid4().hex[:12]}"
+    try:
+        with h5py.File(source, "r") as src, h5netcdf.File(tmp, "w") as f:
+            n = src["obs"].shape[0]
+            f.dimensions = {"obs": n, column_dim: len(columns)}
+            obs = f.create_variable("obs", ("obs",), src["obs"].dtype, chunks=(chunk_rows,))
+            for key in ("index_kind", "index_name", "index_unit", "units", "calendar"):
+                if key in src["obs"].attrs:  # the decoding hints, not HDF5's own bookkeeping
+                    obs.attrs[key] = _plain(src["obs"].attrs[key])
+            f.create_variable(column_dim, (column_dim,), np.asarray(columns).dtype)[:] = columns
+            var = f.create_variable(
+                name, ("obs", column_dim), np.float64, chunks=(chunk_rows, len(columns))
+            )
+            for a, b, values in blocks:
+                var[a:b] = values
+                obs[a:b] = src["obs"][a:b]
+            f.attrs["format"] = "ooc_accessor.rows"
+            f.attrs["complete"] = 1
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
