@@ -304,11 +304,6 @@ def write_design(
     return Design(final, temporary=path is None, eval_env=eval_env)
 
 
-def _remove(path: str) -> None:
-    if os.path.exists(path):
-        os.remove(path)
-
-
 class Design:
     """A handle on a stored design matrix (X, y and their labels).
 
@@ -342,7 +337,9 @@ class Design:
         self._eval_env = eval_env
         self._infos: list[DesignInfo] | None = None
         self._ds: xr.Dataset | None = None
-        self._finalizer = weakref.finalize(self, _remove, self._path) if temporary else None
+        self._finalizer = (
+            weakref.finalize(self, store.remove_file, self._path) if temporary else None
+        )
 
     # -- labels -----------------------------------------------------------------
     @property

@@ -19,6 +19,8 @@ above, and ``"randomized"`` when a p x p float64 matrix exceeds :data:`MATRIX_BY
 from __future__ import annotations
 
 import inspect
+import os
+import weakref
 from typing import Any
 
 import numpy as np
@@ -26,7 +28,7 @@ import pandas as pd
 import xarray as xr
 from scipy import linalg as sla
 
-from . import kernels
+from . import kernels, store
 from .errors import DataError, NotFittedError
 from .sources import DesignMatrix, MatrixSource, as_matrix
 
@@ -423,7 +425,9 @@ class IncrementalPCA:
         """Scores ``(X - mean_) @ components_.T`` (whitened if asked), block by block.
 
         An ndarray or memmap gives an ndarray (scikit-learn's contract), a DataFrame a
-        DataFrame on its index, a DataArray a lazy (dask) DataArray over its sample dim.
+        DataFrame on its index, a DataArray a lazy (dask) DataArray over its sample dim, and
+        a stored :class:`~ooc_accessor.Design` scores stored beside it and opened lazily,
+        dims ``("obs", "component")``.
         """
         mean, comps = self._projection()
         if isinstance(X, xr.DataArray):
@@ -438,6 +442,8 @@ class IncrementalPCA:
                 f"X has {src.n_features} features, but IncrementalPCA was fitted with "
                 f"{self.n_features_in_}"
             )
+        if isinstance(src, DesignMatrix):
+            return _stored_scores(src, mean, comps)
         out = np.empty((src.n_rows, comps.shape[0]))
         for a, b in src.ranges(self._rows(src)):
             block = src.block(a, b)
@@ -472,6 +478,27 @@ class IncrementalPCA:
                 out, dims=(sample, fdim), coords={sample: X[sample].values, fdim: feats}
             )
         return out
+
+
+def _stored_scores(src: DesignMatrix, mean: np.ndarray, comps: np.ndarray) -> xr.DataArray:
+    """Scores of a stored design, written beside it block by block, opened lazily.
+
+    The file lives as long as the returned DataArray (it is removed when that is collected).
+    """
+    design = src.design
+
+    def blocks():
+        for a, b in design.blocks():
+            yield a, b, (np.asarray(src.block(a, b), dtype=np.float64) - mean) @ comps.T
+
+    path = store.temporary_store_path(os.path.dirname(design.path))
+    k = comps.shape[0]
+    store.write_row_matrix(
+        path, design.path, "scores", list(range(k)), "component", blocks(), design.chunk_rows
+    )
+    scores = xr.open_dataset(path, engine="h5netcdf", chunks={"obs": design.chunk_rows})["scores"]
+    weakref.finalize(scores, store.remove_file, path)
+    return scores
 
 
 def pca(

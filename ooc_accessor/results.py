@@ -503,7 +503,7 @@ class SVDResult:
         self.rank = rank
         self.design = design
         self.path = u_path
-        self._finalizer = weakref.finalize(self, _remove_file, u_path)
+        self._finalizer = weakref.finalize(self, store.remove_file, u_path)
         self._ds: xr.Dataset | None = None
 
     @property
@@ -521,11 +521,6 @@ class SVDResult:
             f"{len(self.design.terms)}, k={self.s.size}, rank={self.rank}, "
             f"s[0]={self.s.iloc[0]:.4g}>"
         )
-
-
-def _remove_file(path: str) -> None:
-    if os.path.exists(path):
-        os.remove(path)
 
 
 def svd_design(design: Design, k: int | None = None) -> SVDResult:

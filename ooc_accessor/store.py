@@ -33,6 +33,12 @@ def temporary_store_path(directory: str | None = None) -> str:
     return os.path.join(d, f"ooc-design-{uuid.uuid4().hex}.nc")
 
 
+def remove_file(path: str) -> None:
+    """Remove a temporary store if it is still there (a finalizer's job)."""
+    if os.path.exists(path):
+        os.remove(path)
+
+
 def _index_values(index: pd.Index) -> tuple[np.ndarray, str]:
     """Row labels as an array HDF5 can hold, and the kind to decode them back."""
     if isinstance(index, pd.MultiIndex):

@@ -231,3 +231,18 @@ def test_design_pca_and_svd_share_the_store():
     assert list(pca.components_.columns) == ["x0", "x1", "x2"]
     s = np.linalg.svd(df[["x0", "x1", "x2"]].to_numpy(), compute_uv=False)
     np.testing.assert_allclose(design.svd().s.to_numpy(), s, rtol=1e-10)
+
+
+def test_scores_of_a_stored_design_are_stored_and_lazy():
+    df = _frame()
+    design = df.ooc.design("0 + x0 + x1 + x2 + x3", chunksize=64)
+    pca = design.pca(3)
+    scores = pca.transform(design)
+    assert scores.dims == ("obs", "component") and scores.chunks is not None
+    np.testing.assert_array_equal(scores["obs"].values, df.index.values)
+    ref = PCA(3, svd_solver="full").fit(df[["x0", "x1", "x2", "x3"]].to_numpy())
+    np.testing.assert_allclose(
+        np.abs(scores.values),
+        np.abs(ref.transform(df[["x0", "x1", "x2", "x3"]].to_numpy())),
+        atol=1e-8,
+    )
