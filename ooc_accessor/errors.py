@@ -57,3 +57,7 @@ class NotFittedError(OOCError, ValueError, AttributeError):
 
 class RankWarning(UserWarning):
     """The design matrix is rank deficient: the fit is the minimum-norm solution."""
+
+
+class PrecisionWarning(UserWarning):
+    """A result may have fewer correct digits than usual; the message says what to use."""

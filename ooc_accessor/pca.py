@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import warnings
 import weakref
 from typing import Any
 
@@ -29,7 +30,7 @@ import xarray as xr
 from scipy import linalg as sla
 
 from . import kernels, store
-from .errors import DataError, NotFittedError
+from .errors import DataError, NotFittedError, PrecisionWarning
 from .sources import DesignMatrix, MatrixSource, as_matrix
 
 __all__ = ["IncrementalPCA", "pca"]
@@ -48,6 +49,31 @@ def _matrix(data: Any, columns: list | None = None, dim: str | None = None) -> M
     if hasattr(data, "terms") and hasattr(data, "n_obs") and hasattr(data, "chunk_rows"):
         return DesignMatrix(data)  # a stored design: read X chunk by chunk
     return as_matrix(data, columns=columns, dim=dim)
+
+
+#: relative error of an explained variance above which covariance_eigh warns
+COVARIANCE_RTOL = 1e-9
+
+
+def _warn_covariance_precision(s2: np.ndarray, p: int, k: int) -> None:
+    """Warn when eigh of the scatter matrix cannot give a kept variance to ~9 digits.
+
+    Its eigenvalues carry an absolute error of about ``p eps lambda_max``: a component
+    whose variance is below ~1e-5 of the largest (for p ~ 1000) loses relative digits,
+    where the QR solver keeps them.
+    """
+    if s2.size == 0 or s2[0] <= 0:
+        return
+    smallest = s2[k - 1] if s2[k - 1] > 0 else np.finfo(float).tiny
+    rel = p * np.finfo(float).eps * s2[0] / smallest
+    if rel > COVARIANCE_RTOL:
+        warnings.warn(
+            f"component {k - 1}'s variance is {smallest / s2[0]:.2g} of the largest, so the "
+            f"covariance solver gives it to a relative error of about {rel:.1g}; pass "
+            "svd_solver='full' (QR of the data, exact) for those components",
+            PrecisionWarning,
+            stacklevel=4,
+        )
 
 
 def _check_finite(block: np.ndarray, src: MatrixSource, a: int) -> None:
@@ -330,6 +356,7 @@ class IncrementalPCA:
             w, v = sla.eigh(scatter, subset_by_index=[p - k, p - 1], overwrite_a=True)
             s2 = np.clip(w[::-1], 0.0, None)
             s, vt = np.sqrt(s2), v[:, ::-1].T
+            _warn_covariance_precision(s2, p, k)
         else:
             _, mean, sq, s, vt = self._state
             s2, var, total = s**2, sq / n, float(np.sum(sq))

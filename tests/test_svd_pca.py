@@ -246,3 +246,15 @@ def test_scores_of_a_stored_design_are_stored_and_lazy():
         np.abs(ref.transform(df[["x0", "x1", "x2", "x3"]].to_numpy())),
         atol=1e-8,
     )
+
+
+def test_covariance_solver_warns_where_its_digits_run_out():
+    rng = np.random.default_rng(4)
+    # variances spanning 1e12: the smallest kept ones are below what eigh of X'X resolves
+    x = rng.normal(size=(2000, 6)) * np.logspace(0, -6, 6)
+    with pytest.warns(ooc.PrecisionWarning, match="svd_solver='full'"):
+        cov = ooc.IncrementalPCA(6, svd_solver="covariance_eigh").fit(x).explained_variance_
+    exact = ooc.IncrementalPCA(6, svd_solver="full").fit(x).explained_variance_
+    ref = PCA(6, svd_solver="full").fit(x).explained_variance_
+    np.testing.assert_allclose(exact, ref, rtol=1e-9)
+    assert np.abs(cov / ref - 1).max() > np.abs(exact / ref - 1).max()
