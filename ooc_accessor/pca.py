@@ -277,8 +277,7 @@ class IncrementalPCA:
         block = src.block(a, b)
         _check_finite(block, src, a)
         if self.svd_solver_ == "full":
-            r = kernels.centred_r(block)
-            self._state = r if self._state is None else kernels.stack_r([self._state, r])
+            self._state = kernels.centred_r(block, r0=self._state)
         else:
             shift = (
                 self._state.shift
