@@ -43,6 +43,10 @@ MATRIX_BYTES = 512 * 2**20
 #: bytes of float64 rows per block when batch_size is not given
 BLOCK_BYTES = 16 * 2**20
 _SOLVERS = ("auto", "full", "covariance_eigh", "randomized")
+_RANDOMIZED_PARTIAL = (
+    "svd_solver='randomized' needs every row at once (several passes): call fit, or use "
+    "'full' or 'covariance_eigh' with partial_fit"
+)
 
 
 def _matrix(data: Any, columns: list | None = None, dim: str | None = None) -> MatrixSource:
@@ -200,7 +204,10 @@ class IncrementalPCA:
             if int(self.batch_size) < 1:
                 raise ValueError(f"batch_size must be a positive int, not {self.batch_size!r}")
             return int(self.batch_size)
-        return max(1, BLOCK_BYTES // (8 * max(src.n_features, 1)))
+        rows = BLOCK_BYTES // (8 * max(src.n_features, 1))
+        # the QR solver refactors the running p x p R with every block: blocks of at least
+        # its cache-sized step keep that overhead under half the work
+        return max(1, rows, kernels.sub_rows(src.n_features + 1))
 
     def _choose_solver(self, p: int) -> str:
         if self.svd_solver not in _SOLVERS:
@@ -233,6 +240,8 @@ class IncrementalPCA:
         """Fold more rows into the fit (constant memory; any number of calls, any order)."""
         src = _matrix(X, dim=dim)
         if not hasattr(self, "n_features_in_"):
+            if self._choose_solver(src.n_features) == "randomized":
+                raise ValueError(_RANDOMIZED_PARTIAL)
             self._start(src)
         elif src.n_features != self.n_features_in_:
             raise ValueError(
@@ -240,10 +249,7 @@ class IncrementalPCA:
                 f"{self.n_features_in_}"
             )
         if self.svd_solver_ == "randomized":
-            raise ValueError(
-                "svd_solver='randomized' needs every row at once (several passes): call fit, "
-                "or use 'full' or 'covariance_eigh' with partial_fit"
-            )
+            raise ValueError(_RANDOMIZED_PARTIAL)
         for a, b in src.ranges(self._rows(src)):
             self._fold(src, a, b)
         return self
@@ -310,7 +316,9 @@ class IncrementalPCA:
             blk = np.asarray(src.block(a, b), dtype=np.float64) - mean
             sq += np.einsum("ij,ij->j", blk, blk)
         basis = np.linalg.qr(rng.standard_normal((p, width)))[0]
-        for _ in range(int(power)):  # one pass each: Z = A'A basis, then orthonormalize
+        # one pass each: Z = A'A basis, orthonormalized. The first pass is the range finder
+        # itself (scikit-learn's n_iter=0 also multiplies by the data once): power + 1 passes
+        for _ in range(int(power) + 1):
             z = np.zeros((p, width))
             for a, b in ranges:
                 blk = np.asarray(src.block(a, b), dtype=np.float64) - mean
