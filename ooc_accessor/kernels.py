@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy import linalg as sla
-from scipy.linalg.blas import dsyrk
+from scipy.linalg.blas import dsyr, dsyrk
 from scipy.linalg.lapack import dgeqrf, dgeqrf_lwork
 
 _EPS = np.finfo(np.float64).eps
@@ -440,7 +440,8 @@ def cov_stats(x: np.ndarray, shift: np.ndarray, into: CovStats | None = None) ->
     s = into.s.copy() if into is not None else np.zeros(p)
     step = cov_panel_rows(p)
     for a in range(0, m, step):
-        panel = np.asarray(x[a : a + step], dtype=np.float64) - shift
+        panel = np.array(x[a : a + step], dtype=np.float64)
+        panel -= shift
         s += panel.sum(axis=0)
         # panel.T is Fortran-ordered: C += panel' panel without a copy
         c = dsyrk(1.0, panel.T, beta=1.0, c=c, trans=0, overwrite_c=1)
@@ -460,12 +461,17 @@ def merge_cov_stats(parts: list[CovStats]) -> CovStats:
 
 
 def cov_scatter(stats: CovStats) -> tuple[np.ndarray, np.ndarray]:
-    """``(mean, centred scatter matrix)`` from :class:`CovStats` (symmetric, full)."""
+    """``(mean, centred scatter)`` from :class:`CovStats`; only the UPPER triangle is valid.
+
+    One copy of the p x p sums, corrected in place by a BLAS rank-1 update (``dsyr``):
+    at p = 3504 each p x p temporary is 98 MB, so symmetrizing or forming an outer product
+    would cost several of them. Use with ``eigh(..., lower=False)``.
+    """
     n = stats.nobs
-    upper = np.triu(stats.c)
-    c = upper + np.triu(upper, 1).T
     d = stats.s / n
-    return stats.shift + d, c - n * np.outer(d, d)
+    c = np.array(stats.c, order="F", copy=True)
+    c = dsyr(-float(n), d, a=c, lower=0, overwrite_a=1)
+    return stats.shift + d, c
 
 
 def svd_flip_rows(vt: np.ndarray) -> np.ndarray:

@@ -360,7 +360,7 @@ class IncrementalPCA:
             mean, scatter = kernels.cov_scatter(self._state)
             var = np.diag(scatter) / n
             total = float(np.trace(scatter))
-            w, v = sla.eigh(scatter, subset_by_index=[p - k, p - 1], overwrite_a=True)
+            w, v = sla.eigh(scatter, lower=False, subset_by_index=[p - k, p - 1], overwrite_a=True)
             s2 = np.clip(w[::-1], 0.0, None)
             s, vt = np.sqrt(s2), v[:, ::-1].T
             _warn_covariance_precision(s2, p, k)
