@@ -1,15 +1,19 @@
 """Out-of-core linear algebra and statistics for pandas and xarray users.
 
-``import ooc_accessor`` registers the ``.ooc`` accessor on ``pandas.DataFrame`` and
-``xarray.DataArray``.
+``import ooc_accessor`` registers the ``.ooc`` accessor on ``pandas.DataFrame``,
+``xarray.Dataset`` and ``xarray.DataArray``; :func:`read_csv` streams CSV files into a
+chunked NetCDF store.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
 from . import accessors as _accessors  # noqa: F401 - registers .ooc
+from .csvio import open_csv_store, read_csv
 from .design import Design, open_design
 from .errors import (
+    ChunkingError,
     ColumnTypeError,
+    CSVError,
     DataError,
     FormulaError,
     MissingColumnError,
@@ -29,6 +33,8 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0+unknown"
 
 __all__ = [
+    "CSVError",
+    "ChunkingError",
     "ColumnTypeError",
     "DataError",
     "Design",
@@ -45,5 +51,7 @@ __all__ = [
     "Summary",
     "UnseenLevelError",
     "__version__",
+    "open_csv_store",
     "open_design",
+    "read_csv",
 ]

@@ -31,6 +31,7 @@ class _OocMixin:
         chunksize: int | str = "auto",
         path: str | os.PathLike | None = None,
         *,
+        dim: str | None = None,
         missing: str = "drop",
         weights: Any = None,
         compression: str | None = None,
@@ -43,6 +44,7 @@ class _OocMixin:
         return build_design(
             self._obj,
             formula,
+            dim=dim,
             chunksize=chunksize,
             path=path,
             missing=missing,
@@ -52,22 +54,36 @@ class _OocMixin:
         )
 
     def lstsq(
-        self, formula: str, weights: Any = None, *, eval_env: Any = 0, **design_kwargs: Any
+        self,
+        formula: str,
+        weights: Any = None,
+        *,
+        dim: str | None = None,
+        eval_env: Any = 0,
+        **design_kwargs: Any,
     ) -> LstsqResult:
         """Least-squares fit of ``formula`` (statsmodels' OLS, or WLS with ``weights``).
 
         See :func:`ooc_accessor.results.lstsq` for the parameters.
         """
-        return lstsq(self._obj, formula, weights, eval_env=capture_env(eval_env), **design_kwargs)
+        env = capture_env(eval_env)
+        return lstsq(self._obj, formula, weights, dim=dim, eval_env=env, **design_kwargs)
 
     def svd(
-        self, formula: str, k: int | None = None, *, eval_env: Any = 0, **design_kwargs: Any
+        self,
+        formula: str,
+        k: int | None = None,
+        *,
+        dim: str | None = None,
+        eval_env: Any = 0,
+        **design_kwargs: Any,
     ) -> SVDResult:
         """Thin SVD of ``formula``'s design matrix (e.g. ``"0 + a + b + c"``).
 
         See :func:`ooc_accessor.results.svd` for the parameters.
         """
-        return svd(self._obj, formula, k, eval_env=capture_env(eval_env), **design_kwargs)
+        env = capture_env(eval_env)
+        return svd(self._obj, formula, k, dim=dim, eval_env=env, **design_kwargs)
 
     def pca(
         self,
@@ -75,13 +91,17 @@ class _OocMixin:
         columns: list | None = None,
         *,
         dim: str | None = None,
+        variables: list | None = None,
         **kwargs: Any,
     ) -> IncrementalPCA:
-        """A fitted :class:`~ooc_accessor.IncrementalPCA` (pandas: ``columns=``; xarray: ``dim=``).
+        """A fitted :class:`~ooc_accessor.IncrementalPCA`.
 
-        See :func:`ooc_accessor.pca.pca` for the parameters.
+        pandas: ``columns=`` picks the features. xarray: ``dim=`` names the sample
+        dimension and every other dimension is stacked into features (unstacked again in
+        ``components_``); ``variables=`` picks a Dataset's variables. See
+        :func:`ooc_accessor.pca.pca` for the parameters.
         """
-        return pca(self._obj, n_components, columns=columns, dim=dim, **kwargs)
+        return pca(self._obj, n_components, columns=columns, dim=dim, variables=variables, **kwargs)
 
 
 @pd.api.extensions.register_dataframe_accessor("ooc")
@@ -89,6 +109,11 @@ class OocDataFrameAccessor(_OocMixin):
     """``DataFrame.ooc``: out-of-core design matrices and fits for a pandas frame."""
 
 
+@xr.register_dataset_accessor("ooc")
+class OocDatasetAccessor(_OocMixin):
+    """``Dataset.ooc``: designs and fits over the variables along ``dim``, xarray results."""
+
+
 @xr.register_dataarray_accessor("ooc")
 class OocDataArrayAccessor(_OocMixin):
-    """``DataArray.ooc``: PCA of a 2-D array with a named sample dimension (``dim=``)."""
+    """``DataArray.ooc``: PCA with a named sample dimension (``dim=``); other dims stacked."""

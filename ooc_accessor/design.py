@@ -21,8 +21,16 @@ from patsy import EvalEnvironment, PatsyError, build_design_matrices, design_mat
 from patsy.design_info import DesignInfo
 
 from . import store
-from .errors import ColumnTypeError, DataError, FormulaError, MissingColumnError, StoreError
-from .sources import FrameSource, check_frame, missing_columns, resolve_chunksize, used_columns
+from .errors import ColumnTypeError, DataError, FormulaError, StoreError
+from .sources import (
+    WEIGHTS_COL,
+    DatasetSource,
+    FrameSource,
+    missing_columns,
+    resolve_chunksize,
+    table_source,
+    used_columns,
+)
 from .spec import (
     default_eval_env,
     design_spec,
@@ -39,7 +47,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Design", "build_design", "capture_env", "open_design"]
 
-_WEIGHTS_COL = "__ooc_weights__"
 _MISSING = ("drop", "raise")
 
 
@@ -70,15 +77,25 @@ def empty_info() -> DesignInfo:
 
 
 def learn_infos(
-    desc: Any, source: FrameSource, rows: int, env: EvalEnvironment, missing: str, formula: str
+    desc: Any,
+    source: FrameSource | DatasetSource,
+    rows: int,
+    env: EvalEnvironment,
+    missing: str,
+    formula: str,
 ) -> list[DesignInfo]:
     """patsy's design infos with state learned over all blocks of ``source``."""
+    current: list[pd.DataFrame] = []
+
+    def blocks() -> Iterator[pd.DataFrame]:
+        for block in source.blocks(rows):
+            current[:] = [block]  # the block patsy is reading, to name the culprit
+            yield block
+
     try:
-        return design_matrix_builders(
-            [desc.lhs_termlist, desc.rhs_termlist], lambda: source.blocks(rows), env, missing
-        )
+        return design_matrix_builders([desc.lhs_termlist, desc.rhs_termlist], blocks, env, missing)
     except PatsyError as exc:
-        raise translate(exc, source.frame, formula) from exc
+        raise translate(exc, current[0] if current else None, formula) from exc
 
 
 def build_block(
@@ -131,7 +148,7 @@ def _check_finite(a: np.ndarray, names: list[str], index: pd.Index) -> None:
         )
 
 
-def _response_check(infos: list[DesignInfo], frame: pd.DataFrame) -> None:
+def _response_check(infos: list[DesignInfo], source: FrameSource | DatasetSource) -> None:
     """A categorical response would become several columns: refuse it by name."""
     y_info = infos[0]
     if len(y_info.column_names) <= 1:
@@ -139,7 +156,7 @@ def _response_check(infos: list[DesignInfo], frame: pd.DataFrame) -> None:
     for fi in y_info.factor_infos.values():
         if fi.type == "categorical":
             code = fi.factor.code
-            dtype = frame[code].dtype if code in frame.columns else "categorical"
+            dtype = source.dtype(code) if code in source.names else "categorical"
             raise ColumnTypeError(
                 f"the response {code!r} is categorical (dtype {dtype}), so it would become "
                 f"{len(y_info.column_names)} columns; a regression needs a numeric response"
@@ -147,9 +164,10 @@ def _response_check(infos: list[DesignInfo], frame: pd.DataFrame) -> None:
 
 
 def build_design(
-    frame: pd.DataFrame,
+    data: pd.DataFrame | xr.Dataset,
     formula: str,
     *,
+    dim: str | None = None,
     chunksize: int | str = "auto",
     path: str | os.PathLike | None = None,
     missing: str = "drop",
@@ -161,10 +179,15 @@ def build_design(
 
     Parameters
     ----------
-    frame : pandas.DataFrame
-        The data; its index becomes the store's ``obs`` coordinate.
+    data : pandas.DataFrame or xarray.Dataset
+        The data. A frame's index becomes the store's ``obs`` coordinate. A Dataset's
+        variables along ``dim`` are the formula's columns, read one block at a time (a
+        lazily opened or dask-chunked Dataset is never loaded whole); results come back
+        as xarray objects over ``dim``.
     formula : str
         A patsy formula, e.g. ``"y ~ a + b + a:b + C(g)"``; no left side for SVD/PCA.
+    dim : str, optional
+        The sample (row) dimension of a Dataset; optional when it has one dimension.
     chunksize : int or "auto"
         Rows per block; ``"auto"`` sizes blocks to about
         :data:`~ooc_accessor.sources.AUTO_BLOCK_BYTES` of design matrix.
@@ -190,20 +213,19 @@ def build_design(
     env = capture_env(eval_env)
     if missing not in _MISSING:
         raise ValueError(f"missing must be one of {_MISSING}, not {missing!r}")
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"expected a pandas DataFrame, not {type(frame).__name__}")
+    table = table_source(data, dim)
     desc = model_desc(formula)
     lhs = [f.code for t in desc.lhs_termlist for f in t.factors]
     codes = lhs + [f.code for t in desc.rhs_termlist for f in t.factors]
-    frame, wcol = _attach_weights(frame, weights)
-    used = used_columns(frame, codes, env, formula)
-    check_frame(frame, used, [c for c in lhs if c in frame.columns], wcol)
+    table, wcol = table.with_weights(weights)
+    used = used_columns(table, codes, env, formula)
+    table.check(used, [c for c in lhs if c in table.names], wcol)
     columns = used + ([wcol] if wcol and wcol not in used else [])
-    source = FrameSource(frame, columns)
+    source = table.select(columns)
     infos = learn_infos(
         desc, source, resolve_chunksize(chunksize, len(columns)), env, missing, formula
     )
-    _response_check(infos, frame)
+    _response_check(infos, source)
     return write_design(
         source,
         infos,
@@ -217,28 +239,8 @@ def build_design(
     )
 
 
-def _attach_weights(frame: pd.DataFrame, weights: Any) -> tuple[pd.DataFrame, str | None]:
-    if weights is None:
-        return frame, None
-    if isinstance(weights, str):
-        if weights not in frame.columns:
-            raise MissingColumnError(
-                f"weights={weights!r} is not a column of the frame "
-                f"(columns: {', '.join(map(repr, frame.columns[:12]))})"
-            )
-        return frame, weights
-    if isinstance(weights, pd.Series):
-        w = weights.reindex(frame.index) if not weights.index.equals(frame.index) else weights
-        values = w.to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
-        values = np.asarray(weights, dtype=np.float64).reshape(-1)
-    if values.shape[0] != len(frame):
-        raise ValueError(f"weights has {values.shape[0]} values for a frame of {len(frame)} rows")
-    return frame.assign(**{_WEIGHTS_COL: values}), _WEIGHTS_COL
-
-
 def write_design(
-    source: FrameSource,
+    source: FrameSource | DatasetSource,
     infos: list[DesignInfo],
     formula: str,
     *,
@@ -298,7 +300,9 @@ def write_design(
                 "formula": formula,
                 "spec": spec_to_json(design_spec(infos, formula)),
                 "n_dropped": dropped,
-                "weights_column": "" if wcol in (None, _WEIGHTS_COL) else wcol,
+                "weights_column": "" if wcol in (None, WEIGHTS_COL) else wcol,
+                "source_kind": source.kind,
+                "sample_dim": source.sample_dim,
             }
         )
     return Design(final, temporary=path is None, eval_env=eval_env)
@@ -334,6 +338,10 @@ class Design:
         self.chunk_rows: int = int(attrs["chunk_rows"])
         self.weights_column: str | None = attrs.get("weights_column") or None
         self.has_weights: bool = "weights" in attrs["variables"]
+        #: "pandas" or "xarray": what labeled results look like
+        self.source_kind: str = attrs.get("source_kind", "pandas")
+        #: the row dimension's name in xarray outputs (a Dataset's ``dim``, else "obs")
+        self.sample_dim: str = attrs.get("sample_dim", "obs")
         self._eval_env = eval_env
         self._infos: list[DesignInfo] | None = None
         self._ds: xr.Dataset | None = None
@@ -373,14 +381,12 @@ class Design:
         if self._ds is None:
             # opening builds a pandas index of obs (8 bytes a row, in memory): that is why
             # the reductions read the store with h5py and never go through here
-            self._ds = xr.open_dataset(
-                self._path, engine="h5netcdf", chunks={"obs": self.chunk_rows}
-            )
+            self._ds = open_rows(self._path, self.chunk_rows, self.sample_dim)
         return self._ds
 
     @property
     def X(self) -> xr.DataArray:  # noqa: N802 - the design matrix's conventional name
-        """The design matrix, lazy, dims ``("obs", "term")``."""
+        """The design matrix, lazy, dims ``("obs", "term")`` (a Dataset's ``dim`` for obs)."""
         return self._dataset()["X"]
 
     @property
@@ -453,8 +459,9 @@ class Design:
 
     def build(
         self,
-        data: pd.DataFrame,
+        data: pd.DataFrame | xr.Dataset,
         *,
+        dim: str | None = None,
         path: str | os.PathLike | None = None,
         chunksize: int | str = "auto",
         missing: str = "drop",
@@ -468,14 +475,15 @@ class Design:
         """
         y_info, x_info = self.design_infos
         env = self._eval_env if self._eval_env is not None else default_eval_env()
-        if missing_columns(data, [f.code for f in y_info.factor_infos], env):
+        table = table_source(data, dim)
+        if missing_columns(table, [f.code for f in y_info.factor_infos], env):
             y_info = empty_info()
         codes = [f.code for info in (y_info, x_info) for f in info.factor_infos]
-        data, wcol = _attach_weights(data, weights)
-        used = used_columns(data, codes, env, self.formula)
+        table, wcol = table.with_weights(weights)
+        used = used_columns(table, codes, env, self.formula)
         columns = used + ([wcol] if wcol and wcol not in used else [])
         return write_design(
-            FrameSource(data, columns),
+            table.select(columns),
             [y_info, x_info],
             self.formula,
             chunksize=chunksize,
@@ -487,15 +495,18 @@ class Design:
         )
 
     def predictor_blocks(
-        self, data: pd.DataFrame, chunksize: int | str = "auto"
+        self, data: pd.DataFrame | xr.Dataset, chunksize: int | str = "auto", dim: str | None = None
     ) -> Iterator[tuple[int, Block]]:
         """X of ``data`` built block by block in memory: ``(first row, Block)`` pairs."""
         x_info = self.design_infos[1]
         env = self._eval_env if self._eval_env is not None else default_eval_env()
-        used = used_columns(data, [f.code for f in x_info.factor_infos], env, self.formula)
+        table = table_source(data, dim)
+        used = used_columns(table, [f.code for f in x_info.factor_infos], env, self.formula)
         rows = resolve_chunksize(chunksize, len(self.terms))
-        for i, block in enumerate(FrameSource(data, used).blocks(rows)):
-            yield i * rows, build_block([empty_info(), x_info], block, "drop", None, self.formula)
+        start = 0
+        for block in table.select(used).blocks(rows):
+            yield start, build_block([empty_info(), x_info], block, "drop", None, self.formula)
+            start += len(block)
 
     def save(self, path: str | os.PathLike) -> Design:
         """Keep the store at ``path`` (a temporary store is moved, a kept one copied)."""
@@ -529,6 +540,12 @@ class Design:
             f"<ooc.Design {self.formula!r}: {self.n_obs} obs x {len(self.terms)} terms "
             f"({self.n_dropped} dropped), {kind} at {self._path}>"
         )
+
+
+def open_rows(path: str, chunk_rows: int, sample_dim: str = "obs") -> xr.Dataset:
+    """A store of rows (a design, U, scores) opened lazily, ``obs`` renamed ``sample_dim``."""
+    ds = xr.open_dataset(path, engine="h5netcdf", chunks={"obs": chunk_rows})
+    return ds if sample_dim == "obs" else ds.rename({"obs": sample_dim})
 
 
 def open_design(path: str | os.PathLike, eval_env: EvalEnvironment | None = None) -> Design:

@@ -8,6 +8,8 @@ scikit-learn user would catch (``ValueError``, ``KeyError``...).
 from __future__ import annotations
 
 __all__ = [
+    "CSVError",
+    "ChunkingError",
     "ColumnTypeError",
     "DataError",
     "FormulaError",
@@ -41,6 +43,14 @@ class ColumnTypeError(OOCError, TypeError):
 
 class DataError(OOCError, ValueError):
     """The data cannot give a fit: empty, all rows dropped, too few rows, inf values."""
+
+
+class CSVError(OOCError, ValueError):
+    """A CSV file that cannot be read: the file (and line, when known) is named."""
+
+
+class ChunkingError(OOCError, ValueError):
+    """Dask chunks that a computation cannot read in bounded memory (the fix is named)."""
 
 
 class UnseenLevelError(OOCError, ValueError):

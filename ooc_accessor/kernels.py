@@ -438,10 +438,12 @@ def cov_stats(x: np.ndarray, shift: np.ndarray, into: CovStats | None = None) ->
     m, p = x.shape
     c = into.c if into is not None else np.zeros((p, p), order="F")
     s = into.s.copy() if into is not None else np.zeros(p)
-    step = cov_panel_rows(p)
+    step = min(cov_panel_rows(p), max(m, 1))
+    buf = np.empty((step, p))  # one panel buffer per block: no fresh pages per panel
     for a in range(0, m, step):
-        panel = np.array(x[a : a + step], dtype=np.float64)
-        panel -= shift
+        panel = buf[: min(step, m - a)]
+        # converted and shifted in one pass (the ufunc casts float16/32 as it reads)
+        np.subtract(x[a : a + step], shift, out=panel)
         s += panel.sum(axis=0)
         # panel.T is Fortran-ordered: C += panel' panel without a copy
         c = dsyrk(1.0, panel.T, beta=1.0, c=c, trans=0, overwrite_c=1)

@@ -47,3 +47,46 @@ def intervals(lower: np.ndarray, upper: np.ndarray, terms: Sequence[str], kind: 
 def by_row(values: np.ndarray, index: pd.Index, name: str | None) -> pd.Series:
     """A column aligned to a frame's rows (NaN where a row could not be used)."""
     return pd.Series(values, index=index, name=name)
+
+
+class FeatureLabels:
+    """Feature labels of a matrix source: how PCA results are labeled for its kind.
+
+    Parameters
+    ----------
+    kind : {"numpy", "pandas", "xarray"}
+    names : list, optional
+        One label per feature (column names, terms); positions when ``None``.
+    feature_dim : str
+        The feature dimension's name for xarray results.
+    """
+
+    def __init__(self, kind: Kind, names: Sequence | None, feature_dim: str = "feature") -> None:
+        self.kind = kind
+        self.names = None if names is None else list(names)
+        self.feature_dim = feature_dim
+
+    def _feats(self, p: int) -> list:
+        return self.names if self.names is not None else list(range(p))
+
+    def matrix(self, values: np.ndarray, lead_dim: str, lead_index):
+        """Rows by feature: ndarray, ``pd.DataFrame`` or ``xr.DataArray`` (lead_dim, feature)."""
+        if self.kind == "numpy":
+            return values
+        feats = self._feats(values.shape[1])
+        if self.kind == "xarray":
+            return xr.DataArray(
+                values,
+                dims=(lead_dim, self.feature_dim),
+                coords={lead_dim: lead_index, self.feature_dim: feats},
+            )
+        return pd.DataFrame(values, index=lead_index, columns=pd.Index(feats))
+
+    def vector(self, values: np.ndarray):
+        """One value per feature: ndarray, ``pd.Series`` or ``xr.DataArray``."""
+        if self.kind == "numpy":
+            return values
+        feats = self._feats(values.shape[0])
+        if self.kind == "xarray":
+            return xr.DataArray(values, dims=(self.feature_dim,), coords={self.feature_dim: feats})
+        return pd.Series(values, index=pd.Index(feats))

@@ -30,7 +30,10 @@ import xarray as xr
 from scipy import linalg as sla
 
 from . import kernels, store
+from .design import open_rows
 from .errors import DataError, NotFittedError, PrecisionWarning
+from .fields import FieldMatrix
+from .labels import FeatureLabels
 from .sources import DesignMatrix, MatrixSource, as_matrix
 
 __all__ = ["IncrementalPCA", "pca"]
@@ -49,9 +52,21 @@ _RANDOMIZED_PARTIAL = (
 )
 
 
-def _matrix(data: Any, columns: list | None = None, dim: str | None = None) -> MatrixSource:
+def _matrix(
+    data: Any,
+    columns: list | None = None,
+    dim: str | None = None,
+    variables: list | None = None,
+    layout: Any = None,
+) -> MatrixSource:
     if hasattr(data, "terms") and hasattr(data, "n_obs") and hasattr(data, "chunk_rows"):
         return DesignMatrix(data)  # a stored design: read X chunk by chunk
+    if isinstance(data, (xr.DataArray, xr.Dataset)):
+        if columns is not None:
+            raise ValueError("columns= selects DataFrame columns; pass variables= for a Dataset")
+        return FieldMatrix(data, dim, variables, layout=layout)
+    if variables is not None:
+        raise ValueError("variables= selects Dataset variables; pass columns= for a DataFrame")
     return as_matrix(data, columns=columns, dim=dim)
 
 
@@ -218,14 +233,25 @@ class IncrementalPCA:
             return "randomized"
         return "full" if p <= QR_MAX_FEATURES else "covariance_eigh"
 
-    def fit(self, X: Any, y: Any = None, *, columns: list | None = None, dim: str | None = None):
-        """Fit on all rows of ``X`` (a DataFrame, array, memmap, DataArray or Design).
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        *,
+        columns: list | None = None,
+        dim: str | None = None,
+        variables: list | None = None,
+    ):
+        """Fit on all rows of ``X``: a DataFrame, array, memmap, Design, DataArray or Dataset.
 
         Resets the estimator, then folds ``X`` block by block; memory stays a few blocks
-        plus the p x p factor whatever the row count.
+        plus the p x p factor whatever the row count. For xarray input, ``dim`` is the
+        sample dimension and every other dimension is stacked into features (cells missing
+        at every sample are dropped, and come back as NaN); ``variables`` picks a Dataset's
+        variables (default: all along ``dim``).
         """
         self._reset()
-        src = _matrix(X, columns, dim)
+        src = _matrix(X, columns, dim, variables)
         self._start(src)
         if self.svd_solver_ == "randomized":
             self._fit_randomized(src)
@@ -235,10 +261,17 @@ class IncrementalPCA:
         return self
 
     def partial_fit(
-        self, X: Any, y: Any = None, check_input: bool = True, *, dim: str | None = None
+        self,
+        X: Any,
+        y: Any = None,
+        check_input: bool = True,
+        *,
+        dim: str | None = None,
+        variables: list | None = None,
     ) -> IncrementalPCA:
         """Fold more rows into the fit (constant memory; any number of calls, any order)."""
-        src = _matrix(X, dim=dim)
+        fitted = getattr(self, "_layout", None)
+        src = _matrix(X, dim=dim, variables=variables, layout=_field_layout(fitted))
         if not hasattr(self, "n_features_in_"):
             if self._choose_solver(src.n_features) == "randomized":
                 raise ValueError(_RANDOMIZED_PARTIAL)
@@ -273,7 +306,11 @@ class IncrementalPCA:
         names = src.feature_names
         if names is not None and all(isinstance(n, str) for n in names):
             self.feature_names_in_ = np.asarray(names, dtype=object)
-        self._labels = (src.kind, names, src.feature_dim)
+        self._layout = (
+            src.layout
+            if isinstance(src, FieldMatrix)
+            else FeatureLabels(src.kind, names, src.feature_dim)
+        )
         self.svd_solver_ = self._choose_solver(p)
         self.n_samples_seen_ = 0
         self._state = None
@@ -384,33 +421,27 @@ class IncrementalPCA:
         return self._cache
 
     def _label_vec(self, values: np.ndarray, dim: str):
-        kind, names, fdim = self._labels
+        kind = self._layout.kind
+        if dim != "component":
+            return self._layout.vector(values)
         if kind == "numpy":
             return values
-        if dim == "component":
-            idx = pd.RangeIndex(values.shape[0], name="component")
-            if kind == "xarray":
-                return xr.DataArray(values, dims=("component",), coords={"component": idx})
-            return pd.Series(values, index=idx)
-        feats = names if names is not None else list(range(values.shape[0]))
+        idx = pd.RangeIndex(values.shape[0], name="component")
         if kind == "xarray":
-            return xr.DataArray(values, dims=(fdim,), coords={fdim: feats})
-        return pd.Series(values, index=pd.Index(feats))
+            return xr.DataArray(values, dims=("component",), coords={"component": idx})
+        return pd.Series(values, index=idx)
 
     @property
     def components_(self):
-        """Principal axes (component x feature), signs fixed."""
+        """Principal axes (component x feature), signs fixed.
+
+        For a field (xarray input with several feature dims) the axes are unstacked onto
+        the variables' own dims, ``("component", lat, lon)``, NaN where a cell is missing
+        at every sample; several variables give a Dataset.
+        """
         c = self._solve()["components"]
-        kind, names, fdim = self._labels
-        if kind == "numpy":
-            return c
-        feats = names if names is not None else list(range(c.shape[1]))
         comp = pd.RangeIndex(c.shape[0], name="component")
-        if kind == "xarray":
-            return xr.DataArray(
-                c, dims=("component", fdim), coords={"component": comp, fdim: feats}
-            )
-        return pd.DataFrame(c, index=comp, columns=pd.Index(feats))
+        return self._layout.matrix(c, "component", comp)
 
     @property
     def explained_variance_(self):
@@ -464,12 +495,18 @@ class IncrementalPCA:
         dims ``("obs", "component")``.
         """
         mean, comps = self._projection()
-        if isinstance(X, xr.DataArray):
-            src = _matrix(X, dim=dim)
-            lazy = X.transpose(src.sample_dim, ...).chunk({src.sample_dim: self._rows(src)})
-            centred = lazy - xr.DataArray(mean, dims=(src.feature_dim,))
-            basis = xr.DataArray(comps, dims=("component", src.feature_dim))
-            return xr.dot(centred, basis, dim=src.feature_dim).rename("scores")
+        if isinstance(X, (xr.DataArray, xr.Dataset)):
+            layout = _field_layout(self._layout)
+            if layout is None:
+                raise ValueError("this PCA was not fitted on xarray data: pass an array")
+            if dim is not None and dim != layout.sample_dim:
+                raise ValueError(f"dim={dim!r}, but the PCA was fitted along {layout.sample_dim!r}")
+            rows = max(1, BLOCK_BYTES // (8 * max(layout.n_cells, 1)))
+            stacked = layout.stack(X, rows)
+            centred = stacked - xr.DataArray(mean, dims=("feature",))
+            basis = xr.DataArray(comps, dims=("component", "feature"))
+            scores = xr.dot(centred, basis, dim="feature").rename("scores")
+            return scores.assign_coords(component=np.arange(comps.shape[0]))
         src = _matrix(X)
         if src.n_features != self.n_features_in_:
             raise ValueError(
@@ -501,17 +538,22 @@ class IncrementalPCA:
             comps = comps * np.sqrt(sol["ev"])[:, None]
         scores = np.asarray(X, dtype=np.float64)
         out = scores @ comps + sol["mean"]
-        _, names, fdim = self._labels
         if isinstance(X, pd.DataFrame):
-            feats = names
-            return pd.DataFrame(out, index=X.index, columns=feats)
+            return FeatureLabels("pandas", self._layout.names).matrix(out, "index", X.index)
         if isinstance(X, xr.DataArray):
-            feats = names if names is not None else list(range(out.shape[1]))
             sample = X.dims[0]
-            return xr.DataArray(
-                out, dims=(sample, fdim), coords={sample: X[sample].values, fdim: feats}
-            )
+            index = X.indexes[sample] if sample in X.indexes else np.arange(X.shape[0])
+            if isinstance(self._layout, FeatureLabels):
+                return FeatureLabels("xarray", self._layout.names, self._layout.feature_dim).matrix(
+                    out, sample, index
+                )
+            return self._layout.matrix(out, sample, index)
         return out
+
+
+def _field_layout(layout: Any) -> Any:
+    """The fitted field layout (land cells, dims), or None for non-xarray fits."""
+    return layout if layout is not None and not isinstance(layout, FeatureLabels) else None
 
 
 def _stored_scores(src: DesignMatrix, mean: np.ndarray, comps: np.ndarray) -> xr.DataArray:
@@ -530,7 +572,7 @@ def _stored_scores(src: DesignMatrix, mean: np.ndarray, comps: np.ndarray) -> xr
     store.write_row_matrix(
         path, design.path, "scores", list(range(k)), "component", blocks(), design.chunk_rows
     )
-    scores = xr.open_dataset(path, engine="h5netcdf", chunks={"obs": design.chunk_rows})["scores"]
+    scores = open_rows(path, design.chunk_rows, design.sample_dim)["scores"]
     weakref.finalize(scores, store.remove_file, path)
     return scores
 
@@ -541,6 +583,7 @@ def pca(
     *,
     columns: list | None = None,
     dim: str | None = None,
+    variables: list | None = None,
     **kwargs: Any,
 ) -> IncrementalPCA:
     """A fitted :class:`IncrementalPCA` of ``data`` (the accessors' ``pca``).
@@ -552,8 +595,11 @@ def pca(
     columns : list, optional
         Columns of a DataFrame to use (default: all, which must be numeric).
     dim : str, optional
-        The sample dimension of a DataArray.
+        The sample dimension of a DataArray or Dataset; the other dims become features.
+    variables : list of str, optional
+        The Dataset variables to decompose together (default: all along ``dim``).
     **kwargs
         Other :class:`IncrementalPCA` parameters (``whiten``, ``svd_solver``...).
     """
-    return IncrementalPCA(n_components, **kwargs).fit(data, columns=columns, dim=dim)
+    est = IncrementalPCA(n_components, **kwargs)
+    return est.fit(data, columns=columns, dim=dim, variables=variables)

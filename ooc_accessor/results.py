@@ -20,7 +20,7 @@ import xarray as xr
 from scipy import stats as sps
 
 from . import kernels, labels, reduce, store
-from .design import Design, build_design, capture_env
+from .design import Design, build_design, capture_env, open_rows
 from .errors import DataError, OOCError, RankWarning
 
 __all__ = ["LstsqResult", "SVDResult", "Summary", "lstsq", "lstsq_design", "svd", "svd_design"]
@@ -60,7 +60,7 @@ def lstsq_design(design: Design, weights: Any = None) -> LstsqResult:
         # on NIST, further steps gain nothing (the extended-precision gradient is the floor)
         g = reduce.compute(reduce.gradient_graph(design.path, design.blocks(), sol.params, w))
         sol = kernels.refine(sol, stats.r, g[0])
-    return LstsqResult(stats, design, weighted=w is not None, solution=sol)
+    return LstsqResult(stats, design, weighted=w is not None, solution=sol, kind=design.source_kind)
 
 
 class LstsqResult:
@@ -276,29 +276,48 @@ class LstsqResult:
         """Fitted values, lazy (dask), dims ``("obs",)`` aligned to the stored rows."""
         beta = xr.DataArray(self._sol.params, dims=("term",), coords={"term": self.terms})
         parts = [xr.dot(d.X, beta, dim="term") for d in self._designs()]
-        out = parts[0] if len(parts) == 1 else xr.concat(parts, dim="obs")
+        out = parts[0] if len(parts) == 1 else xr.concat(parts, dim=self._design.sample_dim)
         return out.rename("fittedvalues")
 
     @property
     def resid(self) -> xr.DataArray:
         """Residuals ``y - fittedvalues``, lazy, dims ``("obs",)``."""
         ys = [d.y for d in self._designs()]
-        y = ys[0] if len(ys) == 1 else xr.concat(ys, dim="obs")
+        y = ys[0] if len(ys) == 1 else xr.concat(ys, dim=self._design.sample_dim)
         return (y - self.fittedvalues).rename("resid")
 
-    def predict(self, data: pd.DataFrame, *, chunksize: int | str = "auto") -> pd.Series:
+    def predict(
+        self,
+        data: pd.DataFrame | xr.Dataset,
+        *,
+        chunksize: int | str = "auto",
+        dim: str | None = None,
+    ) -> pd.Series | xr.DataArray:
         """Predictions for ``data``, aligned to its rows (NaN where a value is missing).
 
         The design is rebuilt block by block with the fitted levels and transform state;
-        a categorical level the fit never saw raises :class:`UnseenLevelError`.
+        a categorical level the fit never saw raises :class:`UnseenLevelError`. A Dataset
+        gives a DataArray along ``dim`` (by default the fit's sample dimension).
         """
-        out = np.full(len(data), np.nan)
+        if isinstance(data, xr.Dataset) and dim is None and self._design.sample_dim in data.dims:
+            dim = self._design.sample_dim
+        n = len(data) if isinstance(data, pd.DataFrame) else None
+        blocks = self._design.predictor_blocks(data, chunksize, dim)
         beta = self._sol.params
-        for start, built in self._design.predictor_blocks(data, chunksize):
+        if n is None:
+            n = int(data.sizes[dim if dim is not None else next(iter(data.dims))])
+        out = np.full(n, np.nan)
+        for start, built in blocks:
             out[start + built.pos] = built.x @ beta
+        if isinstance(data, xr.Dataset):
+            d = dim if dim is not None else next(iter(data.dims))
+            coords = {d: data.indexes[d]} if d in data.indexes else {}
+            return xr.DataArray(out, dims=(d,), coords=coords, name="predicted")
         return labels.by_row(out, data.index, "predicted")
 
-    def update(self, data: pd.DataFrame, weights: Any = None) -> LstsqResult:
+    def update(
+        self, data: pd.DataFrame | xr.Dataset, weights: Any = None, *, dim: str | None = None
+    ) -> LstsqResult:
         """Fold in new rows without revisiting the old ones (biglm's ``update``).
 
         The new rows are built with the fitted formula state into a store of their own,
@@ -311,7 +330,9 @@ class LstsqResult:
                 raise ValueError(
                     "this fit used weights given as an array: pass weights= for the new rows"
                 )
-        new = self._design.build(data, weights=wspec)
+        if isinstance(data, xr.Dataset) and dim is None and self._design.sample_dim in data.dims:
+            dim = self._design.sample_dim
+        new = self._design.build(data, weights=wspec, dim=dim)
         w = True if wspec is not None else None
         stats = reduce.compute(reduce.lstsq_stats_graph(new.path, new.blocks(), w))[0]
         merged = kernels.merge_lstsq_stats([self._stats, stats])
@@ -442,10 +463,11 @@ class Summary:
 
 
 def lstsq(
-    data: pd.DataFrame,
+    data: pd.DataFrame | xr.Dataset,
     formula: str,
     weights: Any = None,
     *,
+    dim: str | None = None,
     eval_env: Any = 0,
     **design_kwargs: Any,
 ) -> LstsqResult:
@@ -453,11 +475,13 @@ def lstsq(
 
     Parameters
     ----------
-    data : pandas.DataFrame
+    data : pandas.DataFrame or xarray.Dataset
     formula : str
         A patsy formula with a left side, e.g. ``"y ~ a + b + C(g)"``.
     weights : str or array-like, optional
         A column name or one weight per row: weighted least squares (statsmodels' WLS).
+    dim : str, optional
+        A Dataset's sample dimension (results are then xarray objects over it).
     eval_env : int or patsy.EvalEnvironment
         Where names in the formula that are not columns are looked up.
     **design_kwargs
@@ -469,7 +493,7 @@ def lstsq(
     LstsqResult
     """
     env = capture_env(eval_env)
-    design = build_design(data, formula, weights=weights, eval_env=env, **design_kwargs)
+    design = build_design(data, formula, dim=dim, weights=weights, eval_env=env, **design_kwargs)
     return design.lstsq()
 
 
@@ -483,12 +507,13 @@ class SVDResult:
 
     Attributes
     ----------
-    s : pandas.Series
-        Singular values by component, largest first.
-    Vt : pandas.DataFrame
+    s : pandas.Series or xarray.DataArray
+        Singular values by component, largest first (xarray for a Dataset's design).
+    Vt : pandas.DataFrame or xarray.DataArray
         Right singular vectors, component x term.
     U : xarray.DataArray
-        Left singular vectors, lazy, dims ``("obs", "component")``, on the stored rows.
+        Left singular vectors, lazy, dims ``("obs", "component")`` on the stored rows (a
+        Dataset's ``dim`` in place of ``obs``).
     rank : int
         Singular values above the rank tolerance.
     """
@@ -498,8 +523,17 @@ class SVDResult:
     ) -> None:
         k = s.size
         comp = pd.RangeIndex(k, name="component")
-        self.s = pd.Series(s, index=comp, name="s")
-        self.Vt = pd.DataFrame(vt, index=comp, columns=pd.Index(design.terms, name="term"))
+        if design.source_kind == "xarray":
+            self.s = xr.DataArray(s, dims=("component",), coords={"component": comp}, name="s")
+            self.Vt = xr.DataArray(
+                vt,
+                dims=("component", "term"),
+                coords={"component": comp, "term": design.terms},
+                name="Vt",
+            )
+        else:
+            self.s = pd.Series(s, index=comp, name="s")
+            self.Vt = pd.DataFrame(vt, index=comp, columns=pd.Index(design.terms, name="term"))
         self.rank = rank
         self.design = design
         self.path = u_path
@@ -510,16 +544,14 @@ class SVDResult:
     def U(self) -> xr.DataArray:  # noqa: N802 - the conventional name
         """Left singular vectors, lazy (dask), dims ``("obs", "component")``."""
         if self._ds is None:
-            self._ds = xr.open_dataset(
-                self.path, engine="h5netcdf", chunks={"obs": self.design.chunk_rows}
-            )
+            self._ds = open_rows(self.path, self.design.chunk_rows, self.design.sample_dim)
         return self._ds["U"]
 
     def __repr__(self) -> str:
         return (
             f"<ooc.SVDResult of {self.design.formula!r}: {self.design.n_obs} x "
             f"{len(self.design.terms)}, k={self.s.size}, rank={self.rank}, "
-            f"s[0]={self.s.iloc[0]:.4g}>"
+            f"s[0]={float(self.s[0]):.4g}>"
         )
 
 
@@ -554,10 +586,11 @@ def svd_design(design: Design, k: int | None = None) -> SVDResult:
 
 
 def svd(
-    data: pd.DataFrame,
+    data: pd.DataFrame | xr.Dataset,
     formula: str,
     k: int | None = None,
     *,
+    dim: str | None = None,
     eval_env: Any = 0,
     **design_kwargs: Any,
 ) -> SVDResult:
@@ -565,13 +598,15 @@ def svd(
 
     Parameters
     ----------
-    data : pandas.DataFrame
+    data : pandas.DataFrame or xarray.Dataset
     formula : str
         E.g. ``"0 + a + b + c"``; a left side, if any, is stored but not decomposed.
+    dim : str, optional
+        A Dataset's sample dimension.
     k : int, optional
         Components to keep (default all).
     **design_kwargs
         ``chunksize``, ``path``, ``missing``: see :func:`~ooc_accessor.design.build_design`.
     """
     env = capture_env(eval_env)
-    return svd_design(build_design(data, formula, eval_env=env, **design_kwargs), k)
+    return svd_design(build_design(data, formula, dim=dim, eval_env=env, **design_kwargs), k)

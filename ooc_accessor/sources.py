@@ -8,6 +8,7 @@ dtypes become float64 with NaN), and can be iterated any number of times.
 from __future__ import annotations
 
 import builtins
+import itertools
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -69,25 +70,72 @@ def _patsy_ready(col: pd.Series) -> pd.Series:
     return col
 
 
+WEIGHTS_COL = "__ooc_weights__"
+
+
 class FrameSource:
     """An in-memory DataFrame as a source of row blocks.
 
     Parameters
     ----------
     frame : pandas.DataFrame
-    columns : list of str
+    columns : list of str, optional
         The columns the formula (and weights) use; only these are handed on.
     """
 
-    def __init__(self, frame: pd.DataFrame, columns: list[str]) -> None:
+    kind = "pandas"
+    sample_dim = "obs"
+    what = "a column of the frame"
+
+    def __init__(self, frame: pd.DataFrame, columns: list[str] | None = None) -> None:
         self.frame = frame
-        self.columns = columns
+        self.columns = list(columns or [])
         self._convert = [
             c
-            for c in columns
+            for c in self.columns
             if isinstance(frame[c].dtype, pd.api.extensions.ExtensionDtype)
             and (frame[c].dtype.kind in "iuf" or isinstance(frame[c].dtype, pd.BooleanDtype))
         ]
+
+    @property
+    def names(self) -> list[str]:
+        """Column names a formula can use."""
+        return [str(c) for c in self.frame.columns]
+
+    def dtype(self, name: str) -> Any:
+        """dtype of column ``name``."""
+        return self.frame[name].dtype
+
+    def select(self, columns: list[str]) -> FrameSource:
+        """The same frame handing on ``columns`` only."""
+        return FrameSource(self.frame, columns)
+
+    def with_weights(self, weights: Any) -> tuple[FrameSource, str | None]:
+        """The frame with ``weights`` (a column name or one value per row) as a column."""
+        if weights is None:
+            return self, None
+        frame = self.frame
+        if isinstance(weights, str):
+            if weights not in frame.columns:
+                raise MissingColumnError(
+                    f"weights={weights!r} is not a column of the frame "
+                    f"(columns: {_preview(list(frame.columns))})"
+                )
+            return self, weights
+        if isinstance(weights, pd.Series):
+            w = weights.reindex(frame.index) if not weights.index.equals(frame.index) else weights
+            values = w.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            values = np.asarray(weights, dtype=np.float64).reshape(-1)
+        if values.shape[0] != len(frame):
+            raise ValueError(
+                f"weights has {values.shape[0]} values for a frame of {len(frame)} rows"
+            )
+        return FrameSource(frame.assign(**{WEIGHTS_COL: values})), WEIGHTS_COL
+
+    def check(self, used: list[str], responses: list[str], weights: str | None) -> None:
+        """Checks before any writing (see :func:`check_frame`)."""
+        check_frame(self.frame, used, responses, weights)
 
     @property
     def n_rows(self) -> int:
@@ -104,23 +152,201 @@ class FrameSource:
             yield block
 
 
+def sample_dim_of(obj: Any, dim: str | None) -> str:
+    """The sample dimension: ``dim``, or the only dimension of a one-dimensional Dataset."""
+    import xarray as xr
+
+    dims = list(obj.dims)
+    if dim is None:
+        if isinstance(obj, xr.Dataset) and len(dims) == 1:
+            return dims[0]
+        raise ValueError(
+            f"pass dim= naming the sample dimension of the {type(obj).__name__} (dims {dims})"
+        )
+    if dim not in dims:
+        raise ValueError(
+            f"dim={dim!r} is not a dimension of the {type(obj).__name__} (dims "
+            f"{tuple(dims)}); pass one of {dims}"
+        )
+    return dim
+
+
+class DatasetSource:
+    """The one-dimensional variables of an ``xr.Dataset`` along ``dim`` as row blocks.
+
+    Variables (data variables and coordinates) whose only dimension is ``dim`` are the
+    columns a formula can use; blocks are read one at a time (``isel`` then load), so a
+    lazily opened or dask-chunked Dataset is never loaded whole. Row labels are ``dim``'s
+    index, or positions when it has none.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+    dim : str
+        The sample (row) dimension.
+    columns : list of str, optional
+        The variables the formula (and weights) use.
+    """
+
+    kind = "xarray"
+    what = "a variable of the Dataset"
+
+    def __init__(self, ds: Any, dim: str, columns: list[str] | None = None) -> None:
+        self.ds = ds
+        self.sample_dim = dim
+        self.columns = list(columns or [])
+        for c in self.columns:
+            dims = ds[c].dims
+            if dims != (dim,):
+                raise ColumnTypeError(
+                    f"variable {c!r} has dims {dims}; a formula column must lie along {dim!r} "
+                    f"only: select or reduce its other dims first (e.g. ds[{c!r}].isel(...)), "
+                    "or use .ooc.pca(dim=...), which stacks them into features"
+                )
+
+    @property
+    def names(self) -> list[str]:
+        """Variables along ``dim`` (data variables and coordinates; only 1-D ones can be used)."""
+        return [
+            str(n)
+            for n, v in self.ds.variables.items()
+            if self.sample_dim in v.dims and n != self.sample_dim
+        ]
+
+    def dtype(self, name: str) -> Any:
+        """dtype of variable ``name``."""
+        return self.ds[name].dtype
+
+    def select(self, columns: list[str]) -> DatasetSource:
+        """The same Dataset handing on ``columns`` only."""
+        return DatasetSource(self.ds, self.sample_dim, columns)
+
+    @property
+    def n_rows(self) -> int:
+        """Length of the sample dimension."""
+        return int(self.ds.sizes[self.sample_dim])
+
+    def with_weights(self, weights: Any) -> tuple[DatasetSource, str | None]:
+        """The Dataset with ``weights`` (a variable name, or one value per row) added."""
+        import xarray as xr
+
+        if weights is None:
+            return self, None
+        dim = self.sample_dim
+        if isinstance(weights, str):
+            if weights not in self.names:
+                raise MissingColumnError(
+                    f"weights={weights!r} is not a variable of the Dataset along {dim!r} "
+                    f"(variables: {_preview(self.names)})"
+                )
+            return self, weights
+        if isinstance(weights, xr.DataArray):
+            w = weights.variable if weights.dims == (dim,) else None
+            if w is None:
+                raise ValueError(f"weights has dims {weights.dims}; expected ({dim!r},)")
+        else:
+            w = np.asarray(weights, dtype=np.float64).reshape(-1)
+            if w.shape[0] != self.n_rows:
+                raise ValueError(
+                    f"weights has {w.shape[0]} values for {self.n_rows} rows along {dim!r}"
+                )
+            w = (dim, w)
+        return DatasetSource(self.ds.assign({WEIGHTS_COL: w}), dim), WEIGHTS_COL
+
+    def check(self, used: list[str], responses: list[str], weights: str | None) -> None:
+        """dtype checks that need no data read (infinite values are caught per block)."""
+        if self.n_rows == 0:
+            raise DataError(f"the Dataset has no rows along {self.sample_dim!r}")
+        _check_numeric(self, responses, weights)
+
+    def _ranges(self, rows: int) -> list[tuple[int, int]]:
+        dim, n = self.sample_dim, self.n_rows
+        edges = {0, n}
+        for c in self.columns:
+            chunks = self.ds[c].chunksizes.get(dim)
+            if chunks:  # never straddle a dask chunk: each would be computed twice
+                edges.update(np.cumsum((0, *chunks)).tolist())
+        cuts = sorted(edges)
+        out = []
+        for lo, hi in itertools.pairwise(cuts):
+            out.extend((a, min(a + rows, hi)) for a in range(lo, hi, rows))
+        return out
+
+    def blocks(self, rows: int) -> Iterator[pd.DataFrame]:
+        """Blocks of at most ``rows`` rows as DataFrames, indexed by ``dim``'s labels."""
+        dim = self.sample_dim
+        index = self.ds.indexes.get(dim)
+        sub = self.ds[self.columns] if self.columns else self.ds
+        for a, b in self._ranges(rows):
+            part = sub.isel({dim: slice(a, b)})
+            labels = index[a:b] if index is not None else pd.RangeIndex(a, b, name=dim)
+            frame = pd.DataFrame(
+                {c: np.asarray(part[c].values) for c in self.columns}, index=labels
+            )
+            _check_infinite(frame, frame.columns, "variable")
+            yield frame
+
+
+def _check_numeric(source: Any, responses: list[str], weights: str | None) -> None:
+    for name in responses + ([weights] if weights else []):
+        dtype = source.dtype(name)
+        if not (pd.api.types.is_numeric_dtype(dtype) and dtype.kind != "b"):
+            role = "weights" if name == weights else "the response"
+            raise ColumnTypeError(
+                f"{source.what.split()[-1]} {name!r} is used as {role} but has dtype {dtype}; "
+                "convert it to numbers"
+            )
+
+
+def _check_infinite(frame: pd.DataFrame, names: Any, what: str = "column") -> None:
+    for name in names:
+        col = frame[name]
+        if col.dtype.kind == "f" or (
+            isinstance(col.dtype, pd.api.extensions.ExtensionDtype) and col.dtype.kind == "f"
+        ):
+            values = np.asarray(col.to_numpy(dtype=np.float64, na_value=np.nan))
+            inf = np.isinf(values)
+            if inf.any():
+                first = frame.index[int(np.argmax(inf))]
+                first = first.item() if isinstance(first, np.generic) else first
+                raise DataError(
+                    f"{what} {name!r} holds {int(inf.sum())} infinite value(s), the first at "
+                    f"row {first!r}; replace them (e.g. with NaN, which drops the row)"
+                )
+
+
+def table_source(data: Any, dim: str | None = None) -> FrameSource | DatasetSource:
+    """What the user holds (a DataFrame or a Dataset along ``dim``) as a row-block source."""
+    import xarray as xr
+
+    if isinstance(data, pd.DataFrame):
+        if dim is not None:
+            raise ValueError("dim= names a Dataset's sample dimension; a DataFrame has rows")
+        return FrameSource(data)
+    if isinstance(data, xr.Dataset):
+        return DatasetSource(data, sample_dim_of(data, dim))
+    if isinstance(data, (FrameSource, DatasetSource)):
+        return data
+    raise TypeError(f"expected a pandas DataFrame or an xarray Dataset, not {type(data).__name__}")
+
+
 def used_columns(
-    frame: pd.DataFrame, codes: list[str], eval_env: EvalEnvironment, formula: str
+    source: Any, codes: list[str], eval_env: EvalEnvironment, formula: str
 ) -> list[str]:
-    """Columns of ``frame`` the factor codes read; a name found nowhere is an error."""
-    absent = missing_columns(frame, codes, eval_env)
+    """Columns of ``source`` the factor codes read; a name found nowhere is an error."""
+    absent = missing_columns(source, codes, eval_env)
     if absent:
         raise MissingColumnError(
-            f"formula {formula!r} uses {absent[0]!r}, which is not a column of the frame "
-            f"(columns: {_preview(list(frame.columns))}) nor a name in the calling scope"
+            f"formula {formula!r} uses {absent[0]!r}, which is not {source.what} "
+            f"(columns: {_preview(source.names)}) nor a name in the calling scope"
         )
-    cols = set(map(str, frame.columns))
+    cols = set(source.names)
     return [n for n in formula_names(codes) if n in cols]
 
 
-def missing_columns(frame: pd.DataFrame, codes: list[str], eval_env: EvalEnvironment) -> list[str]:
-    """Names the factor codes read that are neither columns of ``frame`` nor in scope."""
-    cols = set(map(str, frame.columns))
+def missing_columns(source: Any, codes: list[str], eval_env: EvalEnvironment) -> list[str]:
+    """Names the factor codes read that are neither columns of ``source`` nor in scope."""
+    cols = set(source.names)
     return [
         n
         for n in formula_names(codes)
@@ -159,20 +385,7 @@ def check_frame(
                 f"column {name!r} is used as {role} but has dtype {col.dtype}; "
                 f"convert it to numbers (e.g. pd.to_numeric(df[{name!r}]))"
             )
-    for name in used:
-        col = frame[name]
-        if col.dtype.kind == "f" or (
-            isinstance(col.dtype, pd.api.extensions.ExtensionDtype) and col.dtype.kind == "f"
-        ):
-            values = np.asarray(col.to_numpy(dtype=np.float64, na_value=np.nan))
-            inf = np.isinf(values)
-            if inf.any():
-                first = frame.index[int(np.argmax(inf))]
-                first = first.item() if isinstance(first, np.generic) else first
-                raise DataError(
-                    f"column {name!r} holds {int(inf.sum())} infinite value(s), the first at "
-                    f"row {first!r}; replace them (e.g. with NaN, which drops the row)"
-                )
+    _check_infinite(frame, used)
 
 
 # -- row blocks of a numeric matrix (PCA, SVD) --------------------------------------------------
@@ -262,35 +475,6 @@ class FrameMatrix(MatrixSource):
         return self.frame.iloc[a:b].to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-class DataArrayMatrix(MatrixSource):
-    """A 2-D DataArray with a named sample dimension (numpy, memmap or dask backed)."""
-
-    kind = "xarray"
-
-    def __init__(self, da: Any, dim: str | None) -> None:
-        if dim is None:
-            raise ValueError(
-                f"pass dim= naming the sample dimension of the DataArray (dims {da.dims})"
-            )
-        if dim not in da.dims:
-            raise ValueError(
-                f"dim={dim!r} is not a dimension of the DataArray (dims {da.dims}); "
-                f"pass one of {list(da.dims)}"
-            )
-        if da.ndim != 2:
-            raise ValueError(
-                f"expected a 2-D DataArray, got dims {da.dims}; stack the feature dims "
-                "first (da.stack(feature=[...]))"
-            )
-        da = da.transpose(dim, ...)
-        self.sample_dim = dim
-        self.feature_dim = da.dims[1]
-        super().__init__(da.data, index=da.indexes.get(dim))
-        self.kind = "xarray"
-        if self.feature_dim in da.coords:
-            self.feature_names = list(da[self.feature_dim].values)
-
-
 class DesignMatrix(MatrixSource):
     """The X of a stored design, read from the store one chunk at a time."""
 
@@ -298,6 +482,8 @@ class DesignMatrix(MatrixSource):
 
     def __init__(self, design: Any) -> None:
         self.design = design
+        self.kind = design.source_kind
+        self.feature_dim = "term"
         self.path = design.path
         self.n_rows, self.n_features = design.n_obs, len(design.terms)
         self.feature_names = design.terms
@@ -317,12 +503,14 @@ def as_matrix(data: Any, *, columns: list | None = None, dim: str | None = None)
         return data
     if isinstance(data, pd.DataFrame):
         return FrameMatrix(data, columns)
-    if isinstance(data, xr.DataArray):
-        return DataArrayMatrix(data, dim)
+    if isinstance(data, (xr.DataArray, xr.Dataset)):
+        from .fields import FieldMatrix  # fields builds on this module
+
+        return FieldMatrix(data, dim)
     if isinstance(data, (np.ndarray, list, tuple)) or hasattr(data, "__array__"):
         arr = data if hasattr(data, "shape") and hasattr(data, "dtype") else np.asarray(data)
         return MatrixSource(arr)
     raise TypeError(
         f"cannot read a matrix from {type(data).__name__}; pass a DataFrame, a numpy array "
-        "or memmap, or a 2-D DataArray with dim="
+        "or memmap, or a DataArray/Dataset with dim="
     )

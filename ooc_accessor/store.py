@@ -217,7 +217,7 @@ def read_attrs(path: str) -> dict[str, Any]:
         raise StoreError(f"no design store at {path!r}")
     try:
         with h5py.File(path, "r") as f:
-            attrs = {k: _plain(v) for k, v in f.attrs.items()}
+            attrs = {k: plain_attr(v) for k, v in f.attrs.items()}
             names = set(f.keys())
     except OSError as exc:
         raise StoreError(f"{path!r} is not a readable NetCDF4/HDF5 file: {exc}") from exc
@@ -237,7 +237,8 @@ def read_attrs(path: str) -> dict[str, Any]:
     return attrs
 
 
-def _plain(v: Any) -> Any:
+def plain_attr(v: Any) -> Any:
+    """An HDF5 attribute as a plain Python value (bytes decoded, 1-element arrays unwrapped)."""
     if isinstance(v, bytes):
         return v.decode()
     if isinstance(v, np.ndarray) and v.size == 1:
@@ -259,9 +260,9 @@ def read_index(path: str) -> pd.Index:
     """The stored row labels as a pandas Index, decoded to their original kind."""
     with h5py.File(path, "r") as f:
         obs = f["obs"]
-        kind = _plain(obs.attrs.get("index_kind", "numeric"))
-        name = _plain(obs.attrs["index_name"]) if "index_name" in obs.attrs else None
-        unit = _plain(obs.attrs.get("index_unit", "ns"))
+        kind = plain_attr(obs.attrs.get("index_kind", "numeric"))
+        name = plain_attr(obs.attrs["index_name"]) if "index_name" in obs.attrs else None
+        unit = plain_attr(obs.attrs.get("index_unit", "ns"))
         values = obs[:]
     if kind == "datetime":
         return pd.DatetimeIndex(values.astype("datetime64[ns]"), name=name).as_unit(unit)
@@ -304,7 +305,7 @@ def write_row_matrix(
             obs = f.create_variable("obs", ("obs",), src["obs"].dtype, chunks=(chunk_rows,))
             for key in ("index_kind", "index_name", "index_unit", "units", "calendar"):
                 if key in src["obs"].attrs:  # the decoding hints, not HDF5's own bookkeeping
-                    obs.attrs[key] = _plain(src["obs"].attrs[key])
+                    obs.attrs[key] = plain_attr(src["obs"].attrs[key])
             f.create_variable(column_dim, (column_dim,), np.asarray(columns).dtype)[:] = columns
             var = f.create_variable(
                 name, ("obs", column_dim), np.float64, chunks=(chunk_rows, len(columns))

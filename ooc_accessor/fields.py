@@ -1,0 +1,387 @@
+"""Fields: xarray variables along a sample dimension, read as a (samples x features) matrix.
+
+Every dimension of a variable other than the sample dimension is stacked into features, as
+xeofs does; several variables are laid side by side. Cells that are missing at every sample
+(land in an ocean field) are dropped as features and come back as NaN when results are
+unstacked; a cell missing at some samples only is an error, since a PCA cannot use it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .errors import ChunkingError, ColumnTypeError, DataError, MissingColumnError
+from .sources import MatrixSource, auto_rows, sample_dim_of
+
+#: largest block of rows (all features, in the stored dtype) that one dask chunk along the
+#: sample dimension may hold: a row block is computed a chunk at a time
+CHUNK_LIMIT_BYTES = 512 * 2**20
+
+
+@dataclass
+class _Var:
+    """One variable of a field: where its cells sit among the stacked features."""
+
+    name: Any
+    fdims: tuple
+    shape: tuple
+    coords: dict = field(default_factory=dict)
+    start: int = 0
+
+    @property
+    def cells(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+class FieldLayout:
+    """How stacked features map back to the variables' own dimensions (and land NaNs).
+
+    Parameters
+    ----------
+    variables : list of _Var
+    sample_dim : str
+    land : ndarray of bool
+        One flag per stacked cell: missing at every sample, dropped as a feature.
+    """
+
+    kind = "xarray"
+
+    def __init__(self, variables: list[_Var], sample_dim: str, land: np.ndarray) -> None:
+        self.variables = variables
+        self.sample_dim = sample_dim
+        self.land = land
+        self.valid = np.flatnonzero(~land)
+        self.n_cells = int(land.size)
+        self.all_valid = bool(self.valid.size == self.n_cells)
+        # a table of 1-D variables: one feature per variable, labeled by name
+        self.table = all(v.fdims == () for v in variables) and len(variables) > 1
+
+    def same_as(self, other: FieldLayout) -> bool:
+        """Whether ``other`` stacks the same variables, dims, shapes and land cells."""
+        return [(v.name, v.fdims, v.shape) for v in self.variables] == [
+            (v.name, v.fdims, v.shape) for v in other.variables
+        ] and np.array_equal(self.land, other.land)
+
+    @property
+    def feature_dim(self) -> str:
+        """The feature dimension's name when there is a single one (else ``"feature"``)."""
+        if self.table:
+            return "variable"
+        v = self.variables[0]
+        return v.fdims[0] if len(self.variables) == 1 and len(v.fdims) == 1 else "feature"
+
+    def feature_names(self) -> list | None:
+        """Labels of the kept features when each is one label (table, or one 2-D variable)."""
+        if self.table:
+            return [v.name for v in self.variables]
+        v = self.variables[0]
+        if len(self.variables) == 1 and len(v.fdims) == 1:
+            values = v.coords.get(v.fdims[0])
+            if values is not None and getattr(values, "dims", None) == v.fdims:
+                return list(np.asarray(values.values)[self.valid])
+        return None
+
+    def cell_label(self, j: int) -> str:
+        """A stacked cell named for messages: ``sst at lat=10.5, lon=200.0``."""
+        for v in self.variables:
+            if v.start <= j < v.start + v.cells:
+                name = "the array" if v.name is None else repr(v.name)
+                if not v.fdims:
+                    return name
+                idx = np.unravel_index(j - v.start, v.shape)
+                parts = []
+                for d, i in zip(v.fdims, idx, strict=True):
+                    c = v.coords.get(d)
+                    lab = c.values[i] if c is not None and c.dims == (d,) else i
+                    parts.append(f"{d}={lab.item() if isinstance(lab, np.generic) else lab!r}")
+                return f"{name} at {', '.join(parts)}"
+        return f"feature {j}"
+
+    def feature_label(self, j: int) -> str:
+        """The kept feature ``j`` named for messages."""
+        return self.cell_label(int(self.valid[j]))
+
+    # -- results back on the variables' own dims -----------------------------------------------
+    def _full(self, values: np.ndarray) -> np.ndarray:
+        if self.all_valid:
+            return values
+        full = np.full((*values.shape[:-1], self.n_cells), np.nan)
+        full[..., self.valid] = values
+        return full
+
+    def matrix(
+        self, values: np.ndarray, lead_dim: str, lead_index: Any
+    ) -> xr.DataArray | xr.Dataset:
+        """Rows of kept features, ``(m, n_features)``, unstacked: dims ``(lead_dim, *fdims)``."""
+        return self._unstack(self._full(np.asarray(values)), (lead_dim,), {lead_dim: lead_index})
+
+    def vector(self, values: np.ndarray) -> xr.DataArray | xr.Dataset:
+        """One value per kept feature, unstacked onto the variables' dims."""
+        return self._unstack(self._full(np.asarray(values)), (), {})
+
+    def _unstack(self, full: np.ndarray, lead: tuple, lead_coords: dict):
+        lead_shape = full.shape[:-1]
+        if self.table:
+            names = [v.name for v in self.variables]
+            return xr.DataArray(
+                full, dims=(*lead, "variable"), coords={**lead_coords, "variable": names}
+            )
+        out = {}
+        for v in self.variables:
+            part = full[..., v.start : v.start + v.cells].reshape(*lead_shape, *v.shape)
+            coords = {**lead_coords, **v.coords}
+            out[v.name] = xr.DataArray(part, dims=(*lead, *v.fdims), coords=coords, name=v.name)
+        if len(out) == 1:
+            return next(iter(out.values()))
+        return xr.Dataset(out)
+
+    # -- lazy stacking for transform --------------------------------------------------------------
+    def stack(self, obj: xr.DataArray | xr.Dataset, rows: int) -> xr.DataArray:
+        """``obj``'s kept features as a lazy (dask) DataArray ``(sample_dim, feature)``."""
+        dim = self.sample_dim
+        parts = []
+        for v in self.variables:
+            var = _pick(obj, v.name)
+            if dim not in var.dims or set(var.dims) - {dim} != set(v.fdims):
+                raise ValueError(
+                    f"variable {v.name!r} has dims {var.dims}; the PCA was fitted on "
+                    f"{(dim, *v.fdims)}"
+                )
+            var = var.transpose(dim, *v.fdims)
+            if tuple(var.shape[1:]) != v.shape:
+                raise ValueError(
+                    f"variable {v.name!r} has feature shape {var.shape[1:]}; the PCA was fitted "
+                    f"on {v.shape}"
+                )
+            data = var.chunk({dim: rows}).data if var.chunks is None else var.data
+            parts.append(data.reshape(data.shape[0], v.cells))
+        import dask.array as da
+
+        stacked = parts[0] if len(parts) == 1 else da.concatenate(parts, axis=1)
+        if not self.all_valid:
+            stacked = stacked[:, self.valid]
+        coords = {dim: obj.indexes[dim]} if dim in obj.indexes else {}
+        return xr.DataArray(stacked, dims=(dim, "feature"), coords=coords)
+
+
+def _pick(obj: xr.DataArray | xr.Dataset, name: Any) -> xr.DataArray:
+    if isinstance(obj, xr.Dataset):
+        if name not in obj.data_vars:
+            raise MissingColumnError(
+                f"variable {name!r} is not in the Dataset (data variables: {list(obj.data_vars)})"
+            )
+        return obj[name]
+    return obj
+
+
+def _variables(obj: xr.DataArray | xr.Dataset, dim: str, variables: list | None) -> list:
+    if isinstance(obj, xr.DataArray):
+        if variables is not None:
+            raise ValueError("variables= selects variables of a Dataset; a DataArray is one")
+        return [obj]
+    if variables is None:
+        names = [n for n, v in obj.data_vars.items() if dim in v.dims]
+        if not names:
+            raise ValueError(f"no data variable of the Dataset has the dimension {dim!r}")
+    else:
+        names = [variables] if isinstance(variables, str) else list(variables)
+        absent = [n for n in names if n not in obj.data_vars]
+        if absent:
+            raise MissingColumnError(
+                f"variable(s) {absent} are not in the Dataset "
+                f"(data variables: {list(obj.data_vars)})"
+            )
+        for n in names:
+            if dim not in obj[n].dims:
+                raise ValueError(
+                    f"variable {n!r} has dims {obj[n].dims}, without the sample dim {dim!r}"
+                )
+    return [obj[n] for n in names]
+
+
+def _describe(chunks: dict) -> str:
+    """Dask chunks for a message, long tuples shortened."""
+    parts = []
+    for d, c in chunks.items():
+        shown = f"({', '.join(map(str, c[:3]))}, ... {len(c)} chunks)" if len(c) > 3 else str(c)
+        parts.append(f"{d!r}: {shown}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def check_chunks(var: xr.DataArray, dim: str, *, limit: int | None = None) -> None:
+    """Refuse dask chunks along ``dim`` whose row blocks (all features) exceed ``limit``."""
+    if var.chunks is None:
+        return
+    limit = CHUNK_LIMIT_BYTES if limit is None else limit
+    chunks = dict(var.chunksizes)
+    rows = max(chunks[dim])
+    cells = int(np.prod([var.sizes[d] for d in var.dims if d != dim], dtype=np.int64))
+    nbytes = rows * cells * var.dtype.itemsize
+    if nbytes <= limit:
+        return
+    fit_rows = max(1, limit // max(cells * var.dtype.itemsize, 1) // 2)
+    split = [d for d in var.dims if d != dim and len(chunks[d]) > 1]
+    along = f", and split along {split}" if split else ""
+    name = "the DataArray" if var.name is None else repr(var.name)
+    others = ", ".join(f"{d!r}: -1" for d in var.dims if d != dim)
+    raise ChunkingError(
+        f"{name} is chunked {_describe(chunks)}: chunks of up to {rows} along {dim!r}{along}. "
+        "A PCA reads blocks of rows with every feature, and one such chunk holds "
+        f"{nbytes / 2**20:.0f} MiB (limit "
+        f"{limit / 2**20:.0f} MiB). Chunk along {dim!r} instead: when opening a file, "
+        f"chunks={{{dim!r}: {fit_rows}, {others}}} (free: only the read pattern changes); for "
+        f"an array already in dask, .chunk({{{dim!r}: {fit_rows}, {others}}}) (dask copies "
+        "each chunk once through memory)."
+    )
+
+
+class FieldMatrix(MatrixSource):
+    """Variables along ``dim`` (a DataArray, or a Dataset's ``variables``) as a matrix.
+
+    Parameters
+    ----------
+    obj : xarray.DataArray or xarray.Dataset
+        numpy-, memmap- or dask-backed, or lazily read from a file.
+    dim : str, optional
+        The sample dimension (optional for a one-dimensional Dataset).
+    variables : list of str, optional
+        Dataset variables to use (default: every data variable along ``dim``).
+    layout : FieldLayout, optional
+        The land cells of a fitted PCA: new data must have the same (``partial_fit``).
+    """
+
+    kind = "xarray"
+
+    def __init__(
+        self,
+        obj: xr.DataArray | xr.Dataset,
+        dim: str | None,
+        variables: list | None = None,
+        layout: FieldLayout | None = None,
+    ) -> None:
+        dim = sample_dim_of(obj, dim)
+        arrays = _variables(obj, dim, variables)
+        specs, start = [], 0
+        self._arrays = []
+        for var in arrays:
+            if var.dtype.kind not in "biuf":
+                name = "the DataArray" if var.name is None else f"variable {var.name!r}"
+                raise ColumnTypeError(
+                    f"{name} has dtype {var.dtype}; PCA needs numbers (convert it first)"
+                )
+            check_chunks(var, dim)
+            fdims = tuple(d for d in var.dims if d != dim)
+            var = var.transpose(dim, *fdims)
+            coords = {
+                n: c.variable.copy(deep=False)
+                for n, c in var.coords.items()
+                if dim not in c.dims and set(c.dims) <= set(fdims) and c.dims
+            }
+            spec = _Var(var.name, fdims, tuple(var.shape[1:]), coords, start)
+            start += spec.cells
+            specs.append(spec)
+            self._arrays.append(var)
+        self.sample_dim = dim
+        self.n_rows = int(obj.sizes[dim])
+        self.index = obj.indexes.get(dim)
+        self.n_cells = start
+        self._dtype = np.result_type(*(a.dtype for a in self._arrays))
+        self._chunk_bounds = _chunk_bounds(self._arrays, dim, self.n_rows)
+        if layout is None:
+            land = self._probe(specs)
+            layout = FieldLayout(specs, dim, land)
+        elif not layout.same_as(FieldLayout(specs, dim, layout.land)):
+            fitted = [(v.name, (dim, *v.fdims), v.shape) for v in layout.variables]
+            got = [(v.name, (dim, *v.fdims), v.shape) for v in specs]
+            raise ValueError(f"the data has variables {got}; the PCA was fitted on {fitted}")
+        self.layout = layout
+        self.n_features = int(layout.valid.size)
+        if self.n_features == 0 and self.n_rows:
+            raise DataError(
+                f"every feature is missing in rows 0-{self._probe_stop - 1} of the "
+                f"{self.n_cells} cells: nothing to decompose"
+            )
+        self.feature_dim = layout.feature_dim
+        self.feature_names = layout.feature_names()
+
+    def _probe(self, specs: list[_Var]) -> np.ndarray:
+        """Land cells: those missing in every row of the first block."""
+        if self.n_rows == 0:
+            self._probe_stop = 0
+            return np.zeros(self.n_cells, dtype=bool)
+        a, b = self.ranges(auto_rows(self.n_cells))[0]
+        self._probe_stop = b
+        raw = self._raw(a, b)
+        if raw.dtype.kind != "f":
+            return np.zeros(self.n_cells, dtype=bool)
+        return np.isnan(raw).all(axis=0)
+
+    def _raw(self, a: int, b: int) -> np.ndarray:
+        parts = [
+            np.asarray(var.isel({self.sample_dim: slice(a, b)}).values).reshape(b - a, -1)
+            for var in self._arrays
+        ]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+    def ranges(self, rows: int) -> list[tuple[int, int]]:
+        """Row ranges of at most ``rows`` rows that never straddle a dask chunk."""
+        out = []
+        for lo, hi in self._chunk_bounds:
+            out.extend((a, min(a + rows, hi)) for a in range(lo, hi, rows))
+        return out
+
+    def block(self, a: int, b: int) -> np.ndarray:
+        """Rows ``a:b`` of the kept features, in their stored dtype."""
+        raw = self._raw(a, b)
+        if raw.dtype.kind == "f":
+            self._check_missing(raw, a)
+        return raw if self.layout.all_valid else raw[:, self.layout.valid]
+
+    def _check_missing(self, raw: np.ndarray, a: int) -> None:
+        nan = np.isnan(raw)
+        land = self.layout.land
+        if not land.any():
+            if not nan.any():
+                return
+            counts = nan.sum(axis=0)
+        else:
+            counts = np.where(land, 0, nan.sum(axis=0))
+            wet = ~nan[:, land].all(axis=0)
+            if wet.any():
+                j = int(np.flatnonzero(land)[np.argmax(wet)])
+                raise DataError(
+                    f"{self.layout.cell_label(j)} is missing in every row of the first block "
+                    f"(so it was taken as land, missing at every {self.sample_dim!r}) but has "
+                    f"values in rows {a}-{a + len(raw) - 1}; a feature must be present at every "
+                    f"{self.sample_dim!r} or missing at all: fill or drop its missing values"
+                )
+            if not counts.any():
+                return
+        j = int(np.argmax(counts))
+        dim = self.sample_dim
+        raise DataError(
+            f"{self.layout.cell_label(j)} is missing at {int(counts[j])} of the "
+            f"{len(raw)} {dim!r} steps in rows {a}-{a + len(raw) - 1} but present elsewhere; "
+            f"a feature must be present at every {dim!r} or missing at every one (like land): "
+            "fill those values or drop those steps"
+        )
+
+    def feature_label(self, j: int) -> Any:
+        """The kept feature ``j`` named for messages."""
+        names = self.feature_names
+        return names[j] if names is not None else self.layout.feature_label(j)
+
+
+def _chunk_bounds(arrays: list[xr.DataArray], dim: str, n: int) -> list[tuple[int, int]]:
+    """Row ranges of the dask chunks along ``dim`` (common refinement over variables)."""
+    edges = {0, n}
+    for var in arrays:
+        if var.chunks is not None:
+            edges.update(np.cumsum((0, *var.chunksizes[dim])).tolist())
+    cuts = sorted(edges)
+    return [(lo, hi) for lo, hi in itertools.pairwise(cuts) if hi > lo]
