@@ -482,23 +482,76 @@ def read_csv(
 
 
 def open_csv_store(path: str | os.PathLike, *, temporary: bool = False) -> xr.Dataset:
-    """Open a store written by :func:`read_csv` as a lazy Dataset (columns in file order)."""
+    """Open a store written by :func:`read_csv` as a lazy Dataset (columns in file order).
+
+    String columns are read lazily too, a chunk at a time: xarray's own decoding of
+    variable-length strings (``xr.open_dataset`` on this file) loads each of them whole
+    when the file is opened, which on a large CSV is hundreds of MB.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no store at {path!r}")
     with h5py.File(path, "r") as h5:
         attrs = {k: plain_attr(v) for k, v in h5.attrs.items()}
+        strings = [
+            name
+            for name, obj in h5.items()
+            if isinstance(obj, h5py.Dataset)
+            and h5py.check_string_dtype(obj.dtype) is not None
+            and "_Netcdf4Dimid" not in obj.attrs
+        ]
     if attrs.get("format") != FORMAT or attrs.get("complete") != 1:
         raise CSVError(f"{path!r} is not a complete store written by ooc.read_csv")
     rows = int(attrs["chunk_rows"])
-    ds = xr.open_dataset(path, engine="h5netcdf", chunks={})
-    dim = next(iter(ds.dims))
+    n = int(attrs["n_rows"])
+    ds = xr.open_dataset(path, engine="h5netcdf", chunks={}, drop_variables=strings)
+    dim = next(iter(ds.dims)) if ds.dims else _dim_of(path)
     ds = ds.chunk({dim: rows})
+    if strings:
+        import dask.array as da
+
+        ds = ds.assign(
+            {
+                name: (
+                    dim,
+                    da.from_array(
+                        _LazyStrings(path, name, n),
+                        chunks=(rows,),
+                        asarray=False,
+                        meta=np.array([], dtype=object),
+                        name=f"ooc-csv-{name}-{uuid.uuid4().hex[:8]}",
+                    ),
+                )
+                for name in strings
+            }
+        )
     order = [c.decode() if isinstance(c, bytes) else str(c) for c in attrs["columns"]]
     ds = ds[[c for c in order if c in ds.data_vars]]
+    ds.attrs.update({k: v for k, v in attrs.items() if k in ("sources", "n_rows")})
     if temporary:
         weakref.finalize(ds, _remove, path)
     return ds
+
+
+def _dim_of(path: str) -> str:
+    with h5py.File(path, "r") as h5:
+        return next(n for n, o in h5.items() if "_Netcdf4Dimid" in o.attrs)
+
+
+class _LazyStrings:
+    """A stored string column read a slice at a time (missing, stored as "", is NaN)."""
+
+    def __init__(self, path: str, name: str, n: int) -> None:
+        self.path, self.name = path, name
+        self.shape = (n,)
+        self.dtype = np.dtype(object)
+        self.ndim = 1
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        with h5py.File(self.path, "r") as h5:
+            values = np.asarray(h5[self.name].asstr()[key], dtype=object)
+        values[values == ""] = np.nan
+        return values
 
 
 def _remove(path: str) -> None:
