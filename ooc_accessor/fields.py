@@ -208,7 +208,7 @@ def _describe(chunks: dict) -> str:
     """Dask chunks for a message, long tuples shortened."""
     parts = []
     for d, c in chunks.items():
-        shown = f"({', '.join(map(str, c[:3]))}, ... {len(c)} chunks)" if len(c) > 3 else str(c)
+        shown = f"({', '.join(map(str, c[:3]))}, ... {len(c)} chunks)" if len(c) > 4 else str(c)
         parts.append(f"{d!r}: {shown}")
     return "{" + ", ".join(parts) + "}"
 
