@@ -128,7 +128,15 @@ def _encode(col: pd.Series, kind: str) -> np.ndarray:
 class _Writer:
     """The temporary NetCDF file: one 1-D variable per column along ``dim``."""
 
-    def __init__(self, final: str, dim: str, chunk_rows: int, compression: str | None) -> None:
+    def __init__(
+        self,
+        final: str,
+        dim: str,
+        chunk_rows: int,
+        compression: str | None,
+        *,
+        indexed: bool = False,
+    ) -> None:
         self.final = os.path.abspath(final)
         directory = os.path.dirname(self.final)
         if not os.path.isdir(directory):
@@ -143,6 +151,7 @@ class _Writer:
         self.columns: dict[str, _Column] = {}
         self.order: list[str] = []
         self.index_kind: str | None = None
+        self.indexed = indexed  # index_col given: its values become the dim's coordinate
         self._f = h5netcdf.File(self.tmp, "w")
         self._f.dimensions = {dim: None}
 
@@ -271,7 +280,7 @@ class _Writer:
                 kind = "str"  # refused by append with the column named
             self.columns[name] = _Column(name, "empty" if kind == "empty" else kind)
             self._create(name, self.columns[name].kind)
-        if not isinstance(frame.index, pd.RangeIndex):
+        if self.indexed:
             if isinstance(frame.index, pd.MultiIndex):
                 raise CSVError("index_col with several columns is not supported: pass one")
             kind = _kind(frame.index.to_series())
@@ -453,7 +462,8 @@ def read_csv(
     final = final if path is not None else final.replace("ooc-design-", "ooc-csv-")
     total = sum(os.path.getsize(p) for p in files)
     bar = _Progress(total, progress)
-    writer = _Writer(final, dim, rows, compression)
+    indexed = index_col is not None and index_col is not False
+    writer = _Writer(final, dim, rows, compression, indexed=indexed)
     try:
         header: list[str] | None = None
         for file in files:
@@ -527,7 +537,8 @@ def open_csv_store(path: str | os.PathLike, *, temporary: bool = False) -> xr.Da
         )
     order = [c.decode() if isinstance(c, bytes) else str(c) for c in attrs["columns"]]
     ds = ds[[c for c in order if c in ds.data_vars]]
-    ds.attrs.update({k: v for k, v in attrs.items() if k in ("sources", "n_rows")})
+    # only what a user reads: where the rows came from (the rest is the store's bookkeeping)
+    ds.attrs = {"sources": attrs.get("sources", [])}
     if temporary:
         weakref.finalize(ds, _remove, path)
     return ds

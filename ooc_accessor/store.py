@@ -301,6 +301,8 @@ def write_row_matrix(
     try:
         with h5py.File(source, "r") as src, h5netcdf.File(tmp, "w") as f:
             n = src["obs"].shape[0]
+            # fixed-size dims: no HDF5 chunk may be longer than the rows (after drops)
+            chunk_rows = max(1, min(chunk_rows, n))
             f.dimensions = {"obs": n, column_dim: len(columns)}
             obs = f.create_variable("obs", ("obs",), src["obs"].dtype, chunks=(chunk_rows,))
             for key in ("index_kind", "index_name", "index_unit", "units", "calendar"):
