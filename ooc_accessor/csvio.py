@@ -119,6 +119,8 @@ def _encode(col: pd.Series, kind: str) -> np.ndarray:
         values = col.to_numpy(dtype="datetime64[ns]")
         return values.view(np.int64)
     # strings: missing becomes "" under the _FillValue "", which xarray decodes as NaN
+    if isinstance(col.dtype, pd.StringDtype):
+        return col.to_numpy(dtype=object, na_value="")  # one conversion, the common case
     out = col.astype(object).where(col.notna(), "")
     if col.dtype.kind == "f":
         out = out.map(lambda v: repr(v) if isinstance(v, float) else v)
