@@ -287,6 +287,9 @@ class FieldMatrix(MatrixSource):
             specs.append(spec)
             self._arrays.append(var)
         self.sample_dim = dim
+        # dask-backed variables can be read by a dask worker (the graph travels, not the
+        # data); numpy- or memmap-backed ones are folded where they are
+        self.remote = all(var.chunks is not None for var in self._arrays)
         self.n_rows = int(obj.sizes[dim])
         self.index = obj.indexes.get(dim)
         self.n_cells = start

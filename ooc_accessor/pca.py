@@ -29,7 +29,7 @@ import pandas as pd
 import xarray as xr
 from scipy import linalg as sla
 
-from . import kernels, store
+from . import kernels, reduce, store
 from .design import open_rows
 from .errors import DataError, NotFittedError, PrecisionWarning
 from .fields import FieldMatrix
@@ -256,8 +256,18 @@ class IncrementalPCA:
         if self.svd_solver_ == "randomized":
             self._fit_randomized(src)
             return self
-        for a, b in src.ranges(self._rows(src)):
-            self._fold(src, a, b)
+        ranges = src.ranges(self._rows(src))
+        groups = _groups(src, ranges)
+        if groups is None or len(groups) < 2:
+            for a, b in ranges:
+                self._fold(src, a, b)
+            return self
+        # on a dask.distributed cluster: each worker thread folds a contiguous run of blocks
+        # into one factor, and only those p x p factors travel to be merged
+        shift = _first_mean(src, ranges[0]) if self.svd_solver_ != "full" else None
+        args = (self.svd_solver_, shift)
+        self._state = reduce.over_groups(_fold_rows, src, ranges, groups, args, _merge_states)
+        self.n_samples_seen_ = sum(b - a for a, b in ranges)
         return self
 
     def partial_fit(
@@ -317,17 +327,7 @@ class IncrementalPCA:
         self._cache = None
 
     def _fold(self, src: MatrixSource, a: int, b: int) -> None:
-        block = src.block(a, b)
-        _check_finite(block, src, a)
-        if self.svd_solver_ == "full":
-            self._state = kernels.centred_r(block, r0=self._state)
-        else:
-            shift = (
-                self._state.shift
-                if self._state is not None
-                else np.asarray(block, dtype=np.float64).mean(axis=0)
-            )
-            self._state = kernels.cov_stats(block, shift, into=self._state)
+        self._state = _fold_rows(src, [(a, b)], self.svd_solver_, None, self._state)
         self.n_samples_seen_ += b - a
         self._cache = None
 
@@ -341,30 +341,20 @@ class IncrementalPCA:
             power = 7 if k < 0.1 * p else 4
         rng = np.random.default_rng(self.random_state)
         ranges = src.ranges(self._rows(src))
-        total = np.zeros(p)
-        sq = np.zeros(p)
-        for a, b in ranges:  # pass 1: mean and variances
-            block = src.block(a, b)
-            _check_finite(block, src, a)
-            blk = np.asarray(block, dtype=np.float64)
-            total += blk.sum(axis=0)
-        mean = total / n
-        for a, b in ranges:
-            blk = np.asarray(src.block(a, b), dtype=np.float64) - mean
-            sq += np.einsum("ij,ij->j", blk, blk)
+        groups = _groups(src, ranges)
+
+        def over(fn: Any, *args: Any, merge: Any = reduce.sum_parts) -> Any:
+            return reduce.over_groups(fn, src, ranges, groups, args, merge)
+
+        mean = over(_sum_rows) / n  # pass 1: mean, then the variances about it
+        sq = over(_sq_rows, mean)
         basis = np.linalg.qr(rng.standard_normal((p, width)))[0]
         # one pass each: Z = A'A basis, orthonormalized. The first pass is the range finder
         # itself (scikit-learn's n_iter=0 also multiplies by the data once): power + 1 passes
         for _ in range(int(power) + 1):
-            z = np.zeros((p, width))
-            for a, b in ranges:
-                blk = np.asarray(src.block(a, b), dtype=np.float64) - mean
-                z += blk.T @ (blk @ basis)
-            basis = np.linalg.qr(z)[0]
-        r = None
-        for a, b in ranges:  # last pass: R of A basis, whose SVD gives s and V
-            part = kernels.data_r(src.block(a, b), mean, basis)
-            r = part if r is None else kernels.stack_r([r, part])
+            basis = np.linalg.qr(over(_gram_rows, mean, basis))[0]
+        # last pass: R of A basis, whose SVD gives s and V
+        r = over(_r_rows, mean, basis, merge=kernels.stack_r)
         _, s, wt = np.linalg.svd(kernels.square_r(r, width))
         self._state = ("randomized", mean, sq, s, wt @ basis.T)
         self.n_samples_seen_ = n
@@ -551,6 +541,105 @@ class IncrementalPCA:
         return out
 
 
+def _first_mean(src: MatrixSource, first: tuple[int, int]) -> np.ndarray:
+    """The covariance solver's shift: the mean of the first block (keeps the sums small)."""
+    block = src.block(*first)
+    _check_finite(block, src, first[0])
+    return np.asarray(block, dtype=np.float64).mean(axis=0)
+
+
+def _fold_rows(
+    src: MatrixSource,
+    ranges: list[tuple[int, int]],
+    solver: str,
+    shift: np.ndarray | None,
+    state: Any = None,
+) -> Any:
+    """Fold the rows ``ranges`` of ``src`` into ``state`` (an R factor or CovStats).
+
+    A module-level function so a dask worker can run it on a pickled source: inner dask
+    reads (a chunked Dataset's blocks) run synchronously inside the task.
+    """
+    import dask
+
+    with dask.config.set(scheduler="sync"):
+        for a, b in ranges:
+            block = src.block(a, b)
+            _check_finite(block, src, a)
+            if solver == "full":
+                state = kernels.centred_r(block, r0=state)
+            else:
+                if shift is None:
+                    shift = state.shift if state is not None else _block_mean(block)
+                state = kernels.cov_stats(block, shift, into=state)
+    return state
+
+
+def _groups(src: MatrixSource, ranges: list) -> list | None:
+    """Runs of blocks for the workers of an active cluster, when they can read ``src``."""
+    return reduce.worker_groups(ranges) if getattr(src, "remote", False) else None
+
+
+def _sum_rows(src: MatrixSource, ranges: list) -> np.ndarray:
+    """Column sums of the rows ``ranges`` (checked finite): the randomized solver's pass 1."""
+    import dask
+
+    total = np.zeros(src.n_features)
+    with dask.config.set(scheduler="sync"):
+        for a, b in ranges:
+            block = src.block(a, b)
+            _check_finite(block, src, a)
+            total += np.asarray(block, dtype=np.float64).sum(axis=0)
+    return total
+
+
+def _sq_rows(src: MatrixSource, ranges: list, mean: np.ndarray) -> np.ndarray:
+    """Column sums of squares about ``mean``."""
+    import dask
+
+    sq = np.zeros(src.n_features)
+    with dask.config.set(scheduler="sync"):
+        for a, b in ranges:
+            blk = np.asarray(src.block(a, b), dtype=np.float64) - mean
+            sq += np.einsum("ij,ij->j", blk, blk)
+    return sq
+
+
+def _gram_rows(src: MatrixSource, ranges: list, mean: np.ndarray, basis: np.ndarray):
+    """``A' A basis`` over the rows ``ranges`` of the centred data A."""
+    import dask
+
+    z = np.zeros((src.n_features, basis.shape[1]))
+    with dask.config.set(scheduler="sync"):
+        for a, b in ranges:
+            blk = np.asarray(src.block(a, b), dtype=np.float64) - mean
+            z += blk.T @ (blk @ basis)
+    return z
+
+
+def _r_rows(src: MatrixSource, ranges: list, mean: np.ndarray, basis: np.ndarray):
+    """The R factor of ``A basis`` over the rows ``ranges``."""
+    import dask
+
+    r = None
+    with dask.config.set(scheduler="sync"):
+        for a, b in ranges:
+            part = kernels.data_r(src.block(a, b), mean, basis)
+            r = part if r is None else kernels.stack_r([r, part])
+    return r
+
+
+def _block_mean(block: np.ndarray) -> np.ndarray:
+    return np.asarray(block, dtype=np.float64).mean(axis=0)
+
+
+def _merge_states(parts: list) -> Any:
+    """Merge folded states of disjoint row sets (R factors, or CovStats about one shift)."""
+    if isinstance(parts[0], kernels.CovStats):
+        return kernels.merge_cov_stats(parts)
+    return kernels.stack_r(parts)
+
+
 def _field_layout(layout: Any) -> Any:
     """The fitted field layout (land cells, dims), or None for non-xarray fits."""
     return layout if layout is not None and not isinstance(layout, FeatureLabels) else None
@@ -562,15 +651,11 @@ def _stored_scores(src: DesignMatrix, mean: np.ndarray, comps: np.ndarray) -> xr
     The file lives as long as the returned DataArray (it is removed when that is collected).
     """
     design = src.design
-
-    def blocks():
-        for a, b in design.blocks():
-            yield a, b, (np.asarray(src.block(a, b), dtype=np.float64) - mean) @ comps.T
-
+    blocks = reduce.stream_blocks(reduce.project_block, design.path, design.blocks(), comps.T, mean)
     path = store.temporary_store_path(os.path.dirname(design.path))
     k = comps.shape[0]
     store.write_row_matrix(
-        path, design.path, "scores", list(range(k)), "component", blocks(), design.chunk_rows
+        path, design.path, "scores", list(range(k)), "component", blocks, design.chunk_rows
     )
     scores = open_rows(path, design.chunk_rows, design.sample_dim)["scores"]
     weakref.finalize(scores, store.remove_file, path)

@@ -8,7 +8,8 @@ those small factors move between tasks, so the graph runs on the threaded schedu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import dask
@@ -122,7 +123,109 @@ def _block_r(path: str, start: int, stop: int) -> np.ndarray:
     return kernels.data_r(x)
 
 
+def project_block(
+    path: str, a: int, b: int, proj: np.ndarray, shift: np.ndarray | None = None
+) -> np.ndarray:
+    """Rows ``a:b`` of a stored X (less ``shift``) times ``proj``: a U or scores block."""
+    (x,) = store.read_block(path, a, b, ("X",))
+    x = np.asarray(x, dtype=np.float64)
+    if shift is not None:
+        x = x - shift
+    return x @ proj
+
+
 def x_r_graph(path: str, blocks: Sequence[tuple[int, int]]) -> Delayed:
     """Graph of the R factor of a stored X (TSQR), for its SVD."""
     leaves = [delayed(_block_r, pure=True)(path, a, b) for a, b in blocks]
     return tree_reduce(leaves, kernels.stack_r)
+
+
+# -- dask.distributed ---------------------------------------------------------------------------
+
+
+def distributed_client() -> Any:
+    """The active ``dask.distributed`` Client, or None (distributed is optional)."""
+    try:
+        from distributed import default_client
+    except ImportError:
+        return None
+    try:
+        return default_client()
+    except ValueError:  # no client
+        return None
+
+
+def worker_groups(ranges: list[tuple[int, int]]) -> list[list[tuple[int, int]]] | None:
+    """``ranges`` split into one contiguous run per worker thread of the active cluster.
+
+    ``None`` without a distributed client: the local schedulers fold in the calling
+    process, where a single running factor is the least memory.
+    """
+    client = distributed_client()
+    if client is None:
+        return None
+    threads = max(1, sum(client.nthreads().values()))
+    k = min(threads, len(ranges))
+    bounds = np.linspace(0, len(ranges), k + 1).round().astype(int)
+    return [ranges[lo:hi] for lo, hi in itertools.pairwise(bounds) if hi > lo]
+
+
+def groups_graph(fn: Callable, src: Any, groups: list, args: tuple, merge: Callable) -> Delayed:
+    """One task per group, ``fn(src, ranges, *args)``, merged in a tree by ``merge``."""
+    src_key = delayed(src, pure=True)  # sent to the cluster once, shared by the tasks
+    leaves = [delayed(fn, pure=True)(src_key, g, *args) for g in groups]
+    return tree_reduce(leaves, merge)
+
+
+def over_groups(
+    fn: Callable, src: Any, ranges: list, groups: list | None, args: tuple, merge: Callable
+) -> Any:
+    """``fn`` over all ``ranges`` of ``src``: on the cluster's workers by groups, else here."""
+    if groups is None or len(groups) < 2:
+        return fn(src, ranges, *args)
+    return compute(groups_graph(fn, src, groups, args, merge))[0]
+
+
+def sum_parts(parts: list[np.ndarray]) -> np.ndarray:
+    """Sum partial sums (a merge for :func:`groups_graph`)."""
+    return np.sum(parts, axis=0)
+
+
+def stream_blocks(
+    fn: Callable, path: str, blocks: Sequence[tuple[int, int]], *args: Any
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """``(a, b, fn(path, a, b, *args))`` for every block, as the results come.
+
+    With a distributed client the blocks are computed on its workers, at most two per worker
+    thread in flight (so neither side holds more than a few blocks), and come back in the
+    order they finish; the caller is the one writer of the file they go to. Without one they
+    are computed here, in order.
+    """
+    client = distributed_client()
+    if client is None:
+        for a, b in blocks:
+            yield a, b, fn(path, a, b, *args)
+        return
+    from distributed import as_completed
+
+    window = 2 * max(1, sum(client.nthreads().values()))
+    shared = [client.scatter(v, broadcast=True) if isinstance(v, np.ndarray) else v for v in args]
+    todo = iter(blocks)
+    where: dict = {}
+    running = as_completed()
+
+    def submit() -> None:
+        for a, b in todo:
+            fut = client.submit(fn, path, a, b, *shared, pure=False)
+            where[fut.key] = (a, b)
+            running.add(fut)
+            return
+
+    for _ in range(window):
+        submit()
+    for fut in running:
+        a, b = where.pop(fut.key)
+        values = fut.result()
+        fut.release()
+        yield a, b, values
+        submit()

@@ -573,14 +573,10 @@ def svd_design(design: Design, k: int | None = None) -> SVDResult:
     scale = np.where(s > tol, 1.0 / np.where(s > 0, s, 1.0), 0.0)
     proj = vt.T * scale
 
-    def blocks():
-        for a, b in design.blocks():
-            (x,) = store.read_block(design.path, a, b, ("X",))
-            yield a, b, np.asarray(x, dtype=np.float64) @ proj
-
+    blocks = reduce.stream_blocks(reduce.project_block, design.path, design.blocks(), proj)
     u_path = store.temporary_store_path(os.path.dirname(design.path))
     store.write_row_matrix(
-        u_path, design.path, "U", list(range(k)), "component", blocks(), design.chunk_rows
+        u_path, design.path, "U", list(range(k)), "component", blocks, design.chunk_rows
     )
     return SVDResult(s, vt, design, u_path, rank)
 

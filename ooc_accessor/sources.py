@@ -489,10 +489,18 @@ class DesignMatrix(MatrixSource):
         self.feature_names = design.terms
         self.index = None  # read from the store only when a labeled output needs it
 
+    #: read from a file any process can open: a dask worker may fold its blocks
+    remote = True
+
     def block(self, a: int, b: int) -> np.ndarray:
         """Stored rows ``a:b`` of X."""
         with h5py.File(self.path, "r") as f:
             return f["X"][a:b]
+
+    def __getstate__(self) -> dict:
+        # the Design handle (a finalizer, an open dataset) stays with the client: a worker
+        # needs only the store's path
+        return {k: v for k, v in vars(self).items() if k != "design"}
 
 
 def as_matrix(data: Any, *, columns: list | None = None, dim: str | None = None) -> MatrixSource:
