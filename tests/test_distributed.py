@@ -7,6 +7,8 @@ of a stored design (all three solvers), stored scores and U written from worker 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -24,7 +26,7 @@ RTOL = 1e-10
 @pytest.fixture(scope="module")
 def cluster():
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cl:
         yield cl
 
@@ -121,3 +123,90 @@ def test_design_store_opens_and_refits_identically(cluster, tmp_path):
     direct = df.ooc.lstsq(FORMULA, chunksize=300)
     np.testing.assert_allclose(there.params.to_numpy(), here.params.to_numpy(), rtol=RTOL)
     np.testing.assert_allclose(here.params.to_numpy(), direct.params.to_numpy(), rtol=RTOL)
+
+
+# -- a worker killed mid-computation ------------------------------------------------------------
+
+
+def _kill_a_worker_while(cluster, fn):
+    """Run ``fn`` with a Client; SIGKILL one worker process once tasks are running.
+
+    Returns ``(result or exception, whether the kill landed while fn was running)``.
+    """
+    import os
+    import signal
+    import threading
+    import time
+
+    with distributed.Client(cluster) as client:
+        pids = client.run(os.getpid)
+        out: dict = {}
+
+        def work() -> None:
+            try:
+                out["value"] = fn()
+            except Exception as exc:  # the test inspects it
+                out["error"] = exc
+
+        thread = threading.Thread(target=work)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(client.processing().values()):
+            time.sleep(0.01)
+        time.sleep(0.05)
+        landed = thread.is_alive()
+        os.kill(next(iter(pids.values())), signal.SIGKILL)
+        thread.join(120)
+        assert not thread.is_alive()
+        client.wait_for_workers(2, timeout=60)  # the nanny restarts the killed worker
+    return out, landed
+
+
+def _many_blocks_design(tmp_path, n=60_000, chunk=40):
+    df = make_frame(n=n, seed=12)
+    return df.ooc.design(FORMULA, chunksize=chunk, path=tmp_path / "many.nc")
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory):
+    """A design of 1,500 small chunks: a fit long enough to kill a worker during it."""
+    return _many_blocks_design(tmp_path_factory.mktemp("many"))
+
+
+def test_killed_worker_does_not_change_lstsq(cluster, many, tmp_path):
+    design = many
+    ref = design.lstsq()
+    out, landed = _kill_a_worker_while(cluster, design.lstsq)
+    assert landed, "the kill came after the fit: make the fit longer"
+    assert "error" not in out, out.get("error")
+    np.testing.assert_allclose(out["value"].params.to_numpy(), ref.params.to_numpy(), rtol=RTOL)
+
+
+def test_killed_worker_while_u_is_written(cluster, many):
+    design = many
+    ref = design.svd()
+    out, landed = _kill_a_worker_while(cluster, design.svd)
+    assert landed
+    assert "error" not in out, out.get("error")
+    np.testing.assert_allclose(out["value"].U.values, ref.U.values, atol=1e-12)
+    assert not [f for f in os.listdir(os.path.dirname(design.path)) if ".tmp-" in f]
+
+
+def test_failed_u_pass_leaves_no_store(tmp_path):
+    """Workers that keep dying: the SVD fails cleanly, the design stays valid, no U file."""
+    import dask
+
+    design = _many_blocks_design(tmp_path, n=20_000)
+    ref = design.lstsq()
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        with distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as fragile:
+            out, landed = _kill_a_worker_while(fragile, design.svd)
+    assert landed
+    if "error" in out:  # the kill hit a running task: the U pass failed
+        assert isinstance(out["error"], distributed.KilledWorker), out["error"]
+    u_files = [f for f in os.listdir(tmp_path) if f.startswith(("ooc-design-", ".ooc"))]
+    assert not [f for f in u_files if ".tmp-" in f]
+    reopened = ooc.open_design(tmp_path / "many.nc")  # the design store is untouched
+    np.testing.assert_allclose(reopened.lstsq().params.to_numpy(), ref.params, rtol=RTOL)
