@@ -7,8 +7,10 @@ appends it to the store. :class:`Design` is the handle on a finished store.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import uuid
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -17,10 +19,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import pandas as pd
 import xarray as xr
+from dask.delayed import delayed
 from patsy import EvalEnvironment, PatsyError, build_design_matrices, design_matrix_builders
 from patsy.design_info import DesignInfo
 
-from . import store
+from . import reduce, store
 from .errors import ColumnTypeError, DataError, FormulaError, StoreError
 from .sources import (
     WEIGHTS_COL,
@@ -260,52 +263,162 @@ def write_design(
     if chunksize == "auto":  # no HDF5 chunk longer than the data: it would be allocated whole
         rows = min(rows, max(source.n_rows, 1))
     final = os.fspath(path) if path is not None else store.temporary_store_path()
-    dropped = 0
-    with store.DesignWriter(
-        final,
-        terms=terms,
-        responses=y_names,
-        chunk_rows=rows,
-        weights=wcol is not None,
-        compression=compression,
-    ) as writer:
-        for block in source.blocks(rows):
-            built = build_block(infos, block, missing, wcol, formula)
-            dropped += len(block) - len(built.index)
-            writer.append(built.x, built.y, built.index, built.w)
-        if writer.n == 0:
-            stateful = [
-                f.code
-                for info in infos
-                for f, fi in info.factor_infos.items()
-                if fi.state.get("transforms")
+    spec_json = spec_to_json(design_spec(infos, formula))
+    layout = {
+        "terms": terms,
+        "responses": y_names,
+        "chunk_rows": rows,
+        "weights": wcol is not None,
+        "compression": compression,
+    }
+    groups = _worker_groups(source, infos, rows)
+    parts_dir = None
+    try:
+        if groups is not None:
+            # on a dask.distributed cluster: each worker builds a run of blocks into a part
+            # store of its own (one writer per file), and the parts are copied in order
+            parts_dir = _parts_dir(final)
+            parts = [os.path.join(parts_dir, f"part-{i:05d}.nc") for i in range(len(groups))]
+            src_key = delayed(source, pure=True)
+            tasks = [
+                delayed(build_part, pure=False)(
+                    src_key, g, spec_json, formula, missing, wcol, part, layout
+                )
+                for g, part in zip(groups, parts, strict=True)
             ]
-            hint = (
-                f"; note that {stateful[0]!r} is NaN everywhere when its column has a "
-                "missing value (patsy's rule): drop those rows first"
-                if stateful
-                else ""
-            )
-            raise DataError(
-                f"all {dropped} rows were dropped for missing values in the columns "
-                f"{source.columns}; nothing is left to fit{hint}"
-            )
-        if writer.n < p:
-            raise DataError(
-                f"{writer.n} rows remain (after dropping {dropped} with missing values) "
-                f"for {p} design columns; a fit needs at least as many rows as columns"
-            )
-        writer.commit(
-            {
-                "formula": formula,
-                "spec": spec_to_json(design_spec(infos, formula)),
-                "n_dropped": dropped,
-                "weights_column": "" if wcol in (None, WEIGHTS_COL) else wcol,
-                "source_kind": source.kind,
-                "sample_dim": source.sample_dim,
-            }
-        )
+            counts = reduce.compute(*tasks)
+        with store.DesignWriter(final, **layout) as writer:
+            if groups is not None:
+                dropped = sum(d for _, d in counts)
+                for part in parts:
+                    writer.copy_from(part)
+            else:
+                dropped = _append_blocks(
+                    writer, source, source.blocks(rows), infos, missing, wcol, formula
+                )
+            _finish(writer, infos, source, dropped, p, formula, spec_json, wcol)
+    finally:
+        if parts_dir is not None:
+            shutil.rmtree(parts_dir, ignore_errors=True)
     return Design(final, temporary=path is None, eval_env=eval_env)
+
+
+def _append_blocks(
+    writer: store.DesignWriter,
+    source: Any,
+    blocks: Any,
+    infos: list[DesignInfo],
+    missing: str,
+    wcol: str | None,
+    formula: str,
+) -> int:
+    """Build each block and append it; returns the rows dropped for missing values."""
+    dropped = 0
+    for block in blocks:
+        built = build_block(infos, block, missing, wcol, formula)
+        dropped += len(block) - len(built.index)
+        writer.append(built.x, built.y, built.index, built.w)
+    return dropped
+
+
+def _worker_groups(source: Any, infos: list[DesignInfo], rows: int) -> list | None:
+    """Runs of blocks for the cluster's workers, when they can build them on their own.
+
+    That needs a source a worker can read (a dask-backed Dataset) and a formula that only
+    calls numpy and patsy (the caller's namespace does not travel).
+    """
+    if not getattr(source, "remote", False):
+        return None
+    codes = [f.code for info in infos for f in info.factor_infos]
+    if missing_columns(source, codes, default_eval_env()):
+        return None
+    groups = reduce.worker_groups(source.ranges(rows))
+    return groups if groups is not None and len(groups) > 1 else None
+
+
+def _parts_dir(final: str) -> str:
+    """A fresh directory beside ``final`` for the workers' part stores (a shared disk)."""
+    directory = os.path.dirname(os.path.abspath(final))
+    parts = os.path.join(directory, f".{os.path.basename(final)}.parts-{uuid.uuid4().hex[:12]}")
+    os.mkdir(parts)
+    return parts
+
+
+@functools.lru_cache(maxsize=8)
+def _infos_for(spec_json: str) -> list[DesignInfo]:
+    """A worker's design infos, rebuilt from the JSON spec once per process."""
+    return infos_from_spec(spec_from_json(spec_json), default_eval_env())
+
+
+def build_part(
+    source: Any,
+    ranges: list[tuple[int, int]],
+    spec_json: str,
+    formula: str,
+    missing: str,
+    wcol: str | None,
+    part: str,
+    layout: dict,
+) -> tuple[int, int]:
+    """Worker task: build the blocks ``ranges`` of ``source`` into the part store ``part``.
+
+    patsy's DesignInfo does not pickle: the formula state travels as its JSON spec and is
+    rebuilt here. The part is written atomically, so a task rerun after a lost worker
+    replaces it whole. Returns ``(rows written, rows dropped)``.
+    """
+    import dask
+
+    infos = _infos_for(spec_json)
+    with dask.config.set(scheduler="sync"), store.DesignWriter(part, **layout) as writer:
+        blocks = (source.block(a, b) for a, b in ranges)
+        dropped = _append_blocks(writer, source, blocks, infos, missing, wcol, formula)
+        writer.commit({"part": 1})
+    return writer.n, dropped
+
+
+def _finish(
+    writer: store.DesignWriter,
+    infos: list[DesignInfo],
+    source: Any,
+    dropped: int,
+    p: int,
+    formula: str,
+    spec_json: str,
+    wcol: str | None,
+) -> None:
+    """Refuse a store with no or too few rows, else write its attributes and commit it."""
+    if writer.n == 0:
+        stateful = [
+            f.code
+            for info in infos
+            for f, fi in info.factor_infos.items()
+            if fi.state.get("transforms")
+        ]
+        hint = (
+            f"; note that {stateful[0]!r} is NaN everywhere when its column has a "
+            "missing value (patsy's rule): drop those rows first"
+            if stateful
+            else ""
+        )
+        raise DataError(
+            f"all {dropped} rows were dropped for missing values in the columns "
+            f"{source.columns}; nothing is left to fit{hint}"
+        )
+    if writer.n < p:
+        raise DataError(
+            f"{writer.n} rows remain (after dropping {dropped} with missing values) "
+            f"for {p} design columns; a fit needs at least as many rows as columns"
+        )
+    writer.commit(
+        {
+            "formula": formula,
+            "spec": spec_json,
+            "n_dropped": dropped,
+            "weights_column": "" if wcol in (None, WEIGHTS_COL) else wcol,
+            "source_kind": source.kind,
+            "sample_dim": source.sample_dim,
+        }
+    )
 
 
 class Design:

@@ -86,6 +86,8 @@ class FrameSource:
     kind = "pandas"
     sample_dim = "obs"
     what = "a column of the frame"
+    #: in this process's memory: blocks are built here, never shipped to workers
+    remote = False
 
     def __init__(self, frame: pd.DataFrame, columns: list[str] | None = None) -> None:
         self.frame = frame
@@ -259,7 +261,13 @@ class DatasetSource:
             raise DataError(f"the Dataset has no rows along {self.sample_dim!r}")
         _check_numeric(self, responses, weights)
 
-    def _ranges(self, rows: int) -> list[tuple[int, int]]:
+    @property
+    def remote(self) -> bool:
+        """Whether a dask worker can read the blocks itself (every used variable dask-backed)."""
+        return bool(self.columns) and all(self.ds[c].chunks is not None for c in self.columns)
+
+    def ranges(self, rows: int) -> list[tuple[int, int]]:
+        """Row ranges of at most ``rows`` rows that never straddle a dask chunk."""
         dim, n = self.sample_dim, self.n_rows
         edges = {0, n}
         for c in self.columns:
@@ -274,17 +282,19 @@ class DatasetSource:
 
     def blocks(self, rows: int) -> Iterator[pd.DataFrame]:
         """Blocks of at most ``rows`` rows as DataFrames, indexed by ``dim``'s labels."""
+        for a, b in self.ranges(rows):
+            yield self.block(a, b)
+
+    def block(self, a: int, b: int) -> pd.DataFrame:
+        """Rows ``a:b`` as a DataFrame indexed by ``dim``'s labels (infinite values refused)."""
         dim = self.sample_dim
         index = self.ds.indexes.get(dim)
         sub = self.ds[self.columns] if self.columns else self.ds
-        for a, b in self._ranges(rows):
-            part = sub.isel({dim: slice(a, b)})
-            labels = index[a:b] if index is not None else pd.RangeIndex(a, b, name=dim)
-            frame = pd.DataFrame(
-                {c: np.asarray(part[c].values) for c in self.columns}, index=labels
-            )
-            _check_infinite(frame, frame.columns, "variable")
-            yield frame
+        part = sub.isel({dim: slice(a, b)})
+        labels = index[a:b] if index is not None else pd.RangeIndex(a, b, name=dim)
+        frame = pd.DataFrame({c: np.asarray(part[c].values) for c in self.columns}, index=labels)
+        _check_infinite(frame, frame.columns, "variable")
+        return frame
 
 
 def _check_numeric(source: Any, responses: list[str], weights: str | None) -> None:

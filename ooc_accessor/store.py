@@ -131,6 +131,10 @@ class DesignWriter:
             raise
 
     def _make_obs(self, kind: str, index: pd.Index) -> None:
+        unit = index.unit if kind == "datetime" else None
+        self._make_obs_var(kind, index.name, unit)
+
+    def _make_obs_var(self, kind: str, name: Any, unit: str | None) -> None:
         dtype = {"str": _STR, "datetime": np.int64}.get(kind)
         if dtype is None:
             dtype = np.float64 if self._first_dtype.kind == "f" else np.int64
@@ -139,10 +143,10 @@ class DesignWriter:
             self._obs.attrs["units"] = _EPOCH_UNITS
             self._obs.attrs["calendar"] = "proleptic_gregorian"
         self._obs.attrs["index_kind"] = kind
-        if index.name is not None:
-            self._obs.attrs["index_name"] = str(index.name)
+        if name is not None:
+            self._obs.attrs["index_name"] = str(name)
         if kind == "datetime":
-            self._obs.attrs["index_unit"] = index.unit
+            self._obs.attrs["index_unit"] = unit
         self._index_kind = kind
 
     def append(
@@ -174,6 +178,38 @@ class DesignWriter:
             self._w[a:b] = w
         self._obs[a:b] = values
         self.n = b
+
+    def copy_from(self, part: str) -> int:
+        """Append every row of a complete store written by another writer (a worker's part).
+
+        Rows are copied a chunk at a time, row labels as stored; returns the rows copied.
+        """
+        with h5py.File(part, "r") as f:
+            n = int(f["X"].shape[0])
+            if n == 0:
+                return 0
+            obs = f["obs"]
+            kind = plain_attr(obs.attrs.get("index_kind", "numeric"))
+            if self._obs is None:
+                self._first_dtype = obs.dtype
+                name = plain_attr(obs.attrs["index_name"]) if "index_name" in obs.attrs else None
+                self._make_obs_var(kind, name, plain_attr(obs.attrs.get("index_unit", "ns")))
+            elif kind != self._index_kind:
+                raise StoreError(
+                    f"row labels changed kind from {self._index_kind} to {kind} in part {part!r}"
+                )
+            for a in range(0, n, self.chunk_rows):
+                b = min(a + self.chunk_rows, n)
+                lo, hi = self.n, self.n + (b - a)
+                self._f.resize_dimension("obs", hi)
+                self._x[lo:hi] = f["X"][a:b]
+                if self._y is not None:
+                    self._y[lo:hi] = f["y"][a:b]
+                if self._w is not None:
+                    self._w[lo:hi] = f["weights"][a:b]
+                self._obs[lo:hi] = obs[a:b]
+                self.n = hi
+        return n
 
     def commit(self, attrs: dict[str, Any]) -> str:
         """Write the attributes, close, and rename the file to its final path."""

@@ -210,3 +210,37 @@ def test_failed_u_pass_leaves_no_store(tmp_path):
     assert not [f for f in u_files if ".tmp-" in f]
     reopened = ooc.open_design(tmp_path / "many.nc")  # the design store is untouched
     np.testing.assert_allclose(reopened.lstsq().params.to_numpy(), ref.params, rtol=RTOL)
+
+
+def test_dataset_design_is_built_by_the_workers(cluster, tmp_path):
+    df = make_frame(n=3000, seed=13)
+    df["when"] = np.arange(len(df))
+    ds = xr.Dataset.from_dataframe(df).chunk({"row": 250})
+    formula = FORMULA + " + center(w) + np.log(w)"
+    here = ds.ooc.design(formula, dim="row", chunksize=100, path=tmp_path / "here.nc")
+    ran: list = []
+    _on(
+        cluster,
+        lambda: ds.ooc.design(formula, dim="row", chunksize=100, path=tmp_path / "there.nc"),
+        ran,
+    )
+    assert "build_part" in ran, ran
+    assert sorted(os.listdir(tmp_path)) == ["here.nc", "there.nc"]  # parts removed
+    reopened = ooc.open_design(tmp_path / "there.nc")
+    assert reopened.n_obs == here.n_obs and reopened.n_dropped == here.n_dropped == 5
+    np.testing.assert_array_equal(reopened.X.values, here.X.values)
+    np.testing.assert_array_equal(reopened.y.values, here.y.values)
+    np.testing.assert_array_equal(reopened.obs, here.obs)
+    fit_here, fit_there = here.lstsq(), _on(cluster, reopened.lstsq)
+    np.testing.assert_allclose(fit_there.params.values, fit_here.params.values, rtol=RTOL)
+    assert reopened.spec == here.spec
+
+
+def test_bad_data_on_the_cluster_leaves_nothing(cluster, tmp_path):
+    df = make_frame(n=2000, seed=14)
+    ds = xr.Dataset.from_dataframe(df)
+    ds["b"] = ds["b"].where(ds["row"] != 1000 + 7 * 1500, np.inf)  # in a late block
+    ds = ds.chunk({"row": 200})
+    with pytest.raises(ooc.DataError, match=r"variable 'b' holds 1 infinite value.*11500"):
+        _on(cluster, lambda: ds.ooc.design(FORMULA, dim="row", path=tmp_path / "bad.nc"))
+    assert os.listdir(tmp_path) == []
