@@ -12,6 +12,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+import dask
 import numpy as np
 import xarray as xr
 
@@ -325,10 +326,13 @@ class FieldMatrix(MatrixSource):
         return np.isnan(raw).all(axis=0)
 
     def _raw(self, a: int, b: int) -> np.ndarray:
-        parts = [
-            np.asarray(var.isel({self.sample_dim: slice(a, b)}).values).reshape(b - a, -1)
-            for var in self._arrays
-        ]
+        # read where this runs (the client's fold, or a worker's task), never a round trip
+        # through the cluster per block
+        with dask.config.set(scheduler="sync"):
+            parts = [
+                np.asarray(var.isel({self.sample_dim: slice(a, b)}).values).reshape(b - a, -1)
+                for var in self._arrays
+            ]
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
 
     def ranges(self, rows: int) -> list[tuple[int, int]]:

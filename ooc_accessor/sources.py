@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import dask
 import h5py
 import numpy as np
 import pandas as pd
@@ -292,7 +293,13 @@ class DatasetSource:
         sub = self.ds[self.columns] if self.columns else self.ds
         part = sub.isel({dim: slice(a, b)})
         labels = index[a:b] if index is not None else pd.RangeIndex(a, b, name=dim)
-        frame = pd.DataFrame({c: np.asarray(part[c].values) for c in self.columns}, index=labels)
+        # read here, in one go: with a distributed client active, a round trip per block and
+        # column would make the driver's learn pass crawl (the rows come here either way)
+        with dask.config.set(scheduler="sync"):
+            values = dask.compute(*[part[c].data for c in self.columns])
+        frame = pd.DataFrame(
+            {c: np.asarray(v) for c, v in zip(self.columns, values, strict=True)}, index=labels
+        )
         _check_infinite(frame, frame.columns, "variable")
         return frame
 

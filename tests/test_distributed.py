@@ -244,3 +244,19 @@ def test_bad_data_on_the_cluster_leaves_nothing(cluster, tmp_path):
     with pytest.raises(ooc.DataError, match=r"variable 'b' holds 1 infinite value.*11500"):
         _on(cluster, lambda: ds.ooc.design(FORMULA, dim="row", path=tmp_path / "bad.nc"))
     assert os.listdir(tmp_path) == []
+
+
+def test_killed_worker_while_the_design_is_built(cluster, tmp_path):
+    df = make_frame(n=40_000, seed=15)
+    ds = xr.Dataset.from_dataframe(df).chunk({"row": 40})
+    ref = ds.ooc.design(FORMULA, dim="row", chunksize=40, path=tmp_path / "ref.nc")
+    target = tmp_path / "killed.nc"
+    out, landed = _kill_a_worker_while(
+        cluster, lambda: ds.ooc.design(FORMULA, dim="row", chunksize=40, path=target)
+    )
+    assert landed
+    assert "error" not in out, out.get("error")
+    assert sorted(os.listdir(tmp_path)) == ["killed.nc", "ref.nc"]  # no parts, no temp
+    got = ooc.open_design(target)
+    np.testing.assert_array_equal(got.X.values, ref.X.values)
+    np.testing.assert_array_equal(got.obs, ref.obs)
