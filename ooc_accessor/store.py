@@ -27,9 +27,17 @@ _STR = h5py.string_dtype()
 _EPOCH_UNITS = "nanoseconds since 1970-01-01"
 
 
+#: environment variable naming where temporary stores go (on a cluster: a shared disk)
+TMPDIR_ENV = "OOC_ACCESSOR_TMPDIR"
+
+
 def temporary_store_path(directory: str | None = None) -> str:
-    """A fresh path for a temporary store (``tempfile``'s directory unless given)."""
-    d = directory or tempfile.gettempdir()
+    """A fresh path for a temporary store.
+
+    In ``directory`` if given, else in ``$OOC_ACCESSOR_TMPDIR`` (set it to a shared disk when
+    dask workers on other machines must read the store), else ``tempfile``'s directory.
+    """
+    d = directory or os.environ.get(TMPDIR_ENV) or tempfile.gettempdir()
     return os.path.join(d, f"ooc-design-{uuid.uuid4().hex}.nc")
 
 

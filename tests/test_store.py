@@ -135,3 +135,11 @@ def test_obs_keeps_the_frame_index(index):
     pd.testing.assert_index_equal(fv.index, ref.fittedvalues.index, check_names=False)
     pd.testing.assert_index_equal(fit._design.obs, ref.fittedvalues.index)
     np.testing.assert_allclose(fv.values, ref.fittedvalues.values, rtol=1e-10)
+
+
+def test_temporary_stores_go_to_the_configured_directory(tmp_path, monkeypatch):
+    from ooc_accessor import store
+
+    monkeypatch.setenv(store.TMPDIR_ENV, str(tmp_path))
+    design = make_frame(n=50).ooc.design("y ~ a + b")
+    assert os.path.dirname(design.path) == str(tmp_path)
