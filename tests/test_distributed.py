@@ -260,3 +260,16 @@ def test_killed_worker_while_the_design_is_built(cluster, tmp_path):
     got = ooc.open_design(target)
     np.testing.assert_array_equal(got.X.values, ref.X.values)
     np.testing.assert_array_equal(got.obs, ref.obs)
+
+
+def test_pca_of_a_dataframe(cluster):
+    df = make_frame(n=3000, seed=16).dropna()
+    cols = ["a", "b", "c", "d", "w"]
+    here = df.ooc.pca(3, columns=cols, batch_size=128)
+    there = _on(cluster, lambda: df.ooc.pca(3, columns=cols, batch_size=128))
+    np.testing.assert_allclose(
+        there.explained_variance_.to_numpy(), here.explained_variance_.to_numpy(), rtol=RTOL
+    )
+    np.testing.assert_allclose(
+        there.components_.to_numpy(), here.components_.to_numpy(), atol=1e-12
+    )
