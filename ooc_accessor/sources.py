@@ -210,19 +210,22 @@ class DatasetSource:
     @property
     def names(self) -> list[str]:
         """Variables along ``dim`` (data variables and coordinates; only 1-D ones can be used)."""
-        return [
-            str(n)
-            for n, v in self.ds.variables.items()
-            if self.sample_dim in v.dims and n != self.sample_dim
-        ]
+        return [str(n) for n, v in self.ds.variables.items() if self.sample_dim in v.dims]
 
     def dtype(self, name: str) -> Any:
         """dtype of variable ``name``."""
         return self.ds[name].dtype
 
     def select(self, columns: list[str]) -> DatasetSource:
-        """The same Dataset handing on ``columns`` only."""
-        return DatasetSource(self.ds, self.sample_dim, columns)
+        """The same Dataset handing on ``columns`` only (and holding only those variables,
+        so a worker is sent only their graphs)."""
+        data = [c for c in columns if c in self.ds.data_vars]
+        coords = [c for c in columns if c not in self.ds.data_vars]
+        sub = self.ds[data]
+        for c in coords:  # a coordinate used as a column: make sure it comes along
+            if c not in sub.variables:
+                sub = sub.assign_coords({c: self.ds[c].variable})
+        return DatasetSource(sub, self.sample_dim, columns)
 
     @property
     def n_rows(self) -> int:

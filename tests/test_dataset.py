@@ -257,3 +257,15 @@ def test_two_dim_dataarray_keeps_feature_labels():
     assert pca.components_.dims == ("component", "sensor")
     assert list(pca.feature_names_in_) == ["a", "b", "d", "e", "f"]
     assert np.isnan(pca.components_.sel(sensor="c")).all()
+
+
+def test_coordinates_along_dim_are_formula_columns():
+    rng = np.random.default_rng(3)
+    n = 300
+    ds = xr.Dataset(
+        {"y": ("t", rng.normal(size=n))},
+        coords={"t": np.arange(n) * 2.0, "elev": ("t", rng.normal(size=n))},
+    ).chunk({"t": 70})
+    fit = ds.ooc.lstsq("y ~ elev + t", dim="t")
+    ref = smf.ols("y ~ elev + t", ds.compute().to_dataframe().reset_index()).fit()
+    np.testing.assert_allclose(fit.params.values, ref.params.to_numpy(), rtol=1e-9)
