@@ -279,10 +279,9 @@ def write_design(
             # store of its own (one writer per file), and the parts are copied in order
             parts_dir = _parts_dir(final)
             parts = [os.path.join(parts_dir, f"part-{i:05d}.nc") for i in range(len(groups))]
-            src_key = delayed(source, pure=True)
             tasks = [
                 delayed(build_part, pure=False)(
-                    src_key, g, spec_json, formula, missing, wcol, part, layout
+                    source, g, spec_json, formula, missing, wcol, part, layout
                 )
                 for g, part in zip(groups, parts, strict=True)
             ]
@@ -451,6 +450,9 @@ class Design:
         self.chunk_rows: int = int(attrs["chunk_rows"])
         self.weights_column: str | None = attrs.get("weights_column") or None
         self.has_weights: bool = "weights" in attrs["variables"]
+        #: unique per written store (older stores: their size and modification time)
+        st = os.stat(path)
+        self.store_id: str = str(attrs.get("store_id") or f"{st.st_size}-{st.st_mtime_ns}")
         #: "pandas" or "xarray": what labeled results look like
         self.source_kind: str = attrs.get("source_kind", "pandas")
         #: the row dimension's name in xarray outputs (a Dataset's ``dim``, else "obs")

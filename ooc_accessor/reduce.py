@@ -48,7 +48,7 @@ def compute(*objs: Any) -> tuple:
 
 
 def _block_lstsq_stats(
-    path: str, start: int, stop: int, weights: np.ndarray | bool | None
+    path: str, start: int, stop: int, weights: np.ndarray | bool | None, version: str = ""
 ) -> kernels.LstsqStats:
     """Leaf task: read one stored chunk and reduce it to least-squares statistics."""
     return kernels.lstsq_stats(*_read(path, start, stop, weights))
@@ -67,7 +67,12 @@ def _read(path: str, start: int, stop: int, weights: np.ndarray | bool | None) -
 
 
 def _block_gradient(
-    path: str, start: int, stop: int, beta: np.ndarray, weights: np.ndarray | bool | None
+    path: str,
+    start: int,
+    stop: int,
+    beta: np.ndarray,
+    weights: np.ndarray | bool | None,
+    version: str = "",
 ) -> np.ndarray:
     """Leaf task: ``X' W (y - X beta)`` of one stored chunk, in extended precision."""
     x, y, w = _read(path, start, stop, weights)
@@ -83,10 +88,11 @@ def gradient_graph(
     blocks: Sequence[tuple[int, int]],
     beta: np.ndarray,
     weights: np.ndarray | bool | None = None,
+    version: str = "",
 ) -> Delayed:
     """Graph of ``X' W (y - X beta)`` over a stored design (the refinement pass)."""
     leaves = [
-        delayed(_block_gradient, pure=True)(path, a, b, beta, _slice(weights, a, b))
+        delayed(_block_gradient, pure=True)(path, a, b, beta, _slice(weights, a, b), version)
         for a, b in blocks
     ]
     return tree_reduce(leaves, _sum)
@@ -97,7 +103,10 @@ def _slice(weights: np.ndarray | bool | None, a: int, b: int) -> np.ndarray | bo
 
 
 def lstsq_stats_graph(
-    path: str, blocks: Sequence[tuple[int, int]], weights: np.ndarray | bool | None = None
+    path: str,
+    blocks: Sequence[tuple[int, int]],
+    weights: np.ndarray | bool | None = None,
+    version: str = "",
 ) -> Delayed:
     """Graph of the merged :class:`~ooc_accessor.kernels.LstsqStats` of a stored design.
 
@@ -110,14 +119,19 @@ def lstsq_stats_graph(
     weights : ndarray, True or None
         Per-row weights (sliced per block), ``True`` for the store's ``weights`` variable,
         or ``None`` for none.
+    version : str
+        The store's identity (:attr:`Design.store_id`). Task keys are hashes of the
+        arguments, so a store rewritten at the same path must not share them: a cluster
+        still holding the old results would answer with those.
     """
     leaves = [
-        delayed(_block_lstsq_stats, pure=True)(path, a, b, _slice(weights, a, b)) for a, b in blocks
+        delayed(_block_lstsq_stats, pure=True)(path, a, b, _slice(weights, a, b), version)
+        for a, b in blocks
     ]
     return tree_reduce(leaves, kernels.merge_lstsq_stats)
 
 
-def _block_r(path: str, start: int, stop: int) -> np.ndarray:
+def _block_r(path: str, start: int, stop: int, version: str = "") -> np.ndarray:
     """Leaf task: the R factor of one stored chunk of X."""
     (x,) = store.read_block(path, start, stop, ("X",))
     return kernels.data_r(x)
@@ -134,9 +148,10 @@ def project_block(
     return x @ proj
 
 
-def x_r_graph(path: str, blocks: Sequence[tuple[int, int]]) -> Delayed:
-    """Graph of the R factor of a stored X (TSQR), for its SVD."""
-    leaves = [delayed(_block_r, pure=True)(path, a, b) for a, b in blocks]
+def x_r_graph(path: str, blocks: Sequence[tuple[int, int]], version: str = "") -> Delayed:
+    """Graph of the R factor of a stored X (TSQR), for its SVD (``version``: see
+    :func:`lstsq_stats_graph`)."""
+    leaves = [delayed(_block_r, pure=True)(path, a, b, version) for a, b in blocks]
     return tree_reduce(leaves, kernels.stack_r)
 
 
@@ -172,8 +187,9 @@ def worker_groups(ranges: list[tuple[int, int]]) -> list[list[tuple[int, int]]] 
 
 def groups_graph(fn: Callable, src: Any, groups: list, args: tuple, merge: Callable) -> Delayed:
     """One task per group, ``fn(src, ranges, *args)``, merged in a tree by ``merge``."""
-    src_key = delayed(src, pure=True)  # sent to the cluster once, shared by the tasks
-    leaves = [delayed(fn, pure=True)(src_key, g, *args) for g in groups]
+    # the source goes inside each task (it is small: a path, or a lazy array's graph): as a
+    # task of its own it pinned every group to the one worker that held it
+    leaves = [delayed(fn, pure=True)(src, g, *args) for g in groups]
     return tree_reduce(leaves, merge)
 
 

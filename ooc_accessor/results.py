@@ -53,12 +53,16 @@ def lstsq_design(design: Design, weights: Any = None) -> LstsqResult:
             "lstsq needs exactly one (a formula like 'y ~ a + b')"
         )
     w = _resolve_weights(design, weights)
-    stats = reduce.compute(reduce.lstsq_stats_graph(design.path, design.blocks(), w))[0]
+    stats = reduce.compute(
+        reduce.lstsq_stats_graph(design.path, design.blocks(), w, design.store_id)
+    )[0]
     sol = kernels.solve_r(stats.r, len(design.terms), stats.nobs)
     if kernels.needs_refinement(sol, stats.r):
         # a second pass, only for fits whose one-pass answer may have under 13 digits; measured
         # on NIST, further steps gain nothing (the extended-precision gradient is the floor)
-        g = reduce.compute(reduce.gradient_graph(design.path, design.blocks(), sol.params, w))
+        g = reduce.compute(
+            reduce.gradient_graph(design.path, design.blocks(), sol.params, w, design.store_id)
+        )
         sol = kernels.refine(sol, stats.r, g[0])
     return LstsqResult(stats, design, weighted=w is not None, solution=sol, kind=design.source_kind)
 
@@ -334,7 +338,7 @@ class LstsqResult:
             dim = self._design.sample_dim
         new = self._design.build(data, weights=wspec, dim=dim)
         w = True if wspec is not None else None
-        stats = reduce.compute(reduce.lstsq_stats_graph(new.path, new.blocks(), w))[0]
+        stats = reduce.compute(reduce.lstsq_stats_graph(new.path, new.blocks(), w, new.store_id))[0]
         merged = kernels.merge_lstsq_stats([self._stats, stats])
         return LstsqResult(
             merged,
@@ -563,7 +567,7 @@ def svd_design(design: Design, k: int | None = None) -> SVDResult:
         k = kmax
     if not isinstance(k, (int, np.integer)) or not 1 <= k <= kmax:
         raise ValueError(f"k must be an int from 1 to min(n_obs, n_terms) = {kmax}, not {k!r}")
-    r = reduce.compute(reduce.x_r_graph(design.path, design.blocks()))[0]
+    r = reduce.compute(reduce.x_r_graph(design.path, design.blocks(), design.store_id))[0]
     _, s, vt = np.linalg.svd(kernels.square_r(r, p))
     vt = kernels.svd_flip_rows(vt[:k])
     s = s[:k]

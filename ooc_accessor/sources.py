@@ -505,6 +505,7 @@ class DesignMatrix(MatrixSource):
         self.kind = design.source_kind
         self.feature_dim = "term"
         self.path = design.path
+        self.store_id = design.store_id  # in the task keys: see reduce.lstsq_stats_graph
         self.n_rows, self.n_features = design.n_obs, len(design.terms)
         self.feature_names = design.terms
         self.index = None  # read from the store only when a labeled output needs it

@@ -231,6 +231,9 @@ class DesignWriter:
         f.attrs["store_version"] = STORE_VERSION
         f.attrs["chunk_rows"] = self.chunk_rows
         f.attrs["n_obs"] = self.n
+        # this store's identity: dask task keys include it, so results computed from an
+        # earlier store at the same path are never taken for this one's
+        f.attrs["store_id"] = uuid.uuid4().hex
         f.attrs["complete"] = 1  # last: a reader refuses a store without it
         f.close()
         with open(self.tmp, "rb") as fh:

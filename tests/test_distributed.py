@@ -273,3 +273,25 @@ def test_pca_of_a_dataframe(cluster):
     np.testing.assert_allclose(
         there.components_.to_numpy(), here.components_.to_numpy(), atol=1e-12
     )
+
+
+def test_a_store_rewritten_at_the_same_path_gets_new_task_keys(cluster, tmp_path):
+    """dask keys are hashes of the task's arguments: a path alone would let a cluster that
+    still holds the old store's results answer for the new store."""
+    path = tmp_path / "same.nc"
+    first = make_frame(n=1500, seed=20).ooc.design(FORMULA, path=path, chunksize=100)
+    key1 = reduce.lstsq_stats_graph(first.path, first.blocks(), None, first.store_id).key
+    new_df = make_frame(n=1500, seed=21)
+    second = new_df.ooc.design(FORMULA, path=path, chunksize=100)
+    key2 = reduce.lstsq_stats_graph(second.path, second.blocks(), None, second.store_id).key
+    assert key1 != key2
+
+    def back_to_back():
+        a = ooc.open_design(path).lstsq()
+        new_df.assign(y=new_df["y"] * 3).ooc.design(FORMULA, path=path, chunksize=100)
+        return a, ooc.open_design(path).lstsq()
+
+    a, b = _on(cluster, back_to_back)
+    expected = new_df.assign(y=new_df["y"] * 3).ooc.lstsq(FORMULA, chunksize=100)
+    np.testing.assert_allclose(b.params.to_numpy(), expected.params.to_numpy(), rtol=RTOL)
+    assert not np.allclose(a.params.to_numpy(), b.params.to_numpy())
