@@ -190,17 +190,12 @@ class _Writer:
             )
             for a in range(0, self.n, self.chunk_rows):
                 b = min(a + self.chunk_rows, self.n)
-                values = old[a:b]
+                # the only changes _merge makes after rows are written: a column missing so
+                # far takes its first kind, and int becomes float
                 if old_kind == "empty":
-                    converted = _empty_as(kind, b - a)
-                elif kind == "float":
-                    converted = values.astype(np.float64)
-                else:  # str from numbers
-                    converted = np.asarray(
-                        [repr(v) if isinstance(v, float) else str(v) for v in values.tolist()],
-                        dtype=object,
-                    )
-                new[a:b] = converted
+                    new[a:b] = _empty_as(kind, b - a)
+                else:
+                    new[a:b] = old[a:b].astype(np.float64)
             old.dims[0].detach_scale(scale)
             new.dims[0].attach_scale(scale)
             del h5[name]
