@@ -295,3 +295,17 @@ def test_a_store_rewritten_at_the_same_path_gets_new_task_keys(cluster, tmp_path
     expected = new_df.assign(y=new_df["y"] * 3).ooc.lstsq(FORMULA, chunksize=100)
     np.testing.assert_allclose(b.params.to_numpy(), expected.params.to_numpy(), rtol=RTOL)
     assert not np.allclose(a.params.to_numpy(), b.params.to_numpy())
+
+
+def test_svd_of_a_dataset(cluster):
+    df = make_frame(n=2500, seed=22).dropna()
+    ds = xr.Dataset.from_dataframe(df).chunk({"row": 300})
+    here = ds.ooc.svd("0 + a + b + c + d", dim="row", chunksize=150)
+    ran: list = []
+    there = _on(cluster, lambda: ds.ooc.svd("0 + a + b + c + d", dim="row", chunksize=150), ran)
+    assert {"build_part", "_block_r", "project_block"} <= set(ran), ran
+    np.testing.assert_allclose(there.s.values, here.s.values, rtol=RTOL)
+    np.testing.assert_allclose(there.Vt.values, here.Vt.values, atol=1e-12)
+    assert there.U.dims == ("row", "component")
+    np.testing.assert_allclose(there.U.values, here.U.values, atol=1e-12)
+    np.testing.assert_array_equal(there.U["row"].values, df.index.to_numpy())
