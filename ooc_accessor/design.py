@@ -365,10 +365,8 @@ def build_part(
     rebuilt here. The part is written atomically, so a task rerun after a lost worker
     replaces it whole. Returns ``(rows written, rows dropped)``.
     """
-    import dask
-
     infos = _infos_for(spec_json)
-    with dask.config.set(scheduler="sync"), store.DesignWriter(part, **layout) as writer:
+    with store.DesignWriter(part, **layout) as writer:
         blocks = (source.block(a, b) for a, b in ranges)
         dropped = _append_blocks(writer, source, blocks, infos, missing, wcol, formula)
         writer.commit({"part": 1})

@@ -557,21 +557,18 @@ def _fold_rows(
 ) -> Any:
     """Fold the rows ``ranges`` of ``src`` into ``state`` (an R factor or CovStats).
 
-    A module-level function so a dask worker can run it on a pickled source: inner dask
-    reads (a chunked Dataset's blocks) run synchronously inside the task.
+    A module-level function so a dask worker can run it on a pickled source (whose reads
+    run where they are called: see ``FieldMatrix._raw``).
     """
-    import dask
-
-    with dask.config.set(scheduler="sync"):
-        for a, b in ranges:
-            block = src.block(a, b)
-            _check_finite(block, src, a)
-            if solver == "full":
-                state = kernels.centred_r(block, r0=state)
-            else:
-                if shift is None:
-                    shift = state.shift if state is not None else _block_mean(block)
-                state = kernels.cov_stats(block, shift, into=state)
+    for a, b in ranges:
+        block = src.block(a, b)
+        _check_finite(block, src, a)
+        if solver == "full":
+            state = kernels.centred_r(block, r0=state)
+        else:
+            if shift is None:
+                shift = state.shift if state is not None else _block_mean(block)
+            state = kernels.cov_stats(block, shift, into=state)
     return state
 
 
@@ -582,50 +579,38 @@ def _groups(src: MatrixSource, ranges: list) -> list | None:
 
 def _sum_rows(src: MatrixSource, ranges: list) -> np.ndarray:
     """Column sums of the rows ``ranges`` (checked finite): the randomized solver's pass 1."""
-    import dask
-
     total = np.zeros(src.n_features)
-    with dask.config.set(scheduler="sync"):
-        for a, b in ranges:
-            block = src.block(a, b)
-            _check_finite(block, src, a)
-            total += np.asarray(block, dtype=np.float64).sum(axis=0)
+    for a, b in ranges:
+        block = src.block(a, b)
+        _check_finite(block, src, a)
+        total += np.asarray(block, dtype=np.float64).sum(axis=0)
     return total
 
 
 def _sq_rows(src: MatrixSource, ranges: list, mean: np.ndarray) -> np.ndarray:
     """Column sums of squares about ``mean``."""
-    import dask
-
     sq = np.zeros(src.n_features)
-    with dask.config.set(scheduler="sync"):
-        for a, b in ranges:
-            blk = np.asarray(src.block(a, b), dtype=np.float64) - mean
-            sq += np.einsum("ij,ij->j", blk, blk)
+    for a, b in ranges:
+        blk = np.asarray(src.block(a, b), dtype=np.float64) - mean
+        sq += np.einsum("ij,ij->j", blk, blk)
     return sq
 
 
 def _gram_rows(src: MatrixSource, ranges: list, mean: np.ndarray, basis: np.ndarray):
     """``A' A basis`` over the rows ``ranges`` of the centred data A."""
-    import dask
-
     z = np.zeros((src.n_features, basis.shape[1]))
-    with dask.config.set(scheduler="sync"):
-        for a, b in ranges:
-            blk = np.asarray(src.block(a, b), dtype=np.float64) - mean
-            z += blk.T @ (blk @ basis)
+    for a, b in ranges:
+        blk = np.asarray(src.block(a, b), dtype=np.float64) - mean
+        z += blk.T @ (blk @ basis)
     return z
 
 
 def _r_rows(src: MatrixSource, ranges: list, mean: np.ndarray, basis: np.ndarray):
     """The R factor of ``A basis`` over the rows ``ranges``."""
-    import dask
-
     r = None
-    with dask.config.set(scheduler="sync"):
-        for a, b in ranges:
-            part = kernels.data_r(src.block(a, b), mean, basis)
-            r = part if r is None else kernels.stack_r([r, part])
+    for a, b in ranges:
+        part = kernels.data_r(src.block(a, b), mean, basis)
+        r = part if r is None else kernels.stack_r([r, part])
     return r
 
 

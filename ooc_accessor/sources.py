@@ -447,7 +447,8 @@ class MatrixSource:
     def block(self, a: int, b: int) -> np.ndarray:
         """Rows ``a:b`` in their stored dtype (float16 stays float16: converted per panel)."""
         out = self.array[a:b]
-        return out.compute() if hasattr(out, "compute") else np.asarray(out)
+        # a dask array is read here, not through a cluster: one round trip per block
+        return out.compute(scheduler="sync") if hasattr(out, "compute") else np.asarray(out)
 
     def ranges(self, rows: int) -> list[tuple[int, int]]:
         """Row ranges of at most ``rows`` rows."""
