@@ -263,7 +263,7 @@ class DatasetSource:
         """dtype checks that need no data read (infinite values are caught per block)."""
         if self.n_rows == 0:
             raise DataError(f"the Dataset has no rows along {self.sample_dim!r}")
-        _check_numeric(self, responses, weights)
+        _check_numeric(self.dtype, responses, weights, "variable", "")
 
     @property
     def remote(self) -> bool:
@@ -307,14 +307,17 @@ class DatasetSource:
         return frame
 
 
-def _check_numeric(source: Any, responses: list[str], weights: str | None) -> None:
+def _check_numeric(
+    dtype_of: Any, responses: list[str], weights: str | None, noun: str, fix: str
+) -> None:
+    """Refuse a response or weights column whose dtype is not numbers (bool included)."""
     for name in responses + ([weights] if weights else []):
-        dtype = source.dtype(name)
+        dtype = dtype_of(name)
         if not (pd.api.types.is_numeric_dtype(dtype) and dtype.kind != "b"):
             role = "weights" if name == weights else "the response"
             raise ColumnTypeError(
-                f"{source.what.split()[-1]} {name!r} is used as {role} but has dtype {dtype}; "
-                "convert it to numbers"
+                f"{noun} {name!r} is used as {role} but has dtype {dtype}; "
+                f"convert it to numbers{fix.format(name=name)}"
             )
 
 
@@ -397,14 +400,13 @@ def check_frame(
     bad = [c for c in used if c in set(dup)]
     if bad:
         raise DataError(f"column name(s) {bad} appear more than once in the frame; rename them")
-    for name in response_names + ([weights] if weights else []):
-        col = frame[name]
-        if not (pd.api.types.is_numeric_dtype(col.dtype) and col.dtype.kind != "b"):
-            role = "weights" if name == weights else "the response"
-            raise ColumnTypeError(
-                f"column {name!r} is used as {role} but has dtype {col.dtype}; "
-                f"convert it to numbers (e.g. pd.to_numeric(df[{name!r}]))"
-            )
+    _check_numeric(
+        lambda name: frame[name].dtype,
+        response_names,
+        weights,
+        "column",
+        " (e.g. pd.to_numeric(df[{name!r}]))",
+    )
     _check_infinite(frame, used)
 
 

@@ -79,6 +79,9 @@ def test_dataset_formula_errors_name_the_variable():
         grid.ooc.lstsq("y ~ a + field", dim="row")
     with pytest.raises(ValueError, match=r"pass dim= naming the sample dimension"):
         grid.ooc.lstsq("y ~ a")
+    text_y = ds.assign(y=ds["cat1"])
+    with pytest.raises(ooc.ColumnTypeError, match=r"^variable 'y' is used as the response"):
+        text_y.ooc.lstsq("y ~ a", dim="row")
     bad = ds.assign(b=ds["b"].where(ds["row"] != 1007, np.inf))
     with pytest.raises(ooc.DataError, match=r"variable 'b' holds 1 infinite value.*row 1007"):
         bad.ooc.lstsq("y ~ a + b", dim="row")
