@@ -545,7 +545,7 @@ def _first_mean(src: MatrixSource, first: tuple[int, int]) -> np.ndarray:
     """The covariance solver's shift: the mean of the first block (keeps the sums small)."""
     block = src.block(*first)
     _check_finite(block, src, first[0])
-    return np.asarray(block, dtype=np.float64).mean(axis=0)
+    return _block_mean(block)
 
 
 def _fold_rows(
@@ -615,6 +615,7 @@ def _r_rows(src: MatrixSource, ranges: list, mean: np.ndarray, basis: np.ndarray
 
 
 def _block_mean(block: np.ndarray) -> np.ndarray:
+    """A block's column means in float64 (the covariance solver's shift)."""
     return np.asarray(block, dtype=np.float64).mean(axis=0)
 
 
