@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from . import store
 from .errors import ColumnTypeError, CSVError
-from .store import plain_attr, temporary_store_path
+from .store import temporary_store_path
 
 __all__ = ["read_csv"]
 
@@ -143,9 +144,9 @@ class _Writer:
         directory = os.path.dirname(self.final)
         if not os.path.isdir(directory):
             raise CSVError(f"cannot write {final!r}: directory {directory!r} does not exist")
-        self.tmp = os.path.join(
-            directory, f".{os.path.basename(self.final)}.tmp-{uuid.uuid4().hex[:12]}"
-        )
+        store.remove_stale_temps(self.final)
+        store.ensure_space(self.final)
+        self.tmp = store.temp_path(self.final)
         self.dim = dim
         self.chunk_rows = chunk_rows
         self.compression = compression
@@ -154,8 +155,12 @@ class _Writer:
         self.order: list[str] = []
         self.index_kind: str | None = None
         self.indexed = indexed  # index_col given: its values become the dim's coordinate
-        self._f = h5netcdf.File(self.tmp, "w")
-        self._f.dimensions = {dim: None}
+        try:
+            self._f = h5netcdf.File(self.tmp, "w")
+            self._f.dimensions = {dim: None}
+        except (OSError, RuntimeError) as exc:
+            self.abort()
+            raise store.write_error(exc, self.final) from exc
 
     # variables -------------------------------------------------------------------------------
     def _create(self, name: str, kind: str) -> Any:
@@ -164,6 +169,8 @@ class _Writer:
             opts["compression"] = self.compression
         if kind == "datetime":
             opts["fillvalue"] = _NAT
+        if kind != "str":  # HDF5 filters cannot take variable-length strings
+            opts.update(store.CHECKSUM)
         var = self._f.create_variable(name, (self.dim,), _STORED[kind], **opts)
         self._attrs(var, kind)
         return var
@@ -180,6 +187,8 @@ class _Writer:
             kwargs: dict[str, Any] = {"fillvalue": fill} if fill is not None else {}
             if self.compression:
                 kwargs["compression"] = self.compression
+            if kind != "str":
+                kwargs.update(store.CHECKSUM)
             new = h5.create_dataset(
                 tmp,
                 shape=old.shape,
@@ -217,6 +226,15 @@ class _Writer:
     # rows ------------------------------------------------------------------------------------
     def append(self, frame: pd.DataFrame, where: str) -> None:
         """Write one parsed chunk after the rows already written."""
+        # strings: HDF5 keeps a 16-byte heap reference a value, plus the text
+        row = 16 * (len(frame.columns) + 1)
+        store.ensure_space(self.final, len(frame) * row, self.n * row)
+        try:
+            self._append(frame, where)
+        except (OSError, RuntimeError) as exc:  # HDF5 failing to write: the disk
+            raise store.write_error(exc, self.final) from exc
+
+    def _append(self, frame: pd.DataFrame, where: str) -> None:
         m = len(frame)
         if m == 0:
             return
@@ -293,20 +311,17 @@ class _Writer:
         f.attrs["n_rows"] = self.n
         f.attrs["chunk_rows"] = self.chunk_rows
         f.attrs["complete"] = 1
-        f.close()
-        with open(self.tmp, "rb") as fh:
-            os.fsync(fh.fileno())
+        try:
+            f.close()  # HDF5 writes its cached chunks here: a full disk may show only now
+            store.seal(self.tmp)
+        except (OSError, RuntimeError) as exc:
+            raise store.write_error(exc, self.final) from exc
         os.replace(self.tmp, self.final)
         return self.final
 
     def abort(self) -> None:
         """Close and remove the temporary file; the target is untouched."""
-        try:
-            self._f.close()
-        except Exception:  # a half-written file may not close cleanly; removing it matters
-            pass
-        if os.path.exists(self.tmp):
-            os.remove(self.tmp)
+        store.discard(getattr(self, "_f", None), self.tmp)
 
 
 def _empty_as(kind: str, m: int) -> np.ndarray:
@@ -488,18 +503,30 @@ def read_csv(
     return open_csv_store(final, temporary=path is None)
 
 
-def open_csv_store(path: str | os.PathLike, *, temporary: bool = False) -> xr.Dataset:
+def open_csv_store(
+    path: str | os.PathLike, *, temporary: bool = False, verify: bool = False
+) -> xr.Dataset:
     """Open a store written by :func:`read_csv` as a lazy Dataset (columns in file order).
+
+    The store's structure and attributes are checked against the manifest written with
+    it; ``verify=True`` also reads every chunk once to check its checksum (each chunk's
+    checksum is checked anyway whenever it is read). A damaged or incomplete store raises
+    :class:`~ooc_accessor.StoreError` naming the file and what is wrong.
 
     String columns are read lazily too, a chunk at a time: xarray's own decoding of
     variable-length strings (``xr.open_dataset`` on this file) loads each of them whole
     when the file is opened, which on a large CSV is hundreds of MB.
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no store at {path!r}")
+    attrs = store.checked_attrs(
+        path,
+        fmt=FORMAT,
+        what="read_csv store",
+        rebuild="read the CSV files again with ooc_accessor.read_csv",
+        version=None,
+        verify=verify,
+    )
     with h5py.File(path, "r") as h5:
-        attrs = {k: plain_attr(v) for k, v in h5.attrs.items()}
         strings = [
             name
             for name, obj in h5.items()
@@ -507,8 +534,6 @@ def open_csv_store(path: str | os.PathLike, *, temporary: bool = False) -> xr.Da
             and h5py.check_string_dtype(obj.dtype) is not None
             and "_Netcdf4Dimid" not in obj.attrs
         ]
-    if attrs.get("format") != FORMAT or attrs.get("complete") != 1:
-        raise CSVError(f"{path!r} is not a complete store written by ooc.read_csv")
     rows = int(attrs["chunk_rows"])
     n = int(attrs["n_rows"])
     ds = xr.open_dataset(path, engine="h5netcdf", chunks={}, drop_variables=strings)

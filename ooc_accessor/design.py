@@ -22,9 +22,10 @@ import xarray as xr
 from dask.delayed import delayed
 from patsy import EvalEnvironment, PatsyError, build_design_matrices, design_matrix_builders
 from patsy.design_info import DesignInfo
+from patsy.eval import ast_names
 
 from . import reduce, store
-from .errors import ColumnTypeError, DataError, FormulaError, StoreError
+from .errors import ColumnTypeError, DataError, FormulaError, StoreError, UnseenLevelError
 from .sources import (
     WEIGHTS_COL,
     DatasetSource,
@@ -116,15 +117,17 @@ def build_block(
             if missing == "raise":
                 raise DataError(
                     "missing='raise' and the weights hold NaN at row "
-                    f"{label(block.index[nan][0])!r}"
+                    f"{label(block.index[nan][0])!r}; fill that weight, or pass "
+                    "missing='drop' to drop the row"
                 )
             data = data[~nan]
-        neg = wv < 0
-        if neg.any():
+        bad = (wv < 0) | np.isinf(wv)
+        if bad.any():
             raise DataError(
-                f"weights must be non-negative; row {label(block.index[neg][0])!r} "
-                f"has {float(wv[neg][0])!r}"
+                f"weights must be finite and non-negative; row {label(block.index[bad][0])!r} "
+                f"has {float(wv[bad][0])}: fix that weight (a zero weight leaves a row out)"
             )
+    data = align_categoricals(data, infos)
     try:
         ymat, xmat = build_design_matrices(infos, data, NA_action=missing, return_type="dataframe")
     except PatsyError as exc:
@@ -139,6 +142,39 @@ def build_block(
     if y is not None:
         _check_finite(y[:, None] if y.ndim == 1 else y, list(ymat.columns), index)
     return Block(x, y, index, pos, None if wv is None else wv[pos])
+
+
+def align_categoricals(block: pd.DataFrame, infos: list[DesignInfo]) -> pd.DataFrame:
+    """pandas Categorical columns recoded to the levels the design learned.
+
+    patsy insists that a Categorical's categories equal the learned levels exactly, so new
+    data whose categories are a subset, or in another order, or include unused ones,
+    would fail. Those are recoded; a value outside the learned levels is an
+    :class:`UnseenLevelError` naming the column and the level.
+    """
+    out = None
+    for info in infos:
+        for factor, fi in info.factor_infos.items():
+            if fi.type != "categorical":
+                continue
+            names = [n for n in ast_names(factor.code) if n in block.columns]
+            if len(names) != 1 or not isinstance(block[names[0]].dtype, pd.CategoricalDtype):
+                continue
+            name, levels = names[0], list(fi.categories)
+            col = block[name]
+            if list(col.cat.categories) == levels:
+                continue
+            seen = col.cat.remove_unused_categories().cat.categories
+            unseen = [v for v in seen if v not in set(levels)]
+            if unseen:
+                raise UnseenLevelError(
+                    f"level {unseen[0]!r} of column {name!r} (factor {factor.code!r}) was not "
+                    f"seen when the design was built (levels: {', '.join(map(repr, levels))}); "
+                    "drop those rows, or build the design from data that has that level"
+                )
+            out = block.copy() if out is None else out
+            out[name] = col.cat.set_categories(levels)
+    return block if out is None else out
 
 
 def _check_finite(a: np.ndarray, names: list[str], index: pd.Index) -> None:
@@ -272,6 +308,8 @@ def write_design(
         "compression": compression,
     }
     groups = _worker_groups(source, infos, rows)
+    # the whole store's bytes must be free before a block is built (parts: their share)
+    store.ensure_space(final, source.n_rows * (p + len(y_names) + 2) * 8 * (1 + bool(groups)))
     parts_dir = None
     try:
         if groups is not None:
@@ -437,9 +475,14 @@ class Design:
     """
 
     def __init__(
-        self, path: str, *, temporary: bool = False, eval_env: EvalEnvironment | None = None
+        self,
+        path: str,
+        *,
+        temporary: bool = False,
+        eval_env: EvalEnvironment | None = None,
+        verify: bool = False,
     ) -> None:
-        attrs = store.read_attrs(path)
+        attrs = store.read_attrs(path, verify=verify)
         self._path = os.path.abspath(path)
         self._spec = spec_from_json(attrs["spec"])
         self.formula: str = attrs["formula"]
@@ -448,9 +491,9 @@ class Design:
         self.chunk_rows: int = int(attrs["chunk_rows"])
         self.weights_column: str | None = attrs.get("weights_column") or None
         self.has_weights: bool = "weights" in attrs["variables"]
-        #: unique per written store (older stores: their size and modification time)
-        st = os.stat(path)
-        self.store_id: str = str(attrs.get("store_id") or f"{st.st_size}-{st.st_mtime_ns}")
+        #: unique per written store: reads check it, so a store rewritten at the same path
+        #: during a computation is refused rather than mixed with this one
+        self.store_id: str = str(attrs["store_id"])
         #: "pandas" or "xarray": what labeled results look like
         self.source_kind: str = attrs.get("source_kind", "pandas")
         #: the row dimension's name in xarray outputs (a Dataset's ``dim``, else "obs")
@@ -661,7 +704,9 @@ def open_rows(path: str, chunk_rows: int, sample_dim: str = "obs") -> xr.Dataset
     return ds if sample_dim == "obs" else ds.rename({"obs": sample_dim})
 
 
-def open_design(path: str | os.PathLike, eval_env: EvalEnvironment | None = None) -> Design:
+def open_design(
+    path: str | os.PathLike, eval_env: EvalEnvironment | None = None, *, verify: bool = True
+) -> Design:
     """Open a design store written by ``design(..., path=...)`` or :meth:`Design.save`.
 
     Parameters
@@ -669,16 +714,25 @@ def open_design(path: str | os.PathLike, eval_env: EvalEnvironment | None = None
     path : str or path-like
     eval_env : patsy.EvalEnvironment, optional
         Namespace for functions the formula calls beyond numpy (``np``) and patsy's.
+    verify : bool
+        Read the whole store once and check that every value is the one written (SHA-256
+        per variable, recorded when it was written) before handing it out. ``False`` skips
+        that pass for a store too large to read twice: its structure, attributes and chunk
+        index are still checked, and each chunk's checksum whenever a fit reads it.
 
     Raises
     ------
     StoreError
-        The file is missing, incomplete, or not a design store.
+        The file is missing, incomplete, not a design store, or damaged (truncated, a
+        chunk failing its checksum, a variable removed, an attribute edited): the message
+        names the file and what is wrong.
     """
     path = os.fspath(path)
-    design = Design(path, eval_env=eval_env)
+    design = Design(path, eval_env=eval_env, verify=verify)
     try:
         design.design_infos  # noqa: B018 - fail now, not at first use
     except FormulaError as exc:
-        raise StoreError(f"cannot rebuild the formula state saved in {path!r}: {exc}") from exc
+        raise StoreError(
+            f"cannot rebuild the formula state saved in {path!r}: {exc}; rebuild the store"
+        ) from exc
     return design

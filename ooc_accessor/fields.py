@@ -151,13 +151,13 @@ class FieldLayout:
             if dim not in var.dims or set(var.dims) - {dim} != set(v.fdims):
                 raise ValueError(
                     f"variable {v.name!r} has dims {var.dims}; the PCA was fitted on "
-                    f"{(dim, *v.fdims)}"
+                    f"{(dim, *v.fdims)}: pass data with those dims (select or rename them)"
                 )
             var = var.transpose(dim, *v.fdims)
             if tuple(var.shape[1:]) != v.shape:
                 raise ValueError(
                     f"variable {v.name!r} has feature shape {var.shape[1:]}; the PCA was fitted "
-                    f"on {v.shape}"
+                    f"on {v.shape}: pass data on the grid it was fitted on (select or regrid it)"
                 )
             data = var.chunk({dim: rows}).data if var.chunks is None else var.data
             parts.append(data.reshape(data.shape[0], v.cells))
@@ -175,6 +175,7 @@ def _pick(obj: xr.DataArray | xr.Dataset, name: Any) -> xr.DataArray:
         if name not in obj.data_vars:
             raise MissingColumnError(
                 f"variable {name!r} is not in the Dataset (data variables: {list(obj.data_vars)})"
+                "; pass a Dataset holding every variable the PCA was fitted on"
             )
         return obj[name]
     return obj
@@ -183,24 +184,32 @@ def _pick(obj: xr.DataArray | xr.Dataset, name: Any) -> xr.DataArray:
 def _variables(obj: xr.DataArray | xr.Dataset, dim: str, variables: list | None) -> list:
     if isinstance(obj, xr.DataArray):
         if variables is not None:
-            raise ValueError("variables= selects variables of a Dataset; a DataArray is one")
+            raise ValueError(
+                f"variables= selects variables of a Dataset; a DataArray is one: drop "
+                f"variables={variables!r}"
+            )
         return [obj]
     if variables is None:
         names = [n for n, v in obj.data_vars.items() if dim in v.dims]
         if not names:
-            raise ValueError(f"no data variable of the Dataset has the dimension {dim!r}")
+            raise ValueError(
+                f"no data variable of the Dataset has the dimension {dim!r}; pass dim= naming "
+                "the sample dimension of its data variables "
+                f"({ {n: v.dims for n, v in obj.data_vars.items()} })"
+            )
     else:
         names = [variables] if isinstance(variables, str) else list(variables)
         absent = [n for n in names if n not in obj.data_vars]
         if absent:
             raise MissingColumnError(
                 f"variable(s) {absent} are not in the Dataset "
-                f"(data variables: {list(obj.data_vars)})"
+                f"(data variables: {list(obj.data_vars)}); pick variables= from those"
             )
         for n in names:
             if dim not in obj[n].dims:
                 raise ValueError(
-                    f"variable {n!r} has dims {obj[n].dims}, without the sample dim {dim!r}"
+                    f"variable {n!r} has dims {obj[n].dims}, without the sample dim {dim!r}; "
+                    "leave it out of variables="
                 )
     return [obj[n] for n in names]
 
@@ -302,13 +311,18 @@ class FieldMatrix(MatrixSource):
         elif not layout.same_as(FieldLayout(specs, dim, layout.land)):
             fitted = [(v.name, (dim, *v.fdims), v.shape) for v in layout.variables]
             got = [(v.name, (dim, *v.fdims), v.shape) for v in specs]
-            raise ValueError(f"the data has variables {got}; the PCA was fitted on {fitted}")
+            raise ValueError(
+                f"the data has variables {got}; the PCA was fitted on {fitted}: pass data "
+                "with the same variables, dims and shapes (or start again with fit)"
+            )
         self.layout = layout
         self.n_features = int(layout.valid.size)
         if self.n_features == 0 and self.n_rows:
             raise DataError(
                 f"every feature is missing in rows 0-{self._probe_stop - 1} of the "
-                f"{self.n_cells} cells: nothing to decompose"
+                f"{self.n_cells} cells of {[a.name for a in self._arrays]}: nothing to "
+                f"decompose; drop those all-missing {dim!r} steps (or fill them), so the "
+                "first rows hold values"
             )
         self.feature_dim = layout.feature_dim
         self.feature_names = layout.feature_names()

@@ -637,7 +637,9 @@ def _stored_scores(src: DesignMatrix, mean: np.ndarray, comps: np.ndarray) -> xr
     The file lives as long as the returned DataArray (it is removed when that is collected).
     """
     design = src.design
-    blocks = reduce.stream_blocks(reduce.project_block, design.path, design.blocks(), comps.T, mean)
+    blocks = reduce.stream_blocks(
+        reduce.project_block, design.path, design.blocks(), comps.T, mean, design.store_id
+    )
     path = store.temporary_store_path(os.path.dirname(design.path))
     k = comps.shape[0]
     store.write_row_matrix(

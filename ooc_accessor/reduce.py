@@ -51,7 +51,7 @@ def _block_lstsq_stats(
     path: str, start: int, stop: int, weights: np.ndarray | bool | None, version: str = ""
 ) -> kernels.LstsqStats:
     """Leaf task: read one stored chunk and reduce it to least-squares statistics."""
-    return kernels.lstsq_stats(*_read(path, start, stop, weights))
+    return kernels.lstsq_stats(*_read(path, start, stop, weights, version))
 
 
 def _block_weights(arrays: list, weights: np.ndarray | bool | None) -> np.ndarray | None:
@@ -60,9 +60,11 @@ def _block_weights(arrays: list, weights: np.ndarray | bool | None) -> np.ndarra
     return weights if isinstance(weights, np.ndarray) else None
 
 
-def _read(path: str, start: int, stop: int, weights: np.ndarray | bool | None) -> list:
+def _read(
+    path: str, start: int, stop: int, weights: np.ndarray | bool | None, version: str
+) -> list:
     names = ("X", "y", "weights") if weights is True else ("X", "y")
-    arrays = store.read_block(path, start, stop, names)
+    arrays = store.read_block(path, start, stop, names, version)
     return [arrays[0], arrays[1], _block_weights(arrays, weights)]
 
 
@@ -75,7 +77,7 @@ def _block_gradient(
     version: str = "",
 ) -> np.ndarray:
     """Leaf task: ``X' W (y - X beta)`` of one stored chunk, in extended precision."""
-    x, y, w = _read(path, start, stop, weights)
+    x, y, w = _read(path, start, stop, weights, version)
     return kernels.residual_gradient(x, y, beta, w)
 
 
@@ -133,15 +135,20 @@ def lstsq_stats_graph(
 
 def _block_r(path: str, start: int, stop: int, version: str = "") -> np.ndarray:
     """Leaf task: the R factor of one stored chunk of X."""
-    (x,) = store.read_block(path, start, stop, ("X",))
+    (x,) = store.read_block(path, start, stop, ("X",), version)
     return kernels.data_r(x)
 
 
 def project_block(
-    path: str, a: int, b: int, proj: np.ndarray, shift: np.ndarray | None = None
+    path: str,
+    a: int,
+    b: int,
+    proj: np.ndarray,
+    shift: np.ndarray | None = None,
+    version: str = "",
 ) -> np.ndarray:
     """Rows ``a:b`` of a stored X (less ``shift``) times ``proj``: a U or scores block."""
-    (x,) = store.read_block(path, a, b, ("X",))
+    (x,) = store.read_block(path, a, b, ("X",), version)
     x = np.asarray(x, dtype=np.float64)
     if shift is not None:
         x = x - shift

@@ -22,6 +22,7 @@ from scipy import stats as sps
 from . import kernels, labels, reduce, store
 from .design import Design, build_design, capture_env, open_rows
 from .errors import DataError, OOCError, RankWarning
+from .sources import align_weights
 
 __all__ = ["LstsqResult", "SVDResult", "Summary", "lstsq", "lstsq_design", "svd", "svd_design"]
 
@@ -32,16 +33,20 @@ def _resolve_weights(design: Design, weights: Any) -> np.ndarray | bool | None:
     if isinstance(weights, xr.DataArray):
         weights = weights.values
     elif isinstance(weights, pd.Series):
-        weights = weights.reindex(design.obs).to_numpy(dtype=np.float64, na_value=np.nan)
+        weights = align_weights(weights, design.obs, "design's stored")
     w = np.asarray(weights, dtype=np.float64).reshape(-1)
     if w.shape[0] != design.n_obs:
         raise ValueError(
-            f"weights has {w.shape[0]} values but the design stores {design.n_obs} rows"
+            f"weights has {w.shape[0]} values but the design stores {design.n_obs} rows; "
+            "pass one weight per stored row (a Series is aligned on design.obs)"
         )
     bad = ~np.isfinite(w) | (w < 0)
     if bad.any():
         i = int(np.argmax(bad))
-        raise DataError(f"weights must be finite and non-negative; stored row {i} has {w[i]!r}")
+        raise DataError(
+            f"weights must be finite and non-negative; stored row {i} has {float(w[i])}: "
+            "fix that weight"
+        )
     return w
 
 
@@ -577,7 +582,9 @@ def svd_design(design: Design, k: int | None = None) -> SVDResult:
     scale = np.where(s > tol, 1.0 / np.where(s > 0, s, 1.0), 0.0)
     proj = vt.T * scale
 
-    blocks = reduce.stream_blocks(reduce.project_block, design.path, design.blocks(), proj)
+    blocks = reduce.stream_blocks(
+        reduce.project_block, design.path, design.blocks(), proj, None, design.store_id
+    )
     u_path = store.temporary_store_path(os.path.dirname(design.path))
     store.write_row_matrix(
         u_path, design.path, "U", list(range(k)), "component", blocks, design.chunk_rows

@@ -14,13 +14,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import dask
-import h5py
 import numpy as np
 import pandas as pd
 import patsy.builtins
 from patsy import EvalEnvironment
 from patsy.eval import ast_names
 
+from . import store
 from .errors import ColumnTypeError, DataError, MissingColumnError
 
 #: bytes of design matrix per block when ``chunksize="auto"``: a block, patsy's
@@ -122,17 +122,18 @@ class FrameSource:
             if weights not in frame.columns:
                 raise MissingColumnError(
                     f"weights={weights!r} is not a column of the frame "
-                    f"(columns: {_preview(list(frame.columns))})"
+                    f"(columns: {_preview(list(frame.columns))}); pass one of those names, "
+                    "or one weight per row"
                 )
             return self, weights
         if isinstance(weights, pd.Series):
-            w = weights.reindex(frame.index) if not weights.index.equals(frame.index) else weights
-            values = w.to_numpy(dtype=np.float64, na_value=np.nan)
+            values = align_weights(weights, frame.index, "frame's")
         else:
             values = np.asarray(weights, dtype=np.float64).reshape(-1)
         if values.shape[0] != len(frame):
             raise ValueError(
-                f"weights has {values.shape[0]} values for a frame of {len(frame)} rows"
+                f"weights has {values.shape[0]} values for a frame of {len(frame)} rows; "
+                "pass one weight per row (a Series is aligned on the frame's index)"
             )
         return FrameSource(frame.assign(**{WEIGHTS_COL: values})), WEIGHTS_COL
 
@@ -243,18 +244,23 @@ class DatasetSource:
             if weights not in self.names:
                 raise MissingColumnError(
                     f"weights={weights!r} is not a variable of the Dataset along {dim!r} "
-                    f"(variables: {_preview(self.names)})"
+                    f"(variables: {_preview(self.names)}); pass one of those names, or one "
+                    "weight per row"
                 )
             return self, weights
         if isinstance(weights, xr.DataArray):
             w = weights.variable if weights.dims == (dim,) else None
             if w is None:
-                raise ValueError(f"weights has dims {weights.dims}; expected ({dim!r},)")
+                raise ValueError(
+                    f"weights has dims {weights.dims}; expected ({dim!r},): pass a DataArray "
+                    f"along {dim!r} only, one weight per row"
+                )
         else:
             w = np.asarray(weights, dtype=np.float64).reshape(-1)
             if w.shape[0] != self.n_rows:
                 raise ValueError(
-                    f"weights has {w.shape[0]} values for {self.n_rows} rows along {dim!r}"
+                    f"weights has {w.shape[0]} values for {self.n_rows} rows along {dim!r}; "
+                    "pass one weight per row"
                 )
             w = (dim, w)
         return DatasetSource(self.ds.assign({WEIGHTS_COL: w}), dim), WEIGHTS_COL
@@ -262,7 +268,10 @@ class DatasetSource:
     def check(self, used: list[str], responses: list[str], weights: str | None) -> None:
         """dtype checks that need no data read (infinite values are caught per block)."""
         if self.n_rows == 0:
-            raise DataError(f"the Dataset has no rows along {self.sample_dim!r}")
+            raise DataError(
+                f"the Dataset has no rows along {self.sample_dim!r}: nothing to build a design "
+                f"from; pass a Dataset with rows (check its selection along {self.sample_dim!r})"
+            )
         _check_numeric(self.dtype, responses, weights, "variable", "")
 
     @property
@@ -344,13 +353,19 @@ def table_source(data: Any, dim: str | None = None) -> FrameSource | DatasetSour
 
     if isinstance(data, pd.DataFrame):
         if dim is not None:
-            raise ValueError("dim= names a Dataset's sample dimension; a DataFrame has rows")
+            raise ValueError(
+                f"dim= names a Dataset's sample dimension; a DataFrame has rows: drop dim={dim!r}"
+            )
         return FrameSource(data)
     if isinstance(data, xr.Dataset):
         return DatasetSource(data, sample_dim_of(data, dim))
     if isinstance(data, (FrameSource, DatasetSource)):
         return data
-    raise TypeError(f"expected a pandas DataFrame or an xarray Dataset, not {type(data).__name__}")
+    raise TypeError(
+        f"expected a pandas DataFrame or an xarray Dataset, not {type(data).__name__}; a "
+        "formula reads named columns: convert it first (e.g. DataArray.to_dataset(name=...) "
+        "or .to_dataframe())"
+    )
 
 
 def used_columns(
@@ -361,7 +376,8 @@ def used_columns(
     if absent:
         raise MissingColumnError(
             f"formula {formula!r} uses {absent[0]!r}, which is not {source.what} "
-            f"(columns: {_preview(source.names)}) nor a name in the calling scope"
+            f"(columns: {_preview(source.names)}) nor a name in the calling scope; check the "
+            "spelling (Q('odd name') quotes a name that is not a Python identifier)"
         )
     cols = set(source.names)
     return [n for n in formula_names(codes) if n in cols]
@@ -375,6 +391,33 @@ def missing_columns(source: Any, codes: list[str], eval_env: EvalEnvironment) ->
         for n in formula_names(codes)
         if n not in cols and n not in eval_env.namespace and n not in _PATSY_NAMES
     ]
+
+
+def align_weights(weights: pd.Series, index: pd.Index, whose: str) -> np.ndarray:
+    """A weights Series as one value per row of ``index``, aligned by label.
+
+    Alignment must be exact: labels that repeat cannot be matched, and a row whose label
+    the Series lacks would silently become a dropped NaN weight, so both are refused.
+    """
+    if not weights.index.equals(index):
+        if weights.index.has_duplicates or index.has_duplicates:
+            raise ValueError(
+                f"weights is a Series whose labels differ from the {whose} row labels and "
+                "repeat, so it cannot be aligned by label; pass it on those labels "
+                "(weights.set_axis(index)) or as an array in row order"
+            )
+        absent = ~index.isin(weights.index)
+        if absent.any():
+            raise DataError(
+                f"weights lacks {int(absent.sum())} of the {whose} row labels (the first: "
+                f"{_label(index[absent][0])!r}); pass a weight for every row"
+            )
+        weights = weights.reindex(index)
+    return weights.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _label(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _preview(items: list[Any], k: int = 12) -> str:
@@ -395,7 +438,9 @@ def check_frame(
         A response or weights column that is not numeric.
     """
     if len(frame) == 0:
-        raise DataError("the frame has no rows: nothing to build a design from")
+        raise DataError(
+            "the frame has no rows: nothing to build a design from; pass a frame with rows"
+        )
     dup = frame.columns[frame.columns.duplicated()].unique()
     bad = [c for c in used if c in set(dup)]
     if bad:
@@ -405,7 +450,7 @@ def check_frame(
         response_names,
         weights,
         "column",
-        " (e.g. pd.to_numeric(df[{name!r}]))",
+        " (e.g. pd.to_numeric(df[{name!r}]), or .astype(float) for a bool column)",
     )
     _check_infinite(frame, used)
 
@@ -472,6 +517,7 @@ class FrameMatrix(MatrixSource):
         if absent:
             raise MissingColumnError(
                 f"columns {absent} are not in the frame (columns: {_preview(list(frame.columns))})"
+                "; pick columns= from those"
             )
         for c in cols:
             dtype = frame[c].dtype
@@ -518,8 +564,8 @@ class DesignMatrix(MatrixSource):
 
     def block(self, a: int, b: int) -> np.ndarray:
         """Stored rows ``a:b`` of X."""
-        with h5py.File(self.path, "r") as f:
-            return f["X"][a:b]
+        (x,) = store.read_block(self.path, a, b, ("X",), self.store_id)
+        return x
 
     def __getstate__(self) -> dict:
         # the Design handle (a finalizer, an open dataset) stays with the client: a worker

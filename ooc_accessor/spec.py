@@ -31,7 +31,11 @@ def _enc(v: Any) -> Any:
         return _enc(np.asarray(v))
     if isinstance(v, np.ndarray):
         if v.dtype.kind not in "biuf":
-            raise FormulaError(f"cannot save transform state of dtype {v.dtype}")
+            raise FormulaError(
+                f"cannot save transform state {v.ravel()[:3].tolist()} of dtype {v.dtype} in a "
+                "design store; a stateful transform must keep numeric arrays, or lists "
+                "(e.g. .tolist()) of str, numbers or dates"
+            )
         flat = v.ravel()
         # extended precision (standardize() keeps long doubles) survives only as text
         data = (
@@ -128,7 +132,10 @@ def default_eval_env() -> EvalEnvironment:
 def infos_from_spec(spec: dict, eval_env: EvalEnvironment | None = None) -> list[DesignInfo]:
     """Rebuild the DesignInfos that :func:`design_spec` described, state included."""
     if spec.get("version") != SPEC_VERSION:
-        raise FormulaError(f"design spec version {spec.get('version')!r} is not {SPEC_VERSION}")
+        raise FormulaError(
+            f"design spec version {spec.get('version')!r} is not {SPEC_VERSION}; rebuild the "
+            "design with this version of ooc_accessor"
+        )
     env = eval_env if eval_env is not None else default_eval_env()
     objs: dict[str, EvalFactor] = {}
     infos: dict[str, FactorInfo] = {}
@@ -195,4 +202,6 @@ def model_desc(formula: str) -> ModelDesc:
     try:
         return ModelDesc.from_formula(formula)
     except PatsyError as exc:
-        raise FormulaError(f"cannot parse formula {formula!r}:\n{exc}") from exc
+        raise FormulaError(
+            f"cannot parse formula {formula!r}; fix it where the caret points:\n{exc}"
+        ) from exc

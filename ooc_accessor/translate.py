@@ -57,9 +57,14 @@ def translate(
     if "missing values" in msg:
         cols = [] if block is None else [c for c in block.columns if block[c].isna().any()]
         counts = ", ".join(f"{c!r} ({int(block[c].isna().sum())} missing)" for c in cols)
+        first = (
+            f" (the first at row {label(block.index[block[cols[0]].isna().to_numpy()][0])!r})"
+            if cols
+            else ""
+        )
         return DataError(
-            f"missing='raise' and column(s) {counts or '?'} hold missing values; "
-            f"pass missing='drop' to drop those rows\n{msg}"
+            f"missing='raise' and column(s) {counts or '?'} hold missing values{first}; "
+            f"fill them, or pass missing='drop' to drop those rows\n{msg}"
         )
     if block is not None and code:
         try:
@@ -73,7 +78,10 @@ def translate(
                     f"numbers; convert it (pd.to_numeric) or use it as a factor, C({name})\n{msg}"
                 )
     where = f" in {code!r}" if code else ""
-    return FormulaError(f"cannot evaluate formula {formula!r}{where}:\n{msg}")
+    return FormulaError(
+        f"cannot evaluate formula {formula!r}{where}; fix the term patsy's reason below "
+        f"points at:\n{msg}"
+    )
 
 
 def _levels(code: str, infos: list[DesignInfo]) -> str:

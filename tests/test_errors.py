@@ -89,7 +89,7 @@ CASES = [
         "y ~ a",
         {"weights": "neg"},
         ooc.DataError,
-        r"weights must be non-negative; row 1000",
+        r"weights must be finite and non-negative; row 1000",
     ),
     (
         "text weights",
