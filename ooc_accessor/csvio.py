@@ -143,7 +143,10 @@ class _Writer:
         self.final = os.path.abspath(final)
         directory = os.path.dirname(self.final)
         if not os.path.isdir(directory):
-            raise CSVError(f"cannot write {final!r}: directory {directory!r} does not exist")
+            raise CSVError(
+                f"cannot write {final!r}: directory {directory!r} does not exist; create it "
+                "first or pass another path="
+            )
         store.remove_stale_temps(self.final)
         store.ensure_space(self.final)
         self.tmp = store.temp_path(self.final)
@@ -275,8 +278,9 @@ class _Writer:
                 "float",
             }:
                 raise ColumnTypeError(
-                    f"the index column was read as {self.index_kind} but holds {kind} values "
-                    f"{where}; pass dtype= for it so every chunk is read alike"
+                    f"the index column {self.dim!r} was read as {self.index_kind} but holds "
+                    f"{kind} values {where}; pass dtype={{{self.dim!r}: str}} (or float) so "
+                    "every chunk is read alike"
                 )
             self._f.variables[self.dim][a:b] = _encode(index, self.index_kind)
         self.n = b
@@ -341,16 +345,18 @@ def _paths(path_or_paths: Any) -> list[str]:
         if glob.has_magic(p):
             found = sorted(glob.glob(p))
             if not found:
-                raise FileNotFoundError(f"no CSV file matches {p!r}")
+                raise FileNotFoundError(
+                    f"no CSV file matches {p!r}; check the pattern (files are matched with glob)"
+                )
             return found
         items = [p]
     else:
         items = [os.fspath(p) for p in path_or_paths]
         if not items:
-            raise ValueError("no CSV files given")
+            raise ValueError("no CSV files given (an empty list); pass at least one CSV file")
     for p in items:
         if not os.path.isfile(p):
-            raise FileNotFoundError(f"no CSV file at {p!r}")
+            raise FileNotFoundError(f"no CSV file at {p!r}; check the path (or pass a glob)")
     return items
 
 
@@ -397,10 +403,17 @@ def _chunks(path: str, rows: int, kwargs: dict, progress: _Progress) -> Iterator
                     progress.update(pos - seen)
                     seen = pos
                     yield chunk
-        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError, EOFError) as exc:
             if isinstance(exc, ColumnTypeError | CSVError):
                 raise
-            raise CSVError(f"cannot parse {path!r}: {exc}") from exc
+            raise CSVError(
+                f"cannot parse {path!r}: {exc}; fix that line, or pass on_bad_lines='skip' "
+                "(or sep=/quotechar=/encoding= if the format differs)"
+            ) from exc
+        except OSError as exc:  # a damaged compressed file (gzip.BadGzipFile, lzma...)
+            if isinstance(exc, FileNotFoundError):
+                raise
+            raise CSVError(f"cannot read {path!r}: {exc}; check that the file is whole") from exc
 
 
 def read_csv(
@@ -455,7 +468,10 @@ def read_csv(
     """
     for key in _OWN:
         if key in kwargs:
-            raise TypeError(f"read_csv sets {key}= itself; use chunksize= for the chunk rows")
+            raise TypeError(
+                f"read_csv sets {key}= itself (it reads every row, a chunk at a time): drop "
+                "it; chunksize= sets the rows per chunk"
+            )
     files = _paths(path_or_paths)
     if isinstance(chunksize, str):
         if chunksize != "auto":
@@ -493,7 +509,10 @@ def read_csv(
                     first = False
                 writer.append(chunk, where=f"in {file!r} after row {writer.n}")
         if writer.n == 0:
-            raise CSVError(f"{files[0]!r} has no rows" if len(files) == 1 else "no rows read")
+            raise CSVError(
+                (f"{files[0]!r} has no rows" if len(files) == 1 else f"no rows in {files}")
+                + " (only a header, or nothing); pass files with data rows (check skiprows=)"
+            )
         writer.commit(files)
     except BaseException:
         writer.abort()

@@ -25,7 +25,14 @@ from patsy.design_info import DesignInfo
 from patsy.eval import ast_names
 
 from . import reduce, store
-from .errors import ColumnTypeError, DataError, FormulaError, StoreError, UnseenLevelError
+from .errors import (
+    ColumnTypeError,
+    DataError,
+    FormulaError,
+    OOCError,
+    StoreError,
+    UnseenLevelError,
+)
 from .sources import (
     WEIGHTS_COL,
     DatasetSource,
@@ -97,9 +104,41 @@ def learn_infos(
             yield block
 
     try:
-        return design_matrix_builders([desc.lhs_termlist, desc.rhs_termlist], blocks, env, missing)
+        infos = design_matrix_builders([desc.lhs_termlist, desc.rhs_termlist], blocks, env, missing)
     except PatsyError as exc:
         raise translate(exc, current[0] if current else None, formula) from exc
+    except ValueError as exc:
+        if isinstance(exc, OOCError):  # ours, from reading a block: already named
+            raise
+        # patsy codes a factor that has no level at all with np.eye(-1): a bare ValueError
+        empty = _all_missing_column(source)
+        if empty is None and "negative dimensions" not in str(exc):
+            raise FormulaError(
+                f"cannot code formula {formula!r}: {exc}; check the terms it names"
+            ) from exc
+        what = f"column {empty!r} is missing in every row" if empty else "a factor has no level"
+        raise DataError(
+            f"cannot code formula {formula!r}: {what}, so every row would be dropped "
+            f"(patsy: {exc}); fill it, or leave it out of the formula"
+        ) from exc
+    return infos
+
+
+def _all_missing_column(source: Any) -> str | None:
+    """A used column of an in-memory frame that holds no value at all, if any."""
+    frame = getattr(source, "frame", None)
+    if frame is None:
+        return None
+    return next((c for c in source.columns if not frame[c].notna().any()), None)
+
+
+def check_missing_policy(missing: Any) -> None:
+    """``missing`` must be one of statsmodels' names that this library implements."""
+    if missing not in _MISSING:
+        raise ValueError(
+            f"missing must be one of {_MISSING}, not {missing!r}: 'drop' leaves rows with a "
+            "missing value out, 'raise' stops at the first"
+        )
 
 
 def build_block(
@@ -198,7 +237,8 @@ def _response_check(infos: list[DesignInfo], source: FrameSource | DatasetSource
             dtype = source.dtype(code) if code in source.names else "categorical"
             raise ColumnTypeError(
                 f"the response {code!r} is categorical (dtype {dtype}), so it would become "
-                f"{len(y_info.column_names)} columns; a regression needs a numeric response"
+                f"{len(y_info.column_names)} columns; a regression needs a numeric response: "
+                "put a numeric column on the left of '~' (not C(...))"
             )
 
 
@@ -250,8 +290,7 @@ def build_design(
     Design
     """
     env = capture_env(eval_env)
-    if missing not in _MISSING:
-        raise ValueError(f"missing must be one of {_MISSING}, not {missing!r}")
+    check_missing_policy(missing)
     table = table_source(data, dim)
     desc = model_desc(formula)
     lhs = [f.code for t in desc.lhs_termlist for f in t.factors]
@@ -294,7 +333,10 @@ def write_design(
     y_names, terms = list(infos[0].column_names), list(infos[1].column_names)
     p = len(terms)
     if p == 0:
-        raise FormulaError(f"formula {formula!r} has no right-hand-side columns")
+        raise FormulaError(
+            f"formula {formula!r} has no right-hand-side columns; add a term or the "
+            "intercept (e.g. 'y ~ 1 + a')"
+        )
     rows = resolve_chunksize(chunksize, p + len(y_names) + 1)
     if chunksize == "auto":  # no HDF5 chunk longer than the data: it would be allocated whole
         rows = min(rows, max(source.n_rows, 1))
@@ -433,16 +475,19 @@ def _finish(
             f"; note that {stateful[0]!r} is NaN everywhere when its column has a "
             "missing value (patsy's rule): drop those rows first"
             if stateful
-            else ""
+            else ": fill or drop the missing values of those columns, or leave an "
+            "all-missing column out of the formula"
         )
+        columns = [c if c != WEIGHTS_COL else "weights" for c in source.columns]
         raise DataError(
             f"all {dropped} rows were dropped for missing values in the columns "
-            f"{source.columns}; nothing is left to fit{hint}"
+            f"{columns}; nothing is left to fit{hint}"
         )
     if writer.n < p:
         raise DataError(
             f"{writer.n} rows remain (after dropping {dropped} with missing values) "
-            f"for {p} design columns; a fit needs at least as many rows as columns"
+            f"for {p} design columns of {formula!r}; a fit needs at least as many rows as "
+            "columns: use more rows or fewer terms"
         )
     writer.commit(
         {
@@ -629,6 +674,7 @@ class Design:
         categorical level the design never saw raises :class:`UnseenLevelError`.
         ``weights`` is a column name or one weight per row, as in :func:`build_design`.
         """
+        check_missing_policy(missing)
         y_info, x_info = self.design_infos
         env = self._eval_env if self._eval_env is not None else default_eval_env()
         table = table_source(data, dim)
@@ -701,6 +747,9 @@ class Design:
 def open_rows(path: str, chunk_rows: int, sample_dim: str = "obs") -> xr.Dataset:
     """A store of rows (a design, U, scores) opened lazily, ``obs`` renamed ``sample_dim``."""
     ds = xr.open_dataset(path, engine="h5netcdf", chunks={"obs": chunk_rows})
+    if ds["obs"].attrs.get("index_kind") in ("json", "timedelta", "bool"):
+        # labels xarray cannot decode by itself: back to the values and types written
+        ds = ds.assign_coords(obs=store.read_index(path).rename("obs"))
     return ds if sample_dim == "obs" else ds.rename({"obs": sample_dim})
 
 
@@ -732,7 +781,5 @@ def open_design(
     try:
         design.design_infos  # noqa: B018 - fail now, not at first use
     except FormulaError as exc:
-        raise StoreError(
-            f"cannot rebuild the formula state saved in {path!r}: {exc}; rebuild the store"
-        ) from exc
+        raise StoreError(f"cannot rebuild the formula state saved in {path!r}: {exc}") from exc
     return design

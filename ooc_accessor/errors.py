@@ -1,8 +1,11 @@
 """The library's exceptions, in one place.
 
 Every message names the offending object (column, term, level, file) and says what to do.
-All inherit from :class:`OOCError`, and each also from the built-in type a pandas or
-scikit-learn user would catch (``ValueError``, ``KeyError``...).
+Errors about the data, the formula, files and stores inherit from :class:`OOCError`, and
+each also from the built-in type a pandas or scikit-learn user would catch
+(``ValueError``, ``KeyError``...). A misused argument (``missing="ignore"``, a
+``chunksize`` that is not a positive int, ``dim=`` on a DataFrame) raises a plain
+``ValueError`` or ``TypeError``, as pandas and scikit-learn do.
 """
 
 from __future__ import annotations

@@ -263,6 +263,9 @@ class FieldMatrix(MatrixSource):
         Dataset variables to use (default: every data variable along ``dim``).
     layout : FieldLayout, optional
         The land cells of a fitted PCA: new data must have the same (``partial_fit``).
+    missing : {"raise", "drop"}
+        A cell missing at some steps only raises, naming it; with ``"drop"`` the PCA drops
+        those steps instead. A cell taken as land that has values later raises either way.
     """
 
     kind = "xarray"
@@ -273,7 +276,9 @@ class FieldMatrix(MatrixSource):
         dim: str | None,
         variables: list | None = None,
         layout: FieldLayout | None = None,
+        missing: str = "raise",
     ) -> None:
+        self.missing = missing
         dim = sample_dim_of(obj, dim)
         arrays = _variables(obj, dim, variables)
         specs, start = [], 0
@@ -367,7 +372,7 @@ class FieldMatrix(MatrixSource):
         nan = np.isnan(raw)
         land = self.layout.land
         if not land.any():
-            if not nan.any():
+            if not nan.any() or self.missing == "drop":
                 return
             counts = nan.sum(axis=0)
         else:
@@ -383,13 +388,15 @@ class FieldMatrix(MatrixSource):
                 )
             if not counts.any():
                 return
+        if self.missing == "drop":  # the PCA drops the steps holding them
+            return
         j = int(np.argmax(counts))
         dim = self.sample_dim
         raise DataError(
             f"{self.layout.cell_label(j)} is missing at {int(counts[j])} of the "
             f"{len(raw)} {dim!r} steps in rows {a}-{a + len(raw) - 1} but present elsewhere; "
             f"a feature must be present at every {dim!r} or missing at every one (like land): "
-            "fill those values or drop those steps"
+            "fill those values, or pass missing='drop' to leave those steps out"
         )
 
     def feature_label(self, j: int) -> Any:

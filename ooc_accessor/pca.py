@@ -46,6 +46,7 @@ MATRIX_BYTES = 512 * 2**20
 #: bytes of float64 rows per block when batch_size is not given
 BLOCK_BYTES = 16 * 2**20
 _SOLVERS = ("auto", "full", "covariance_eigh", "randomized")
+_MISSING = ("raise", "drop")
 _RANDOMIZED_PARTIAL = (
     "svd_solver='randomized' needs every row at once (several passes): call fit, or use "
     "'full' or 'covariance_eigh' with partial_fit"
@@ -58,16 +59,24 @@ def _matrix(
     dim: str | None = None,
     variables: list | None = None,
     layout: Any = None,
+    missing: str = "raise",
 ) -> MatrixSource:
+    if missing not in _MISSING:
+        raise ValueError(f"missing must be one of {_MISSING}, not {missing!r}")
     if hasattr(data, "terms") and hasattr(data, "n_obs") and hasattr(data, "chunk_rows"):
         return DesignMatrix(data)  # a stored design: read X chunk by chunk
     if isinstance(data, (xr.DataArray, xr.Dataset)):
         if columns is not None:
-            raise ValueError("columns= selects DataFrame columns; pass variables= for a Dataset")
-        return FieldMatrix(data, dim, variables, layout=layout)
+            raise ValueError(
+                "columns= selects DataFrame columns; for xarray data use variables= (a "
+                "Dataset) or .sel/.isel (a DataArray)"
+            )
+        return FieldMatrix(data, dim, variables, layout=layout, missing=missing)
     if variables is not None:
-        raise ValueError("variables= selects Dataset variables; pass columns= for a DataFrame")
-    return as_matrix(data, columns=columns, dim=dim)
+        raise ValueError(
+            "variables= selects Dataset variables; pass columns= for a DataFrame's columns"
+        )
+    return as_matrix(data, columns=columns, dim=dim, missing=missing)
 
 
 #: relative error of an explained variance above which covariance_eigh warns
@@ -95,16 +104,48 @@ def _warn_covariance_precision(s2: np.ndarray, p: int, k: int) -> None:
         )
 
 
-def _check_finite(block: np.ndarray, src: MatrixSource, a: int) -> None:
-    bad = ~np.isfinite(block)
-    if bad.any():
-        counts = bad.sum(axis=0)
-        j = int(np.argmax(counts))
-        row = a + int(np.argmax(bad[:, j]))
-        raise DataError(
-            f"feature {src.feature_label(j)!r} holds {int(counts[j])} NaN/inf value(s) in rows "
-            f"{a}-{a + len(block) - 1} (the first at row {row}); drop or fill them first"
-        )
+def _check_finite(block: np.ndarray, src: MatrixSource, a: int, nan_ok: bool = False) -> None:
+    """Raise, naming the feature and row, on inf (always) and on NaN (unless ``nan_ok``)."""
+    inf = np.isinf(block)
+    bad, what, fix = inf, "inf", "inf is not missing: fix or drop those rows"
+    if not inf.any():
+        if nan_ok:
+            return
+        bad, what = np.isnan(block), "NaN"
+        fix = "fill them, or pass missing='drop' to leave the rows holding NaN out"
+        if not bad.any():
+            return
+    counts = bad.sum(axis=0)
+    j = int(np.argmax(counts))
+    row = a + int(np.argmax(bad[:, j]))
+    raise DataError(
+        f"feature {src.feature_label(j)!r} holds {int(counts[j])} {what} value(s) in rows "
+        f"{a}-{a + len(block) - 1} (the first at row {row}); {fix}"
+    )
+
+
+def _read(src: MatrixSource, a: int, b: int) -> np.ndarray:
+    """Rows ``a:b`` of ``src``, checked: NaN raises, or (``src.missing == "drop"``) the
+    rows holding one are left out. inf always raises."""
+    block = src.block(a, b)
+    if block.dtype.kind != "f":
+        return block
+    drop = src.missing == "drop"
+    _check_finite(block, src, a, nan_ok=drop)
+    if drop:
+        nan = np.isnan(block).any(axis=1)
+        if nan.any():
+            block = block[~nan]
+    return block
+
+
+def _state_rows(state: Any) -> int:
+    """Rows folded into a state: CovStats counts them; R of [1 | X] has sqrt(n) at [0, 0]."""
+    if state is None:
+        return 0
+    if isinstance(state, kernels.CovStats):
+        return int(state.nobs)
+    return round(float(state[0, 0]) ** 2)
 
 
 class IncrementalPCA:
@@ -135,6 +176,11 @@ class IncrementalPCA:
         Extra random directions of the randomized solver.
     random_state : int or numpy Generator, optional
         Seed of the randomized solver.
+    missing : {"raise", "drop"}
+        A sample holding NaN in a feature raises (scikit-learn's behaviour), naming the
+        feature and row; ``"drop"`` leaves such samples out of the fit, as statsmodels'
+        ``missing="drop"`` (``n_samples_seen_`` counts the samples kept), and
+        :meth:`transform` gives them NaN scores. inf always raises.
 
     Attributes
     ----------
@@ -165,6 +211,7 @@ class IncrementalPCA:
         iterated_power: int | str = "auto",
         n_oversamples: int = 10,
         random_state: Any = None,
+        missing: str = "raise",
     ) -> None:
         self.n_components = n_components
         self.whiten = whiten
@@ -174,6 +221,7 @@ class IncrementalPCA:
         self.iterated_power = iterated_power
         self.n_oversamples = n_oversamples
         self.random_state = random_state
+        self.missing = missing
 
     # -- scikit-learn's parameter protocol ----------------------------------------------------
     @classmethod
@@ -216,9 +264,12 @@ class IncrementalPCA:
 
     def _rows(self, src: MatrixSource) -> int:
         if self.batch_size is not None:
-            if int(self.batch_size) < 1:
-                raise ValueError(f"batch_size must be a positive int, not {self.batch_size!r}")
-            return int(self.batch_size)
+            b = self.batch_size
+            if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 1:
+                raise ValueError(
+                    f"batch_size must be a positive int (rows per block) or None, not {b!r}"
+                )
+            return int(b)
         rows = BLOCK_BYTES // (8 * max(src.n_features, 1))
         # the QR solver refactors the running p x p R with every block: blocks of at least
         # its cache-sized step keep that overhead under half the work
@@ -251,7 +302,7 @@ class IncrementalPCA:
         variables (default: all along ``dim``).
         """
         self._reset()
-        src = _matrix(X, columns, dim, variables)
+        src = _matrix(X, columns, dim, variables, missing=self.missing)
         self._start(src)
         if self.svd_solver_ == "randomized":
             self._fit_randomized(src)
@@ -261,13 +312,20 @@ class IncrementalPCA:
         if groups is None or len(groups) < 2:
             for a, b in ranges:
                 self._fold(src, a, b)
-            return self
+            return self._check_rows(src)
         # on a dask.distributed cluster: each worker thread folds a contiguous run of blocks
         # into one factor, and only those p x p factors travel to be merged
-        shift = _first_mean(src, ranges[0]) if self.svd_solver_ != "full" else None
+        shift = _first_mean(src, ranges) if self.svd_solver_ != "full" else None
         args = (self.svd_solver_, shift)
         self._state = reduce.over_groups(_fold_rows, src, ranges, groups, args, _merge_states)
-        self.n_samples_seen_ = sum(b - a for a, b in ranges)
+        self.n_samples_seen_ = _state_rows(self._state)
+        return self._check_rows(src)
+
+    def _check_rows(self, src: MatrixSource) -> IncrementalPCA:
+        if getattr(self, "_state", None) is None:
+            if src.n_rows:
+                raise DataError(_NO_ROWS)
+            raise DataError("X has no rows: nothing to decompose; pass data with samples")
         return self
 
     def partial_fit(
@@ -281,7 +339,8 @@ class IncrementalPCA:
     ) -> IncrementalPCA:
         """Fold more rows into the fit (constant memory; any number of calls, any order)."""
         fitted = getattr(self, "_layout", None)
-        src = _matrix(X, dim=dim, variables=variables, layout=_field_layout(fitted))
+        layout = _field_layout(fitted)
+        src = _matrix(X, dim=dim, variables=variables, layout=layout, missing=self.missing)
         if not hasattr(self, "n_features_in_"):
             if self._choose_solver(src.n_features) == "randomized":
                 raise ValueError(_RANDOMIZED_PARTIAL)
@@ -295,12 +354,14 @@ class IncrementalPCA:
             raise ValueError(_RANDOMIZED_PARTIAL)
         for a, b in src.ranges(self._rows(src)):
             self._fold(src, a, b)
-        return self
+        return self._check_rows(src)
 
     def _start(self, src: MatrixSource) -> None:
         p = src.n_features
         if p == 0:
-            raise ValueError("X has no features")
+            raise ValueError(
+                "X has no features (0 columns); pass data with at least one numeric column"
+            )
         if self.n_components is not None and (
             not isinstance(self.n_components, (int, np.integer)) or self.n_components < 1
         ):
@@ -328,7 +389,7 @@ class IncrementalPCA:
 
     def _fold(self, src: MatrixSource, a: int, b: int) -> None:
         self._state = _fold_rows(src, [(a, b)], self.svd_solver_, None, self._state)
-        self.n_samples_seen_ += b - a
+        self.n_samples_seen_ = _state_rows(self._state)
         self._cache = None
 
     # -- the randomized solver ------------------------------------------------------------------
@@ -346,7 +407,13 @@ class IncrementalPCA:
         def over(fn: Any, *args: Any, merge: Any = reduce.sum_parts) -> Any:
             return reduce.over_groups(fn, src, ranges, groups, args, merge)
 
-        mean = over(_sum_rows) / n  # pass 1: mean, then the variances about it
+        sums = over(_sum_rows)  # pass 1: the rows kept, the mean, then the variances
+        n = round(float(sums[-1]))
+        if n == 0:
+            raise DataError(_NO_ROWS)
+        k = min(k, n) if self.n_components is None else k
+        width = min(p, k + int(self.n_oversamples))
+        mean = sums[:-1] / n
         sq = over(_sq_rows, mean)
         basis = np.linalg.qr(rng.standard_normal((p, width)))[0]
         # one pass each: Z = A'A basis, orthonormalized. The first pass is the range finder
@@ -490,14 +557,17 @@ class IncrementalPCA:
             if layout is None:
                 raise ValueError("this PCA was not fitted on xarray data: pass an array")
             if dim is not None and dim != layout.sample_dim:
-                raise ValueError(f"dim={dim!r}, but the PCA was fitted along {layout.sample_dim!r}")
+                raise ValueError(
+                    f"dim={dim!r}, but the PCA was fitted along {layout.sample_dim!r}; pass "
+                    f"dim={layout.sample_dim!r} (or rename that dimension)"
+                )
             rows = max(1, BLOCK_BYTES // (8 * max(layout.n_cells, 1)))
             stacked = layout.stack(X, rows)
             centred = stacked - xr.DataArray(mean, dims=("feature",))
             basis = xr.DataArray(comps, dims=("component", "feature"))
             scores = xr.dot(centred, basis, dim="feature").rename("scores")
             return scores.assign_coords(component=np.arange(comps.shape[0]))
-        src = _matrix(X)
+        src = _matrix(X, missing=self.missing)
         if src.n_features != self.n_features_in_:
             raise ValueError(
                 f"X has {src.n_features} features, but IncrementalPCA was fitted with "
@@ -506,9 +576,10 @@ class IncrementalPCA:
         if isinstance(src, DesignMatrix):
             return _stored_scores(src, mean, comps)
         out = np.empty((src.n_rows, comps.shape[0]))
+        nan_ok = self.missing == "drop"  # a row holding NaN gets NaN scores
         for a, b in src.ranges(self._rows(src)):
             block = src.block(a, b)
-            _check_finite(block, src, a)
+            _check_finite(block, src, a, nan_ok=nan_ok)
             out[a:b] = (np.asarray(block, dtype=np.float64) - mean) @ comps.T
         if src.kind == "pandas" and src.index is not None:
             return pd.DataFrame(
@@ -527,6 +598,11 @@ class IncrementalPCA:
         if self.whiten:
             comps = comps * np.sqrt(sol["ev"])[:, None]
         scores = np.asarray(X, dtype=np.float64)
+        if scores.ndim != 2 or scores.shape[1] != comps.shape[0]:
+            raise ValueError(
+                f"inverse_transform needs scores of shape (n_samples, {comps.shape[0]}) (the "
+                f"fitted n_components), got {scores.shape}; pass what transform returned"
+            )
         out = scores @ comps + sol["mean"]
         if isinstance(X, pd.DataFrame):
             return FeatureLabels("pandas", self._layout.names).matrix(out, "index", X.index)
@@ -541,11 +617,20 @@ class IncrementalPCA:
         return out
 
 
-def _first_mean(src: MatrixSource, first: tuple[int, int]) -> np.ndarray:
-    """The covariance solver's shift: the mean of the first block (keeps the sums small)."""
-    block = src.block(*first)
-    _check_finite(block, src, first[0])
-    return _block_mean(block)
+def _first_mean(src: MatrixSource, ranges: list[tuple[int, int]]) -> np.ndarray:
+    """The covariance solver's shift: the mean of the first block with rows (keeps the
+    sums small)."""
+    for a, b in ranges:
+        block = _read(src, a, b)
+        if len(block):
+            return _block_mean(block)
+    raise DataError(_NO_ROWS)
+
+
+_NO_ROWS = (
+    "every row holds a missing value (missing='drop' left none): nothing to decompose; "
+    "fill the missing values, or leave the features that are always missing out"
+)
 
 
 def _fold_rows(
@@ -561,8 +646,9 @@ def _fold_rows(
     run where they are called: see ``FieldMatrix._raw``).
     """
     for a, b in ranges:
-        block = src.block(a, b)
-        _check_finite(block, src, a)
+        block = _read(src, a, b)
+        if not len(block):  # every row dropped for a missing value
+            continue
         if solver == "full":
             state = kernels.centred_r(block, r0=state)
         else:
@@ -578,12 +664,12 @@ def _groups(src: MatrixSource, ranges: list) -> list | None:
 
 
 def _sum_rows(src: MatrixSource, ranges: list) -> np.ndarray:
-    """Column sums of the rows ``ranges`` (checked finite): the randomized solver's pass 1."""
-    total = np.zeros(src.n_features)
+    """Column sums of the rows ``ranges`` (checked), then the rows kept: randomized pass 1."""
+    total = np.zeros(src.n_features + 1)
     for a, b in ranges:
-        block = src.block(a, b)
-        _check_finite(block, src, a)
-        total += np.asarray(block, dtype=np.float64).sum(axis=0)
+        block = _read(src, a, b)
+        total[:-1] += np.asarray(block, dtype=np.float64).sum(axis=0)
+        total[-1] += len(block)
     return total
 
 
@@ -591,7 +677,7 @@ def _sq_rows(src: MatrixSource, ranges: list, mean: np.ndarray) -> np.ndarray:
     """Column sums of squares about ``mean``."""
     sq = np.zeros(src.n_features)
     for a, b in ranges:
-        blk = np.asarray(src.block(a, b), dtype=np.float64) - mean
+        blk = np.asarray(_read(src, a, b), dtype=np.float64) - mean
         sq += np.einsum("ij,ij->j", blk, blk)
     return sq
 
@@ -600,7 +686,7 @@ def _gram_rows(src: MatrixSource, ranges: list, mean: np.ndarray, basis: np.ndar
     """``A' A basis`` over the rows ``ranges`` of the centred data A."""
     z = np.zeros((src.n_features, basis.shape[1]))
     for a, b in ranges:
-        blk = np.asarray(src.block(a, b), dtype=np.float64) - mean
+        blk = np.asarray(_read(src, a, b), dtype=np.float64) - mean
         z += blk.T @ (blk @ basis)
     return z
 
@@ -609,7 +695,10 @@ def _r_rows(src: MatrixSource, ranges: list, mean: np.ndarray, basis: np.ndarray
     """The R factor of ``A basis`` over the rows ``ranges``."""
     r = None
     for a, b in ranges:
-        part = kernels.data_r(src.block(a, b), mean, basis)
+        block = _read(src, a, b)
+        if not len(block):
+            continue
+        part = kernels.data_r(block, mean, basis)
         r = part if r is None else kernels.stack_r([r, part])
     return r
 

@@ -21,8 +21,8 @@ from scipy import stats as sps
 
 from . import kernels, labels, reduce, store
 from .design import Design, build_design, capture_env, open_rows
-from .errors import DataError, OOCError, RankWarning
-from .sources import align_weights
+from .errors import DataError, FormulaError, RankWarning
+from .sources import align_weights, weights_array
 
 __all__ = ["LstsqResult", "SVDResult", "Summary", "lstsq", "lstsq_design", "svd", "svd_design"]
 
@@ -34,7 +34,7 @@ def _resolve_weights(design: Design, weights: Any) -> np.ndarray | bool | None:
         weights = weights.values
     elif isinstance(weights, pd.Series):
         weights = align_weights(weights, design.obs, "design's stored")
-    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    w = weights_array(weights)
     if w.shape[0] != design.n_obs:
         raise ValueError(
             f"weights has {w.shape[0]} values but the design stores {design.n_obs} rows; "
@@ -53,7 +53,7 @@ def _resolve_weights(design: Design, weights: Any) -> np.ndarray | bool | None:
 def lstsq_design(design: Design, weights: Any = None) -> LstsqResult:
     """Fit y on X of a stored design (see :meth:`Design.lstsq`)."""
     if len(design.responses) != 1:
-        raise OOCError(
+        raise FormulaError(
             f"design {design.formula!r} has {len(design.responses)} response columns; "
             "lstsq needs exactly one (a formula like 'y ~ a + b')"
         )
@@ -61,6 +61,11 @@ def lstsq_design(design: Design, weights: Any = None) -> LstsqResult:
     stats = reduce.compute(
         reduce.lstsq_stats_graph(design.path, design.blocks(), w, design.store_id)
     )[0]
+    if w is not None and not np.any(stats.r):
+        raise DataError(
+            f"every weight of the {design.n_obs} rows is zero: a weighted fit has nothing to "
+            "fit; give some rows a positive weight"
+        )
     sol = kernels.solve_r(stats.r, len(design.terms), stats.nobs)
     if kernels.needs_refinement(sol, stats.r):
         # a second pass, only for fits whose one-pass answer may have under 13 digits; measured
@@ -308,6 +313,11 @@ class LstsqResult:
         a categorical level the fit never saw raises :class:`UnseenLevelError`. A Dataset
         gives a DataArray along ``dim`` (by default the fit's sample dimension).
         """
+        if not isinstance(data, (pd.DataFrame, xr.Dataset)):
+            raise TypeError(
+                f"predict needs a DataFrame or a Dataset with the formula's columns, not "
+                f"{type(data).__name__}; wrap an array as pd.DataFrame(values, columns=[...])"
+            )
         if isinstance(data, xr.Dataset) and dim is None and self._design.sample_dim in data.dims:
             dim = self._design.sample_dim
         n = len(data) if isinstance(data, pd.DataFrame) else None

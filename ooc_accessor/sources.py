@@ -61,13 +61,32 @@ def formula_names(codes: list[str]) -> list[str]:
     return list(seen)
 
 
+def _needs_conversion(dtype: Any) -> bool:
+    """Dtypes patsy misreads: nullable numbers, booleans and strings, and objects (which
+    may hold ``pd.NA``, a value patsy takes for a level)."""
+    if pd.api.types.is_object_dtype(dtype) or isinstance(dtype, pd.BooleanDtype):
+        return True
+    if isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA:
+        return True  # (pandas' default "str" marks missing with NaN, which patsy knows)
+    return isinstance(dtype, pd.api.extensions.ExtensionDtype) and dtype.kind in "iuf"
+
+
 def _patsy_ready(col: pd.Series) -> pd.Series:
-    """A column in a dtype patsy handles: nullable numbers become float64 with NaN."""
+    """A column in a dtype patsy handles, the same in every block.
+
+    Nullable numbers become float64 with NaN. Nullable booleans and strings become objects
+    with None for a missing value (patsy's NA), whether or not this block has one, so
+    every block is coded alike; ``pd.NA`` in an object column becomes None too.
+    """
     dtype = col.dtype
     if isinstance(dtype, pd.api.extensions.ExtensionDtype) and dtype.kind in "iuf":
         return col.astype(np.float64)
-    if isinstance(dtype, pd.BooleanDtype):
-        return col.astype(object).where(col.notna(), None) if col.hasnans else col.astype(bool)
+    if isinstance(dtype, pd.BooleanDtype) or (
+        isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA
+    ):
+        col = col.astype(object)
+    if col.dtype == object and col.hasnans:
+        return col.where(col.notna(), None)
     return col
 
 
@@ -93,12 +112,7 @@ class FrameSource:
     def __init__(self, frame: pd.DataFrame, columns: list[str] | None = None) -> None:
         self.frame = frame
         self.columns = list(columns or [])
-        self._convert = [
-            c
-            for c in self.columns
-            if isinstance(frame[c].dtype, pd.api.extensions.ExtensionDtype)
-            and (frame[c].dtype.kind in "iuf" or isinstance(frame[c].dtype, pd.BooleanDtype))
-        ]
+        self._convert = [c for c in self.columns if _needs_conversion(frame[c].dtype)]
 
     @property
     def names(self) -> list[str]:
@@ -129,7 +143,7 @@ class FrameSource:
         if isinstance(weights, pd.Series):
             values = align_weights(weights, frame.index, "frame's")
         else:
-            values = np.asarray(weights, dtype=np.float64).reshape(-1)
+            values = weights_array(weights)
         if values.shape[0] != len(frame):
             raise ValueError(
                 f"weights has {values.shape[0]} values for a frame of {len(frame)} rows; "
@@ -256,7 +270,7 @@ class DatasetSource:
                     f"along {dim!r} only, one weight per row"
                 )
         else:
-            w = np.asarray(weights, dtype=np.float64).reshape(-1)
+            w = weights_array(weights)
             if w.shape[0] != self.n_rows:
                 raise ValueError(
                     f"weights has {w.shape[0]} values for {self.n_rows} rows along {dim!r}; "
@@ -393,6 +407,23 @@ def missing_columns(source: Any, codes: list[str], eval_env: EvalEnvironment) ->
     ]
 
 
+def weights_array(weights: Any) -> np.ndarray:
+    """Weights given as a sequence or array: one number per row, as float64."""
+    arr = np.asarray(weights)
+    if arr.ndim != 1:
+        raise ValueError(
+            f"weights has shape {arr.shape}; pass one weight per row (a 1-D array, a list, "
+            "a Series or a column name)"
+        )
+    try:
+        return arr.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ColumnTypeError(
+            f"weights must be numbers, but holds {arr.dtype} values ({exc}); convert them "
+            "(pd.to_numeric) or pass a numeric column's name"
+        ) from exc
+
+
 def align_weights(weights: pd.Series, index: pd.Index, whose: str) -> np.ndarray:
     """A weights Series as one value per row of ``index``, aligned by label.
 
@@ -476,6 +507,8 @@ class MatrixSource:
     feature_names: list | None = None
     feature_dim = "feature"
     sample_dim = "obs"
+    #: what a reader does with a row holding NaN: "raise", or "drop" it (PCA's missing=)
+    missing = "raise"
 
     def __init__(self, array: Any, index: pd.Index | None = None) -> None:
         if array.ndim != 2:
@@ -511,7 +544,9 @@ class FrameMatrix(MatrixSource):
 
     kind = "pandas"
 
-    def __init__(self, frame: pd.DataFrame, columns: list | None = None) -> None:
+    def __init__(
+        self, frame: pd.DataFrame, columns: list | None = None, missing: str = "raise"
+    ) -> None:
         cols = list(frame.columns) if columns is None else list(columns)
         absent = [c for c in cols if c not in frame.columns]
         if absent:
@@ -530,13 +565,15 @@ class FrameMatrix(MatrixSource):
         self.n_rows, self.n_features = len(frame), len(cols)
         self.feature_names = cols
         self.index = frame.index
-        if self.n_rows:
+        self.missing = missing
+        if self.n_rows and missing == "raise":
             nan = self.frame.isna().sum()
             if nan.any():
                 name = nan.index[np.argmax(nan.to_numpy() > 0)]
                 raise DataError(
                     f"column {name!r} holds {int(nan[name])} missing value(s) "
-                    f"({int(nan.sum())} in all columns); drop or fill them before a PCA"
+                    f"({int(nan.sum())} in all columns); fill them, or pass missing='drop' "
+                    "to leave those rows out"
                 )
 
     def block(self, a: int, b: int) -> np.ndarray:
@@ -573,21 +610,25 @@ class DesignMatrix(MatrixSource):
         return {k: v for k, v in vars(self).items() if k != "design"}
 
 
-def as_matrix(data: Any, *, columns: list | None = None, dim: str | None = None) -> MatrixSource:
-    """Wrap what the user holds as a :class:`MatrixSource`."""
+def as_matrix(
+    data: Any, *, columns: list | None = None, dim: str | None = None, missing: str = "raise"
+) -> MatrixSource:
+    """Wrap what the user holds as a :class:`MatrixSource` (``missing``: its NaN policy)."""
     import xarray as xr
 
     if isinstance(data, MatrixSource):
         return data
     if isinstance(data, pd.DataFrame):
-        return FrameMatrix(data, columns)
+        return FrameMatrix(data, columns, missing)
     if isinstance(data, (xr.DataArray, xr.Dataset)):
         from .fields import FieldMatrix  # fields builds on this module
 
-        return FieldMatrix(data, dim)
+        return FieldMatrix(data, dim, missing=missing)
     if isinstance(data, (np.ndarray, list, tuple)) or hasattr(data, "__array__"):
         arr = data if hasattr(data, "shape") and hasattr(data, "dtype") else np.asarray(data)
-        return MatrixSource(arr)
+        src = MatrixSource(arr)
+        src.missing = missing
+        return src
     raise TypeError(
         f"cannot read a matrix from {type(data).__name__}; pass a DataFrame, a numpy array "
         "or memmap, or a DataArray/Dataset with dim="

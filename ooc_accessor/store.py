@@ -219,13 +219,35 @@ def _index_values(index: pd.Index) -> tuple[np.ndarray, str]:
     dtype = index.dtype
     if dtype.kind == "M":
         if getattr(dtype, "tz", None) is not None:
-            raise StoreError("a time-zone-aware row index cannot be stored; convert it to UTC")
+            raise StoreError(
+                f"the row index has time zone {dtype.tz}, which a store cannot hold; make it "
+                "naive first (df.index.tz_convert(None))"
+            )
         return index.as_unit("ns").asi8, "datetime"
+    if dtype.kind == "m":
+        return index.as_unit("ns").asi8, "timedelta"
     if dtype.kind in "iuf":
         return index.to_numpy(), "numeric"
     if dtype.kind == "b":
-        return index.to_numpy().astype(np.int8), "numeric"
+        return index.to_numpy().astype(np.int8), "bool"
+    if pd.api.types.is_object_dtype(dtype) and not all(isinstance(v, str) for v in index):
+        # ints, floats, bools and strings mixed in an object index: each label as JSON, so
+        # it comes back the same value of the same type (str() would turn 10 into "10")
+        try:
+            return np.asarray([json.dumps(_plain_label(v)) for v in index], dtype=object), "json"
+        except TypeError:
+            pass  # labels JSON cannot hold: kept as text
     return np.asarray(index.astype(str), dtype=object), "str"
+
+
+def _plain_label(v: Any) -> Any:
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, np.generic):
+        return v.item()
+    if v is None or isinstance(v, (int, float, str)):
+        return v
+    raise TypeError(type(v).__name__)
 
 
 class DesignWriter:
@@ -320,15 +342,21 @@ class DesignWriter:
             raise
 
     def _make_obs(self, kind: str, index: pd.Index) -> None:
-        unit = index.unit if kind == "datetime" else None
+        unit = index.unit if kind in ("datetime", "timedelta") else None
         self._make_obs_var(kind, index.name, unit)
 
     def _make_obs_var(self, kind: str, name: Any, unit: str | None) -> None:
-        dtype = {"str": _STR, "datetime": np.int64}.get(kind)
+        dtype = {
+            "str": _STR,
+            "json": _STR,
+            "datetime": np.int64,
+            "timedelta": np.int64,
+            "bool": np.int8,
+        }.get(kind)
         if dtype is None:
             dtype = np.float64 if self._first_dtype.kind == "f" else np.int64
         # HDF5 filters cannot take variable-length strings: the manifest hashes those
-        opts = {} if kind == "str" else CHECKSUM
+        opts = {} if dtype is _STR else CHECKSUM
         self._obs = self._f.create_variable(
             "obs", ("obs",), dtype, chunks=(self.chunk_rows,), **opts
         )
@@ -338,7 +366,7 @@ class DesignWriter:
         self._obs.attrs["index_kind"] = kind
         if name is not None:
             self._obs.attrs["index_name"] = str(name)
-        if kind == "datetime":
+        if kind in ("datetime", "timedelta"):
             self._obs.attrs["index_unit"] = unit
         self._index_kind = kind
 
@@ -765,8 +793,15 @@ def read_index(path: str) -> pd.Index:
         values = obs[:]
     if kind == "datetime":
         return pd.DatetimeIndex(values.astype("datetime64[ns]"), name=name).as_unit(unit)
-    if kind == "str":
-        return pd.Index([v.decode() if isinstance(v, bytes) else v for v in values], name=name)
+    if kind == "timedelta":
+        return pd.TimedeltaIndex(values.astype("timedelta64[ns]"), name=name).as_unit(unit)
+    if kind == "bool":
+        return pd.Index(values.astype(bool), name=name)
+    if kind in ("str", "json"):
+        text = [v.decode() if isinstance(v, bytes) else v for v in values]
+        if kind == "json":
+            return pd.Index([json.loads(v) for v in text], dtype=object, name=name)
+        return pd.Index(text, name=name)
     return pd.Index(values, name=name)
 
 

@@ -28,15 +28,24 @@ def _origin_code(exc: PatsyError) -> str | None:
 
 
 def _unseen_factor(level: str, block: pd.DataFrame | None, infos: list[DesignInfo]) -> str:
-    """Which categorical factor holds ``level`` (patsy's message does not say)."""
+    """Which categorical factor holds ``level`` (patsy's message does not say).
+
+    The factor whose column holds the level as written; else, when the level comes out
+    of a transform (``C(g.str.upper())``), the only categorical factor reading the block,
+    or all of them.
+    """
+    candidates = []
     for info in infos:
         for factor, fi in info.factor_infos.items():
             if fi.type != "categorical" or block is None:
                 continue
-            for name in ast_names(factor.code):
-                if name in block.columns and (block[name].astype(str) == level).any():
+            names = [n for n in ast_names(factor.code) if n in block.columns]
+            for name in names:
+                if (block[name].astype(str) == level).any():
                     return factor.code
-    return "?"
+            if names and factor.code not in candidates:
+                candidates.append(factor.code)
+    return " or ".join(candidates) if candidates else "?"
 
 
 def translate(

@@ -93,6 +93,26 @@ def test_pca_of_a_chunked_field(cluster, solver):
     assert there.n_samples_seen_ == 300
 
 
+@pytest.mark.parametrize("solver", ["covariance_eigh", "randomized"])
+def test_pca_dropping_missing_steps_on_the_workers(cluster, solver):
+    ds = make_field(nt=300, seed=9)
+    sst = ds["sst"].values.copy()
+    wet = np.argwhere(~np.isnan(sst[0]))[0]
+    sst[[4, 77, 260], wet[0], wet[1]] = np.nan  # three steps miss one ocean cell
+    ds = ds.assign(sst=(ds["sst"].dims, sst)).chunk({"time": 25})
+    kw = {"svd_solver": solver, "random_state": 0, "batch_size": 20, "missing": "drop"}
+    here = ds.ooc.pca(4, dim="time", variables=["sst"], **kw)
+    ran: list = []
+    there = _on(cluster, lambda: ds.ooc.pca(4, dim="time", variables=["sst"], **kw), ran)
+    assert ("_gram_rows" if solver == "randomized" else "_fold_rows") in ran, ran
+    assert here.n_samples_seen_ == there.n_samples_seen_ == 297
+    np.testing.assert_allclose(
+        there.explained_variance_.values,
+        here.explained_variance_.values,
+        rtol=RTOL if solver != "randomized" else 1e-8,
+    )
+
+
 def test_pca_of_a_stored_design_and_its_stored_scores(cluster):
     df = make_frame(n=4000, seed=9)
     design = df.ooc.design("0 + a + b + c + d + a:c", chunksize=211)

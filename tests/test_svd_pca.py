@@ -179,7 +179,7 @@ def test_input_errors_name_the_offender():
     arr = df.to_numpy().copy()
     arr[[5, 9], 2] = np.nan
     with pytest.raises(
-        ooc.DataError, match=r"feature 2 holds 2 NaN/inf value\(s\).*first at row 5"
+        ooc.DataError, match=r"feature 2 holds 2 NaN value\(s\).*first at row 5.*missing='drop'"
     ):
         ooc.IncrementalPCA(2).fit(arr)
     da = xr.DataArray(arr, dims=("time", "station"))
