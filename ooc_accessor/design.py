@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import h5py
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -746,9 +747,16 @@ class Design:
 
 def open_rows(path: str, chunk_rows: int, sample_dim: str = "obs") -> xr.Dataset:
     """A store of rows (a design, U, scores) opened lazily, ``obs`` renamed ``sample_dim``."""
-    ds = xr.open_dataset(path, engine="h5netcdf", chunks={"obs": chunk_rows})
-    if ds["obs"].attrs.get("index_kind") in ("json", "timedelta", "bool"):
-        # labels xarray cannot decode by itself: back to the values and types written
+    with h5py.File(path, "r") as f:
+        attrs = {k: store.plain_attr(v) for k, v in f["obs"].attrs.items()}
+    kind = attrs.get("index_kind")
+    # labels xarray cannot decode by itself (or not outside nanoseconds' 1677-2262): back
+    # to the values and types written, by the store's own decoding
+    own = kind in ("json", "timedelta", "bool", "period", "interval") or (
+        kind == "datetime" and attrs.get("index_unit", "ns") != "ns"
+    )
+    ds = xr.open_dataset(path, engine="h5netcdf", chunks={"obs": chunk_rows}, decode_times=not own)
+    if own:
         ds = ds.assign_coords(obs=store.read_index(path).rename("obs"))
     return ds if sample_dim == "obs" else ds.rename({"obs": sample_dim})
 

@@ -212,32 +212,87 @@ def write_error(exc: BaseException, final: str) -> StoreError:
     )
 
 
+#: epoch units of stored datetimes, by pandas unit (CF names, which xarray decodes)
+_UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
+#: attributes of ``obs`` that say how to decode the labels (copied with them)
+_OBS_HINTS = ("index_kind", "index_name", "index_unit", "index_freq", "index_closed")
+
+
+def _plain_index(index: pd.Index) -> pd.Index:
+    """A categorical index as its values (the labels themselves, in their own dtype)."""
+    if isinstance(index, pd.CategoricalIndex):
+        return pd.Index(np.asarray(index), dtype=index.categories.dtype, name=index.name)
+    return index
+
+
 def _index_values(index: pd.Index) -> tuple[np.ndarray, str]:
-    """Row labels as an array HDF5 can hold, and the kind to decode them back."""
+    """Row labels as an array HDF5 can hold, and the kind to decode them back.
+
+    The kind follows from the index's dtype alone, never from the labels of one block, so
+    every block of an index is stored alike.
+    """
     if isinstance(index, pd.MultiIndex):
         return np.asarray([repr(t) for t in index], dtype=object), "str"
+    index = _plain_index(index)
     dtype = index.dtype
+    if isinstance(dtype, pd.PeriodDtype):
+        return np.asarray(index.astype(str), dtype=object), "period"
+    if isinstance(dtype, pd.IntervalDtype):
+        pairs = zip(index.left.tolist(), index.right.tolist(), strict=True)
+        return np.asarray(
+            [json.dumps([_plain_label(lo), _plain_label(hi)]) for lo, hi in pairs], dtype=object
+        ), "interval"
     if dtype.kind == "M":
         if getattr(dtype, "tz", None) is not None:
             raise StoreError(
                 f"the row index has time zone {dtype.tz}, which a store cannot hold; make it "
                 "naive first (df.index.tz_convert(None))"
             )
-        return index.as_unit("ns").asi8, "datetime"
+        return index.asi8, "datetime"
     if dtype.kind == "m":
-        return index.as_unit("ns").asi8, "timedelta"
+        return index.asi8, "timedelta"
     if dtype.kind in "iuf":
         return index.to_numpy(), "numeric"
     if dtype.kind == "b":
         return index.to_numpy().astype(np.int8), "bool"
-    if pd.api.types.is_object_dtype(dtype) and not all(isinstance(v, str) for v in index):
-        # ints, floats, bools and strings mixed in an object index: each label as JSON, so
-        # it comes back the same value of the same type (str() would turn 10 into "10")
+    if pd.api.types.is_object_dtype(dtype):
+        # ints, floats, bools, None and strings, each as JSON: it comes back the same
+        # value of the same type (str() would turn 10 into "10")
         try:
-            return np.asarray([json.dumps(_plain_label(v)) for v in index], dtype=object), "json"
-        except TypeError:
-            pass  # labels JSON cannot hold: kept as text
-    return np.asarray(index.astype(str), dtype=object), "str"
+            labels = [json.dumps(_plain_label(v)) for v in index]
+        except TypeError as exc:
+            raise StoreError(
+                f"the row index holds a label of type {exc} that a store cannot hold (it "
+                "keeps numbers, strings, bools and None); reset_index() or convert the index "
+                "to strings first"
+            ) from None
+        return np.asarray(labels, dtype=object), "json"
+    if index.hasnans:
+        raise StoreError(
+            f"the row index holds a missing label (at position {int(np.argmax(index.isna()))}); "
+            "a store cannot hold one: fill it (df.index.fillna(...)) or reset_index() first"
+        )
+    text = np.asarray(index.astype(str), dtype=object)
+    bad = next((v for v in text if "\x00" in v), None)
+    if bad is not None:
+        raise StoreError(
+            f"the row label {bad!r} holds a NUL character, which HDF5 strings cannot hold; "
+            "replace it or reset_index() first"
+        )
+    return text, "str"
+
+
+def _index_hints(index: pd.Index, kind: str) -> dict[str, Any]:
+    """What decoding ``kind`` needs beyond the values: unit, frequency, closed side."""
+    index = _plain_index(index)
+    hints: dict[str, Any] = {}
+    if kind in ("datetime", "timedelta"):
+        hints["index_unit"] = index.unit
+    elif kind == "period":
+        hints["index_freq"] = index.freqstr
+    elif kind == "interval":
+        hints["index_closed"] = index.closed
+    return hints
 
 
 def _plain_label(v: Any) -> Any:
@@ -342,32 +397,36 @@ class DesignWriter:
             raise
 
     def _make_obs(self, kind: str, index: pd.Index) -> None:
-        unit = index.unit if kind in ("datetime", "timedelta") else None
-        self._make_obs_var(kind, index.name, unit)
+        hints = _index_hints(index, kind)
+        if index.name is not None:
+            hints["index_name"] = str(index.name)
+        self._make_obs_var(kind, hints)
 
-    def _make_obs_var(self, kind: str, name: Any, unit: str | None) -> None:
+    def _make_obs_var(self, kind: str, hints: dict[str, Any]) -> None:
         dtype = {
             "str": _STR,
             "json": _STR,
+            "period": _STR,
+            "interval": _STR,
             "datetime": np.int64,
             "timedelta": np.int64,
             "bool": np.int8,
         }.get(kind)
-        if dtype is None:
-            dtype = np.float64 if self._first_dtype.kind == "f" else np.int64
+        if dtype is None:  # numbers keep their dtype (uint64 labels above 2**63 too)
+            dtype = self._first_dtype
         # HDF5 filters cannot take variable-length strings: the manifest hashes those
         opts = {} if dtype is _STR else CHECKSUM
         self._obs = self._f.create_variable(
             "obs", ("obs",), dtype, chunks=(self.chunk_rows,), **opts
         )
-        if kind == "datetime":
-            self._obs.attrs["units"] = _EPOCH_UNITS
+        if kind == "datetime":  # CF's encoding, so xarray decodes the dates itself
+            unit = _UNIT_NAMES[hints.get("index_unit", "ns")]
+            self._obs.attrs["units"] = f"{unit} since 1970-01-01"
             self._obs.attrs["calendar"] = "proleptic_gregorian"
         self._obs.attrs["index_kind"] = kind
-        if name is not None:
-            self._obs.attrs["index_name"] = str(name)
-        if kind in ("datetime", "timedelta"):
-            self._obs.attrs["index_unit"] = unit
+        for key, value in hints.items():
+            if key != "index_kind":
+                self._obs.attrs[key] = value
         self._index_kind = kind
 
     def append(
@@ -436,8 +495,8 @@ class DesignWriter:
             kind = plain_attr(obs.attrs.get("index_kind", "numeric"))
             if self._obs is None:
                 self._first_dtype = obs.dtype
-                name = plain_attr(obs.attrs["index_name"]) if "index_name" in obs.attrs else None
-                self._make_obs_var(kind, name, plain_attr(obs.attrs.get("index_unit", "ns")))
+                hints = {k: plain_attr(obs.attrs[k]) for k in _OBS_HINTS if k in obs.attrs}
+                self._make_obs_var(kind, hints)
             elif kind != self._index_kind:
                 raise StoreError(
                     f"row labels changed kind from {self._index_kind} to {kind} in part {part!r}"
@@ -789,18 +848,26 @@ def read_index(path: str) -> pd.Index:
         obs = f["obs"]
         kind = plain_attr(obs.attrs.get("index_kind", "numeric"))
         name = plain_attr(obs.attrs["index_name"]) if "index_name" in obs.attrs else None
-        unit = plain_attr(obs.attrs.get("index_unit", "ns"))
+        hints = {k: plain_attr(obs.attrs[k]) for k in _OBS_HINTS if k in obs.attrs}
         values = obs[:]
+    unit = hints.get("index_unit", "ns")
     if kind == "datetime":
-        return pd.DatetimeIndex(values.astype("datetime64[ns]"), name=name).as_unit(unit)
+        return pd.DatetimeIndex(values.astype(f"datetime64[{unit}]"), name=name)
     if kind == "timedelta":
-        return pd.TimedeltaIndex(values.astype("timedelta64[ns]"), name=name).as_unit(unit)
+        return pd.TimedeltaIndex(values.astype(f"timedelta64[{unit}]"), name=name)
     if kind == "bool":
         return pd.Index(values.astype(bool), name=name)
-    if kind in ("str", "json"):
+    if kind in ("str", "json", "period", "interval"):
         text = [v.decode() if isinstance(v, bytes) else v for v in values]
         if kind == "json":
             return pd.Index([json.loads(v) for v in text], dtype=object, name=name)
+        if kind == "period":
+            return pd.PeriodIndex(text, freq=hints["index_freq"], name=name)
+        if kind == "interval":
+            pairs = np.asarray([json.loads(v) for v in text]).reshape(-1, 2)
+            return pd.IntervalIndex.from_arrays(
+                pairs[:, 0], pairs[:, 1], closed=hints["index_closed"], name=name
+            )
         return pd.Index(text, name=name)
     return pd.Index(values, name=name)
 
@@ -844,7 +911,7 @@ def write_row_matrix(
             f.dimensions = {"obs": n, column_dim: len(columns)}
             opts = {} if h5py.check_string_dtype(src["obs"].dtype) else CHECKSUM
             obs = f.create_variable("obs", ("obs",), src["obs"].dtype, chunks=(chunk_rows,), **opts)
-            for key in ("index_kind", "index_name", "index_unit", "units", "calendar"):
+            for key in (*_OBS_HINTS, "units", "calendar"):
                 if key in src["obs"].attrs:  # the decoding hints, not HDF5's own bookkeeping
                     obs.attrs[key] = plain_attr(src["obs"].attrs[key])
             f.create_variable(column_dim, (column_dim,), np.asarray(columns).dtype)[:] = columns

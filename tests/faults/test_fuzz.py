@@ -39,9 +39,8 @@ validation (a weights Series that cannot be aligned, ``n_components`` above the 
 Any other exception, a library warning other than RankWarning, or an answer that differs
 from the oracle's or between the two chunk sizes fails the test.
 
-Bugs the fuzzing found are pinned by explicit tests at the end of the file: regression
-tests for those fixed since, ``xfail(strict=True)`` for those still open (the hypothesis
-test skips their inputs with ``assume``, see ``_known_bug``).
+Bugs the fuzzing found are pinned by explicit regression tests at the end of the file
+(all fixed; a new one would be added there as ``xfail(strict=True)``).
 """
 
 from __future__ import annotations
@@ -55,7 +54,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
-from hypothesis import HealthCheck, assume, event, given, note, settings
+from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 from sklearn.decomposition import PCA
 
@@ -78,9 +77,19 @@ NUMERIC_DTYPES = ("float64", "float32", "int64", "bool", "Int64", "Float64", "bo
 # "string" is pandas' nullable StringDtype (pd.NA for missing); "str" the default string
 # dtype of pandas 3 (NaN for missing); "category_int" a Categorical of integers
 CAT_KINDS = ("category", "category_int", "object", "str", "string")
-# (row index kinds whose labels do not survive the store yet are not drawn: see the
-# xfail tests at the end)
-INDEX_KINDS = ("range", "shuffled", "duplicated", "string", "float", "datetime", "mixed")
+INDEX_KINDS = (
+    "range",
+    "shuffled",
+    "duplicated",
+    "string",
+    "float",
+    "datetime",
+    "mixed",
+    "timedelta",
+    "period",
+    "categorical",
+    "uint64",
+)
 
 
 @dataclass
@@ -184,6 +193,14 @@ def _index(draw, rng, n: int) -> pd.Index:
         index = pd.Index(rng.permutation(n) / 4.0)
     elif kind == "datetime":
         index = pd.date_range("2021-03-01", periods=n, freq="h")[rng.permutation(n)]
+    elif kind == "timedelta":
+        index = pd.timedelta_range("1s", periods=n, freq="s")[rng.permutation(n)]
+    elif kind == "period":
+        index = pd.period_range("2001-01", periods=n, freq="M")[rng.permutation(n)]
+    elif kind == "categorical":
+        index = pd.CategoricalIndex(rng.permutation(n) + 5)
+    elif kind == "uint64":
+        index = pd.Index(rng.permutation(n).astype(np.uint64) + np.uint64(2**63))
     elif kind == "mixed":
         # ints and strings in an object index (each label must come back as it was)
         index = pd.Index([f"r{i}" if rng.random() < 0.5 else i for i in range(n)], dtype=object)
@@ -410,10 +427,16 @@ def _assert_matches(out, ref, ref_predict, kind: str, rank: int) -> None:
     if kind in ("full", "deficient"):
         np.testing.assert_allclose(out["ssr"], ref.ssr, rtol=1e-8, atol=1e-10 * tss)
         np.testing.assert_allclose(
-            out["fitted"].to_numpy(), ref.fittedvalues.to_numpy(), rtol=1e-8, atol=1e-9 * y_scale
+            out["fitted"].to_numpy(),
+            ref.fittedvalues.to_numpy(dtype=np.float64),  # object dtype when nobs == 1
+            rtol=1e-8,
+            atol=1e-9 * y_scale,
         )
         np.testing.assert_allclose(
-            out["resid"].to_numpy(), ref.resid.to_numpy(), rtol=1e-7, atol=1e-9 * y_scale
+            out["resid"].to_numpy(),
+            ref.resid.to_numpy(dtype=np.float64),
+            rtol=1e-7,
+            atol=1e-9 * y_scale,
         )
         # predictions on the whole frame: NaN exactly on the rows statsmodels cannot predict
         # (a missing predictor), the fitted values' numbers elsewhere
@@ -432,18 +455,6 @@ def _chunk_sizes(n: int):
     return st.one_of(st.sampled_from([*small, n, "auto"]), odd)
 
 
-def _known_bug(case: Case, chunk_sizes: tuple) -> str | None:
-    """Inputs hit by an open library bug, pinned by an xfail test below (None: none)."""
-    index, n = case.df.index, len(case.df)
-    if index.dtype == object and any(cs != "auto" and cs < n for cs in chunk_sizes):
-        is_str = [isinstance(v, str) for v in index]
-        if any(is_str) and not all(is_str):
-            # test_bug_object_index_kind_decided_per_block: str labels in one block and
-            # others in the next make the store refuse the index (StoreError)
-            return "object_index_kind_decided_per_block"
-    return None
-
-
 # ~0.2 s an example (two library fits, statsmodels, predict): ~25 s in all
 @settings(FUZZ, max_examples=120)
 @given(data=st.data())
@@ -458,7 +469,6 @@ def test_lstsq_matches_statsmodels_or_raises_ooc_error(data):
     # weights as the column's name, as an array, or as a shuffled Series (aligned by label)
     form = data.draw(st.sampled_from(["column", "array", "series"]), label="weights form")
     note(f"dtypes: {dict(df.dtypes.astype(str))}, index: {df.index[:6].tolist()}...")
-    assume(_known_bug(case, (cs_a, cs_b)) is None)
     weights = case.weights
     if weights is not None and form == "array":
         weights = df[weights].to_numpy()
@@ -665,8 +675,8 @@ def test_pca_matches_sklearn_or_raises_ooc_error(data):
 
 
 # -- bugs the fuzzing found, as explicit examples ----------------------------------------------
-# Fixed ones stay as regression tests. Open ones are xfail(strict=True): a fix turns them
-# into XPASS failures, the signal to drop the mark (and the matching assume() above).
+# All fixed, kept as regression tests. A new one goes here as xfail(strict=True): its fix
+# turns it into an XPASS failure, the signal to drop the mark.
 
 _Y = [0.1, 0.5, -0.3, 1.2, 0.7, 0.2, 0.9, 0.4]
 _X = [1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 6.0, 8.0]
@@ -739,41 +749,24 @@ def test_row_labels_come_back_as_they_were(index):
     assert got == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ooc.StoreError,
-    reason="store._index_values picks the label kind (json/str) per written block: a "
-    "block of str labels followed by one with an int or None label raises "
-    "'row labels changed kind from str to json' (fine when the frame is one block)",
-)
 @pytest.mark.parametrize(
     "labels",
     [["a", "b", "c", 1, 2, 3, 4, 5], ["a", None, "b", "c", "d", "e", "f", "g"]],
     ids=["str-then-ints", "one-None"],
 )
-def test_bug_object_index_kind_decided_per_block(labels):
+def test_object_index_kind_is_the_same_in_every_block(labels):
+    # Was: the kind (json/str) was picked per written block, and the store refused the
+    # index when a block of str labels was followed by one with an int or None
     got, expected = _resid_labels(pd.Index(labels, dtype=object), chunksize=3)
     assert got == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a uint64 index is stored in the int64 'obs' variable: labels >= 2**63 all "
-    "come back as 9223372036854775807 (store._make_obs_var picks int64 for any int kind)",
-)
-def test_bug_uint64_labels_above_int64_max():
+def test_uint64_labels_above_int64_max():
+    # Was: stored in an int64 variable, every label >= 2**63 came back as 2**63 - 1
     got, expected = _resid_labels(pd.Index(np.arange(8, dtype=np.uint64) + np.uint64(2**63)))
     assert got == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(TypeError, ValueError),
-    reason="labels h5py cannot write as variable-length strings escape as plain errors: "
-    "a NaN label in a str index (Index.astype(str) keeps it NaN; TypeError) and a NUL "
-    "character (ValueError 'VLEN strings do not support embedded NULLs')",
-)
 @pytest.mark.parametrize(
     "index",
     [
@@ -782,35 +775,19 @@ def test_bug_uint64_labels_above_int64_max():
     ],
     ids=["str-with-NaN-label", "NUL-in-label"],
 )
-def test_bug_unstorable_string_labels(index):
-    try:
-        got, expected = _resid_labels(index)
-    except ooc.OOCError:
-        return  # refusing with a library error (StoreError) would keep the contract
-    assert got == expected
+def test_unstorable_string_labels_are_refused_by_name(index):
+    # Was: h5py's TypeError / ValueError. A store cannot hold a missing label or a NUL
+    with pytest.raises(ooc.StoreError, match=r"missing label|NUL character"):
+        _resid_labels(index)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pd.errors.OutOfBoundsDatetime,
-    reason="store._index_values converts a datetime index to ns (index.as_unit('ns')): "
-    "a datetime64[s] label outside 1677-2262 raises pandas' OutOfBoundsDatetime",
-)
-def test_bug_datetime_labels_outside_the_ns_range():
+def test_datetime_labels_outside_the_ns_range():
+    # Was: converted to ns, pandas' OutOfBoundsDatetime. Now stored in their own unit
     index = pd.DatetimeIndex(pd.date_range("1500-01-01", periods=8, freq="D", unit="s"))
-    try:
-        got, expected = _resid_labels(index)
-    except ooc.OOCError:
-        return  # a StoreError naming the index would keep the contract
+    got, expected = _resid_labels(index)
     assert got == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="period, interval and categorical row indexes fall through to the 'str' kind "
-    "of store._index_values: resid/fittedvalues carry their text, not the labels",
-)
 @pytest.mark.parametrize(
     "index",
     [
@@ -820,6 +797,7 @@ def test_bug_datetime_labels_outside_the_ns_range():
     ],
     ids=["period", "interval", "categorical-ints"],
 )
-def test_bug_row_index_kinds_stored_as_text(index):
+def test_period_interval_categorical_labels(index):
+    # Was: stored as their text, which resid/fittedvalues then carried
     got, expected = _resid_labels(index)
     assert got == expected
