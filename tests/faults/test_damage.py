@@ -14,6 +14,7 @@ import warnings
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import make_frame
 
@@ -152,3 +153,25 @@ def test_damaged_csv_store_is_refused(tmp_path):
         f.attrs["n_rows"] = 10
     with pytest.raises(ooc.StoreError, match=r"attribute 'n_rows' is 10 but was written as 200"):
         ooc.open_csv_store(store)
+
+
+def test_other_files_are_refused_by_name(tmp_path):
+    import xarray as xr
+
+    plain = tmp_path / "plain.nc"
+    xr.Dataset({"X": ("obs", np.arange(3.0))}).to_netcdf(plain, engine="h5netcdf")
+    with pytest.raises(ooc.StoreError, match=r"plain\.nc' is not an ooc_accessor design store"):
+        ooc.open_design(plain)
+    csv = tmp_path / "in.csv"
+    make_frame(50).to_csv(csv)
+    ooc.read_csv(csv, tmp_path / "c.nc", progress=False)
+    with pytest.raises(ooc.StoreError, match=r"format attribute is 'ooc_accessor.csv"):
+        ooc.open_design(tmp_path / "c.nc")
+
+
+def test_time_zone_index_is_refused_by_name(tmp_path):
+    df = make_frame(50)
+    df.index = pd.date_range("2024-01-01", periods=50, freq="h", tz="Europe/Paris")
+    with pytest.raises(ooc.StoreError, match=r"time zone Europe/Paris.*tz_convert\(None\)"):
+        df.ooc.design(FORMULA, path=tmp_path / "d.nc")
+    assert not (tmp_path / "d.nc").exists()
