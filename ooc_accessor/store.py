@@ -587,7 +587,7 @@ def _digest(ds: h5py.Dataset) -> str:
                 h.update(v if isinstance(v, bytes) else str(v).encode())
                 h.update(b"\0")
         else:
-            h.update(np.ascontiguousarray(values).tobytes())
+            h.update(np.ascontiguousarray(values))  # the buffer itself: no copy
     return h.hexdigest()
 
 
