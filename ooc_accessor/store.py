@@ -349,6 +349,7 @@ class DesignWriter:
         self.n = 0
         self.chunk_rows = int(chunk_rows)
         self._index_kind: str | None = None
+        self._hashes: dict[str, Any] = {}
         # a chunk cache holding one chunk of X: a block that ends mid-chunk (rows dropped)
         # is completed in memory, not read back, checksummed and rewritten
         cache = self.chunk_rows * (max(p, 1) + k + 2) * 8 + 2**20
@@ -473,6 +474,22 @@ class DesignWriter:
             self._w[a:b] = w
         self._obs[a:b] = obs
         self.n = b
+        # the manifest's digests, as a reader will hash them: the stored dtype, row order
+        self._hash("X", x)
+        if self._y is not None:
+            self._hash("y", y)
+        if self._w is not None:
+            self._hash("weights", w)
+        self._hash("obs", obs, self._obs.dtype)
+
+    def _hash(self, name: str, values: Any, dtype: Any = np.float64) -> None:
+        h = self._hashes.setdefault(name, hashlib.sha256())
+        if dtype is _STR or h5py.check_string_dtype(np.dtype(dtype)) is not None:
+            for v in values:
+                h.update(v if isinstance(v, bytes) else str(v).encode())
+                h.update(b"\0")
+        else:
+            h.update(np.ascontiguousarray(values, dtype=dtype))
 
     def copy_from(self, part: str) -> int:
         """Append every row of a complete store written by another writer (a worker's part).
@@ -526,7 +543,9 @@ class DesignWriter:
             f.attrs["store_id"] = uuid.uuid4().hex
             f.attrs["complete"] = 1  # a reader refuses a store without it
             f.close()  # HDF5 writes its cached chunks here: a full disk may show only now
-            seal(self.tmp)
+            known = {name: h.hexdigest() for name, h in self._hashes.items()}
+            known.setdefault("X", hashlib.sha256().hexdigest())  # no rows: empty
+            seal(self.tmp, known)
         except (OSError, RuntimeError) as exc:
             raise write_error(exc, self.path) from exc
         os.replace(self.tmp, self.path)
@@ -609,9 +628,15 @@ def _chunk_layout(ds: h5py.Dataset) -> list:
     return [found, h.hexdigest()]
 
 
-def describe(f: h5py.File, digests: bool = True) -> dict[str, Any]:
+def describe(
+    f: h5py.File, digests: bool = True, known: dict[str, str] | None = None
+) -> dict[str, Any]:
     """What a store says about itself: attributes, and each variable's shape, dtype,
-    attributes, checksum filter, chunk index and (``digests``) the SHA-256 of its values."""
+    attributes, checksum filter, chunk index and (``digests``) the SHA-256 of its values.
+
+    ``known`` holds digests the writer computed as it wrote (no read-back for those).
+    """
+    known = known or {}
     variables = {}
     for name, ds in f.items():
         if not isinstance(ds, h5py.Dataset):
@@ -626,15 +651,19 @@ def describe(f: h5py.File, digests: bool = True) -> dict[str, Any]:
         if ds.chunks is not None:
             entry["chunks"] = _chunk_layout(ds)
         if digests:
-            entry["sha256"] = _digest(ds)
+            entry["sha256"] = known[name] if name in known else _digest(ds)
         variables[name] = entry
     return {"attrs": _user_attrs(f.attrs), "variables": variables}
 
 
-def seal(path: str) -> None:
-    """Write the manifest of a closed, complete store (its last write), then fsync it."""
+def seal(path: str, known: dict[str, str] | None = None) -> None:
+    """Write the manifest of a closed, complete store (its last write), then fsync it.
+
+    ``known``: SHA-256 digests of variables hashed as they were written; the others are
+    read back and hashed here.
+    """
     with h5py.File(path, "r+") as f:
-        f.attrs[_MANIFEST] = json.dumps(describe(f), sort_keys=True)
+        f.attrs[_MANIFEST] = json.dumps(describe(f, known=known), sort_keys=True)
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
 
