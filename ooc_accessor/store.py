@@ -7,24 +7,19 @@ the target's directory and renamed only when complete, so a killed writer never 
 file at the target path, and ``complete=1`` is the last attribute written.
 
 Damage is caught, never read as numbers. Every numeric variable carries HDF5's fletcher32
-checksum per chunk, so a flipped byte fails the read (in any HDF5 reader, xarray too). The
-``manifest`` attribute records, at commit, every attribute, each variable's shape, dtype,
-attributes and chunk index, and a SHA-256 of each variable's values, so an edited
-attribute, a removed variable, a truncated dimension or a damaged chunk index is named
-when the store is opened (:func:`read_attrs`), and ``verify=True`` proves every value is
-the one written (a damaged index can make HDF5 read zeros that no chunk checksum sees).
+checksum per chunk, so a flipped byte fails the read (in any HDF5 reader, xarray too), and
+the ``manifest`` attribute written at commit (:mod:`~ooc_accessor.manifest`) lets
+:func:`read_attrs` name an edited attribute, a removed variable, a truncated dimension or a
+damaged chunk index, and prove with ``verify=True`` that every value is the one written.
+Temporary names, stale temporaries, free space and write errors live in
+:mod:`~ooc_accessor.files`.
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
-import itertools
 import json
 import os
-import shutil
-import socket
-import tempfile
 import uuid
 from typing import Any
 
@@ -34,182 +29,29 @@ import numpy as np
 import pandas as pd
 
 from .errors import StoreError
-
-try:  # the file-size limit (a simulated or real full disk); Unix only
-    import resource
-except ImportError:  # pragma: no cover - Windows
-    resource = None  # type: ignore[assignment]
+from .files import (  # noqa: F401 - re-exported: the store's callers use them from here
+    TMPDIR_ENV,
+    discard,
+    ensure_space,
+    remove_file,
+    remove_stale_temps,
+    temp_path,
+    temporary_store_path,
+    write_error,
+)
+from .manifest import (
+    checked_attrs,
+    plain_attr,
+    seal,
+)
 
 FORMAT = "ooc_accessor.design"
 #: 2: fletcher32 on every numeric variable and the ``manifest`` attribute
 STORE_VERSION = 2
 #: HDF5's per-chunk checksum, verified by HDF5 on every read of a chunk
 CHECKSUM: dict[str, Any] = {"fletcher32": True}
-#: HDF5's own bookkeeping attributes (dimension scales), not part of what a store says
-_HDF5_ATTRS = {"DIMENSION_LIST", "REFERENCE_LIST", "CLASS", "NAME"}
-_MANIFEST = "manifest"
 _STR = h5py.string_dtype()
 _EPOCH_UNITS = "nanoseconds since 1970-01-01"
-
-
-#: environment variable naming where temporary stores go (on a cluster: a shared disk)
-TMPDIR_ENV = "OOC_ACCESSOR_TMPDIR"
-
-
-def temporary_store_path(directory: str | None = None) -> str:
-    """A fresh path for a temporary store.
-
-    In ``directory`` if given, else in ``$OOC_ACCESSOR_TMPDIR`` (set it to a shared disk when
-    dask workers on other machines must read the store), else ``tempfile``'s directory.
-    """
-    d = directory or os.environ.get(TMPDIR_ENV) or tempfile.gettempdir()
-    return os.path.join(d, f"ooc-design-{uuid.uuid4().hex}.nc")
-
-
-def remove_file(path: str) -> None:
-    """Remove a temporary store if it is still there (a finalizer's job)."""
-    if os.path.exists(path):
-        os.remove(path)
-
-
-def temp_path(final: str) -> str:
-    """A hidden temporary name beside ``final`` that says which process writes it.
-
-    The writer's pid and host are in the name, so a later writer can tell a file left by
-    a killed process (removed by :func:`remove_stale_temps`) from one still being written.
-    """
-    directory, base = os.path.split(os.path.abspath(final))
-    tag = f"{uuid.uuid4().hex[:12]}-{os.getpid()}@{socket.gethostname()}"
-    return os.path.join(directory, f".{base}.tmp-{tag}")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
-
-
-def remove_stale_temps(final: str) -> list[str]:
-    """Remove the temporary files of ``final`` whose writer died on this host.
-
-    A SIGKILLed writer cannot clean up after itself; the next write to the same path
-    does. Files of live processes, and of other hosts (a shared disk), are left alone.
-    """
-    directory, base = os.path.split(os.path.abspath(final))
-    prefix, host = f".{base}.tmp-", socket.gethostname()
-    removed = []
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return removed
-    for name in names:
-        if not name.startswith(prefix):
-            continue
-        tag, sep, where = name[len(prefix) :].rpartition("@")
-        pid = tag.rpartition("-")[2]
-        if not sep or where != host or not pid.isdigit() or _alive(int(pid)):
-            continue
-        try:
-            os.remove(os.path.join(directory, name))
-            removed.append(name)
-        except FileNotFoundError:  # another writer cleaned it first
-            pass
-    return removed
-
-
-def discard(f: h5netcdf.File | None, tmp: str) -> None:
-    """Close a half-written file without another write, and remove it.
-
-    After a failed write (a full disk) HDF5's state for the file is broken: h5netcdf's
-    ``close`` writes attributes first, and touching the broken objects again can crash
-    the process. The h5py file is closed directly instead; its own errors are moot, as
-    the file goes.
-    """
-    if f is not None:
-        h5 = getattr(f, "_h5file", None)
-        try:
-            # the file's data are worthless now: emptying it first gives HDF5's closing
-            # flush room on a full disk (its blocks are freed)
-            os.truncate(tmp, 0)
-        except OSError:
-            pass
-        try:
-            if h5 is not None and h5.id.valid:
-                h5.close()
-        except Exception:  # closing a broken file may fail; removing it is what matters
-            pass
-        f._closed = True  # so h5netcdf's finalizer does not flush it again
-    if os.path.exists(tmp):
-        os.remove(tmp)
-
-
-#: errno values of a full disk, a file-size limit and an exhausted quota
-_NO_SPACE = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
-
-
-#: space every write must find free before it starts (HDF5's metadata, the first chunks)
-MIN_FREE_BYTES = 2**20
-
-
-def ensure_space(final: str, nbytes: int = 0, written: int = 0) -> None:
-    """Refuse to write ``nbytes`` more to ``final`` where they (plus a margin) cannot fit.
-
-    Checked before HDF5 creates the file (the whole store's bytes) and before each block
-    (that block's bytes, ``written`` being those already in the file). A write that fails
-    inside HDF5 is caught and cleaned up too (:func:`write_error`, :func:`discard`), but
-    HDF5's state for that file is broken from then on (h5py may even crash when the
-    process exits), so a disk that cannot take the next block is refused before HDF5
-    tries.
-    """
-    where = os.path.dirname(os.path.abspath(final))
-    if not os.path.isdir(where):
-        raise StoreError(
-            f"cannot write store {final!r}: directory {where!r} does not exist; create it "
-            "first or pass another path="
-        )
-    free = shutil.disk_usage(where).free
-    if resource is not None:
-        soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
-        if soft != resource.RLIM_INFINITY:
-            free = min(free, soft - int(written))
-    need = int(nbytes) + MIN_FREE_BYTES
-    if need > free:
-        raise StoreError(
-            f"writing {final!r} failed: the disk is full or a file-size limit was reached "
-            f"(about {need / 2**20:.1f} MiB are needed, {free / 2**20:.1f} MiB are "
-            f"available). Nothing was written at {final!r}; free space in {where!r} or "
-            f"write elsewhere (path=, or ${TMPDIR_ENV} for temporary stores)"
-        )
-
-
-def write_error(exc: BaseException, final: str) -> StoreError:
-    """A :class:`StoreError` for a failed write of ``final``, naming the disk when full.
-
-    HDF5 reports the errno only inside its message text (``errno = 28``), so both are
-    looked at.
-    """
-    text = " ".join(str(exc).split())
-    full = getattr(exc, "errno", None) in _NO_SPACE or any(
-        f"errno = {e}," in text or os.strerror(e).lower() in text.lower() for e in _NO_SPACE
-    )
-    # HDF5's text runs to several lines of buffer addresses: its head says what failed
-    text = text if len(text) <= 160 else text[:157] + "..."
-    where = os.path.dirname(os.path.abspath(final))
-    if full:
-        return StoreError(
-            f"writing {final!r} failed: the disk is full or a file-size limit was reached "
-            f"({text}). Nothing was written at {final!r} and the temporary file was "
-            f"removed; free space in {where!r} or write elsewhere (path=, or "
-            f"${TMPDIR_ENV} for temporary stores)"
-        )
-    return StoreError(
-        f"writing {final!r} failed ({text}). Nothing was written at {final!r} and the "
-        f"temporary file was removed; check that {where!r} is writable and retry"
-    )
 
 
 #: epoch units of stored datetimes, by pandas unit (CF names, which xarray decodes)
@@ -563,165 +405,6 @@ class DesignWriter:
             self.abort()
 
 
-def _jsonable(v: Any) -> Any:
-    v = plain_attr(v)
-    if isinstance(v, np.ndarray):
-        return [_jsonable(x) for x in v.tolist()]
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, bytes):
-        return v.decode(errors="replace")
-    return v
-
-
-def _user_attrs(attrs: Any) -> dict[str, Any]:
-    """Attributes as written by us (HDF5's and netCDF's own bookkeeping left out)."""
-    return {
-        k: _jsonable(v)
-        for k, v in attrs.items()
-        if not k.startswith("_") and k not in _HDF5_ATTRS and k != _MANIFEST
-    }
-
-
-def _digest(ds: h5py.Dataset) -> str:
-    """SHA-256 of a variable's values, read a chunk of rows at a time.
-
-    The end-to-end check behind ``verify``: whatever HDF5 structure a damaged byte hits
-    (a chunk, its index, a fill value), what a reader gets differs from what was written.
-    """
-    h = hashlib.sha256()
-    text = h5py.check_string_dtype(ds.dtype) is not None
-    n = ds.shape[0] if ds.shape else 1
-    step = ds.chunks[0] if ds.chunks else max(n, 1)
-    for a in range(0, n, step):
-        try:
-            values = ds[a : a + step] if ds.shape else ds[()]
-        except OSError as exc:  # fletcher32 failed, or the chunk cannot be read at all
-            b = min(a + step, n)
-            raise _DamagedError(
-                f"variable {ds.name.lstrip('/')!r} rows {a}-{b - 1} fail their checksum ({exc})"
-            ) from exc
-        if text:
-            for v in np.atleast_1d(values):
-                h.update(v if isinstance(v, bytes) else str(v).encode())
-                h.update(b"\0")
-        else:
-            h.update(np.ascontiguousarray(values))  # the buffer itself: no copy
-    return h.hexdigest()
-
-
-def _chunk_layout(ds: h5py.Dataset) -> list:
-    """``[chunks found, SHA-256 of their (position, offset, size) list]`` of a variable.
-
-    Every chunk position the shape implies is looked up the way a read looks it up. A
-    damaged chunk index can lose a chunk (HDF5 then reads fill values: zeros) or point at
-    another chunk (whose own checksum is valid): both change this, and neither is caught
-    by the chunks' fletcher32.
-    """
-    h = hashlib.sha256()
-    found = 0
-    grids = [range(0, n, c) for n, c in zip(ds.shape, ds.chunks, strict=True)]
-    for position in itertools.product(*grids):
-        info = ds.id.get_chunk_info_by_coord(position)
-        found += info.byte_offset is not None
-        h.update(f"{position}@{info.byte_offset}:{info.size};".encode())
-    return [found, h.hexdigest()]
-
-
-def describe(
-    f: h5py.File, digests: bool = True, known: dict[str, str] | None = None
-) -> dict[str, Any]:
-    """What a store says about itself: attributes, and each variable's shape, dtype,
-    attributes, checksum filter, chunk index and (``digests``) the SHA-256 of its values.
-
-    ``known`` holds digests the writer computed as it wrote (no read-back for those).
-    """
-    known = known or {}
-    variables = {}
-    for name, ds in f.items():
-        if not isinstance(ds, h5py.Dataset):
-            continue
-        text = h5py.check_string_dtype(ds.dtype) is not None
-        entry = {
-            "shape": list(ds.shape),
-            "dtype": "str" if text else ds.dtype.str,
-            "fletcher32": bool(ds.fletcher32),
-            "attrs": _user_attrs(ds.attrs),
-        }
-        if ds.chunks is not None:
-            entry["chunks"] = _chunk_layout(ds)
-        if digests:
-            entry["sha256"] = known[name] if name in known else _digest(ds)
-        variables[name] = entry
-    return {"attrs": _user_attrs(f.attrs), "variables": variables}
-
-
-def seal(path: str, known: dict[str, str] | None = None) -> None:
-    """Write the manifest of a closed, complete store (its last write), then fsync it.
-
-    ``known``: SHA-256 digests of variables hashed as they were written; the others are
-    read back and hashed here.
-    """
-    with h5py.File(path, "r+") as f:
-        f.attrs[_MANIFEST] = json.dumps(describe(f, known=known), sort_keys=True)
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
-
-
-def _differences(written: dict, found: dict) -> list[str]:
-    """How the store differs from its manifest, one phrase per difference."""
-    out = []
-    wa, fa = written["attrs"], found["attrs"]
-    for key in sorted(set(wa) | set(fa)):
-        if key not in fa:
-            out.append(f"attribute {key!r} was removed")
-        elif key not in wa:
-            out.append(f"attribute {key!r} was added")
-        elif wa[key] != fa[key]:
-            out.append(
-                f"attribute {key!r} is {_short(fa[key])} but was written as {_short(wa[key])}"
-            )
-    wv, fv = written["variables"], found["variables"]
-    for name in sorted(set(wv) | set(fv)):
-        if name not in fv:
-            out.append(f"variable {name!r} was removed")
-            continue
-        if name not in wv:
-            out.append(f"variable {name!r} was added")
-            continue
-        w, g = wv[name], fv[name]
-        if w["shape"] != g["shape"]:
-            out.append(
-                f"variable {name!r} has shape {tuple(g['shape'])} but was written with "
-                f"{tuple(w['shape'])}"
-            )
-        if w.get("chunks") != g.get("chunks"):
-            counts = (g.get("chunks") or [0])[0], (w.get("chunks") or [0])[0]
-            out.append(
-                f"variable {name!r}'s chunk index changed ({counts[0]} chunks stored, "
-                f"{counts[1]} written)"
-            )
-        for key, what in (
-            ("dtype", "dtype"),
-            ("fletcher32", "checksum filter"),
-            ("attrs", "attributes"),
-        ):
-            if w[key] != g[key]:
-                out.append(f"variable {name!r}'s {what} changed")
-        if "sha256" in w and "sha256" in g and w["sha256"] != g["sha256"]:
-            out.append(f"variable {name!r}'s values changed (their SHA-256 differs)")
-    return out
-
-
-def _short(v: Any) -> str:
-    text = repr(v)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-class _DamagedError(Exception):
-    """A reason a store cannot be trusted (turned into a StoreError naming the file)."""
-
-
 def read_attrs(path: str, verify: bool = False) -> dict[str, Any]:
     """The attributes of a complete, undamaged design store (and its ``variables``).
 
@@ -754,84 +437,6 @@ def read_attrs(path: str, verify: bool = False) -> dict[str, Any]:
             f"{path!r} lacks variable(s) {sorted(missing)}; rebuild it from its source"
         )
     return attrs
-
-
-def checked_attrs(
-    path: str, *, fmt: str, what: str, rebuild: str, version: int | None, verify: bool
-) -> dict[str, Any]:
-    """The attributes of a complete store of format ``fmt``, checked against its manifest.
-
-    ``what`` names the kind of store and ``rebuild`` says how to make it again, in the
-    messages; ``version`` (if given) must equal the store's ``store_version``.
-    """
-    if not os.path.exists(path):
-        raise StoreError(f"no {what} at {path!r}; {rebuild}")
-    try:
-        fh = h5py.File(path, "r")
-    except OSError as exc:
-        raise StoreError(
-            f"{path!r} is not a readable NetCDF4/HDF5 file, or it is truncated ({exc}); "
-            f"open a {what}, or {rebuild}"
-        ) from exc
-    try:
-        with fh as f:
-            attrs = {k: plain_attr(v) for k, v in f.attrs.items()}
-            if attrs.get("format") != fmt:
-                raise StoreError(
-                    f"{path!r} is not an ooc_accessor {what} (its format attribute is "
-                    f"{attrs.get('format')!r}, not {fmt!r}); {rebuild}"
-                )
-            if version is not None and attrs.get("store_version") != version:
-                raise StoreError(
-                    f"{path!r} has store version {attrs.get('store_version')!r}; this "
-                    f"ooc_accessor reads version {version}: {rebuild}"
-                )
-            if attrs.get("complete") != 1:
-                raise StoreError(f"{path!r} is incomplete: its writer did not finish; {rebuild}")
-            _check_manifest(f, attrs, verify)
-            attrs["variables"] = sorted(f.keys())
-    except StoreError:
-        raise
-    except _DamagedError as exc:
-        raise StoreError(
-            f"{path!r} is damaged or was changed after it was written: {exc}; {rebuild}"
-        ) from None
-    except Exception as exc:  # HDF5 reports damage as any of several types
-        raise StoreError(
-            f"{path!r} cannot be read as an HDF5 {what}, it is truncated or damaged "
-            f"({type(exc).__name__}: {exc}); {rebuild}"
-        ) from exc
-    return attrs
-
-
-def _check_manifest(f: h5py.File, attrs: dict[str, Any], verify: bool) -> None:
-    """Compare a store with its manifest (popped from ``attrs``); read every chunk if
-    ``verify``. Raises :class:`_DamagedError` with every difference found."""
-    if _MANIFEST not in attrs:
-        raise _DamagedError("its manifest attribute is missing")
-    try:
-        written = json.loads(attrs.pop(_MANIFEST))
-    except (TypeError, ValueError) as exc:
-        raise _DamagedError(f"its manifest attribute is not valid JSON ({exc})") from exc
-    if not isinstance(written, dict) or not written.get("variables"):
-        raise _DamagedError("its manifest attribute lists no variables")
-    if not verify:  # string hashes need a read of every string: only when verifying
-        for entry in written["variables"].values():
-            entry.pop("sha256", None)
-    diffs = _differences(written, describe(f, digests=verify))
-    if diffs:
-        raise _DamagedError("; ".join(diffs))
-
-
-def plain_attr(v: Any) -> Any:
-    """An HDF5 attribute as a plain Python value (bytes decoded, 1-element arrays unwrapped)."""
-    if isinstance(v, bytes):
-        return v.decode()
-    if isinstance(v, np.ndarray) and v.size == 1:
-        return v.item()
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
 
 
 def read_block(

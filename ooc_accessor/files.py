@@ -1,0 +1,185 @@
+"""Files written safely: temporary names, stale temporaries, free space, write errors.
+
+Every store (a design, a read_csv store, U or scores) is written under a hidden temporary
+name beside its target and renamed over it when complete; these are the pieces around
+that: where the temporary goes and how it is named, cleaning up after a killed writer,
+refusing a write the disk cannot take, and turning HDF5's write failures into a
+:class:`~ooc_accessor.StoreError` that names the target.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import socket
+import tempfile
+import uuid
+
+import h5netcdf
+
+from .errors import StoreError
+
+try:  # the file-size limit (a simulated or real full disk); Unix only
+    import resource
+except ImportError:  # pragma: no cover - Windows
+    resource = None  # type: ignore[assignment]
+
+#: environment variable naming where temporary stores go (on a cluster: a shared disk)
+TMPDIR_ENV = "OOC_ACCESSOR_TMPDIR"
+
+
+def temporary_store_path(directory: str | None = None) -> str:
+    """A fresh path for a temporary store.
+
+    In ``directory`` if given, else in ``$OOC_ACCESSOR_TMPDIR`` (set it to a shared disk when
+    dask workers on other machines must read the store), else ``tempfile``'s directory.
+    """
+    d = directory or os.environ.get(TMPDIR_ENV) or tempfile.gettempdir()
+    return os.path.join(d, f"ooc-design-{uuid.uuid4().hex}.nc")
+
+
+def remove_file(path: str) -> None:
+    """Remove a temporary store if it is still there (a finalizer's job)."""
+    if os.path.exists(path):
+        os.remove(path)
+
+
+def temp_path(final: str) -> str:
+    """A hidden temporary name beside ``final`` that says which process writes it.
+
+    The writer's pid and host are in the name, so a later writer can tell a file left by
+    a killed process (removed by :func:`remove_stale_temps`) from one still being written.
+    """
+    directory, base = os.path.split(os.path.abspath(final))
+    tag = f"{uuid.uuid4().hex[:12]}-{os.getpid()}@{socket.gethostname()}"
+    return os.path.join(directory, f".{base}.tmp-{tag}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def remove_stale_temps(final: str) -> list[str]:
+    """Remove the temporary files of ``final`` whose writer died on this host.
+
+    A SIGKILLed writer cannot clean up after itself; the next write to the same path
+    does. Files of live processes, and of other hosts (a shared disk), are left alone.
+    """
+    directory, base = os.path.split(os.path.abspath(final))
+    prefix, host = f".{base}.tmp-", socket.gethostname()
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        tag, sep, where = name[len(prefix) :].rpartition("@")
+        pid = tag.rpartition("-")[2]
+        if not sep or where != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        try:
+            os.remove(os.path.join(directory, name))
+            removed.append(name)
+        except FileNotFoundError:  # another writer cleaned it first
+            pass
+    return removed
+
+
+def discard(f: h5netcdf.File | None, tmp: str) -> None:
+    """Close a half-written file without another write, and remove it.
+
+    After a failed write (a full disk) HDF5's state for the file is broken: h5netcdf's
+    ``close`` writes attributes first, and touching the broken objects again can crash
+    the process. The h5py file is closed directly instead; its own errors are moot, as
+    the file goes.
+    """
+    if f is not None:
+        h5 = getattr(f, "_h5file", None)
+        try:
+            # the file's data are worthless now: emptying it first gives HDF5's closing
+            # flush room on a full disk (its blocks are freed)
+            os.truncate(tmp, 0)
+        except OSError:
+            pass
+        try:
+            if h5 is not None and h5.id.valid:
+                h5.close()
+        except Exception:  # closing a broken file may fail; removing it is what matters
+            pass
+        f._closed = True  # so h5netcdf's finalizer does not flush it again
+    if os.path.exists(tmp):
+        os.remove(tmp)
+
+
+#: errno values of a full disk, a file-size limit and an exhausted quota
+_NO_SPACE = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+#: space every write must find free before it starts (HDF5's metadata, the first chunks)
+MIN_FREE_BYTES = 2**20
+
+
+def ensure_space(final: str, nbytes: int = 0, written: int = 0) -> None:
+    """Refuse to write ``nbytes`` more to ``final`` where they (plus a margin) cannot fit.
+
+    Checked before HDF5 creates the file (the whole store's bytes) and before each block
+    (that block's bytes, ``written`` being those already in the file). A write that fails
+    inside HDF5 is caught and cleaned up too (:func:`write_error`, :func:`discard`), but
+    HDF5's state for that file is broken from then on (h5py may even crash when the
+    process exits), so a disk that cannot take the next block is refused before HDF5
+    tries.
+    """
+    where = os.path.dirname(os.path.abspath(final))
+    if not os.path.isdir(where):
+        raise StoreError(
+            f"cannot write store {final!r}: directory {where!r} does not exist; create it "
+            "first or pass another path="
+        )
+    free = shutil.disk_usage(where).free
+    if resource is not None:
+        soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if soft != resource.RLIM_INFINITY:
+            free = min(free, soft - int(written))
+    need = int(nbytes) + MIN_FREE_BYTES
+    if need > free:
+        raise StoreError(
+            f"writing {final!r} failed: the disk is full or a file-size limit was reached "
+            f"(about {need / 2**20:.1f} MiB are needed, {free / 2**20:.1f} MiB are "
+            f"available). Nothing was written at {final!r}; free space in {where!r} or "
+            f"write elsewhere (path=, or ${TMPDIR_ENV} for temporary stores)"
+        )
+
+
+def write_error(exc: BaseException, final: str) -> StoreError:
+    """A :class:`StoreError` for a failed write of ``final``, naming the disk when full.
+
+    HDF5 reports the errno only inside its message text (``errno = 28``), so both are
+    looked at.
+    """
+    text = " ".join(str(exc).split())
+    full = getattr(exc, "errno", None) in _NO_SPACE or any(
+        f"errno = {e}," in text or os.strerror(e).lower() in text.lower() for e in _NO_SPACE
+    )
+    # HDF5's text runs to several lines of buffer addresses: its head says what failed
+    text = text if len(text) <= 160 else text[:157] + "..."
+    where = os.path.dirname(os.path.abspath(final))
+    if full:
+        return StoreError(
+            f"writing {final!r} failed: the disk is full or a file-size limit was reached "
+            f"({text}). Nothing was written at {final!r} and the temporary file was "
+            f"removed; free space in {where!r} or write elsewhere (path=, or "
+            f"${TMPDIR_ENV} for temporary stores)"
+        )
+    return StoreError(
+        f"writing {final!r} failed ({text}). Nothing was written at {final!r} and the "
+        f"temporary file was removed; check that {where!r} is writable and retry"
+    )
