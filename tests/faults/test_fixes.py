@@ -79,3 +79,14 @@ def test_corrupt_gzip_csv(tmp_path):
     with pytest.raises(ooc.CSVError, match=r"y\.csv\.gz'"):
         ooc.read_csv(good, tmp_path / "y.nc", progress=False)
     assert not (tmp_path / "x.nc").exists() and not (tmp_path / "y.nc").exists()
+
+
+def test_a_write_that_fails_for_another_reason_names_the_target(df, tmp_path, monkeypatch):
+    # the temporary file cannot be created (here: its directory vanished); not a full disk
+    monkeypatch.setattr(ooc.store, "temp_path", lambda final: str(tmp_path / "gone" / "t.nc"))
+    target = tmp_path / "d.nc"
+    with pytest.raises(ooc.StoreError, match=r"writing '.*d\.nc' failed \(.*\)\. Nothing was "):
+        df.ooc.design("y ~ a", path=target)
+    assert not target.exists()
+    with pytest.raises(ooc.StoreError, match=r"check that '.*' is writable and retry"):
+        df.ooc.design("y ~ a", path=target)
