@@ -64,13 +64,24 @@ def _digest(ds: h5py.Dataset) -> str:
             raise _DamagedError(
                 f"variable {ds.name.lstrip('/')!r} rows {a}-{b - 1} fail their checksum ({exc})"
             ) from exc
-        if text:
-            for v in np.atleast_1d(values):
-                h.update(v if isinstance(v, bytes) else str(v).encode())
-                h.update(b"\0")
-        else:
-            h.update(np.ascontiguousarray(values))  # the buffer itself: no copy
+        hash_values(h, values, None if text else ds.dtype)
     return h.hexdigest()
+
+
+def hash_values(h: Any, values: Any, dtype: Any) -> None:
+    """Feed rows of a variable to ``h`` as the manifest hashes them.
+
+    ``dtype`` is the stored numeric dtype (the buffer is hashed, no copy when it already
+    is that dtype), or None for strings (each value's UTF-8 bytes, NUL-terminated). The
+    writer hashes what it writes through this, and a verifying reader what it reads, so
+    the two agree byte for byte.
+    """
+    if dtype is None:
+        for v in np.atleast_1d(values):
+            h.update(v if isinstance(v, bytes) else str(v).encode())
+            h.update(b"\0")
+    else:
+        h.update(np.ascontiguousarray(values, dtype=dtype))
 
 
 def _chunk_layout(ds: h5py.Dataset) -> list:

@@ -22,6 +22,7 @@ from patsy.eval import ast_names
 
 from . import store
 from .errors import ColumnTypeError, DataError, MissingColumnError
+from .translate import label
 
 #: bytes of design matrix per block when ``chunksize="auto"``: a block, patsy's
 #: intermediates (a few copies of it) and a QR work buffer stay well under 100 MB.
@@ -441,14 +442,10 @@ def align_weights(weights: pd.Series, index: pd.Index, whose: str) -> np.ndarray
         if absent.any():
             raise DataError(
                 f"weights lacks {int(absent.sum())} of the {whose} row labels (the first: "
-                f"{_label(index[absent][0])!r}); pass a weight for every row"
+                f"{label(index[absent][0])!r}); pass a weight for every row"
             )
         weights = weights.reindex(index)
     return weights.to_numpy(dtype=np.float64, na_value=np.nan)
-
-
-def _label(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v
 
 
 def _preview(items: list[Any], k: int = 12) -> str:

@@ -41,6 +41,7 @@ from .files import (  # noqa: F401 - re-exported: the store's callers use them f
 )
 from .manifest import (
     checked_attrs,
+    hash_values,
     plain_attr,
     seal,
 )
@@ -326,12 +327,8 @@ class DesignWriter:
 
     def _hash(self, name: str, values: Any, dtype: Any = np.float64) -> None:
         h = self._hashes.setdefault(name, hashlib.sha256())
-        if dtype is _STR or h5py.check_string_dtype(np.dtype(dtype)) is not None:
-            for v in values:
-                h.update(v if isinstance(v, bytes) else str(v).encode())
-                h.update(b"\0")
-        else:
-            h.update(np.ascontiguousarray(values, dtype=dtype))
+        text = dtype is _STR or h5py.check_string_dtype(np.dtype(dtype)) is not None
+        hash_values(h, values, None if text else dtype)
 
     def copy_from(self, part: str) -> int:
         """Append every row of a complete store written by another writer (a worker's part).
