@@ -27,8 +27,8 @@ __all__ = [
     "read_nist",
 ]
 
-#: ``shared/`` sits beside the repository (``/work/main`` and ``/work/shared``; on CI too).
-DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "nist"
+#: NIST's files, byte-exact (CRLF kept by .gitattributes), with their README and SHA256SUMS.
+DATA_DIR = Path(__file__).resolve().parent / "data" / "nist"
 
 #: digits of a double: LRE is capped here (and exact agreement scores it).
 MAX_LRE = 15.0

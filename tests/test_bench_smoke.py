@@ -92,10 +92,6 @@ def test_bench_lstsq_smoke_tables(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_nist_accuracy_script_runs(tmp_path: Path) -> None:
     sys.path.insert(0, str(BENCH.parent / "tests"))
-    from nist import DATA_DIR
-
-    if not DATA_DIR.is_dir():
-        pytest.skip(f"NIST data not found at {DATA_DIR}")
     proc = subprocess.run(
         [sys.executable, str(BENCH / "nist_accuracy.py")],
         capture_output=True,

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from nist import (
-    DATA_DIR,
     FORMULAS,
     MAX_LRE,
     NAMES,
@@ -28,11 +27,6 @@ from nist import (
 )
 
 import ooc_accessor
-
-needs_data = pytest.mark.skipif(
-    not DATA_DIR.is_dir(),
-    reason=f"NIST StRD data not found at {DATA_DIR} (shared/ must sit beside the repository)",
-)
 
 #: rows per block; None fits the whole set as one block
 CHUNKINGS: tuple[int | None, ...] = (7, 13, None)
@@ -85,11 +79,7 @@ def fitted(name: str, chunksize: int | None) -> ooc_accessor.LstsqResult:
 
 
 def _cases() -> list:
-    return [
-        pytest.param(name, k, id=f"{name}-{k or 'whole'}", marks=needs_data)
-        for name in NAMES
-        for k in CHUNKINGS
-    ]
+    return [pytest.param(name, k, id=f"{name}-{k or 'whole'}") for name in NAMES for k in CHUNKINGS]
 
 
 # -- the LRE and the parser ------------------------------------------------------------------
@@ -110,7 +100,6 @@ def test_lre():
         min_lre([1.0], [1.0, 2.0])
 
 
-@needs_data
 @pytest.mark.parametrize("name", NAMES)
 def test_parse(name):
     c = certified(name)
@@ -122,7 +111,6 @@ def test_parse(name):
     assert c.formula == FORMULAS[name]
 
 
-@needs_data
 def test_parse_values():
     """Spot checks against the files' text, first and last lines of each part."""
     longley = certified("Longley")
@@ -182,7 +170,6 @@ def test_model_bookkeeping(name, chunksize):
     assert fit.k_constant == (0 if name.startswith("NoInt") else 1)
 
 
-@needs_data
 @pytest.mark.parametrize("chunksize", CHUNKINGS)
 def test_filip_full_rank(chunksize):
     """Filip (condition ~1e15, ~2e-10 after equilibration) is not called rank deficient.
@@ -239,7 +226,6 @@ def test_exact_copy_is_rank_deficient(formula, p, chunksize):
     assert fit.params["a2"] == pytest.approx(2 * fit.params["a"], rel=1e-8)
 
 
-@needs_data
 @pytest.mark.parametrize("name", ["Longley", "Wampler1", "Wampler3", "Wampler4", "Wampler5"])
 def test_params_lre_at_every_chunk_size(name):
     """Every block size from 1 row to the whole set keeps the required digits.

@@ -695,8 +695,6 @@ def test_categorical_without_any_level(dtype):
 def test_string_dtype_with_pd_na(dtype):
     # pd.NA is a missing value, as a nullable boolean's is. Was: it reached patsy, which
     # took it for a level and failed sorting the levels (a plain TypeError)
-    if "pyarrow" in dtype:
-        pytest.importorskip("pyarrow")
     g = pd.Series(["a", "b", pd.NA, "a", "b", "a", "b", "b"], dtype=dtype)
     df = pd.DataFrame({"y": _Y, "x": _X, "g": g})
     ref = smf.ols("y ~ x + C(g)", df.astype({"g": object}).dropna(), missing="drop").fit()
