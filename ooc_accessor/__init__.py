@@ -11,9 +11,12 @@ from . import accessors as _accessors  # noqa: F401 - registers .ooc
 from .csvio import open_csv_store, read_csv
 from .design import Design, open_design
 from .errors import (
+    ArgumentError,
+    ArgumentTypeError,
     ChunkingError,
     ColumnTypeError,
     CSVError,
+    CSVNotFoundError,
     DataError,
     FormulaError,
     MissingColumnError,
@@ -22,6 +25,8 @@ from .errors import (
     PrecisionWarning,
     RankWarning,
     StoreError,
+    StoreNotFoundError,
+    UnsafeCodeError,
     UnseenLevelError,
 )
 from .pca import IncrementalPCA
@@ -33,7 +38,10 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0+unknown"
 
 __all__ = [
+    "ArgumentError",
+    "ArgumentTypeError",
     "CSVError",
+    "CSVNotFoundError",
     "ChunkingError",
     "ColumnTypeError",
     "DataError",
@@ -48,7 +56,9 @@ __all__ = [
     "RankWarning",
     "SVDResult",
     "StoreError",
+    "StoreNotFoundError",
     "Summary",
+    "UnsafeCodeError",
     "UnseenLevelError",
     "__version__",
     "open_csv_store",

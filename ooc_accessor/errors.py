@@ -1,17 +1,22 @@
 """The library's exceptions, in one place.
 
-Every message names the offending object (column, term, level, file) and says what to do.
-Errors about the data, the formula, files and stores inherit from :class:`OOCError`, and
-each also from the built-in type a pandas or scikit-learn user would catch
-(``ValueError``, ``KeyError``...). A misused argument (``missing="ignore"``, a
-``chunksize`` that is not a positive int, ``dim=`` on a DataFrame) raises a plain
-``ValueError`` or ``TypeError``, as pandas and scikit-learn do.
+Every message names the offending object (column, term, level, file, argument) and says
+what to do. Every error the library raises inherits from :class:`OOCError`, and each also
+from the built-in type a pandas or scikit-learn user would catch (``ValueError``,
+``KeyError``, ``TypeError``, ``FileNotFoundError``...), so ``except ValueError`` keeps
+working while ``except ooc.OOCError`` catches everything of ours. A misused argument
+(``missing="ignore"``, a ``chunksize`` that is not a positive int, ``dim=`` naming no
+dimension, more components than features) is an :class:`ArgumentError` (a ``ValueError``)
+or an :class:`ArgumentTypeError` (a ``TypeError``).
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ArgumentError",
+    "ArgumentTypeError",
     "CSVError",
+    "CSVNotFoundError",
     "ChunkingError",
     "ColumnTypeError",
     "DataError",
@@ -21,12 +26,22 @@ __all__ = [
     "OOCError",
     "RankWarning",
     "StoreError",
+    "StoreNotFoundError",
+    "UnsafeCodeError",
     "UnseenLevelError",
 ]
 
 
 class OOCError(Exception):
     """Base class of every error raised by ooc_accessor."""
+
+
+class ArgumentError(OOCError, ValueError):
+    """An argument's value that cannot be used (the argument and the values allowed are named)."""
+
+
+class ArgumentTypeError(OOCError, TypeError):
+    """An argument of a type that cannot be used (the argument and the types allowed are named)."""
 
 
 class FormulaError(OOCError, ValueError):
@@ -52,6 +67,10 @@ class CSVError(OOCError, ValueError):
     """A CSV file that cannot be read: the file (and line, when known) is named."""
 
 
+class CSVNotFoundError(CSVError, FileNotFoundError):
+    """A CSV path (or glob) that names no file."""
+
+
 class ChunkingError(OOCError, ValueError):
     """Dask chunks that a computation cannot read in bounded memory (the fix is named)."""
 
@@ -62,6 +81,19 @@ class UnseenLevelError(OOCError, ValueError):
 
 class StoreError(OOCError, OSError):
     """A design store that is missing, incomplete, or not one of ours."""
+
+
+class StoreNotFoundError(StoreError, FileNotFoundError):
+    """A store path that names no file (never created, or removed since)."""
+
+
+class UnsafeCodeError(OOCError, ValueError):
+    """A store holds formula code outside the allow-list; it is refused, never run.
+
+    A store is data: its formula's expressions are checked to be made only of column names,
+    literals and allow-listed functions before anything is evaluated. Opening a store whose
+    formula calls other functions needs an explicit opt-in naming them.
+    """
 
 
 class NotFittedError(OOCError, ValueError, AttributeError):
