@@ -20,18 +20,17 @@ from __future__ import annotations
 
 import inspect
 import os
-import warnings
 import weakref
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import linalg as sla
 
 from . import kernels, reduce, store
+from . import pca_solvers as solvers
 from .design import open_rows
-from .errors import DataError, NotFittedError, PrecisionWarning
+from .errors import DataError, NotFittedError
 from .fields import FieldMatrix
 from .labels import FeatureLabels
 from .sources import DesignMatrix, MatrixSource, as_matrix
@@ -77,75 +76,6 @@ def _matrix(
             "variables= selects Dataset variables; pass columns= for a DataFrame's columns"
         )
     return as_matrix(data, columns=columns, dim=dim, missing=missing)
-
-
-#: relative error of an explained variance above which covariance_eigh warns
-COVARIANCE_RTOL = 1e-9
-
-
-def _warn_covariance_precision(s2: np.ndarray, p: int, k: int) -> None:
-    """Warn when eigh of the scatter matrix cannot give a kept variance to ~9 digits.
-
-    Its eigenvalues carry an absolute error of about ``p eps lambda_max``: a component
-    whose variance is below ~1e-5 of the largest (for p ~ 1000) loses relative digits,
-    where the QR solver keeps them.
-    """
-    if s2.size == 0 or s2[0] <= 0:
-        return
-    smallest = s2[k - 1] if s2[k - 1] > 0 else np.finfo(float).tiny
-    rel = p * np.finfo(float).eps * s2[0] / smallest
-    if rel > COVARIANCE_RTOL:
-        warnings.warn(
-            f"component {k - 1}'s variance is {smallest / s2[0]:.2g} of the largest, so the "
-            f"covariance solver gives it to a relative error of about {rel:.1g}; pass "
-            "svd_solver='full' (QR of the data, exact) for those components",
-            PrecisionWarning,
-            stacklevel=4,
-        )
-
-
-def _check_finite(block: np.ndarray, src: MatrixSource, a: int, nan_ok: bool = False) -> None:
-    """Raise, naming the feature and row, on inf (always) and on NaN (unless ``nan_ok``)."""
-    inf = np.isinf(block)
-    bad, what, fix = inf, "inf", "inf is not missing: fix or drop those rows"
-    if not inf.any():
-        if nan_ok:
-            return
-        bad, what = np.isnan(block), "NaN"
-        fix = "fill them, or pass missing='drop' to leave the rows holding NaN out"
-        if not bad.any():
-            return
-    counts = bad.sum(axis=0)
-    j = int(np.argmax(counts))
-    row = a + int(np.argmax(bad[:, j]))
-    raise DataError(
-        f"feature {src.feature_label(j)!r} holds {int(counts[j])} {what} value(s) in rows "
-        f"{a}-{a + len(block) - 1} (the first at row {row}); {fix}"
-    )
-
-
-def _read(src: MatrixSource, a: int, b: int) -> np.ndarray:
-    """Rows ``a:b`` of ``src``, checked: NaN raises, or (``src.missing == "drop"``) the
-    rows holding one are left out. inf always raises."""
-    block = src.block(a, b)
-    if block.dtype.kind != "f":
-        return block
-    drop = src.missing == "drop"
-    _check_finite(block, src, a, nan_ok=drop)
-    if drop:
-        nan = np.isnan(block).any(axis=1)
-        if nan.any():
-            block = block[~nan]
-    return block
-
-
-def _state_rows(state: Any) -> int:
-    """Rows folded into a state: CovStats counts them; R of [1 | X] has sqrt(n) at [0, 0]."""
-    if state is None:
-        return 0
-    if isinstance(state, kernels.CovStats):
-        return int(state.nobs)
-    return round(float(state[0, 0]) ** 2)
 
 
 class IncrementalPCA:
@@ -308,23 +238,25 @@ class IncrementalPCA:
             self._fit_randomized(src)
             return self
         ranges = src.ranges(self._rows(src))
-        groups = _groups(src, ranges)
+        groups = solvers.cluster_groups(src, ranges)
         if groups is None or len(groups) < 2:
             for a, b in ranges:
                 self._fold(src, a, b)
             return self._check_rows(src)
         # on a dask.distributed cluster: each worker thread folds a contiguous run of blocks
         # into one factor, and only those p x p factors travel to be merged
-        shift = _first_mean(src, ranges) if self.svd_solver_ != "full" else None
+        shift = solvers.first_mean(src, ranges) if self.svd_solver_ != "full" else None
         args = (self.svd_solver_, shift)
-        self._state = reduce.over_groups(_fold_rows, src, ranges, groups, args, _merge_states)
-        self.n_samples_seen_ = _state_rows(self._state)
+        self._state = reduce.over_groups(
+            solvers.fold_rows, src, ranges, groups, args, solvers.merge_states
+        )
+        self.n_samples_seen_ = solvers.state_rows(self._state)
         return self._check_rows(src)
 
     def _check_rows(self, src: MatrixSource) -> IncrementalPCA:
         if getattr(self, "_state", None) is None:
             if src.n_rows:
-                raise DataError(_NO_ROWS)
+                raise DataError(solvers.NO_ROWS)
             raise DataError("X has no rows: nothing to decompose; pass data with samples")
         return self
 
@@ -388,43 +320,22 @@ class IncrementalPCA:
         self._cache = None
 
     def _fold(self, src: MatrixSource, a: int, b: int) -> None:
-        self._state = _fold_rows(src, [(a, b)], self.svd_solver_, None, self._state)
-        self.n_samples_seen_ = _state_rows(self._state)
+        self._state = solvers.fold_rows(src, [(a, b)], self.svd_solver_, None, self._state)
+        self.n_samples_seen_ = solvers.state_rows(self._state)
         self._cache = None
 
     # -- the randomized solver ------------------------------------------------------------------
     def _fit_randomized(self, src: MatrixSource) -> None:
         p, n = src.n_features, src.n_rows
         k = self.n_components or min(n, p)
-        width = min(p, k + int(self.n_oversamples))
         power = self.iterated_power
         if power == "auto":
             power = 7 if k < 0.1 * p else 4
         rng = np.random.default_rng(self.random_state)
         ranges = src.ranges(self._rows(src))
-        groups = _groups(src, ranges)
-
-        def over(fn: Any, *args: Any, merge: Any = reduce.sum_parts) -> Any:
-            return reduce.over_groups(fn, src, ranges, groups, args, merge)
-
-        sums = over(_sum_rows)  # pass 1: the rows kept, the mean, then the variances
-        n = round(float(sums[-1]))
-        if n == 0:
-            raise DataError(_NO_ROWS)
-        k = min(k, n) if self.n_components is None else k
-        width = min(p, k + int(self.n_oversamples))
-        mean = sums[:-1] / n
-        sq = over(_sq_rows, mean)
-        basis = np.linalg.qr(rng.standard_normal((p, width)))[0]
-        # one pass each: Z = A'A basis, orthonormalized. The first pass is the range finder
-        # itself (scikit-learn's n_iter=0 also multiplies by the data once): power + 1 passes
-        for _ in range(int(power) + 1):
-            basis = np.linalg.qr(over(_gram_rows, mean, basis))[0]
-        # last pass: R of A basis, whose SVD gives s and V
-        r = over(_r_rows, mean, basis, merge=kernels.stack_r)
-        _, s, wt = np.linalg.svd(kernels.square_r(r, width))
-        self._state = ("randomized", mean, sq, s, wt @ basis.T)
-        self.n_samples_seen_ = n
+        self._state, self.n_samples_seen_ = solvers.fit_randomized(
+            src, ranges, k, self.n_components, self.n_oversamples, power, rng
+        )
         self._cache = None
 
     # -- results --------------------------------------------------------------------------------
@@ -444,37 +355,7 @@ class IncrementalPCA:
                 f"n_components={k} must be at most min(n_samples, n_features) = {kmax} "
                 f"({n} samples seen, {p} features)"
             )
-        if self.svd_solver_ == "full":
-            _, mean, rc = kernels.split_centred_r(self._state, p)
-            _, s, vt = np.linalg.svd(rc)
-            s2 = s**2
-            var = np.einsum("ij,ij->j", rc, rc) / n
-            total = float(np.sum(s2))
-        elif self.svd_solver_ == "covariance_eigh":
-            mean, scatter = kernels.cov_scatter(self._state)
-            var = np.diag(scatter) / n
-            total = float(np.trace(scatter))
-            w, v = sla.eigh(scatter, lower=False, subset_by_index=[p - k, p - 1], overwrite_a=True)
-            s2 = np.clip(w[::-1], 0.0, None)
-            s, vt = np.sqrt(s2), v[:, ::-1].T
-            _warn_covariance_precision(s2, p, k)
-        else:
-            _, mean, sq, s, vt = self._state
-            s2, var, total = s**2, sq / n, float(np.sum(sq))
-        vt = kernels.svd_flip_rows(vt[:k])
-        ev = s2 / max(n - 1, 1)
-        total_ev = total / max(n - 1, 1)
-        noise = (total_ev - ev[:k].sum()) / (kmax - k) if k < kmax else 0.0
-        self._cache = {
-            "components": vt,
-            "ev": ev[:k],
-            "ratio": ev[:k] / total_ev if total_ev > 0 else np.zeros(k),
-            "sv": s[:k],
-            "mean": mean,
-            "var": var,
-            "noise": max(float(noise), 0.0),
-            "k": k,
-        }
+        self._cache = solvers.spectrum(self.svd_solver_, self._state, n, p, k)
         return self._cache
 
     def _label_vec(self, values: np.ndarray, dim: str):
@@ -579,7 +460,7 @@ class IncrementalPCA:
         nan_ok = self.missing == "drop"  # a row holding NaN gets NaN scores
         for a, b in src.ranges(self._rows(src)):
             block = src.block(a, b)
-            _check_finite(block, src, a, nan_ok=nan_ok)
+            solvers.check_finite(block, src, a, nan_ok=nan_ok)
             out[a:b] = (np.asarray(block, dtype=np.float64) - mean) @ comps.T
         if src.kind == "pandas" and src.index is not None:
             return pd.DataFrame(
@@ -615,104 +496,6 @@ class IncrementalPCA:
                 )
             return self._layout.matrix(out, sample, index)
         return out
-
-
-def _first_mean(src: MatrixSource, ranges: list[tuple[int, int]]) -> np.ndarray:
-    """The covariance solver's shift: the mean of the first block with rows (keeps the
-    sums small)."""
-    for a, b in ranges:
-        block = _read(src, a, b)
-        if len(block):
-            return _block_mean(block)
-    raise DataError(_NO_ROWS)
-
-
-_NO_ROWS = (
-    "every row holds a missing value (missing='drop' left none): nothing to decompose; "
-    "fill the missing values, or leave the features that are always missing out"
-)
-
-
-def _fold_rows(
-    src: MatrixSource,
-    ranges: list[tuple[int, int]],
-    solver: str,
-    shift: np.ndarray | None,
-    state: Any = None,
-) -> Any:
-    """Fold the rows ``ranges`` of ``src`` into ``state`` (an R factor or CovStats).
-
-    A module-level function so a dask worker can run it on a pickled source (whose reads
-    run where they are called: see ``FieldMatrix._raw``).
-    """
-    for a, b in ranges:
-        block = _read(src, a, b)
-        if not len(block):  # every row dropped for a missing value
-            continue
-        if solver == "full":
-            state = kernels.centred_r(block, r0=state)
-        else:
-            if shift is None:
-                shift = state.shift if state is not None else _block_mean(block)
-            state = kernels.cov_stats(block, shift, into=state)
-    return state
-
-
-def _groups(src: MatrixSource, ranges: list) -> list | None:
-    """Runs of blocks for the workers of an active cluster, when they can read ``src``."""
-    return reduce.worker_groups(ranges) if getattr(src, "remote", False) else None
-
-
-def _sum_rows(src: MatrixSource, ranges: list) -> np.ndarray:
-    """Column sums of the rows ``ranges`` (checked), then the rows kept: randomized pass 1."""
-    total = np.zeros(src.n_features + 1)
-    for a, b in ranges:
-        block = _read(src, a, b)
-        total[:-1] += np.asarray(block, dtype=np.float64).sum(axis=0)
-        total[-1] += len(block)
-    return total
-
-
-def _sq_rows(src: MatrixSource, ranges: list, mean: np.ndarray) -> np.ndarray:
-    """Column sums of squares about ``mean``."""
-    sq = np.zeros(src.n_features)
-    for a, b in ranges:
-        blk = np.asarray(_read(src, a, b), dtype=np.float64) - mean
-        sq += np.einsum("ij,ij->j", blk, blk)
-    return sq
-
-
-def _gram_rows(src: MatrixSource, ranges: list, mean: np.ndarray, basis: np.ndarray):
-    """``A' A basis`` over the rows ``ranges`` of the centred data A."""
-    z = np.zeros((src.n_features, basis.shape[1]))
-    for a, b in ranges:
-        blk = np.asarray(_read(src, a, b), dtype=np.float64) - mean
-        z += blk.T @ (blk @ basis)
-    return z
-
-
-def _r_rows(src: MatrixSource, ranges: list, mean: np.ndarray, basis: np.ndarray):
-    """The R factor of ``A basis`` over the rows ``ranges``."""
-    r = None
-    for a, b in ranges:
-        block = _read(src, a, b)
-        if not len(block):
-            continue
-        part = kernels.data_r(block, mean, basis)
-        r = part if r is None else kernels.stack_r([r, part])
-    return r
-
-
-def _block_mean(block: np.ndarray) -> np.ndarray:
-    """A block's column means in float64 (the covariance solver's shift)."""
-    return np.asarray(block, dtype=np.float64).mean(axis=0)
-
-
-def _merge_states(parts: list) -> Any:
-    """Merge folded states of disjoint row sets (R factors, or CovStats about one shift)."""
-    if isinstance(parts[0], kernels.CovStats):
-        return kernels.merge_cov_stats(parts)
-    return kernels.stack_r(parts)
 
 
 def _field_layout(layout: Any) -> Any:

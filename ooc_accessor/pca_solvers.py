@@ -1,0 +1,273 @@
+"""The PCA solvers' block math: rows folded into a state, and the spectrum from a state.
+
+Kept apart from :mod:`ooc_accessor.pca` (the estimator: parameters, inputs, labels) so the
+numerics can be read and changed alone. Every function takes a
+:class:`~ooc_accessor.sources.MatrixSource` and row ranges, or a folded state, and returns
+numpy values; the row folds are module-level so a dask worker can run them on a pickled source.
+
+States: ``"full"`` folds the R factor of ``[1 | X]``, ``"covariance_eigh"`` a
+:class:`~ooc_accessor.kernels.CovStats` about a fixed shift, ``"randomized"`` ends as the
+tuple ``("randomized", mean, sq, s, vt)`` after its passes over the data.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from scipy import linalg as sla
+
+from . import kernels, reduce
+from .errors import DataError, PrecisionWarning
+from .sources import MatrixSource
+
+__all__ = [
+    "NO_ROWS",
+    "check_finite",
+    "cluster_groups",
+    "first_mean",
+    "fit_randomized",
+    "fold_rows",
+    "merge_states",
+    "read_rows",
+    "spectrum",
+    "state_rows",
+]
+
+#: relative error of an explained variance above which covariance_eigh warns
+COVARIANCE_RTOL = 1e-9
+
+
+def warn_covariance_precision(s2: np.ndarray, p: int, k: int) -> None:
+    """Warn when eigh of the scatter matrix cannot give a kept variance to ~9 digits.
+
+    Its eigenvalues carry an absolute error of about ``p eps lambda_max``: a component
+    whose variance is below ~1e-5 of the largest (for p ~ 1000) loses relative digits,
+    where the QR solver keeps them.
+    """
+    if s2.size == 0 or s2[0] <= 0:
+        return
+    smallest = s2[k - 1] if s2[k - 1] > 0 else np.finfo(float).tiny
+    rel = p * np.finfo(float).eps * s2[0] / smallest
+    if rel > COVARIANCE_RTOL:
+        warnings.warn(
+            f"component {k - 1}'s variance is {smallest / s2[0]:.2g} of the largest, so the "
+            f"covariance solver gives it to a relative error of about {rel:.1g}; pass "
+            "svd_solver='full' (QR of the data, exact) for those components",
+            PrecisionWarning,
+            stacklevel=4,
+        )
+
+
+def check_finite(block: np.ndarray, src: MatrixSource, a: int, nan_ok: bool = False) -> None:
+    """Raise, naming the feature and row, on inf (always) and on NaN (unless ``nan_ok``)."""
+    inf = np.isinf(block)
+    bad, what, fix = inf, "inf", "inf is not missing: fix or drop those rows"
+    if not inf.any():
+        if nan_ok:
+            return
+        bad, what = np.isnan(block), "NaN"
+        fix = "fill them, or pass missing='drop' to leave the rows holding NaN out"
+        if not bad.any():
+            return
+    counts = bad.sum(axis=0)
+    j = int(np.argmax(counts))
+    row = a + int(np.argmax(bad[:, j]))
+    raise DataError(
+        f"feature {src.feature_label(j)!r} holds {int(counts[j])} {what} value(s) in rows "
+        f"{a}-{a + len(block) - 1} (the first at row {row}); {fix}"
+    )
+
+
+def read_rows(src: MatrixSource, a: int, b: int) -> np.ndarray:
+    """Rows ``a:b`` of ``src``, checked: NaN raises, or (``src.missing == "drop"``) the
+    rows holding one are left out. inf always raises."""
+    block = src.block(a, b)
+    if block.dtype.kind != "f":
+        return block
+    drop = src.missing == "drop"
+    check_finite(block, src, a, nan_ok=drop)
+    if drop:
+        nan = np.isnan(block).any(axis=1)
+        if nan.any():
+            block = block[~nan]
+    return block
+
+
+def state_rows(state: Any) -> int:
+    """Rows folded into a state: CovStats counts them; R of [1 | X] has sqrt(n) at [0, 0]."""
+    if state is None:
+        return 0
+    if isinstance(state, kernels.CovStats):
+        return int(state.nobs)
+    return round(float(state[0, 0]) ** 2)
+
+
+def first_mean(src: MatrixSource, ranges: list[tuple[int, int]]) -> np.ndarray:
+    """The covariance solver's shift: the mean of the first block with rows (keeps the
+    sums small)."""
+    for a, b in ranges:
+        block = read_rows(src, a, b)
+        if len(block):
+            return block_mean(block)
+    raise DataError(NO_ROWS)
+
+
+NO_ROWS = (
+    "every row holds a missing value (missing='drop' left none): nothing to decompose; "
+    "fill the missing values, or leave the features that are always missing out"
+)
+
+
+def fold_rows(
+    src: MatrixSource,
+    ranges: list[tuple[int, int]],
+    solver: str,
+    shift: np.ndarray | None,
+    state: Any = None,
+) -> Any:
+    """Fold the rows ``ranges`` of ``src`` into ``state`` (an R factor or CovStats).
+
+    A module-level function so a dask worker can run it on a pickled source (whose reads
+    run where they are called: see ``FieldMatrix._raw``).
+    """
+    for a, b in ranges:
+        block = read_rows(src, a, b)
+        if not len(block):  # every row dropped for a missing value
+            continue
+        if solver == "full":
+            state = kernels.centred_r(block, r0=state)
+        else:
+            if shift is None:
+                shift = state.shift if state is not None else block_mean(block)
+            state = kernels.cov_stats(block, shift, into=state)
+    return state
+
+
+def cluster_groups(src: MatrixSource, ranges: list) -> list | None:
+    """Runs of blocks for the workers of an active cluster, when they can read ``src``."""
+    return reduce.worker_groups(ranges) if getattr(src, "remote", False) else None
+
+
+def sum_rows(src: MatrixSource, ranges: list) -> np.ndarray:
+    """Column sums of the rows ``ranges`` (checked), then the rows kept: randomized pass 1."""
+    total = np.zeros(src.n_features + 1)
+    for a, b in ranges:
+        block = read_rows(src, a, b)
+        total[:-1] += np.asarray(block, dtype=np.float64).sum(axis=0)
+        total[-1] += len(block)
+    return total
+
+
+def sq_rows(src: MatrixSource, ranges: list, mean: np.ndarray) -> np.ndarray:
+    """Column sums of squares about ``mean``."""
+    sq = np.zeros(src.n_features)
+    for a, b in ranges:
+        blk = np.asarray(read_rows(src, a, b), dtype=np.float64) - mean
+        sq += np.einsum("ij,ij->j", blk, blk)
+    return sq
+
+
+def gram_rows(src: MatrixSource, ranges: list, mean: np.ndarray, basis: np.ndarray):
+    """``A' A basis`` over the rows ``ranges`` of the centred data A."""
+    z = np.zeros((src.n_features, basis.shape[1]))
+    for a, b in ranges:
+        blk = np.asarray(read_rows(src, a, b), dtype=np.float64) - mean
+        z += blk.T @ (blk @ basis)
+    return z
+
+
+def r_rows(src: MatrixSource, ranges: list, mean: np.ndarray, basis: np.ndarray):
+    """The R factor of ``A basis`` over the rows ``ranges``."""
+    r = None
+    for a, b in ranges:
+        block = read_rows(src, a, b)
+        if not len(block):
+            continue
+        part = kernels.data_r(block, mean, basis)
+        r = part if r is None else kernels.stack_r([r, part])
+    return r
+
+
+def block_mean(block: np.ndarray) -> np.ndarray:
+    """A block's column means in float64 (the covariance solver's shift)."""
+    return np.asarray(block, dtype=np.float64).mean(axis=0)
+
+
+def merge_states(parts: list) -> Any:
+    """Merge folded states of disjoint row sets (R factors, or CovStats about one shift)."""
+    if isinstance(parts[0], kernels.CovStats):
+        return kernels.merge_cov_stats(parts)
+    return kernels.stack_r(parts)
+
+
+def fit_randomized(
+    src: MatrixSource,
+    ranges: list[tuple[int, int]],
+    k: int,
+    n_components: int | None,
+    n_oversamples: int,
+    power: int,
+    rng: np.random.Generator,
+) -> tuple[Any, int]:
+    """The randomized solver's passes over ``src``: its state and the rows kept."""
+    p = src.n_features
+    groups = cluster_groups(src, ranges)
+
+    def over(fn: Any, *args: Any, merge: Any = reduce.sum_parts) -> Any:
+        return reduce.over_groups(fn, src, ranges, groups, args, merge)
+
+    sums = over(sum_rows)  # pass 1: the rows kept, the mean, then the variances
+    n = round(float(sums[-1]))
+    if n == 0:
+        raise DataError(NO_ROWS)
+    k = min(k, n) if n_components is None else k
+    width = min(p, k + int(n_oversamples))
+    mean = sums[:-1] / n
+    sq = over(sq_rows, mean)
+    basis = np.linalg.qr(rng.standard_normal((p, width)))[0]
+    # one pass each: Z = A'A basis, orthonormalized. The first pass is the range finder
+    # itself (scikit-learn's n_iter=0 also multiplies by the data once): power + 1 passes
+    for _ in range(int(power) + 1):
+        basis = np.linalg.qr(over(gram_rows, mean, basis))[0]
+    # last pass: R of A basis, whose SVD gives s and V
+    r = over(r_rows, mean, basis, merge=kernels.stack_r)
+    _, s, wt = np.linalg.svd(kernels.square_r(r, width))
+    return ("randomized", mean, sq, s, wt @ basis.T), n
+
+
+def spectrum(solver: str, state: Any, n: int, p: int, k: int) -> dict[str, Any]:
+    """Axes, variances and means of the ``k`` leading components from a folded state."""
+    kmax = min(n, p)
+    if solver == "full":
+        _, mean, rc = kernels.split_centred_r(state, p)
+        _, s, vt = np.linalg.svd(rc)
+        s2 = s**2
+        var = np.einsum("ij,ij->j", rc, rc) / n
+        total = float(np.sum(s2))
+    elif solver == "covariance_eigh":
+        mean, scatter = kernels.cov_scatter(state)
+        var = np.diag(scatter) / n
+        total = float(np.trace(scatter))
+        w, v = sla.eigh(scatter, lower=False, subset_by_index=[p - k, p - 1], overwrite_a=True)
+        s2 = np.clip(w[::-1], 0.0, None)
+        s, vt = np.sqrt(s2), v[:, ::-1].T
+        warn_covariance_precision(s2, p, k)
+    else:
+        _, mean, sq, s, vt = state
+        s2, var, total = s**2, sq / n, float(np.sum(sq))
+    vt = kernels.svd_flip_rows(vt[:k])
+    ev = s2 / max(n - 1, 1)
+    total_ev = total / max(n - 1, 1)
+    noise = (total_ev - ev[:k].sum()) / (kmax - k) if k < kmax else 0.0
+    return {
+        "components": vt,
+        "ev": ev[:k],
+        "ratio": ev[:k] / total_ev if total_ev > 0 else np.zeros(k),
+        "sv": s[:k],
+        "mean": mean,
+        "var": var,
+        "noise": max(float(noise), 0.0),
+        "k": k,
+    }
