@@ -12,6 +12,8 @@ or an :class:`ArgumentTypeError` (a ``TypeError``).
 
 from __future__ import annotations
 
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+
 __all__ = [
     "ArgumentError",
     "ArgumentTypeError",
@@ -96,8 +98,10 @@ class UnsafeCodeError(OOCError, ValueError):
     """
 
 
-class NotFittedError(OOCError, ValueError, AttributeError):
-    """An estimator used before it was fitted (as scikit-learn's NotFittedError)."""
+class NotFittedError(OOCError, _SklearnNotFittedError):
+    """An estimator used before it was fitted: scikit-learn's NotFittedError (so also a
+    ``ValueError`` and an ``AttributeError``), caught by ``except
+    sklearn.exceptions.NotFittedError`` as by ``except ooc.OOCError``."""
 
 
 class RankWarning(UserWarning):

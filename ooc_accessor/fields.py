@@ -9,15 +9,24 @@ unstacked; a cell missing at some samples only is an error, since a PCA cannot u
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import dask
 import numpy as np
+import pandas as pd
 import xarray as xr
 
-from .errors import ChunkingError, ColumnTypeError, DataError, MissingColumnError
-from .sources import MatrixSource, auto_rows, sample_dim_of
+from .errors import (
+    ArgumentError,
+    ChunkingError,
+    ColumnTypeError,
+    DataError,
+    MissingColumnError,
+)
+from .names import names_message
+from .sources import MatrixSource, auto_rows
 
 #: largest block of rows (all features, in the stored dtype) that one dask chunk along the
 #: sample dimension may hold: a row block is computed a chunk at a time
@@ -67,6 +76,43 @@ class FieldLayout:
         return [(v.name, v.fdims, v.shape) for v in self.variables] == [
             (v.name, v.fdims, v.shape) for v in other.variables
         ] and np.array_equal(self.land, other.land)
+
+    def check_coords(self, obj: xr.DataArray | xr.Dataset) -> None:
+        """Refuse data whose feature coordinates differ from the fitted ones.
+
+        Features are matched by label, as scikit-learn matches ``feature_names_in_``: each
+        variable's coordinate along a feature dim must hold the fitted labels in the fitted
+        order (a grid shifted, a station relabeled or a coordinate permuted would otherwise
+        be decomposed by position, silently wrong). A coordinate on one side only warns.
+        """
+        for v in self.variables:
+            var = _pick(obj, v.name)
+            for d in v.fdims:
+                fitted = v.coords.get(d)
+                fitted = fitted if fitted is not None and fitted.dims == (d,) else None
+                got = var.coords.get(d) if d in var.dims else None
+                got = got if got is not None and got.dims == (d,) else None
+                if fitted is None and got is None:
+                    continue
+                name = "the DataArray" if v.name is None else f"variable {v.name!r}"
+                if fitted is None or got is None:
+                    side = "the data" if fitted is None else "the fit"
+                    warnings.warn(
+                        f"{name} has no coordinate {d!r} in {side} but has one in the other: "
+                        f"its {d!r} features are matched by position",
+                        UserWarning,
+                        stacklevel=5,
+                    )
+                    continue
+                old, new = pd.Index(fitted.values), pd.Index(got.values)
+                if old.equals(new):
+                    continue
+                msg = names_message(list(old), list(new), what="the data")
+                raise ArgumentError(
+                    f"{name}'s coordinate {d!r} differs from the fit's. {msg} For xarray "
+                    f"data, select the fitted labels: .sel({d}=fitted_labels) (or "
+                    ".reindex); a shifted or relabeled grid is other features"
+                )
 
     @property
     def feature_dim(self) -> str:
@@ -145,17 +191,18 @@ class FieldLayout:
     def stack(self, obj: xr.DataArray | xr.Dataset, rows: int) -> xr.DataArray:
         """``obj``'s kept features as a lazy (dask) DataArray ``(sample_dim, feature)``."""
         dim = self.sample_dim
+        self.check_coords(obj)
         parts = []
         for v in self.variables:
             var = _pick(obj, v.name)
             if dim not in var.dims or set(var.dims) - {dim} != set(v.fdims):
-                raise ValueError(
+                raise ArgumentError(
                     f"variable {v.name!r} has dims {var.dims}; the PCA was fitted on "
                     f"{(dim, *v.fdims)}: pass data with those dims (select or rename them)"
                 )
             var = var.transpose(dim, *v.fdims)
             if tuple(var.shape[1:]) != v.shape:
-                raise ValueError(
+                raise ArgumentError(
                     f"variable {v.name!r} has feature shape {var.shape[1:]}; the PCA was fitted "
                     f"on {v.shape}: pass data on the grid it was fitted on (select or regrid it)"
                 )
@@ -171,20 +218,43 @@ class FieldLayout:
 
 
 def _pick(obj: xr.DataArray | xr.Dataset, name: Any) -> xr.DataArray:
+    """The fitted variable ``name`` of new data (a DataArray is taken as it is)."""
     if isinstance(obj, xr.Dataset):
         if name not in obj.data_vars:
-            raise MissingColumnError(
-                f"variable {name!r} is not in the Dataset (data variables: {list(obj.data_vars)})"
-                "; pass a Dataset holding every variable the PCA was fitted on"
+            raise ArgumentError(
+                "The feature names should match those that were passed during fit.\n"
+                f"Feature names seen at fit time, yet now missing:\n- {name}\n"
+                f"Variable {name!r} is not in the Dataset (data variables: "
+                f"{list(obj.data_vars)}); pass a Dataset holding every variable the PCA was "
+                "fitted on"
             )
         return obj[name]
     return obj
 
 
+def sample_dim(obj: xr.DataArray | xr.Dataset, dim: str | None) -> str:
+    """The sample dimension: ``dim``, or the only dimension of a one-dimensional Dataset."""
+    dims = list(obj.dims)
+    kind = type(obj).__name__
+    if dim is None:
+        if isinstance(obj, xr.Dataset) and len(dims) == 1:
+            return dims[0]
+        raise ArgumentError(
+            f"pass dim= naming the sample dimension of the {kind} (its dims: {dims}); the "
+            "other dims become features"
+        )
+    if dim not in dims:
+        raise ArgumentError(
+            f"dim={dim!r} is not a dimension of the {kind}; its dims are {dims}: pass one of "
+            "those (or rename the dimension)"
+        )
+    return dim
+
+
 def _variables(obj: xr.DataArray | xr.Dataset, dim: str, variables: list | None) -> list:
     if isinstance(obj, xr.DataArray):
         if variables is not None:
-            raise ValueError(
+            raise ArgumentError(
                 f"variables= selects variables of a Dataset; a DataArray is one: drop "
                 f"variables={variables!r}"
             )
@@ -192,7 +262,7 @@ def _variables(obj: xr.DataArray | xr.Dataset, dim: str, variables: list | None)
     if variables is None:
         names = [n for n, v in obj.data_vars.items() if dim in v.dims]
         if not names:
-            raise ValueError(
+            raise ArgumentError(
                 f"no data variable of the Dataset has the dimension {dim!r}; pass dim= naming "
                 "the sample dimension of its data variables "
                 f"({ {n: v.dims for n, v in obj.data_vars.items()} })"
@@ -207,7 +277,7 @@ def _variables(obj: xr.DataArray | xr.Dataset, dim: str, variables: list | None)
             )
         for n in names:
             if dim not in obj[n].dims:
-                raise ValueError(
+                raise ArgumentError(
                     f"variable {n!r} has dims {obj[n].dims}, without the sample dim {dim!r}; "
                     "leave it out of variables="
                 )
@@ -279,7 +349,12 @@ class FieldMatrix(MatrixSource):
         missing: str = "raise",
     ) -> None:
         self.missing = missing
-        dim = sample_dim_of(obj, dim)
+        dim = sample_dim(obj, dim)
+        if layout is not None:
+            if isinstance(obj, xr.Dataset) and variables is None:
+                # new data of a fitted PCA: its variables, picked by name
+                variables = [_pick(obj, v.name).name for v in layout.variables]
+            layout.check_coords(obj)
         arrays = _variables(obj, dim, variables)
         specs, start = [], 0
         self._arrays = []
@@ -316,7 +391,7 @@ class FieldMatrix(MatrixSource):
         elif not layout.same_as(FieldLayout(specs, dim, layout.land)):
             fitted = [(v.name, (dim, *v.fdims), v.shape) for v in layout.variables]
             got = [(v.name, (dim, *v.fdims), v.shape) for v in specs]
-            raise ValueError(
+            raise ArgumentError(
                 f"the data has variables {got}; the PCA was fitted on {fitted}: pass data "
                 "with the same variables, dims and shapes (or start again with fit)"
             )

@@ -18,7 +18,6 @@ above, and ``"randomized"`` when a p x p float64 matrix exceeds :data:`MATRIX_BY
 
 from __future__ import annotations
 
-import inspect
 import os
 import weakref
 from typing import Any
@@ -26,14 +25,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy import linalg as sla
+from scipy import sparse
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from . import kernels, reduce, store
 from . import pca_solvers as solvers
 from .design import open_rows
-from .errors import DataError, NotFittedError
+from .errors import ArgumentError, ArgumentTypeError, DataError, NotFittedError, OOCError
 from .fields import FieldMatrix
 from .labels import FeatureLabels
-from .sources import DesignMatrix, MatrixSource, as_matrix
+from .names import check_count, check_names
+from .pca_inputs import check_params, input_names, matrix_source
+from .sources import DesignMatrix, MatrixSource
 
 __all__ = ["IncrementalPCA", "pca"]
 
@@ -44,55 +48,39 @@ QR_MAX_FEATURES = 500
 MATRIX_BYTES = 512 * 2**20
 #: bytes of float64 rows per block when batch_size is not given
 BLOCK_BYTES = 16 * 2**20
-_SOLVERS = ("auto", "full", "covariance_eigh", "randomized")
-_MISSING = ("raise", "drop")
 _RANDOMIZED_PARTIAL = (
     "svd_solver='randomized' needs every row at once (several passes): call fit, or use "
     "'full' or 'covariance_eigh' with partial_fit"
 )
+_SPARSE_PARTIAL = (
+    "IncrementalPCA.partial_fit does not support sparse input. Either convert data to dense "
+    "or use IncrementalPCA.fit to do so in batches. (fit densifies one batch at a time.)"
+)
 
 
-def _matrix(
-    data: Any,
-    columns: list | None = None,
-    dim: str | None = None,
-    variables: list | None = None,
-    layout: Any = None,
-    missing: str = "raise",
-) -> MatrixSource:
-    if missing not in _MISSING:
-        raise ValueError(f"missing must be one of {_MISSING}, not {missing!r}")
-    if hasattr(data, "terms") and hasattr(data, "n_obs") and hasattr(data, "chunk_rows"):
-        return DesignMatrix(data)  # a stored design: read X chunk by chunk
-    if isinstance(data, (xr.DataArray, xr.Dataset)):
-        if columns is not None:
-            raise ValueError(
-                "columns= selects DataFrame columns; for xarray data use variables= (a "
-                "Dataset) or .sel/.isel (a DataArray)"
-            )
-        return FieldMatrix(data, dim, variables, layout=layout, missing=missing)
-    if variables is not None:
-        raise ValueError(
-            "variables= selects Dataset variables; pass columns= for a DataFrame's columns"
-        )
-    return as_matrix(data, columns=columns, dim=dim, missing=missing)
-
-
-class IncrementalPCA:
+class IncrementalPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Principal component analysis in bounded memory, exact whatever the blocks.
 
-    scikit-learn's estimator contract: ``__init__`` stores parameters, :meth:`fit` resets
-    and folds every block, :meth:`partial_fit` folds more rows in constant memory (any
-    number of times, any order: the answer is the same), fitted attributes end in ``_``.
-    It works as a step of a scikit-learn ``Pipeline`` (``get_params``/``set_params``,
-    ``clone``).
+    A scikit-learn estimator in full (``BaseEstimator``, ``TransformerMixin``,
+    ``check_estimator`` green): ``__init__`` stores parameters, :meth:`fit` resets and folds
+    every block, :meth:`partial_fit` folds more rows in constant memory (any number of
+    times, any order: the answer is the same), fitted attributes end in ``_``; it works in
+    a ``Pipeline``, with ``clone``, ``set_output`` and ``get_feature_names_out``. Features
+    are matched by name when the input carries names (``feature_names_in_``).
+
+    Used as a plain estimator, its attributes and :meth:`transform` output are ndarrays
+    (pandas with ``set_output(transform="pandas")``). Fitted through the accessors
+    (``df.ooc.pca``, ``da.ooc.pca``, ``ds.ooc.pca``, ``design.pca``) its results are
+    labeled instead: pandas for pandas input, xarray for xarray input, and the scores of a
+    stored design stay lazy and stored (see docs/pca.md).
 
     Parameters
     ----------
     n_components : int, optional
         Components to keep; ``None`` keeps ``min(n_samples, n_features)``.
     whiten : bool
-        Scale the scores to unit variance.
+        Scale the scores to unit variance (a component of zero variance is divided by
+        machine epsilon instead, as scikit-learn does).
     copy : bool
         Kept for scikit-learn compatibility; the input is never modified.
     batch_size : int, optional
@@ -104,7 +92,7 @@ class IncrementalPCA:
         ``n_components`` is at least 10% of the features, as scikit-learn).
     n_oversamples : int
         Extra random directions of the randomized solver.
-    random_state : int or numpy Generator, optional
+    random_state : int, numpy Generator or RandomState, optional
         Seed of the randomized solver.
     missing : {"raise", "drop"}
         A sample holding NaN in a feature raises (scikit-learn's behaviour), naming the
@@ -114,21 +102,26 @@ class IncrementalPCA:
 
     Attributes
     ----------
-    components_ : (n_components, n_features)
+    components_ : ndarray of shape (n_components, n_features)
         Principal axes, largest variance first; signs fixed so each row's largest-magnitude
-        entry is positive. A DataFrame (component x feature) for pandas input, a DataArray
-        for xarray input, an ndarray otherwise; likewise for the vectors below.
+        entry is positive. On the accessor route: a DataFrame (component x feature) for
+        pandas input, a DataArray for xarray input; likewise for the vectors below.
     explained_variance_, explained_variance_ratio_, singular_values_ : (n_components,)
-    mean_, var_ : (n_features,)
+    mean_, var_ : ndarray of shape (n_features,)
         Per-feature mean and variance (ddof 0).
     noise_variance_ : float
         Mean variance of the discarded components (probabilistic PCA's noise).
     n_components_, n_samples_seen_, n_features_in_ : int
     feature_names_in_ : ndarray of str
-        Only when the input had string column names.
+        Only when the input had string feature names (DataFrame columns, a Design's terms,
+        a DataArray's feature coordinate, a Dataset's 1-D variables).
     svd_solver_ : str
         The solver used ("auto" resolved).
     """
+
+    #: set by the accessor route (:func:`pca`): labeled attributes and outputs. Not a
+    #: parameter, so ``get_params``/``clone`` give a plain scikit-learn estimator.
+    _labeled = False
 
     def __init__(
         self,
@@ -153,61 +146,56 @@ class IncrementalPCA:
         self.random_state = random_state
         self.missing = missing
 
-    # -- scikit-learn's parameter protocol ----------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
+    # -- scikit-learn's protocol ----------------------------------------------------------------
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # fit densifies one batch at a time
+        tags.input_tags.allow_nan = self.missing == "drop"
+        # scores are computed and returned in float64 whatever the input dtype
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
 
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Parameters of this estimator (scikit-learn's protocol)."""
-        return {name: getattr(self, name) for name in self._param_names()}
+    def __sklearn_is_fitted__(self) -> bool:
+        return getattr(self, "_state", None) is not None
 
     def set_params(self, **params: Any) -> IncrementalPCA:
-        """Set parameters (scikit-learn's protocol); unknown names raise ``ValueError``."""
-        valid = set(self._param_names())
-        for key, value in params.items():
-            if key not in valid:
-                raise ValueError(
-                    f"invalid parameter {key!r} for IncrementalPCA; valid: {sorted(valid)}"
-                )
-            setattr(self, key, value)
-        return self
+        """Set parameters (scikit-learn's protocol); an unknown name is an ArgumentError."""
+        try:
+            return super().set_params(**params)
+        except ValueError as exc:
+            if isinstance(exc, OOCError):
+                raise
+            raise ArgumentError(str(exc)) from exc
 
-    def __repr__(self) -> str:
-        defaults = {
-            k: v.default for k, v in inspect.signature(type(self).__init__).parameters.items()
-        }
-        changed = [
-            f"{k}={getattr(self, k)!r}"
-            for k in self._param_names()
-            if getattr(self, k) != defaults[k]
-        ]
-        return f"IncrementalPCA({', '.join(changed)})"
+    @property
+    def _n_features_out(self) -> int:
+        return self._solve()["k"]
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Output names ``incrementalpca0``, ``incrementalpca1``... (scikit-learn's)."""
+        self._solve()  # not fitted: our NotFittedError (also scikit-learn's)
+        try:
+            return super().get_feature_names_out(input_features)
+        except ValueError as exc:
+            if isinstance(exc, OOCError):
+                raise
+            raise ArgumentError(str(exc)) from exc
 
     # -- fitting --------------------------------------------------------------------------------
     def _reset(self) -> None:
         for name in list(vars(self)):
-            if name.endswith("_") or name.startswith("_state"):
+            if (name.endswith("_") and not name.startswith("__")) or name in _FIT_STATE:
                 delattr(self, name)
-        self._cache = None
 
     def _rows(self, src: MatrixSource) -> int:
         if self.batch_size is not None:
-            b = self.batch_size
-            if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 1:
-                raise ValueError(
-                    f"batch_size must be a positive int (rows per block) or None, not {b!r}"
-                )
-            return int(b)
+            return int(self.batch_size)
         rows = BLOCK_BYTES // (8 * max(src.n_features, 1))
         # the QR solver refactors the running p x p R with every block: blocks of at least
         # its cache-sized step keep that overhead under half the work
         return max(1, rows, kernels.sub_rows(src.n_features + 1))
 
     def _choose_solver(self, p: int) -> str:
-        if self.svd_solver not in _SOLVERS:
-            raise ValueError(f"svd_solver must be one of {_SOLVERS}, not {self.svd_solver!r}")
         if self.svd_solver != "auto":
             return self.svd_solver
         if 8 * p * p > MATRIX_BYTES:
@@ -222,27 +210,30 @@ class IncrementalPCA:
         columns: list | None = None,
         dim: str | None = None,
         variables: list | None = None,
-    ):
-        """Fit on all rows of ``X``: a DataFrame, array, memmap, Design, DataArray or Dataset.
+    ) -> IncrementalPCA:
+        """Fit on all rows of ``X``: an array, memmap, scipy.sparse matrix, DataFrame,
+        Design, DataArray or Dataset.
 
         Resets the estimator, then folds ``X`` block by block; memory stays a few blocks
-        plus the p x p factor whatever the row count. For xarray input, ``dim`` is the
-        sample dimension and every other dimension is stacked into features (cells missing
-        at every sample are dropped, and come back as NaN); ``variables`` picks a Dataset's
-        variables (default: all along ``dim``).
+        plus the p x p factor whatever the row count (a sparse matrix is densified one
+        block at a time). For xarray input, ``dim`` is the sample dimension and every other
+        dimension is stacked into features (cells missing at every sample are dropped, and
+        come back as NaN); ``variables`` picks a Dataset's variables (default: all along
+        ``dim``); ``columns`` picks a DataFrame's.
         """
+        check_params(self)
         self._reset()
-        src = _matrix(X, columns, dim, variables, missing=self.missing)
+        src = matrix_source(X, columns, dim, variables, missing=self.missing)
         self._start(src)
         if self.svd_solver_ == "randomized":
             self._fit_randomized(src)
-            return self
+            return self._check_k()
         ranges = src.ranges(self._rows(src))
         groups = solvers.cluster_groups(src, ranges)
         if groups is None or len(groups) < 2:
             for a, b in ranges:
                 self._fold(src, a, b)
-            return self._check_rows(src)
+            return self._check_rows(src)._check_k()
         # on a dask.distributed cluster: each worker thread folds a contiguous run of blocks
         # into one factor, and only those p x p factors travel to be merged
         shift = solvers.first_mean(src, ranges) if self.svd_solver_ != "full" else None
@@ -251,13 +242,26 @@ class IncrementalPCA:
             solvers.fold_rows, src, ranges, groups, args, solvers.merge_states
         )
         self.n_samples_seen_ = solvers.state_rows(self._state)
-        return self._check_rows(src)
+        return self._check_rows(src)._check_k()
 
     def _check_rows(self, src: MatrixSource) -> IncrementalPCA:
         if getattr(self, "_state", None) is None:
             if src.n_rows:
                 raise DataError(solvers.NO_ROWS)
-            raise DataError("X has no rows: nothing to decompose; pass data with samples")
+            raise DataError(
+                f"X has 0 samples (shape ({src.n_rows}, {src.n_features})): nothing to "
+                "decompose; pass data with samples"
+            )
+        return self
+
+    def _check_k(self) -> IncrementalPCA:
+        k, n = self._k_param, self.n_samples_seen_
+        if k is not None and k > n:
+            raise ArgumentError(
+                f"n_components={k} must be at most min(n_samples, n_features) = "
+                f"{min(n, self.n_features_in_)} ({n} samples, {self.n_features_in_} features)"
+                f"; pass n_components<={min(n, self.n_features_in_)}, or None"
+            )
         return self
 
     def partial_fit(
@@ -269,44 +273,78 @@ class IncrementalPCA:
         dim: str | None = None,
         variables: list | None = None,
     ) -> IncrementalPCA:
-        """Fold more rows into the fit (constant memory; any number of calls, any order)."""
-        fitted = getattr(self, "_layout", None)
-        layout = _field_layout(fitted)
-        src = _matrix(X, dim=dim, variables=variables, layout=layout, missing=self.missing)
+        """Fold more rows into the fit (constant memory; any number of calls, any order).
+
+        The first call fixes the features (by name when ``X`` carries names) and
+        ``n_components``; later calls must match them.
+        """
+        check_params(self)
+        if sparse.issparse(X):
+            raise ArgumentTypeError(_SPARSE_PARTIAL)
         if not hasattr(self, "n_features_in_"):
+            src = matrix_source(X, dim=dim, variables=variables, missing=self.missing)
             if self._choose_solver(src.n_features) == "randomized":
-                raise ValueError(_RANDOMIZED_PARTIAL)
+                raise ArgumentError(_RANDOMIZED_PARTIAL)
             self._start(src)
-        elif src.n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {src.n_features} features, but IncrementalPCA was fitted with "
-                f"{self.n_features_in_}"
-            )
-        if self.svd_solver_ == "randomized":
-            raise ValueError(_RANDOMIZED_PARTIAL)
+            k = self.n_components
+            if k is not None and k > src.n_rows:
+                self._reset()
+                raise ArgumentError(
+                    f"n_components={k} must be less or equal to the batch number of samples "
+                    f"{src.n_rows} for the first partial_fit call. Pass at least {k} rows "
+                    "first (or fewer components)"
+                )
+        else:
+            if self.n_components != self._k_param:
+                raise ArgumentError(
+                    f"n_components changed from {self._k_param!r} to {self.n_components!r} "
+                    "since the first partial_fit call; set it back, or call fit to start again"
+                )
+            if self.svd_solver_ == "randomized":
+                raise ArgumentError(_RANDOMIZED_PARTIAL)
+            src = self._source(X, dim, variables)
         for a, b in src.ranges(self._rows(src)):
             self._fold(src, a, b)
         return self._check_rows(src)
 
+    def _source(self, X: Any, dim: str | None, variables: list | None = None) -> MatrixSource:
+        """New data of the fitted estimator as a source, its features checked by name."""
+        names = input_names(X)
+        if names is not None:  # before any value is read (a frame's NaN check reads them)
+            check_names(self, names)
+        layout = _field_layout(self._layout)
+        if layout is not None and isinstance(X, (xr.DataArray, xr.Dataset)):
+            if dim is not None and dim != layout.sample_dim:
+                raise ArgumentError(
+                    f"dim={dim!r}, but the PCA was fitted along {layout.sample_dim!r}; pass "
+                    f"dim={layout.sample_dim!r} (or rename that dimension)"
+                )
+            dim = layout.sample_dim
+        else:
+            layout = None
+        src = matrix_source(X, dim=dim, variables=variables, layout=layout, missing=self.missing)
+        if names is None and layout is None:
+            check_names(self, src.feature_names)
+        check_count(self, src.n_features)
+        return src
+
     def _start(self, src: MatrixSource) -> None:
         p = src.n_features
         if p == 0:
-            raise ValueError(
-                "X has no features (0 columns); pass data with at least one numeric column"
+            raise DataError(
+                f"Found array with 0 feature(s) (shape=({src.n_rows}, 0)) while a minimum of "
+                "1 is required. Pass data with at least one numeric column"
             )
-        if self.n_components is not None and (
-            not isinstance(self.n_components, (int, np.integer)) or self.n_components < 1
-        ):
-            raise ValueError(
-                f"n_components must be a positive int or None, not {self.n_components!r}"
-            )
-        if self.n_components is not None and self.n_components > p:
-            raise ValueError(
-                f"n_components={self.n_components} must be at most min(n_samples, n_features)"
-                f" = {min(src.n_rows, p)} (n_features={p})"
+        k = self.n_components
+        if k is not None and k > p:
+            raise ArgumentError(
+                f"n_components={k} invalid for n_features={p}, need more rows than columns "
+                f"for IncrementalPCA processing: pass n_components<={p} (the number of "
+                "features), or None"
             )
         self.n_features_in_ = p
         names = src.feature_names
+        self._names_in = None if names is None else list(names)
         if names is not None and all(isinstance(n, str) for n in names):
             self.feature_names_in_ = np.asarray(names, dtype=object)
         self._layout = (
@@ -314,51 +352,66 @@ class IncrementalPCA:
             if isinstance(src, FieldMatrix)
             else FeatureLabels(src.kind, names, src.feature_dim)
         )
+        self._k_param = k
         self.svd_solver_ = self._choose_solver(p)
         self.n_samples_seen_ = 0
         self._state = None
-        self._cache = None
+        self._cache = {}
 
     def _fold(self, src: MatrixSource, a: int, b: int) -> None:
         self._state = solvers.fold_rows(src, [(a, b)], self.svd_solver_, None, self._state)
         self.n_samples_seen_ = solvers.state_rows(self._state)
-        self._cache = None
+        self._cache = {}
 
-    # -- the randomized solver ------------------------------------------------------------------
     def _fit_randomized(self, src: MatrixSource) -> None:
         p, n = src.n_features, src.n_rows
         k = self.n_components or min(n, p)
         power = self.iterated_power
         if power == "auto":
             power = 7 if k < 0.1 * p else 4
-        rng = np.random.default_rng(self.random_state)
+        seed = self.random_state
+        if isinstance(seed, np.random.RandomState):  # scikit-learn's kind of seed
+            seed = seed.randint(2**31 - 1)
         ranges = src.ranges(self._rows(src))
         self._state, self.n_samples_seen_ = solvers.fit_randomized(
-            src, ranges, k, self.n_components, self.n_oversamples, power, rng
+            src,
+            ranges,
+            k,
+            self.n_components,
+            self.n_oversamples,
+            power,
+            np.random.default_rng(seed),
         )
-        self._cache = None
+        self._cache = {}
 
     # -- results --------------------------------------------------------------------------------
     def _solve(self) -> dict[str, Any]:
-        """Spectrum and axes from the folded state (cached until more rows arrive)."""
-        if getattr(self, "_cache", None) is not None:
-            return self._cache
+        """Spectrum and axes from the folded state.
+
+        Cached in a dict filled in place, so reading results never rebinds an attribute
+        (scikit-learn's ``check_dict_unchanged``) and more rows empty the cache.
+        """
         if getattr(self, "_state", None) is None:
             raise NotFittedError(
-                "this IncrementalPCA is not fitted yet; call fit or partial_fit first"
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' or "
+                "'partial_fit' with appropriate arguments before using this estimator."
             )
-        n, p = self.n_samples_seen_, self.n_features_in_
+        if self._cache:
+            return self._cache
+        n, p = int(self.n_samples_seen_), self.n_features_in_
         kmax = min(n, p)
-        k = self.n_components if self.n_components is not None else kmax
+        k = self._k_param if self._k_param is not None else kmax
         if k > kmax:
-            raise ValueError(
+            raise ArgumentError(
                 f"n_components={k} must be at most min(n_samples, n_features) = {kmax} "
-                f"({n} samples seen, {p} features)"
+                f"({n} samples seen, {p} features); fold in more rows first"
             )
-        self._cache = solvers.spectrum(self.svd_solver_, self._state, n, p, k)
+        self._cache.update(solvers.spectrum(self.svd_solver_, self._state, n, p, k))
         return self._cache
 
-    def _label_vec(self, values: np.ndarray, dim: str):
+    def _label_vec(self, values: np.ndarray, dim: str) -> Any:
+        if not self._labeled:
+            return values
         kind = self._layout.kind
         if dim != "component":
             return self._layout.vector(values)
@@ -370,39 +423,41 @@ class IncrementalPCA:
         return pd.Series(values, index=idx)
 
     @property
-    def components_(self):
+    def components_(self) -> Any:
         """Principal axes (component x feature), signs fixed.
 
-        For a field (xarray input with several feature dims) the axes are unstacked onto
-        the variables' own dims, ``("component", lat, lon)``, NaN where a cell is missing
-        at every sample; several variables give a Dataset.
+        On the accessor route, for a field (xarray input with several feature dims) the
+        axes are unstacked onto the variables' own dims, ``("component", lat, lon)``, NaN
+        where a cell is missing at every sample; several variables give a Dataset.
         """
         c = self._solve()["components"]
+        if not self._labeled:
+            return c
         comp = pd.RangeIndex(c.shape[0], name="component")
         return self._layout.matrix(c, "component", comp)
 
     @property
-    def explained_variance_(self):
+    def explained_variance_(self) -> Any:
         """Variance of each component (ddof 1)."""
         return self._label_vec(self._solve()["ev"], "component")
 
     @property
-    def explained_variance_ratio_(self):
+    def explained_variance_ratio_(self) -> Any:
         """Share of the total variance of each component."""
         return self._label_vec(self._solve()["ratio"], "component")
 
     @property
-    def singular_values_(self):
+    def singular_values_(self) -> Any:
         """Singular values of the centred data for the kept components."""
         return self._label_vec(self._solve()["sv"], "component")
 
     @property
-    def mean_(self):
+    def mean_(self) -> Any:
         """Per-feature mean."""
         return self._label_vec(self._solve()["mean"], "feature")
 
     @property
-    def var_(self):
+    def var_(self) -> Any:
         """Per-feature variance (ddof 0, as scikit-learn's IncrementalPCA)."""
         return self._label_vec(self._solve()["var"], "feature")
 
@@ -416,29 +471,68 @@ class IncrementalPCA:
         """Components kept."""
         return self._solve()["k"]
 
+    def _pieces(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """Axes (scaled back when whitened), variances beyond the noise, and the noise."""
+        sol = self._solve()
+        comps, ev, noise = sol["components"], sol["ev"], sol["noise"]
+        if self.whiten:
+            comps = comps * np.sqrt(ev)[:, None]
+        return comps, np.where(ev > noise, ev - noise, 0.0), noise
+
+    def get_covariance(self) -> np.ndarray:
+        """Covariance of the data under the probabilistic PCA model (n_features square).
+
+        ``components_.T @ diag(explained_variance_ - noise) @ components_ + noise * I``.
+        """
+        comps, excess, noise = self._pieces()
+        cov = (comps.T * excess) @ comps
+        cov[np.diag_indices_from(cov)] += noise
+        return cov
+
+    def get_precision(self) -> np.ndarray:
+        """Inverse of :meth:`get_covariance`, by the matrix inversion lemma (k x k solve)."""
+        comps, excess, noise = self._pieces()
+        p = comps.shape[1]
+        if comps.shape[0] == 0:
+            return np.eye(p) / noise
+        if noise == 0.0:
+            return sla.inv(self.get_covariance())
+        # (noise I + C' D C)^-1 = I/noise - C' (D^-1 + C C'/noise)^-1 C / noise^2
+        inner = comps @ comps.T / noise
+        with np.errstate(divide="ignore"):
+            inner[np.diag_indices_from(inner)] += 1.0 / excess
+        precision = -(comps.T @ sla.inv(inner) @ comps) / noise**2
+        precision[np.diag_indices_from(precision)] += 1.0 / noise
+        return precision
+
     # -- transforms -----------------------------------------------------------------------------
     def _projection(self) -> tuple[np.ndarray, np.ndarray]:
         sol = self._solve()
         comps = sol["components"]
         if self.whiten:
-            comps = comps / np.sqrt(sol["ev"])[:, None]
+            # as scikit-learn: a component of (near) zero variance is divided by machine
+            # epsilon, not by zero (which gave NaN or inf scores on rank-deficient data)
+            scale = np.maximum(np.sqrt(sol["ev"]), np.finfo(np.float64).eps)
+            comps = comps / scale[:, None]
         return sol["mean"], comps
 
-    def transform(self, X: Any, *, dim: str | None = None):
+    def transform(self, X: Any, *, dim: str | None = None) -> Any:
         """Scores ``(X - mean_) @ components_.T`` (whitened if asked), block by block.
 
-        An ndarray or memmap gives an ndarray (scikit-learn's contract), a DataFrame a
-        DataFrame on its index, a DataArray a lazy (dask) DataArray over its sample dim, and
-        a stored :class:`~ooc_accessor.Design` scores stored beside it and opened lazily,
-        dims ``("obs", "component")``.
+        An ndarray (pandas with ``set_output``) as scikit-learn's. On the accessor route:
+        a DataFrame gives a DataFrame on its index, a DataArray a lazy (dask) DataArray
+        over its sample dim, and a stored :class:`~ooc_accessor.Design` scores stored
+        beside it and opened lazily, dims ``("obs", "component")``.
         """
         mean, comps = self._projection()
-        if isinstance(X, (xr.DataArray, xr.Dataset)):
-            layout = _field_layout(self._layout)
+        layout = _field_layout(self._layout)
+        if self._labeled and isinstance(X, (xr.DataArray, xr.Dataset)):
             if layout is None:
-                raise ValueError("this PCA was not fitted on xarray data: pass an array")
+                raise ArgumentError(
+                    "this PCA was not fitted on xarray data: pass an array or DataFrame"
+                )
             if dim is not None and dim != layout.sample_dim:
-                raise ValueError(
+                raise ArgumentError(
                     f"dim={dim!r}, but the PCA was fitted along {layout.sample_dim!r}; pass "
                     f"dim={layout.sample_dim!r} (or rename that dimension)"
                 )
@@ -448,13 +542,8 @@ class IncrementalPCA:
             basis = xr.DataArray(comps, dims=("component", "feature"))
             scores = xr.dot(centred, basis, dim="feature").rename("scores")
             return scores.assign_coords(component=np.arange(comps.shape[0]))
-        src = _matrix(X, missing=self.missing)
-        if src.n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {src.n_features} features, but IncrementalPCA was fitted with "
-                f"{self.n_features_in_}"
-            )
-        if isinstance(src, DesignMatrix):
+        src = self._source(X, dim)
+        if self._labeled and isinstance(src, DesignMatrix):
             return _stored_scores(src, mean, comps)
         out = np.empty((src.n_rows, comps.shape[0]))
         nan_ok = self.missing == "drop"  # a row holding NaN gets NaN scores
@@ -462,29 +551,37 @@ class IncrementalPCA:
             block = src.block(a, b)
             solvers.check_finite(block, src, a, nan_ok=nan_ok)
             out[a:b] = (np.asarray(block, dtype=np.float64) - mean) @ comps.T
-        if src.kind == "pandas" and src.index is not None:
+        if self._labeled and src.kind == "pandas" and src.index is not None:
             return pd.DataFrame(
                 out, index=src.index, columns=pd.RangeIndex(comps.shape[0], name="component")
             )
         return out
 
-    def fit_transform(self, X: Any, y: Any = None, **kwargs: Any):
+    def fit_transform(self, X: Any, y: Any = None, **kwargs: Any) -> Any:
         """:meth:`fit`, then :meth:`transform` of the same data."""
-        return self.fit(X, **kwargs).transform(X)
+        return self.fit(X, **kwargs).transform(X, dim=kwargs.get("dim"))
 
-    def inverse_transform(self, X: Any):
-        """Data from scores: ``scores @ components_ + mean_`` (undoing whitening)."""
+    def inverse_transform(self, X: Any) -> Any:
+        """Data from scores: ``scores @ components_ + mean_`` (undoing whitening).
+
+        Scores that carry component names (the columns of :meth:`transform`'s output,
+        ``incrementalpca0``... with ``set_output``, or ``component`` 0, 1...) must name the
+        fitted components in order.
+        """
         sol = self._solve()
         comps = sol["components"]
         if self.whiten:
             comps = comps * np.sqrt(sol["ev"])[:, None]
+        _check_component_names(X, comps.shape[0], self.get_feature_names_out())
         scores = np.asarray(X, dtype=np.float64)
         if scores.ndim != 2 or scores.shape[1] != comps.shape[0]:
-            raise ValueError(
+            raise ArgumentError(
                 f"inverse_transform needs scores of shape (n_samples, {comps.shape[0]}) (the "
                 f"fitted n_components), got {scores.shape}; pass what transform returned"
             )
         out = scores @ comps + sol["mean"]
+        if not self._labeled:
+            return out
         if isinstance(X, pd.DataFrame):
             return FeatureLabels("pandas", self._layout.names).matrix(out, "index", X.index)
         if isinstance(X, xr.DataArray):
@@ -496,6 +593,27 @@ class IncrementalPCA:
                 )
             return self._layout.matrix(out, sample, index)
         return out
+
+
+#: what fit resets beside the attributes ending in "_"
+_FIT_STATE = ("_state", "_cache", "_layout", "_names_in", "_k_param")
+
+
+def _check_component_names(X: Any, k: int, out_names: np.ndarray) -> None:
+    """Scores carrying component labels must label the fitted components in order."""
+    if isinstance(X, pd.DataFrame):
+        labels = list(X.columns)
+    elif isinstance(X, xr.DataArray) and X.ndim == 2 and X.dims[1] in X.indexes:
+        labels = list(X.indexes[X.dims[1]])
+    else:
+        return
+    if labels == list(range(k)) or labels == list(out_names):
+        return
+    raise ArgumentError(
+        f"the scores' components are labeled {labels[:6]}{' ...' if len(labels) > 6 else ''}"
+        f", but this PCA's are {list(range(k))[:6]} (or {list(out_names)[:3]}...): pass the "
+        "scores transform returned, their columns in that order"
+    )
 
 
 def _field_layout(layout: Any) -> Any:
@@ -547,4 +665,5 @@ def pca(
         Other :class:`IncrementalPCA` parameters (``whiten``, ``svd_solver``...).
     """
     est = IncrementalPCA(n_components, **kwargs)
+    est._labeled = True  # the accessor route: labeled results (see the class docstring)
     return est.fit(data, columns=columns, dim=dim, variables=variables)

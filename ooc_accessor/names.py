@@ -1,0 +1,91 @@
+"""Feature names matched as scikit-learn matches them (``feature_names_in_``).
+
+New data's features are checked against the fitted ones by name whenever it carries names
+(DataFrame columns, a Design's terms, an xarray feature coordinate): the same names in the
+same order, or an :class:`~ooc_accessor.ArgumentError` (a ``ValueError``) naming the
+features unseen at fit, missing, or out of place. The wording is scikit-learn's, so code
+that matches its messages keeps working.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from .errors import ArgumentError
+
+__all__ = ["check_count", "check_names", "names_message"]
+
+#: names shown in a listing before "..."
+_SHOWN = 5
+
+
+def _listing(title: str, names: list) -> str:
+    shown = "".join(f"- {n}\n" for n in names[:_SHOWN])
+    more = "- ...\n" if len(names) > _SHOWN else ""
+    return f"{title}:\n{shown}{more}"
+
+
+def names_message(fitted: list, got: list, what: str = "X") -> str | None:
+    """scikit-learn's message for feature names that differ from the fitted ones, or None.
+
+    The first line and the listings are scikit-learn's (``_check_feature_names``); the
+    last line says what to do.
+    """
+    if list(fitted) == list(got):
+        return None
+    seen = set(fitted)
+    have = set(got)
+    unseen = [n for n in got if n not in seen]
+    absent = [n for n in fitted if n not in have]
+    msg = "The feature names should match those that were passed during fit.\n"
+    if unseen:
+        msg += _listing("Feature names unseen at fit time", unseen)
+    if absent:
+        msg += _listing("Feature names seen at fit time, yet now missing", absent)
+    if not unseen and not absent:
+        moved = [f for f, g in zip(fitted, got, strict=False) if f != g]
+        msg += "Feature names must be in the same order as they were in fit.\n"
+        msg += f"Out of place: {moved[:_SHOWN]}{' ...' if len(moved) > _SHOWN else ''}.\n"
+    msg += (
+        f"Pass {what} with the fitted features in the fitted order: for a DataFrame, "
+        f"{what}[est.feature_names_in_] ({len(fitted)} features: "
+        f"{list(fitted)[:_SHOWN]}{' ...' if len(fitted) > _SHOWN else ''})."
+    )
+    return msg
+
+
+def check_names(est: Any, names: list | None, *, stacklevel: int = 4) -> None:
+    """Check new input's feature names against a fitted estimator's, as scikit-learn.
+
+    Differing names raise; names on one side only warn (the data is then taken by
+    position, scikit-learn's behaviour).
+    """
+    fitted = getattr(est, "_names_in", None)
+    cls = type(est).__name__
+    if fitted is not None and names is not None:
+        msg = names_message(fitted, names)
+        if msg is not None:
+            raise ArgumentError(msg)
+    elif fitted is not None and hasattr(est, "feature_names_in_"):
+        warnings.warn(
+            f"X does not have valid feature names, but {cls} was fitted with feature names",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+    elif names is not None and all(isinstance(n, str) for n in names):
+        warnings.warn(
+            f"X has feature names, but {cls} was fitted without feature names",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+
+
+def check_count(est: Any, n_features: int) -> None:
+    """Refuse new input whose feature count differs from the fitted one."""
+    p = est.n_features_in_
+    if n_features != p:
+        raise ArgumentError(
+            f"X has {n_features} features, but {type(est).__name__} is expecting {p} features "
+            "as input; pass data with the features it was fitted on (or fit again)"
+        )

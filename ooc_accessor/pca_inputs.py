@@ -1,0 +1,184 @@
+"""What a PCA reads: the input as a :class:`~ooc_accessor.sources.MatrixSource`, checked.
+
+Every kind of input (ndarray, memmap, list, scipy.sparse, DataFrame, DataArray, Dataset,
+stored Design) becomes a source read block by block. Its features are checked against the
+fitted ones as scikit-learn does (``feature_names_in_``, ``n_features_in_``): by name when
+the input carries names, in the same order, else an :class:`~ooc_accessor.ArgumentError`
+(a ``ValueError``) naming the features unseen at fit, missing, or out of order. Messages
+keep scikit-learn's wording, so code that matches them keeps working.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import sparse
+
+from .errors import ArgumentError, ArgumentTypeError, ColumnTypeError, OOCError
+from .fields import FieldMatrix
+from .sources import DesignMatrix, MatrixSource, as_matrix
+
+__all__ = ["MISSING", "SOLVERS", "SparseMatrix", "check_params", "input_names", "matrix_source"]
+
+MISSING = ("raise", "drop")
+_RESHAPE = (
+    "Reshape your data either using array.reshape(-1, 1) if your data has a single feature "
+    "or array.reshape(1, -1) if it contains a single sample"
+)
+
+
+class SparseMatrix(MatrixSource):
+    """A scipy.sparse matrix or array, densified one block of rows at a time.
+
+    Formats without row slicing (COO, DIA, DOK, BSR) are converted to CSR once: a sparse
+    copy, never a dense one.
+    """
+
+    def __init__(self, matrix: Any, missing: str = "raise") -> None:
+        if matrix.format not in ("csr", "csc"):
+            matrix = matrix.tocsr()
+        super().__init__(matrix)
+        self.missing = missing
+
+    def block(self, a: int, b: int) -> np.ndarray:
+        """Rows ``a:b`` as a dense array."""
+        return self.array[a:b].toarray()
+
+
+def _is_design(data: Any) -> bool:
+    return hasattr(data, "terms") and hasattr(data, "n_obs") and hasattr(data, "chunk_rows")
+
+
+def _array(data: Any) -> Any:
+    """An array-like as an array to read by blocks: memmaps and dask arrays stay as they are;
+    object arrays are converted to float64 (numbers held as objects), or refused."""
+    arr = data if hasattr(data, "shape") and hasattr(data, "dtype") else np.asarray(data)
+    if arr.ndim != 2:
+        raise ArgumentError(
+            f"Expected a 2D array, got {arr.ndim}D array instead (shape {arr.shape}). "
+            f"{_RESHAPE}; or pass a DataArray with dim= naming the sample dimension"
+        )
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise ArgumentError(
+            f"Complex data not supported: the array has dtype {arr.dtype}; pass its real "
+            "part, or its real and imaginary parts as separate features"
+        )
+    if kind == "O":
+        try:
+            arr = np.asarray(arr, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ArgumentTypeError(
+                f"the array has dtype object and holds a value that is not a number ({exc}); "
+                "convert it to numbers first"
+            ) from exc
+    return arr
+
+
+def matrix_source(
+    data: Any,
+    columns: list | None = None,
+    dim: str | None = None,
+    variables: list | None = None,
+    layout: Any = None,
+    missing: str = "raise",
+) -> MatrixSource:
+    """What the user holds as a matrix source (``layout``: a fitted field's, for new data)."""
+    if missing not in MISSING:
+        raise ArgumentError(f"missing must be one of {MISSING}, not {missing!r}")
+    if _is_design(data):
+        return DesignMatrix(data)  # a stored design: read X chunk by chunk
+    if isinstance(data, (xr.DataArray, xr.Dataset)):
+        if columns is not None:
+            raise ArgumentError(
+                "columns= selects DataFrame columns; for xarray data use variables= (a "
+                "Dataset) or .sel/.isel (a DataArray)"
+            )
+        return FieldMatrix(data, dim, variables, layout=layout, missing=missing)
+    if variables is not None:
+        raise ArgumentError(
+            "variables= selects Dataset variables; pass columns= for a DataFrame's columns"
+        )
+    if dim is not None:
+        raise ArgumentError(
+            f"dim= names the sample dimension of xarray data; a {type(data).__name__} has "
+            f"rows: drop dim={dim!r}"
+        )
+    if sparse.issparse(data):
+        return SparseMatrix(data, missing)
+    if isinstance(data, pd.DataFrame):
+        return as_matrix(data, columns=columns, missing=missing)
+    if columns is not None:
+        raise ArgumentError(
+            f"columns= selects DataFrame columns; a {type(data).__name__} has none: select "
+            "its columns by position first"
+        )
+    if isinstance(data, MatrixSource):
+        return data
+    if not isinstance(data, (np.ndarray, list, tuple)) and not hasattr(data, "__array__"):
+        raise ArgumentTypeError(
+            f"cannot read a matrix from {type(data).__name__}; pass a DataFrame, a numpy array "
+            "or memmap, a scipy.sparse matrix, or a DataArray/Dataset with dim="
+        )
+    try:
+        return as_matrix(_array(data), missing=missing)
+    except OOCError:
+        raise
+    except TypeError as exc:  # not ours: say it as ours, the message kept
+        raise ColumnTypeError(str(exc)) from exc
+    except ValueError as exc:
+        raise ArgumentError(str(exc)) from exc
+
+
+def input_names(data: Any) -> list | None:
+    """Feature names ``data`` carries, read without touching its values (None: positions).
+
+    DataFrame columns and a Design's terms. xarray data is checked on its coordinates by
+    the fitted field layout instead (see :meth:`FieldLayout.check_coords`).
+    """
+    if isinstance(data, pd.DataFrame):
+        return list(data.columns)
+    if _is_design(data):
+        return list(data.terms)
+    return None
+
+
+SOLVERS = ("auto", "full", "covariance_eigh", "randomized")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_params(est: Any) -> None:
+    """Refuse parameter values IncrementalPCA cannot use, naming the parameter and the fix."""
+    k = est.n_components
+    if k is not None and (not _is_int(k) or k < 1):
+        raise ArgumentError(
+            f"n_components must be a positive int or None (every component), not {k!r}"
+        )
+    b = est.batch_size
+    if b is not None and (not _is_int(b) or b < 1):
+        raise ArgumentError(
+            f"batch_size must be a positive int (rows per block) or None (about 16 MiB of "
+            f"rows), not {b!r}"
+        )
+    if est.svd_solver not in SOLVERS:
+        raise ArgumentError(f"svd_solver must be one of {SOLVERS}, not {est.svd_solver!r}")
+    power = est.iterated_power
+    if power != "auto" and (not _is_int(power) or power < 0):
+        raise ArgumentError(
+            f"iterated_power must be 'auto' or an int >= 0 (power iterations), not {power!r}"
+        )
+    if not _is_int(est.n_oversamples) or est.n_oversamples < 0:
+        raise ArgumentError(
+            f"n_oversamples must be an int >= 0 (extra random directions), not "
+            f"{est.n_oversamples!r}"
+        )
+    if not isinstance(est.whiten, (bool, np.bool_)):
+        raise ArgumentTypeError(f"whiten must be True or False, not {est.whiten!r}")
+    if est.missing not in MISSING:
+        raise ArgumentError(f"missing must be one of {MISSING}, not {est.missing!r}")
