@@ -107,12 +107,13 @@ class FieldLayout:
                 old, new = pd.Index(fitted.values), pd.Index(got.values)
                 if old.equals(new):
                     continue
-                msg = names_message(list(old), list(new), what="the data")
-                raise ArgumentError(
-                    f"{name}'s coordinate {d!r} differs from the fit's. {msg} For xarray "
-                    f"data, select the fitted labels: .sel({d}=fitted_labels) (or "
-                    ".reindex); a shifted or relabeled grid is other features"
+                fix = (
+                    f"Select the fitted labels, in order: .sel({d}=fitted) (or .reindex); a "
+                    f"shifted or relabeled {d!r} is other features (fitted {d!r}: "
+                    f"{_preview(list(old))})."
                 )
+                msg = names_message(list(old), list(new), fix=fix)
+                raise ArgumentError(f"{name}: its coordinate {d!r} differs from the fit's. {msg}")
 
     @property
     def feature_dim(self) -> str:
@@ -191,7 +192,6 @@ class FieldLayout:
     def stack(self, obj: xr.DataArray | xr.Dataset, rows: int) -> xr.DataArray:
         """``obj``'s kept features as a lazy (dask) DataArray ``(sample_dim, feature)``."""
         dim = self.sample_dim
-        self.check_coords(obj)
         parts = []
         for v in self.variables:
             var = _pick(obj, v.name)
@@ -208,6 +208,7 @@ class FieldLayout:
                 )
             data = var.chunk({dim: rows}).data if var.chunks is None else var.data
             parts.append(data.reshape(data.shape[0], v.cells))
+        self.check_coords(obj)  # the grid's shape first: a clearer message
         import dask.array as da
 
         stacked = parts[0] if len(parts) == 1 else da.concatenate(parts, axis=1)
@@ -224,7 +225,7 @@ def _pick(obj: xr.DataArray | xr.Dataset, name: Any) -> xr.DataArray:
             raise ArgumentError(
                 "The feature names should match those that were passed during fit.\n"
                 f"Feature names seen at fit time, yet now missing:\n- {name}\n"
-                f"Variable {name!r} is not in the Dataset (data variables: "
+                f"variable {name!r} is not in the Dataset (data variables: "
                 f"{list(obj.data_vars)}); pass a Dataset holding every variable the PCA was "
                 "fitted on"
             )
@@ -240,13 +241,13 @@ def sample_dim(obj: xr.DataArray | xr.Dataset, dim: str | None) -> str:
         if isinstance(obj, xr.Dataset) and len(dims) == 1:
             return dims[0]
         raise ArgumentError(
-            f"pass dim= naming the sample dimension of the {kind} (its dims: {dims}); the "
-            "other dims become features"
+            f"pass dim= naming the sample dimension of the {kind} (dims {dims}); the other "
+            "dims become features"
         )
     if dim not in dims:
         raise ArgumentError(
-            f"dim={dim!r} is not a dimension of the {kind}; its dims are {dims}: pass one of "
-            "those (or rename the dimension)"
+            f"dim={dim!r} is not a dimension of the {kind} (dims {tuple(dims)}); pass one of "
+            f"{dims} (or rename the dimension)"
         )
     return dim
 
@@ -354,7 +355,6 @@ class FieldMatrix(MatrixSource):
             if isinstance(obj, xr.Dataset) and variables is None:
                 # new data of a fitted PCA: its variables, picked by name
                 variables = [_pick(obj, v.name).name for v in layout.variables]
-            layout.check_coords(obj)
         arrays = _variables(obj, dim, variables)
         specs, start = [], 0
         self._arrays = []
@@ -395,6 +395,8 @@ class FieldMatrix(MatrixSource):
                 f"the data has variables {got}; the PCA was fitted on {fitted}: pass data "
                 "with the same variables, dims and shapes (or start again with fit)"
             )
+        else:
+            layout.check_coords(obj)
         self.layout = layout
         self.n_features = int(layout.valid.size)
         if self.n_features == 0 and self.n_rows:
@@ -488,3 +490,8 @@ def _chunk_bounds(arrays: list[xr.DataArray], dim: str, n: int) -> list[tuple[in
             edges.update(np.cumsum((0, *var.chunksizes[dim])).tolist())
     cuts = sorted(edges)
     return [(lo, hi) for lo, hi in itertools.pairwise(cuts) if hi > lo]
+
+
+def _preview(labels: list, k: int = 6) -> str:
+    shown = ", ".join(repr(x.item() if isinstance(x, np.generic) else x) for x in labels[:k])
+    return f"[{shown}{', ...' if len(labels) > k else ''}]"

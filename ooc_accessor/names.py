@@ -26,7 +26,7 @@ def _listing(title: str, names: list) -> str:
     return f"{title}:\n{shown}{more}"
 
 
-def names_message(fitted: list, got: list, what: str = "X") -> str | None:
+def names_message(fitted: list, got: list, fix: str | None = None) -> str | None:
     """scikit-learn's message for feature names that differ from the fitted ones, or None.
 
     The first line and the listings are scikit-learn's (``_check_feature_names``); the
@@ -44,15 +44,21 @@ def names_message(fitted: list, got: list, what: str = "X") -> str | None:
     if absent:
         msg += _listing("Feature names seen at fit time, yet now missing", absent)
     if not unseen and not absent:
-        moved = [f for f, g in zip(fitted, got, strict=False) if f != g]
         msg += "Feature names must be in the same order as they were in fit.\n"
-        msg += f"Out of place: {moved[:_SHOWN]}{' ...' if len(moved) > _SHOWN else ''}.\n"
-    msg += (
-        f"Pass {what} with the fitted features in the fitted order: for a DataFrame, "
-        f"{what}[est.feature_names_in_] ({len(fitted)} features: "
-        f"{list(fitted)[:_SHOWN]}{' ...' if len(fitted) > _SHOWN else ''})."
-    )
-    return msg
+        where = {n: i for i, n in enumerate(fitted)}
+        moved = [
+            f"{n!r} (at {where[n]} in fit, at {i} now)" for i, n in enumerate(got) if where[n] != i
+        ]
+        more = ", ..." if len(moved) > _SHOWN else ""
+        msg += f"Out of place: {', '.join(moved[:_SHOWN])}{more}.\n"
+    if fix is None:
+        shown = list(fitted)[:_SHOWN]
+        fix = (
+            "Pass the fitted features in the fitted order: for a DataFrame, "
+            f"X[est.feature_names_in_] ({len(fitted)} features: {shown}"
+            f"{' ...' if len(fitted) > _SHOWN else ''})."
+        )
+    return msg + fix
 
 
 def check_names(est: Any, names: list | None, *, stacklevel: int = 4) -> None:

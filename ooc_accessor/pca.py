@@ -160,12 +160,13 @@ class IncrementalPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     def set_params(self, **params: Any) -> IncrementalPCA:
         """Set parameters (scikit-learn's protocol); an unknown name is an ArgumentError."""
-        try:
-            return super().set_params(**params)
-        except ValueError as exc:
-            if isinstance(exc, OOCError):
-                raise
-            raise ArgumentError(str(exc)) from exc
+        valid = self._get_param_names()
+        for key in params:
+            if key not in valid:
+                raise ArgumentError(
+                    f"invalid parameter {key!r} for IncrementalPCA; valid: {sorted(valid)}"
+                )
+        return super().set_params(**params)
 
     @property
     def _n_features_out(self) -> int:
@@ -249,8 +250,8 @@ class IncrementalPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             if src.n_rows:
                 raise DataError(solvers.NO_ROWS)
             raise DataError(
-                f"X has 0 samples (shape ({src.n_rows}, {src.n_features})): nothing to "
-                "decompose; pass data with samples"
+                f"X has no rows (shape (0, {src.n_features})): nothing to decompose; pass "
+                "data with samples"
             )
         return self
 
@@ -313,6 +314,11 @@ class IncrementalPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if names is not None:  # before any value is read (a frame's NaN check reads them)
             check_names(self, names)
         layout = _field_layout(self._layout)
+        if layout is None and dim is None and isinstance(X, (xr.DataArray, xr.Dataset)):
+            raise ArgumentError(
+                "this PCA was not fitted on xarray data: pass an array (np.asarray), or dim= "
+                "naming the sample dimension"
+            )
         if layout is not None and isinstance(X, (xr.DataArray, xr.Dataset)):
             if dim is not None and dim != layout.sample_dim:
                 raise ArgumentError(
@@ -332,15 +338,16 @@ class IncrementalPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         p = src.n_features
         if p == 0:
             raise DataError(
-                f"Found array with 0 feature(s) (shape=({src.n_rows}, 0)) while a minimum of "
-                "1 is required. Pass data with at least one numeric column"
+                f"X has no features: found array with 0 feature(s) (shape=({src.n_rows}, 0)) "
+                "while a minimum of 1 is required. Pass data with at least one numeric column"
             )
         k = self.n_components
         if k is not None and k > p:
             raise ArgumentError(
-                f"n_components={k} invalid for n_features={p}, need more rows than columns "
-                f"for IncrementalPCA processing: pass n_components<={p} (the number of "
-                "features), or None"
+                f"n_components={k} must be at most min(n_samples, n_features) = "
+                f"{min(src.n_rows, p)} (n_features={p}); pass a smaller n_components, or None "
+                f"(scikit-learn's words: n_components={k} invalid for n_features={p}, need "
+                "more rows than columns for IncrementalPCA processing)"
             )
         self.n_features_in_ = p
         names = src.feature_names
@@ -393,8 +400,7 @@ class IncrementalPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """
         if getattr(self, "_state", None) is None:
             raise NotFittedError(
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' or "
-                "'partial_fit' with appropriate arguments before using this estimator."
+                f"this {type(self).__name__} is not fitted yet; call fit or partial_fit first"
             )
         if self._cache:
             return self._cache

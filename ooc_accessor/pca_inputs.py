@@ -58,8 +58,8 @@ def _array(data: Any) -> Any:
     arr = data if hasattr(data, "shape") and hasattr(data, "dtype") else np.asarray(data)
     if arr.ndim != 2:
         raise ArgumentError(
-            f"Expected a 2D array, got {arr.ndim}D array instead (shape {arr.shape}). "
-            f"{_RESHAPE}; or pass a DataArray with dim= naming the sample dimension"
+            f"expected a 2-D (samples, features) array, got shape {arr.shape}; reshape it "
+            f"({_RESHAPE}), or pass a DataArray with dim= naming the sample dimension"
         )
     kind = arr.dtype.kind
     if kind == "c":
@@ -158,13 +158,13 @@ def check_params(est: Any) -> None:
     k = est.n_components
     if k is not None and (not _is_int(k) or k < 1):
         raise ArgumentError(
-            f"n_components must be a positive int or None (every component), not {k!r}"
+            f"n_components must be a positive int or None, not {k!r}; None keeps every component"
         )
     b = est.batch_size
     if b is not None and (not _is_int(b) or b < 1):
         raise ArgumentError(
-            f"batch_size must be a positive int (rows per block) or None (about 16 MiB of "
-            f"rows), not {b!r}"
+            f"batch_size must be a positive int (rows per block) or None, not {b!r}; None "
+            "reads about 16 MiB of rows per block"
         )
     if est.svd_solver not in SOLVERS:
         raise ArgumentError(f"svd_solver must be one of {SOLVERS}, not {est.svd_solver!r}")

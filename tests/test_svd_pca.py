@@ -158,7 +158,7 @@ def test_not_fitted_and_bad_arguments(digits):
         ooc.IncrementalPCA(3, svd_solver="arpack").fit(digits)
     fitted = ooc.IncrementalPCA(3).fit(digits)
     with pytest.raises(
-        ValueError, match="X has 10 features, but IncrementalPCA was fitted with 64"
+        ooc.ArgumentError, match="X has 10 features, but IncrementalPCA is expecting 64 features"
     ):
         fitted.partial_fit(digits[:, :10])
 
