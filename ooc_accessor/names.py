@@ -12,9 +12,13 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import numpy as np
+import pandas as pd
+import xarray as xr
+
 from .errors import ArgumentError
 
-__all__ = ["check_count", "check_names", "names_message"]
+__all__ = ["check_component_names", "check_count", "check_names", "names_message"]
 
 #: names shown in a listing before "..."
 _SHOWN = 5
@@ -95,3 +99,20 @@ def check_count(est: Any, n_features: int) -> None:
             f"X has {n_features} features, but {type(est).__name__} is expecting {p} features "
             "as input; pass data with the features it was fitted on (or fit again)"
         )
+
+
+def check_component_names(scores: Any, k: int, out_names: np.ndarray) -> None:
+    """Scores carrying component labels must label the fitted components in order."""
+    if isinstance(scores, pd.DataFrame):
+        labels = list(scores.columns)
+    elif isinstance(scores, xr.DataArray) and scores.ndim == 2 and scores.dims[1] in scores.indexes:
+        labels = list(scores.indexes[scores.dims[1]])
+    else:
+        return
+    if labels == list(range(k)) or labels == list(out_names):
+        return
+    raise ArgumentError(
+        f"the scores' components are labeled {labels[:6]}{' ...' if len(labels) > 6 else ''}"
+        f", but this PCA's are {list(range(k))[:6]} (or {list(out_names)[:3]}...): pass the "
+        "scores transform returned, their columns in that order"
+    )

@@ -18,25 +18,21 @@ above, and ``"randomized"`` when a p x p float64 matrix exceeds :data:`MATRIX_BY
 
 from __future__ import annotations
 
-import os
-import weakref
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import linalg as sla
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
-from . import kernels, reduce, store
+from . import kernels, reduce
 from . import pca_solvers as solvers
-from .design import open_rows
 from .errors import ArgumentError, ArgumentTypeError, DataError, NotFittedError, OOCError
 from .fields import FieldMatrix
 from .labels import FeatureLabels
-from .names import check_count, check_names
-from .pca_inputs import check_params, input_names, matrix_source
+from .names import check_component_names
+from .pca_inputs import check_params, fitted_source, matrix_source
 from .sources import DesignMatrix, MatrixSource
 
 __all__ = ["IncrementalPCA", "pca"]
@@ -310,29 +306,7 @@ class IncrementalPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     def _source(self, X: Any, dim: str | None, variables: list | None = None) -> MatrixSource:
         """New data of the fitted estimator as a source, its features checked by name."""
-        names = input_names(X)
-        if names is not None:  # before any value is read (a frame's NaN check reads them)
-            check_names(self, names)
-        layout = _field_layout(self._layout)
-        if layout is None and dim is None and isinstance(X, (xr.DataArray, xr.Dataset)):
-            raise ArgumentError(
-                "this PCA was not fitted on xarray data: pass an array (np.asarray), or dim= "
-                "naming the sample dimension"
-            )
-        if layout is not None and isinstance(X, (xr.DataArray, xr.Dataset)):
-            if dim is not None and dim != layout.sample_dim:
-                raise ArgumentError(
-                    f"dim={dim!r}, but the PCA was fitted along {layout.sample_dim!r}; pass "
-                    f"dim={layout.sample_dim!r} (or rename that dimension)"
-                )
-            dim = layout.sample_dim
-        else:
-            layout = None
-        src = matrix_source(X, dim=dim, variables=variables, layout=layout, missing=self.missing)
-        if names is None and layout is None:
-            check_names(self, src.feature_names)
-        check_count(self, src.n_features)
-        return src
+        return fitted_source(self, X, dim, variables, _field_layout(self._layout))
 
     def _start(self, src: MatrixSource) -> None:
         p = src.n_features
@@ -490,26 +464,11 @@ class IncrementalPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
         ``components_.T @ diag(explained_variance_ - noise) @ components_ + noise * I``.
         """
-        comps, excess, noise = self._pieces()
-        cov = (comps.T * excess) @ comps
-        cov[np.diag_indices_from(cov)] += noise
-        return cov
+        return solvers.covariance(*self._pieces())
 
     def get_precision(self) -> np.ndarray:
         """Inverse of :meth:`get_covariance`, by the matrix inversion lemma (k x k solve)."""
-        comps, excess, noise = self._pieces()
-        p = comps.shape[1]
-        if comps.shape[0] == 0:
-            return np.eye(p) / noise
-        if noise == 0.0:
-            return sla.inv(self.get_covariance())
-        # (noise I + C' D C)^-1 = I/noise - C' (D^-1 + C C'/noise)^-1 C / noise^2
-        inner = comps @ comps.T / noise
-        with np.errstate(divide="ignore"):
-            inner[np.diag_indices_from(inner)] += 1.0 / excess
-        precision = -(comps.T @ sla.inv(inner) @ comps) / noise**2
-        precision[np.diag_indices_from(precision)] += 1.0 / noise
-        return precision
+        return solvers.precision(*self._pieces())
 
     # -- transforms -----------------------------------------------------------------------------
     def _projection(self) -> tuple[np.ndarray, np.ndarray]:
@@ -543,14 +502,10 @@ class IncrementalPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                     f"dim={layout.sample_dim!r} (or rename that dimension)"
                 )
             rows = max(1, BLOCK_BYTES // (8 * max(layout.n_cells, 1)))
-            stacked = layout.stack(X, rows)
-            centred = stacked - xr.DataArray(mean, dims=("feature",))
-            basis = xr.DataArray(comps, dims=("component", "feature"))
-            scores = xr.dot(centred, basis, dim="feature").rename("scores")
-            return scores.assign_coords(component=np.arange(comps.shape[0]))
+            return solvers.field_scores(layout.stack(X, rows), mean, comps)
         src = self._source(X, dim)
         if self._labeled and isinstance(src, DesignMatrix):
-            return _stored_scores(src, mean, comps)
+            return solvers.stored_scores(src, mean, comps)
         out = np.empty((src.n_rows, comps.shape[0]))
         nan_ok = self.missing == "drop"  # a row holding NaN gets NaN scores
         for a, b in src.ranges(self._rows(src)):
@@ -578,7 +533,7 @@ class IncrementalPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         comps = sol["components"]
         if self.whiten:
             comps = comps * np.sqrt(sol["ev"])[:, None]
-        _check_component_names(X, comps.shape[0], self.get_feature_names_out())
+        check_component_names(X, comps.shape[0], self.get_feature_names_out())
         scores = np.asarray(X, dtype=np.float64)
         if scores.ndim != 2 or scores.shape[1] != comps.shape[0]:
             raise ArgumentError(
@@ -605,45 +560,9 @@ class IncrementalPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 _FIT_STATE = ("_state", "_cache", "_layout", "_names_in", "_k_param")
 
 
-def _check_component_names(X: Any, k: int, out_names: np.ndarray) -> None:
-    """Scores carrying component labels must label the fitted components in order."""
-    if isinstance(X, pd.DataFrame):
-        labels = list(X.columns)
-    elif isinstance(X, xr.DataArray) and X.ndim == 2 and X.dims[1] in X.indexes:
-        labels = list(X.indexes[X.dims[1]])
-    else:
-        return
-    if labels == list(range(k)) or labels == list(out_names):
-        return
-    raise ArgumentError(
-        f"the scores' components are labeled {labels[:6]}{' ...' if len(labels) > 6 else ''}"
-        f", but this PCA's are {list(range(k))[:6]} (or {list(out_names)[:3]}...): pass the "
-        "scores transform returned, their columns in that order"
-    )
-
-
 def _field_layout(layout: Any) -> Any:
     """The fitted field layout (land cells, dims), or None for non-xarray fits."""
     return layout if layout is not None and not isinstance(layout, FeatureLabels) else None
-
-
-def _stored_scores(src: DesignMatrix, mean: np.ndarray, comps: np.ndarray) -> xr.DataArray:
-    """Scores of a stored design, written beside it block by block, opened lazily.
-
-    The file lives as long as the returned DataArray (it is removed when that is collected).
-    """
-    design = src.design
-    blocks = reduce.stream_blocks(
-        reduce.project_block, design.path, design.blocks(), comps.T, mean, design.store_id
-    )
-    path = store.temporary_store_path(os.path.dirname(design.path))
-    k = comps.shape[0]
-    store.write_row_matrix(
-        path, design.path, "scores", list(range(k)), "component", blocks, design.chunk_rows
-    )
-    scores = open_rows(path, design.chunk_rows, design.sample_dim)["scores"]
-    weakref.finalize(scores, store.remove_file, path)
-    return scores
 
 
 def pca(

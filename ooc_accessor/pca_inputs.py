@@ -19,9 +19,18 @@ from scipy import sparse
 
 from .errors import ArgumentError, ArgumentTypeError, ColumnTypeError, OOCError
 from .fields import FieldMatrix
+from .names import check_count, check_names
 from .sources import DesignMatrix, MatrixSource, as_matrix
 
-__all__ = ["MISSING", "SOLVERS", "SparseMatrix", "check_params", "input_names", "matrix_source"]
+__all__ = [
+    "MISSING",
+    "SOLVERS",
+    "SparseMatrix",
+    "check_params",
+    "fitted_source",
+    "input_names",
+    "matrix_source",
+]
 
 MISSING = ("raise", "drop")
 _RESHAPE = (
@@ -182,3 +191,36 @@ def check_params(est: Any) -> None:
         raise ArgumentTypeError(f"whiten must be True or False, not {est.whiten!r}")
     if est.missing not in MISSING:
         raise ArgumentError(f"missing must be one of {MISSING}, not {est.missing!r}")
+
+
+def fitted_source(
+    est: Any, data: Any, dim: str | None, variables: list | None, layout: Any
+) -> MatrixSource:
+    """New data of a fitted estimator as a source, its features checked by name and count.
+
+    ``layout`` is the fitted field's (None unless fitted on xarray data): xarray data is
+    then stacked as the fit was, its coordinates checked against the fitted ones.
+    """
+    names = input_names(data)
+    if names is not None:  # before any value is read (a frame's NaN check reads them)
+        check_names(est, names)
+    is_xarray = isinstance(data, (xr.DataArray, xr.Dataset))
+    if layout is None and dim is None and is_xarray:
+        raise ArgumentError(
+            "this PCA was not fitted on xarray data: pass an array (np.asarray), or dim= "
+            "naming the sample dimension"
+        )
+    if layout is not None and is_xarray:
+        if dim is not None and dim != layout.sample_dim:
+            raise ArgumentError(
+                f"dim={dim!r}, but the PCA was fitted along {layout.sample_dim!r}; pass "
+                f"dim={layout.sample_dim!r} (or rename that dimension)"
+            )
+        dim = layout.sample_dim
+    else:
+        layout = None
+    src = matrix_source(data, dim=dim, variables=variables, layout=layout, missing=est.missing)
+    if names is None and layout is None:
+        check_names(est, src.feature_names)
+    check_count(est, src.n_features)
+    return src

@@ -12,27 +12,35 @@ tuple ``("randomized", mean, sq, s, vt)`` after its passes over the data.
 
 from __future__ import annotations
 
+import os
 import warnings
+import weakref
 from typing import Any
 
 import numpy as np
+import xarray as xr
 from scipy import linalg as sla
 
-from . import kernels, reduce
+from . import kernels, reduce, store
+from .design import open_rows
 from .errors import DataError, PrecisionWarning
-from .sources import MatrixSource
+from .sources import DesignMatrix, MatrixSource
 
 __all__ = [
     "NO_ROWS",
     "check_finite",
     "cluster_groups",
+    "covariance",
+    "field_scores",
     "first_mean",
     "fit_randomized",
     "fold_rows",
     "merge_states",
+    "precision",
     "read_rows",
     "spectrum",
     "state_rows",
+    "stored_scores",
 ]
 
 #: relative error of an explained variance above which covariance_eigh warns
@@ -271,3 +279,55 @@ def spectrum(solver: str, state: Any, n: int, p: int, k: int) -> dict[str, Any]:
         "noise": max(float(noise), 0.0),
         "k": k,
     }
+
+
+def covariance(comps: np.ndarray, excess: np.ndarray, noise: float) -> np.ndarray:
+    """Probabilistic PCA's covariance: ``comps' diag(excess) comps + noise I``."""
+    cov = (comps.T * excess) @ comps
+    cov[np.diag_indices_from(cov)] += noise
+    return cov
+
+
+def precision(comps: np.ndarray, excess: np.ndarray, noise: float) -> np.ndarray:
+    """The inverse of :func:`covariance` by the matrix inversion lemma (a k x k inverse):
+    ``(noise I + C' D C)^-1 = I / noise - C' (D^-1 + C C' / noise)^-1 C / noise^2``."""
+    p = comps.shape[1]
+    if comps.shape[0] == 0:
+        return np.eye(p) / noise
+    if noise == 0.0:
+        return sla.inv(covariance(comps, excess, noise))
+    inner = comps @ comps.T / noise
+    with np.errstate(
+        divide="ignore"
+    ):  # a component not above the noise: 1/0 = inf, as scikit-learn
+        inner[np.diag_indices_from(inner)] += 1.0 / excess
+    out = -(comps.T @ sla.inv(inner) @ comps) / noise**2
+    out[np.diag_indices_from(out)] += 1.0 / noise
+    return out
+
+
+def field_scores(stacked: xr.DataArray, mean: np.ndarray, comps: np.ndarray) -> xr.DataArray:
+    """Lazy scores of a stacked (dask) field ``(sample, feature)``: dims (sample, component)."""
+    centred = stacked - xr.DataArray(mean, dims=("feature",))
+    basis = xr.DataArray(comps, dims=("component", "feature"))
+    scores = xr.dot(centred, basis, dim="feature").rename("scores")
+    return scores.assign_coords(component=np.arange(comps.shape[0]))
+
+
+def stored_scores(src: DesignMatrix, mean: np.ndarray, comps: np.ndarray) -> xr.DataArray:
+    """Scores of a stored design, written beside it block by block, opened lazily.
+
+    The file lives as long as the returned DataArray (it is removed when that is collected).
+    """
+    design = src.design
+    blocks = reduce.stream_blocks(
+        reduce.project_block, design.path, design.blocks(), comps.T, mean, design.store_id
+    )
+    path = store.temporary_store_path(os.path.dirname(design.path))
+    k = comps.shape[0]
+    store.write_row_matrix(
+        path, design.path, "scores", list(range(k)), "component", blocks, design.chunk_rows
+    )
+    scores = open_rows(path, design.chunk_rows, design.sample_dim)["scores"]
+    weakref.finalize(scores, store.remove_file, path)
+    return scores
