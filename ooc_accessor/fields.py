@@ -90,7 +90,8 @@ class FieldLayout:
             for d in v.fdims:
                 fitted = v.coords.get(d)
                 fitted = fitted if fitted is not None and fitted.dims == (d,) else None
-                got = var.coords.get(d) if d in var.dims else None
+                # (coords.get would make up a range for a dim without a coordinate)
+                got = var.coords[d] if d in var.coords else None
                 got = got if got is not None and got.dims == (d,) else None
                 if fitted is None and got is None:
                     continue
