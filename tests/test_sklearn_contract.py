@@ -145,6 +145,30 @@ def test_sparse_input_by_batches(fmt):
         est.partial_fit(x)
 
 
+def test_sparse_is_densified_one_batch_at_a_time(monkeypatch):
+    from ooc_accessor.pca_inputs import SparseMatrix
+
+    seen: list[tuple[int, int]] = []
+    block = SparseMatrix.block
+
+    def spy(self, a, b):
+        out = block(self, a, b)
+        seen.append(out.shape)
+        return out
+
+    monkeypatch.setattr(SparseMatrix, "block", spy)
+    x = sparse.random_array((200, 8), density=0.2, format="csr", rng=0)
+    est = ooc.IncrementalPCA(2, batch_size=30).fit(x)
+    est.transform(x)
+    assert seen and max(r for r, _ in seen) == 30  # never more rows dense than a batch
+    assert sum(r for r, _ in seen) == 2 * 200  # fit and transform each read every row once
+    np.testing.assert_allclose(
+        est.explained_variance_,
+        PCA(2, svd_solver="full").fit(x.toarray()).explained_variance_,
+        rtol=1e-10,
+    )
+
+
 def test_covariance_and_precision_match_scikit_learn(df):
     for k, whiten in [(2, False), (3, True), (4, False)]:
         est = ooc.IncrementalPCA(k, whiten=whiten).fit(df)
