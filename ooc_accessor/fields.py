@@ -25,7 +25,7 @@ from .errors import (
     DataError,
     MissingColumnError,
 )
-from .names import names_message
+from .names import names_message, user_stacklevel
 from .sources import MatrixSource, auto_rows
 
 #: largest block of rows (all features, in the stored dtype) that one dask chunk along the
@@ -102,7 +102,7 @@ class FieldLayout:
                         f"{name} has no coordinate {d!r} in {side} but has one in the other: "
                         f"its {d!r} features are matched by position",
                         UserWarning,
-                        stacklevel=5,
+                        stacklevel=user_stacklevel(),
                     )
                     continue
                 old, new = pd.Index(fitted.values), pd.Index(got.values)

@@ -9,6 +9,7 @@ that matches its messages keeps working.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from typing import Any
 
@@ -18,7 +19,13 @@ import xarray as xr
 
 from .errors import ArgumentError
 
-__all__ = ["check_component_names", "check_count", "check_names", "names_message"]
+__all__ = [
+    "check_component_names",
+    "check_count",
+    "check_names",
+    "names_message",
+    "user_stacklevel",
+]
 
 #: names shown in a listing before "..."
 _SHOWN = 5
@@ -65,7 +72,21 @@ def names_message(fitted: list, got: list, fix: str | None = None) -> str | None
     return msg + fix
 
 
-def check_names(est: Any, names: list | None, *, stacklevel: int = 4) -> None:
+def user_stacklevel() -> int:
+    """``stacklevel`` for a warning raised here that points at the user's line: the first
+    frame outside this package (and scikit-learn's set_output wrapper)."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not module.startswith(("ooc_accessor.", "sklearn.utils._set_output")):
+            return level
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def check_names(est: Any, names: list | None) -> None:
     """Check new input's feature names against a fitted estimator's, as scikit-learn.
 
     Differing names raise; names on one side only warn (the data is then taken by
@@ -81,13 +102,13 @@ def check_names(est: Any, names: list | None, *, stacklevel: int = 4) -> None:
         warnings.warn(
             f"X does not have valid feature names, but {cls} was fitted with feature names",
             UserWarning,
-            stacklevel=stacklevel,
+            stacklevel=user_stacklevel(),
         )
     elif names is not None and all(isinstance(n, str) for n in names):
         warnings.warn(
             f"X has feature names, but {cls} was fitted without feature names",
             UserWarning,
-            stacklevel=stacklevel,
+            stacklevel=user_stacklevel(),
         )
 
 

@@ -153,8 +153,11 @@ def test_integer_column_names_are_checked_too(df):
 def test_names_on_one_side_only_warn_as_scikit_learn(df):
     x = df.to_numpy()
     plain = ooc.IncrementalPCA(2).fit(x)
-    with pytest.warns(UserWarning, match="X has feature names, but IncrementalPCA was fitted"):
+    with pytest.warns(
+        UserWarning, match="X has feature names, but IncrementalPCA was fitted"
+    ) as record:
         got = plain.transform(df)
+    assert record[0].filename == __file__  # points at the caller's line, not the library's
     np.testing.assert_allclose(got, plain.transform(x), rtol=1e-12)
     named = ooc.IncrementalPCA(2).fit(df)
     with pytest.warns(UserWarning, match="X does not have valid feature names, but"):
