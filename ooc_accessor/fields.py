@@ -81,40 +81,39 @@ class FieldLayout:
         """Refuse data whose feature coordinates differ from the fitted ones.
 
         Features are matched by label, as scikit-learn matches ``feature_names_in_``: each
-        variable's coordinate along a feature dim must hold the fitted labels in the fitted
-        order (a grid shifted, a station relabeled or a coordinate permuted would otherwise
-        be decomposed by position, silently wrong). A coordinate on one side only warns.
+        variable's coordinates over its feature dims (the dims' own, like ``lat``/``lon``,
+        and others, like a ``station_name`` along ``station`` or a 2-D ``lat(y, x)``) must
+        hold the fitted values in the fitted order: a grid shifted, a station relabeled or
+        a coordinate permuted would otherwise be decomposed by position, silently wrong. A
+        dimension coordinate on one side only warns (the features are then positions).
         """
         for v in self.variables:
             var = _pick(obj, v.name)
-            for d in v.fdims:
-                fitted = v.coords.get(d)
-                fitted = fitted if fitted is not None and fitted.dims == (d,) else None
-                # (coords.get would make up a range for a dim without a coordinate)
-                got = var.coords[d] if d in var.coords else None
-                got = got if got is not None and got.dims == (d,) else None
-                if fitted is None and got is None:
-                    continue
-                name = "the DataArray" if v.name is None else f"variable {v.name!r}"
+            name = "the DataArray" if v.name is None else f"variable {v.name!r}"
+            # (var.coords.get would make up a range for a dim without a coordinate)
+            here = {
+                c: var.coords[c].variable
+                for c in var.coords
+                if var.coords[c].dims and set(var.coords[c].dims) <= set(v.fdims)
+            }
+            for c in [*v.coords, *(d for d in v.fdims if d in here and d not in v.coords)]:
+                fitted, got = v.coords.get(c), here.get(c)
                 if fitted is None or got is None:
-                    side = "the data" if fitted is None else "the fit"
-                    warnings.warn(
-                        f"{name} has no coordinate {d!r} in {side} but has one in the other: "
-                        f"its {d!r} features are matched by position",
-                        UserWarning,
-                        stacklevel=user_stacklevel(),
-                    )
+                    if c in v.fdims:  # an index on one side only: positions, as sklearn
+                        side = "the data" if fitted is None else "the fit"
+                        warnings.warn(
+                            f"{name} has no coordinate {c!r} in {side} but has one in the "
+                            f"other: its {c!r} features are matched by position",
+                            UserWarning,
+                            stacklevel=user_stacklevel(),
+                        )
                     continue
-                old, new = pd.Index(fitted.values), pd.Index(got.values)
-                if old.equals(new):
-                    continue
-                fix = (
-                    f"Select the fitted labels, in order: .sel({d}=fitted) (or .reindex); a "
-                    f"shifted or relabeled {d!r} is other features (fitted {d!r}: "
-                    f"{_preview(list(old))})."
-                )
-                msg = names_message(list(old), list(new), fix=fix)
-                raise ArgumentError(f"{name}: its coordinate {d!r} differs from the fit's. {msg}")
+                if set(got.dims) != set(fitted.dims):
+                    continue  # other dims: the dims check names them
+                got = got.transpose(*fitted.dims)
+                if got.shape != fitted.shape:
+                    continue  # another grid size: the shape check names it
+                _same_coordinate(name, c, fitted, got)
 
     @property
     def feature_dim(self) -> str:
@@ -496,3 +495,29 @@ def _chunk_bounds(arrays: list[xr.DataArray], dim: str, n: int) -> list[tuple[in
 def _preview(labels: list, k: int = 6) -> str:
     shown = ", ".join(repr(x.item() if isinstance(x, np.generic) else x) for x in labels[:k])
     return f"[{shown}{', ...' if len(labels) > k else ''}]"
+
+
+def _same_coordinate(name: str, c: Any, fitted: xr.Variable, got: xr.Variable) -> None:
+    """Raise when a feature coordinate holds other values (or order) than at fit."""
+    if fitted.ndim == 1:
+        old, new = pd.Index(fitted.values), pd.Index(got.values)
+        if old.equals(new):
+            return
+        d = fitted.dims[0]
+        sel = f".sel({c}=fitted)" if c == d else f".sortby / .isel along {d!r}"
+        fix = (
+            f"Select the fitted labels, in order: {sel} (or .reindex); a shifted or relabeled "
+            f"{c!r} is other features (fitted {c!r}: {_preview(list(old))})."
+        )
+        msg = names_message(list(old), list(new), fix=fix)
+        raise ArgumentError(f"{name}: its coordinate {c!r} differs from the fit's. {msg}")
+    same = np.asarray(fitted.values) == np.asarray(got.values)
+    if same.all():
+        return
+    first = tuple(int(i) for i in np.argwhere(~same)[0])
+    raise ArgumentError(
+        f"{name}: its coordinate {c!r} {fitted.dims} differs from the fit's at "
+        f"{int((~same).sum())} of {same.size} cells (the first at index {first}: "
+        f"{fitted.values[first]!r} at fit, {got.values[first]!r} now); the features are "
+        "matched by coordinate: pass data on the grid the PCA was fitted on"
+    )

@@ -331,3 +331,32 @@ def test_design_terms_are_the_names(tmp_path, df):
     other = df.ooc.design("0 + b + a + c", path=tmp_path / "e.nc")
     with pytest.raises(ooc.ArgumentError, match=r"same order"):
         est.transform(other)
+
+
+def test_non_index_coordinates_are_labels_too():
+    # stations named by a coordinate that is not the dim's index, and a curvilinear grid
+    # whose lat/lon are 2-D coordinates over (y, x): both are how features are named
+    da = _stations().drop_vars("station")
+    da = da.assign_coords(name=("station", ["n0", "n1", "n2", "n3"]))
+    est = ooc.IncrementalPCA(2).fit(da, dim="time")
+    np.testing.assert_allclose(
+        est.transform(da, dim="time"),
+        ooc.IncrementalPCA(2).fit(da.values).transform(da.values),
+        rtol=1e-12,
+    )
+    with pytest.raises(ooc.ArgumentError, match=r"(?s)coordinate 'name'.*same order"):
+        est.transform(da.isel(station=[0, 1, 3, 2]), dim="time")
+    grid = _grid().rename(lat="y", lon="x")
+    lat2d, lon2d = np.meshgrid([-10.0, 0.0, 10.0], [0.0, 90.0, 180.0, 270.0], indexing="ij")
+    curvi = grid.drop_vars(["y", "x"]).assign_coords(
+        lat=(("y", "x"), lat2d), lon=(("y", "x"), lon2d)
+    )
+    fitted = curvi.ooc.pca(2, dim="time")
+    np.testing.assert_allclose(
+        fitted.transform(curvi.transpose("time", "x", "y")).values,
+        fitted.transform(curvi).values,
+        rtol=1e-12,
+    )
+    moved = curvi.assign_coords(lon=(("y", "x"), lon2d + 1.0))
+    with pytest.raises(ooc.ArgumentError, match=r"coordinate 'lon' \('y', 'x'\) differs .* 12 "):
+        fitted.transform(moved)
