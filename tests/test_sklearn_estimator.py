@@ -22,6 +22,8 @@ ESTIMATORS = [
     ooc.IncrementalPCA(n_components=2, svd_solver="covariance_eigh"),
     ooc.IncrementalPCA(n_components=2, whiten=True, batch_size=7),
     ooc.IncrementalPCA(n_components=2, svd_solver="randomized", random_state=0),
+    # NaN allowed (the rows holding one are left out): the tags say so, the checks adapt
+    ooc.IncrementalPCA(missing="drop", batch_size=5),
 ]
 
 #: the randomized solver makes several passes over all rows, so partial_fit (one pass per
