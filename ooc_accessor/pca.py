@@ -14,6 +14,11 @@ Two exact one-pass solvers and one randomized multi-pass solver:
 
 ``"auto"`` picks ``"full"`` for up to :data:`QR_MAX_FEATURES` features, ``"covariance_eigh"``
 above, and ``"randomized"`` when a p x p float64 matrix exceeds :data:`MATRIX_BYTES`.
+
+This module is the estimator (parameters, fitting protocol, results and their labels). The
+solvers' block math is in :mod:`ooc_accessor.pca_solvers`, the reading and checking of
+inputs in :mod:`ooc_accessor.pca_inputs`, the matching of features by name in
+:mod:`ooc_accessor.names`.
 """
 
 from __future__ import annotations
