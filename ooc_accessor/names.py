@@ -45,6 +45,9 @@ def names_message(fitted: list, got: list, fix: str | None = None) -> str | None
     """
     if list(fitted) == list(got):
         return None
+    # numpy scalars as plain Python values: 270.0, not np.float64(270.0)
+    fitted = [n.item() if isinstance(n, np.generic) else n for n in fitted]
+    got = [n.item() if isinstance(n, np.generic) else n for n in got]
     seen = set(fitted)
     have = set(got)
     unseen = [n for n in got if n not in seen]
