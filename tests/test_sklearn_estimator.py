@@ -44,7 +44,6 @@ def expected_failed(estimator) -> dict[str, str]:
 #: process scikit-learn would skip it
 _ARRAY_API_CHILD = """
 import pickle, sys
-from functools import partial
 from sklearn.utils.estimator_checks import check_array_api_input
 est = pickle.loads(sys.stdin.buffer.read())
 check_array_api_input(type(est).__name__, est, array_namespace="numpy",
