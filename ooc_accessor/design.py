@@ -570,6 +570,8 @@ def open_design(
             f"eval_env must be a patsy.EvalEnvironment (e.g. EvalEnvironment.capture()), not "
             f"{type(eval_env).__name__}"
         )
+    if eval_env is not None:  # numpy stays reachable as np/numpy, as without an eval_env
+        eval_env = eval_env.with_outer_namespace(default_eval_env().namespace)
     path = os.fspath(path)
     design = Design(path, eval_env=eval_env, verify=verify, trust=trust)
     try:

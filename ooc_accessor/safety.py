@@ -201,7 +201,7 @@ def trust_names(trust: Any, namespace: Any = None) -> frozenset[str]:
             f"trust must be a list of function names like ['myfunc'], not {type(trust).__name__}"
         ) from None
     for name in names:
-        if not isinstance(name, str) or not all(p.isidentifier() for p in name.split(".")):
+        if not isinstance(name, str) or not _trustable(name):
             raise ArgumentError(
                 f"trust must hold function names like 'myfunc' or 'mymodule.func', not {name!r}"
             )
@@ -214,16 +214,26 @@ def trust_names(trust: Any, namespace: Any = None) -> frozenset[str]:
     return frozenset(names)
 
 
+def _trustable(name: str) -> bool:
+    """A function name a user may opt in to: dotted identifiers, no special names."""
+    return all(p.isidentifier() and not _dunder(p) for p in name.split("."))
+
+
 def check_code(code: str, trust: frozenset[str], where: str) -> None:
     """Raise :class:`UnsafeCodeError` if ``code`` (read from ``where``) is not allow-listed."""
     found = offence(code, trust)
     if found is None:
         return
     what, name = found
+    fix = (
+        f"If you trust this store, open it with trust=[{name!r}] (and an eval_env that "
+        "defines it); else rebuild it from its source"
+        if what.startswith("calls ") and _trustable(name) and name not in PATSY_FUNCTIONS
+        else "No opt-in allows this: rebuild the store from its source"
+    )
     raise UnsafeCodeError(
         f"{where} holds the formula code {code!r}, which {what}; a store is data and none "
-        f"of its code is run unless trusted. If you trust this store, open it with "
-        f"trust=[{name!r}] (and an eval_env that defines it); else rebuild it from its source"
+        f"of its code is run unless trusted. {fix}"
     )
 
 
