@@ -139,7 +139,7 @@ def level_type_clash(column: str, code: str, value: Any, levels: list) -> str | 
     unseen).
     """
     kinds = {_kind(v) for v in levels}
-    kind = _kind(value)
+    kind, value = _kind(value), label(value)
     if kind in kinds or not kinds:
         return None
     want = " or ".join(sorted(kinds))
@@ -177,7 +177,7 @@ def _clash_in_block(code: str, block: pd.DataFrame | None, infos: list[DesignInf
 def inputs_at(text: str, data: pd.DataFrame, row: int) -> str:
     """``" where x = 0.0"``: the columns ``text`` reads, at position ``row`` of ``data``."""
     try:
-        names = [n for n in ast_names(text) if n in data.columns]
+        names = [n for n in dict.fromkeys(ast_names(text)) if n in data.columns]
     except (SyntaxError, ValueError):
         return ""
     values = ", ".join(f"{n} = {label(data[n].iloc[row])!r}" for n in names)
