@@ -715,8 +715,8 @@ def test_non_finite_design_column(df):
     with (
         pytest.raises(
             ooc.DataError,
-            match=r"design column 'I\(1 / c\)' is inf at row 1049 where c = 0.0 \(1 such value\(s\) "
-            r"in this block\); fix or drop those rows",
+            match=r"design column 'I\(1 / c\)' is inf at row 1049 where c = 0.0 \(1 such "
+            r"value\(s\) in this block\); fix or drop those rows",
         ),
         np.errstate(divide="ignore"),
     ):
