@@ -141,6 +141,14 @@ def build_block(
         ymat, xmat = build_design_matrices(infos, data, NA_action=missing, return_type="dataframe")
     except PatsyError as exc:
         raise translate(exc, block, formula, infos) from exc
+    except (ValueError, TypeError, KeyError) as exc:
+        if isinstance(exc, OOCError):
+            raise
+        raise FormulaError(
+            f"cannot build formula {formula!r} on rows {label(block.index[0])!r}.."
+            f"{label(block.index[-1])!r} ({type(exc).__name__}: {exc}); check the terms it "
+            "names and those columns' types"
+        ) from exc
     pos = xmat.index.to_numpy()
     if len(pos) < len(data):
         _check_dropped(infos, data, pos, block.index, wcol, formula)

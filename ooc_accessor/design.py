@@ -288,15 +288,18 @@ class Design:
         self._where = None if own_spec is not None and text == own_spec else where
         namespace = (eval_env if eval_env is not None else default_eval_env()).namespace
         self._trust = trust_names(trust, namespace)
-        self.formula: str = attrs["formula"]
-        self.n_obs: int = int(attrs["n_obs"])
-        self.n_dropped: int = int(attrs["n_dropped"])
-        self.chunk_rows: int = int(attrs["chunk_rows"])
+        try:
+            self.formula: str = attrs["formula"]
+            self.n_obs: int = int(attrs["n_obs"])
+            self.n_dropped: int = int(attrs["n_dropped"])
+            self.chunk_rows: int = int(attrs["chunk_rows"])
+            #: unique per written store: reads check it, so a store rewritten at the same
+            #: path during a computation is refused rather than mixed with this one
+            self.store_id: str = str(attrs["store_id"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(f"{where} lacks a valid {exc} attribute; rebuild it") from exc
         self.weights_column: str | None = attrs.get("weights_column") or None
         self.has_weights: bool = "weights" in attrs["variables"]
-        #: unique per written store: reads check it, so a store rewritten at the same path
-        #: during a computation is refused rather than mixed with this one
-        self.store_id: str = str(attrs["store_id"])
         #: "pandas" or "xarray": what labeled results look like
         self.source_kind: str = attrs.get("source_kind", "pandas")
         #: the row dimension's name in xarray outputs (a Dataset's ``dim``, else "obs")
@@ -569,6 +572,10 @@ def open_design(
         raise ArgumentTypeError(
             f"eval_env must be a patsy.EvalEnvironment (e.g. EvalEnvironment.capture()), not "
             f"{type(eval_env).__name__}"
+        )
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArgumentTypeError(
+            f"path must be a str or path-like, not {type(path).__name__}: the design store to open"
         )
     if eval_env is not None:  # numpy stays reachable as np/numpy, as without an eval_env
         eval_env = eval_env.with_outer_namespace(default_eval_env().namespace)

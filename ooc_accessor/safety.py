@@ -97,6 +97,66 @@ def _literal(node: ast.AST) -> bool:
     return True
 
 
+#: the largest constant a formula's constant arithmetic may make (bits), e.g. 2 ** 4096:
+#: ``10 ** 10 ** 10`` or ``'a' * 10 ** 10`` would stall or exhaust memory before any check
+_MAX_BITS = 4096
+
+
+def _constant(node: ast.AST) -> bool:
+    """Whether ``node`` is made of literals and operators only (Python folds it itself)."""
+    return not any(isinstance(n, (ast.Name, ast.Call, ast.Attribute)) for n in ast.walk(node))
+
+
+def _container(node: ast.AST) -> bool:
+    return isinstance(node, (ast.List, ast.Tuple, ast.Set, ast.Dict)) or (
+        isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes))
+    )
+
+
+def _fold(node: ast.AST) -> Any:
+    """The value of a constant expression, computed with bounds (ValueError past them)."""
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, (str, bytes)) and len(node.value) > _MAX_BITS:
+            raise ValueError("too long")
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Invert)):
+        v = _fold(node.operand)
+        return (
+            -v if isinstance(node.op, ast.USub) else (~v if isinstance(node.op, ast.Invert) else v)
+        )
+    if not isinstance(node, ast.BinOp):
+        raise ValueError("not arithmetic")
+    a, b = _fold(node.left), _fold(node.right)
+    if not all(isinstance(v, (int, float, complex)) for v in (a, b)):
+        raise TypeError("constant arithmetic on text or containers")
+    op = type(node.op)
+    if op is ast.Pow and isinstance(a, int) and isinstance(b, int):
+        if b > 0 and abs(a) > 1 and b * max(abs(a).bit_length(), 1) > _MAX_BITS:
+            raise ValueError("too large")
+    if op is ast.LShift and (not isinstance(b, int) or b > _MAX_BITS):
+        raise ValueError("too large")
+    ops = {
+        ast.Add: lambda: a + b,
+        ast.Sub: lambda: a - b,
+        ast.Mult: lambda: a * b,
+        ast.Div: lambda: a / b,
+        ast.FloorDiv: lambda: a // b,
+        ast.Mod: lambda: a % b,
+        ast.Pow: lambda: a**b,
+        ast.LShift: lambda: a << b,
+        ast.RShift: lambda: a >> b,
+        ast.BitAnd: lambda: a & b,
+        ast.BitOr: lambda: a | b,
+        ast.BitXor: lambda: a ^ b,
+    }
+    if op not in ops:
+        raise ValueError("unknown operator")
+    out = ops[op]()
+    if isinstance(out, int) and out.bit_length() > _MAX_BITS:
+        raise ValueError("too large")
+    return out
+
+
 def offence(code: str, trust: frozenset[str] = frozenset()) -> tuple[str, str] | None:
     """What in ``code`` is outside the allow-list: ``(description, name)``, or None.
 
@@ -128,7 +188,17 @@ def _expr(node: ast.AST, trust: frozenset[str]) -> tuple[str, str] | None:
     if isinstance(node, (ast.List, ast.Tuple)):
         return _first(_expr(e, trust) for e in node.elts)
     if isinstance(node, ast.BinOp):
-        return _first(_expr(e, trust) for e in (node.left, node.right))
+        found = _first(_expr(e, trust) for e in (node.left, node.right))
+        text = ast.unparse(node)
+        if found is None and any(map(_container, (node.left, node.right))):
+            # [x] * 10**9 or 'a' * n: a list or text grown by arithmetic, never a number
+            return f"does arithmetic on a list or text ({text!r})", text
+        if found is None and _constant(node.left) and _constant(node.right):
+            try:
+                _fold(node)
+            except (ValueError, TypeError, ArithmeticError):
+                return f"computes the constant {text!r}, too large or not a number", text
+        return found
     if isinstance(node, ast.UnaryOp):
         return _expr(node.operand, trust)
     if isinstance(node, ast.BoolOp):

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from patsy import EvalEnvironment, EvalFactor, ModelDesc
+from patsy import EvalEnvironment, EvalFactor, ModelDesc, PatsyError
 from patsy.contrasts import ContrastMatrix
 from patsy.desc import Term
 from patsy.design_info import DesignInfo, FactorInfo, SubtermInfo
 
-from .errors import FormulaError, StoreError
+from .errors import FormulaError, OOCError, StoreError
 from .factor import Factor, float_desc
 from .safety import check_spec
 
@@ -173,6 +173,18 @@ def infos_from_spec(
             raise StoreError(f"{where}: its design spec holds no formula; rebuild the store")
         check_spec(spec, formula, trust, where, model_desc(spec["formula"]))
     env = eval_env if eval_env is not None else default_eval_env()
+    try:
+        return _rebuild(spec, env)
+    except (PatsyError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, OOCError):
+            raise
+        raise FormulaError(
+            f"cannot rebuild the saved formula state ({type(exc).__name__}: {exc}); rebuild "
+            "the design from its source"
+        ) from exc
+
+
+def _rebuild(spec: dict, env: EvalEnvironment) -> list[DesignInfo]:
     objs: dict[str, EvalFactor] = {}
     infos: dict[str, FactorInfo] = {}
     for code, entry in spec["factors"].items():
@@ -235,8 +247,6 @@ def model_desc(formula: str) -> ModelDesc:
     Its factors are :class:`~ooc_accessor.factor.Factor`: numeric expressions see integer
     columns as float64.
     """
-    from patsy import PatsyError
-
     if not isinstance(formula, str):
         raise FormulaError(f"formula must be a str like 'y ~ a + b', not {type(formula).__name__}")
     try:
