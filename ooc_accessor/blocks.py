@@ -35,6 +35,7 @@ __all__ = [
     "build_block",
     "check_missing_policy",
     "empty_info",
+    "explain_dropped",
     "learn_infos",
     "response_check",
 ]
@@ -150,8 +151,6 @@ def build_block(
             "names and those columns' types"
         ) from exc
     pos = xmat.index.to_numpy()
-    if len(pos) < len(data):
-        _check_dropped(infos, data, pos, block.index, wcol, formula)
     x = xmat.to_numpy(dtype=np.float64)
     y = ymat.to_numpy(dtype=np.float64) if ymat.shape[1] else None
     if y is not None and y.shape[1] == 1:
@@ -213,31 +212,30 @@ def _check_finite(
         )
 
 
-def _check_dropped(
-    infos: list[DesignInfo],
-    data: pd.DataFrame,
-    pos: np.ndarray,
-    labels: pd.Index,
-    wcol: str | None,
-    formula: str,
+def explain_dropped(
+    infos: list[DesignInfo], blocks: Iterator[pd.DataFrame], wcol: str | None, formula: str
 ) -> None:
-    """Rows patsy dropped although no input of theirs is missing: a term made the NaN.
+    """When every row was dropped, blame a term that made the NaN, if one did.
 
-    patsy drops every row where a factor's value is NaN, so ``np.log`` of a negative
-    value or ``standardize()`` of a constant column would pass for missing data. Such a
-    row is refused, naming the term, the row, its inputs and the cause.
+    patsy drops a row wherever a factor's value is NaN, as statsmodels does, so a row whose
+    inputs are all present is dropped when ``np.log`` of a negative value, or
+    ``standardize()`` of a constant column, is NaN there. When that leaves nothing, the
+    first such row is rebuilt alone with ``NA_action="raise"`` and the error names the
+    term, the row, its inputs and the cause (else the caller blames missing values).
     """
-    kept = data.index.isin(pos)  # labels: positions in the block, before weights' NaN
-    columns = [c for c in data.columns if c != wcol]
-    present = ~data[columns].isna().any(axis=1).to_numpy()
-    odd = np.flatnonzero(~kept & present)
-    if odd.size == 0:
+    for block in blocks:
+        columns = [c for c in block.columns if c != wcol]
+        present = np.flatnonzero(~block[columns].isna().any(axis=1).to_numpy())
+        if wcol is not None:
+            present = present[~np.isnan(block[wcol].to_numpy(np.float64, na_value=np.nan))[present]]
+        if present.size == 0:
+            continue
+        row = align_categoricals(block.iloc[present[:1]], infos)
+        try:
+            build_design_matrices(infos, row, NA_action="raise", return_type="dataframe")
+        except PatsyError as exc:
+            raise translate(exc, row, formula, infos) from exc
         return
-    row = data.iloc[[odd[0]]]
-    try:
-        build_design_matrices(infos, row, NA_action="raise", return_type="dataframe")
-    except PatsyError as exc:
-        raise translate(exc, row.set_axis(labels[row.index]), formula, infos) from exc
 
 
 def response_check(infos: list[DesignInfo], source: FrameSource | DatasetSource) -> None:

@@ -26,6 +26,7 @@ from .blocks import (
     build_block,
     check_missing_policy,
     empty_info,
+    explain_dropped,
     learn_infos,
     response_check,
 )
@@ -199,6 +200,8 @@ def write_design(
                 dropped = append_blocks(
                     writer, source, source.blocks(rows), infos, missing, wcol, formula
                 )
+            if writer.n == 0:  # a term's NaN, not a missing value, may be the cause
+                explain_dropped(infos, source.blocks(rows), wcol, formula)
             _finish(writer, source, dropped, p, formula, spec_json, wcol)
     finally:
         if tmpdir is not None:
@@ -218,7 +221,6 @@ def _finish(
 ) -> None:
     """Refuse a store with no or too few rows, else write its attributes and commit it."""
     if writer.n == 0:
-        # a NaN that a transform made from present values was refused by name already
         columns = [c if c != WEIGHTS_COL else "weights" for c in source.columns]
         raise DataError(
             f"all {dropped} rows were dropped for missing values in the columns "
