@@ -502,6 +502,10 @@ def test_legitimate_formulas_reopen_and_predict(df, tmp_path, formula):
     np.testing.assert_allclose(
         reopened.build(new).X.values, fit._design.build(new).X.values, rtol=0, atol=0
     )
+    # update() folds new rows in through the reopened design's checked state
+    np.testing.assert_allclose(
+        again.update(new).params, fit.update(new).params, rtol=1e-10, atol=1e-12
+    )
 
 
 def test_spec_patsy_cannot_rebuild_is_a_store_error(df, tmp_path):

@@ -62,6 +62,10 @@ design (10)                         test_weights_nan_with_missing_raise, test_ba
                                     test_no_right_hand_side, test_all_rows_dropped,
                                     test_fewer_rows_than_columns; design.open_design's
                                     wrapper: test_reopen_without_eval_env
+safety, spec.infos_from_spec (the  tests/faults/test_crafted_store.py (one or more per site)
+stored spec's checks), open_design
+blocks.explain_dropped,             tests/faults/test_blame.py
+translate's type clash and NaN
 pca (18)                            test_pca_* below
 csvio (17)                          test_read_csv_* below
 """
