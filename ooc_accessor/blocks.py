@@ -78,7 +78,7 @@ def learn_infos(
         infos = design_matrix_builders([desc.lhs_termlist, desc.rhs_termlist], blocks, env, missing)
     except PatsyError as exc:
         raise translate(exc, current[0] if current else None, formula) from exc
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         if isinstance(exc, OOCError):  # ours, from reading a block: already named
             raise
         # patsy codes a factor that has no level at all with np.eye(-1): a bare ValueError

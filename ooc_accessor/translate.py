@@ -93,12 +93,17 @@ def translate(
             f"missing='raise' and column(s) {counts or '?'} hold missing values{first}; "
             f"fill them, or pass missing='drop' to drop those rows\n{msg}"
         )
+    if block is not None and code and "categorical data" in msg:
+        # levels must be hashable: lists or dicts in a column cannot be levels
+        names = [n for n in _names(code) if n in block.columns]
+        what = f"column {names[0]!r}" if names else "it"
+        return ColumnTypeError(
+            f"{code!r} uses {what} as a factor but its values cannot be levels (they must be "
+            f"hashable: str, numbers, bool, dates or tuples, not lists); convert them, e.g. "
+            f"to tuples or str\n{msg}"
+        )
     if block is not None and code:
-        try:
-            names = ast_names(code)
-        except SyntaxError:
-            names = []
-        for name in names:
+        for name in _names(code):
             if name in block.columns and not pd.api.types.is_numeric_dtype(block[name].dtype):
                 return ColumnTypeError(
                     f"column {name!r} has dtype {block[name].dtype} but {code!r} uses it as "
@@ -109,6 +114,13 @@ def translate(
         f"cannot evaluate formula {formula!r}{where}; fix the term patsy's reason below "
         f"points at:\n{msg}"
     )
+
+
+def _names(code: str) -> list[str]:
+    try:
+        return list(dict.fromkeys(ast_names(code)))
+    except SyntaxError:
+        return []
 
 
 def _levels(code: str, infos: list[DesignInfo]) -> str:

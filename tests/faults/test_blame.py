@@ -191,3 +191,13 @@ def test_numbers_equal_to_int_levels_are_the_same_level(df):
     np.testing.assert_allclose(
         fit.predict(new.assign(k=new.k.astype(float))), fit.predict(new), rtol=1e-15
     )
+
+
+def test_unhashable_values_used_as_a_factor(df):
+    """Lists cannot be levels: not "uses it as numbers" (the old blame)."""
+    data = df.assign(g=[[i % 2] for i in range(len(df))])
+    with pytest.raises(ooc.ColumnTypeError) as info:
+        data.ooc.lstsq("y ~ C(g)")
+    msg = str(info.value)
+    assert "'C(g)' uses column 'g' as a factor but its values cannot be levels" in msg
+    assert "uses it as numbers" not in msg
