@@ -169,9 +169,11 @@ def offence(code: str, trust: frozenset[str] = frozenset()) -> tuple[str, str] |
     """
     try:
         tree = ast.parse(code, mode="eval")
+        return _expr(tree.body, trust)
     except (SyntaxError, ValueError):
         return "is not a Python expression", code
-    return _expr(tree.body, trust)
+    except (RecursionError, MemoryError):
+        return "is nested too deeply to check", code[:40]
 
 
 def _first(found: Iterable[tuple[str, str] | None]) -> tuple[str, str] | None:
@@ -317,7 +319,7 @@ def float_evaluable(code: str) -> bool:
     """
     try:
         tree = ast.parse(code, mode="eval")
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     top = tree.body
     if isinstance(top, ast.Call) and _dotted(top.func) == "C":

@@ -255,3 +255,8 @@ def model_desc(formula: str) -> ModelDesc:
         raise FormulaError(
             f"cannot parse formula {formula!r}; fix it where the caret points:\n{exc}"
         ) from exc
+    except (RecursionError, MemoryError) as exc:
+        raise FormulaError(
+            f"cannot parse formula {formula[:60]!r}...: it is nested too deeply "
+            f"({type(exc).__name__}); simplify it"
+        ) from None

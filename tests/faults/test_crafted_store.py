@@ -115,6 +115,7 @@ def payloads(canary: str) -> list[str]:
         "I(x ** 10 ** 10 ** 10)",
         "I([x] * 10 ** 10)",
         "I('a' * 10 ** 10)",
+        "I(" + "-" * 5000 + "x)",  # deeper than Python's recursion limit
     ]
 
 
