@@ -7,37 +7,34 @@ appends it to the store. :class:`Design` is the handle on a finished store.
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
-import uuid
 import weakref
-from collections import OrderedDict
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import h5py
-import numpy as np
 import pandas as pd
 import xarray as xr
 from dask.delayed import delayed
-from patsy import EvalEnvironment, PatsyError, build_design_matrices, design_matrix_builders
+from patsy import EvalEnvironment
 from patsy.design_info import DesignInfo
-from patsy.eval import ast_names
 
 from . import reduce, store
-from .errors import (
-    ColumnTypeError,
-    DataError,
-    FormulaError,
-    OOCError,
-    StoreError,
-    UnseenLevelError,
+from .blocks import (
+    Block,
+    build_block,
+    check_missing_policy,
+    empty_info,
+    explain_dropped,
+    learn_infos,
+    response_check,
 )
+from .errors import ArgumentTypeError, DataError, FormulaError, StoreError
+from .parts import append_blocks, build_part, parts_dir, worker_groups
+from .safety import trust_names
 from .sources import (
     WEIGHTS_COL,
-    DatasetSource,
-    FrameSource,
     missing_columns,
     resolve_chunksize,
     table_source,
@@ -51,15 +48,12 @@ from .spec import (
     spec_from_json,
     spec_to_json,
 )
-from .translate import label, translate
 
 if TYPE_CHECKING:
     from .pca import IncrementalPCA
     from .results import LstsqResult, SVDResult
 
 __all__ = ["Design", "build_design", "capture_env", "open_design"]
-
-_MISSING = ("drop", "raise")
 
 
 def capture_env(eval_env: int | EvalEnvironment) -> EvalEnvironment:
@@ -71,176 +65,6 @@ def capture_env(eval_env: int | EvalEnvironment) -> EvalEnvironment:
     if isinstance(eval_env, EvalEnvironment):
         return eval_env
     return EvalEnvironment.capture(int(eval_env) + 2)
-
-
-class Block(NamedTuple):
-    """One built block: design rows, response, their row labels and positions, weights."""
-
-    x: np.ndarray
-    y: np.ndarray | None
-    index: pd.Index
-    pos: np.ndarray
-    w: np.ndarray | None
-
-
-def empty_info() -> DesignInfo:
-    """A design info with no columns (the response side of a design for prediction)."""
-    return DesignInfo([], factor_infos={}, term_codings=OrderedDict())
-
-
-def learn_infos(
-    desc: Any,
-    source: FrameSource | DatasetSource,
-    rows: int,
-    env: EvalEnvironment,
-    missing: str,
-    formula: str,
-) -> list[DesignInfo]:
-    """patsy's design infos with state learned over all blocks of ``source``."""
-    current: list[pd.DataFrame] = []
-
-    def blocks() -> Iterator[pd.DataFrame]:
-        for block in source.blocks(rows):
-            current[:] = [block]  # the block patsy is reading, to name the culprit
-            yield block
-
-    try:
-        infos = design_matrix_builders([desc.lhs_termlist, desc.rhs_termlist], blocks, env, missing)
-    except PatsyError as exc:
-        raise translate(exc, current[0] if current else None, formula) from exc
-    except ValueError as exc:
-        if isinstance(exc, OOCError):  # ours, from reading a block: already named
-            raise
-        # patsy codes a factor that has no level at all with np.eye(-1): a bare ValueError
-        empty = _all_missing_column(source)
-        if empty is None and "negative dimensions" not in str(exc):
-            raise FormulaError(
-                f"cannot code formula {formula!r}: {exc}; check the terms it names"
-            ) from exc
-        what = f"column {empty!r} is missing in every row" if empty else "a factor has no level"
-        raise DataError(
-            f"cannot code formula {formula!r}: {what}, so every row would be dropped "
-            f"(patsy: {exc}); fill it, or leave it out of the formula"
-        ) from exc
-    return infos
-
-
-def _all_missing_column(source: Any) -> str | None:
-    """A used column of an in-memory frame that holds no value at all, if any."""
-    frame = getattr(source, "frame", None)
-    if frame is None:
-        return None
-    return next((c for c in source.columns if not frame[c].notna().any()), None)
-
-
-def check_missing_policy(missing: Any) -> None:
-    """``missing`` must be one of statsmodels' names that this library implements."""
-    if missing not in _MISSING:
-        raise ValueError(
-            f"missing must be one of {_MISSING}, not {missing!r}: 'drop' leaves rows with a "
-            "missing value out, 'raise' stops at the first"
-        )
-
-
-def build_block(
-    infos: list[DesignInfo], block: pd.DataFrame, missing: str, wcol: str | None, formula: str
-) -> Block:
-    """Build one block with fixed state; rows with a missing value are dropped (or raise)."""
-    n = len(block)
-    # positional labels survive patsy's NA drop and work with a duplicated index
-    data = block.set_axis(pd.RangeIndex(n), axis=0)
-    wv = None
-    if wcol is not None:
-        wv = block[wcol].to_numpy(dtype=np.float64, na_value=np.nan)
-        nan = np.isnan(wv)
-        if nan.any():
-            if missing == "raise":
-                raise DataError(
-                    "missing='raise' and the weights hold NaN at row "
-                    f"{label(block.index[nan][0])!r}; fill that weight, or pass "
-                    "missing='drop' to drop the row"
-                )
-            data = data[~nan]
-        bad = (wv < 0) | np.isinf(wv)
-        if bad.any():
-            raise DataError(
-                f"weights must be finite and non-negative; row {label(block.index[bad][0])!r} "
-                f"has {float(wv[bad][0])}: fix that weight (a zero weight leaves a row out)"
-            )
-    data = align_categoricals(data, infos)
-    try:
-        ymat, xmat = build_design_matrices(infos, data, NA_action=missing, return_type="dataframe")
-    except PatsyError as exc:
-        raise translate(exc, block, formula, infos) from exc
-    pos = xmat.index.to_numpy()
-    x = xmat.to_numpy(dtype=np.float64)
-    y = ymat.to_numpy(dtype=np.float64) if ymat.shape[1] else None
-    if y is not None and y.shape[1] == 1:
-        y = y[:, 0]
-    index = block.index[pos]
-    _check_finite(x, list(xmat.columns), index)
-    if y is not None:
-        _check_finite(y[:, None] if y.ndim == 1 else y, list(ymat.columns), index)
-    return Block(x, y, index, pos, None if wv is None else wv[pos])
-
-
-def align_categoricals(block: pd.DataFrame, infos: list[DesignInfo]) -> pd.DataFrame:
-    """pandas Categorical columns recoded to the levels the design learned.
-
-    patsy insists that a Categorical's categories equal the learned levels exactly, so new
-    data whose categories are a subset, or in another order, or include unused ones,
-    would fail. Those are recoded; a value outside the learned levels is an
-    :class:`UnseenLevelError` naming the column and the level.
-    """
-    out = None
-    for info in infos:
-        for factor, fi in info.factor_infos.items():
-            if fi.type != "categorical":
-                continue
-            names = [n for n in ast_names(factor.code) if n in block.columns]
-            if len(names) != 1 or not isinstance(block[names[0]].dtype, pd.CategoricalDtype):
-                continue
-            name, levels = names[0], list(fi.categories)
-            col = block[name]
-            if list(col.cat.categories) == levels:
-                continue
-            seen = col.cat.remove_unused_categories().cat.categories
-            unseen = [v for v in seen if v not in set(levels)]
-            if unseen:
-                raise UnseenLevelError(
-                    f"level {unseen[0]!r} of column {name!r} (factor {factor.code!r}) was not "
-                    f"seen when the design was built (levels: {', '.join(map(repr, levels))}); "
-                    "drop those rows, or build the design from data that has that level"
-                )
-            out = block.copy() if out is None else out
-            out[name] = col.cat.set_categories(levels)
-    return block if out is None else out
-
-
-def _check_finite(a: np.ndarray, names: list[str], index: pd.Index) -> None:
-    bad = ~np.isfinite(a)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise DataError(
-            f"design column {names[col]!r} is {a[row, col]} at row {label(index[row])!r} "
-            f"({int(bad[:, col].sum())} such value(s) in this block); fix or drop those rows"
-        )
-
-
-def _response_check(infos: list[DesignInfo], source: FrameSource | DatasetSource) -> None:
-    """A categorical response would become several columns: refuse it by name."""
-    y_info = infos[0]
-    if len(y_info.column_names) <= 1:
-        return
-    for fi in y_info.factor_infos.values():
-        if fi.type == "categorical":
-            code = fi.factor.code
-            dtype = source.dtype(code) if code in source.names else "categorical"
-            raise ColumnTypeError(
-                f"the response {code!r} is categorical (dtype {dtype}), so it would become "
-                f"{len(y_info.column_names)} columns; a regression needs a numeric response: "
-                "put a numeric column on the left of '~' (not C(...))"
-            )
 
 
 def build_design(
@@ -304,7 +128,7 @@ def build_design(
     infos = learn_infos(
         desc, source, resolve_chunksize(chunksize, len(columns)), env, missing, formula
     )
-    _response_check(infos, source)
+    response_check(infos, source)
     return write_design(
         source,
         infos,
@@ -319,7 +143,7 @@ def build_design(
 
 
 def write_design(
-    source: FrameSource | DatasetSource,
+    source: Any,
     infos: list[DesignInfo],
     formula: str,
     *,
@@ -350,16 +174,16 @@ def write_design(
         "weights": wcol is not None,
         "compression": compression,
     }
-    groups = _worker_groups(source, infos, rows)
+    groups = worker_groups(source, infos, rows)
     # the whole store's bytes must be free before a block is built (parts: their share)
     store.ensure_space(final, source.n_rows * (p + len(y_names) + 2) * 8 * (1 + bool(groups)))
-    parts_dir = None
+    tmpdir = None
     try:
         if groups is not None:
             # on a dask.distributed cluster: each worker builds a run of blocks into a part
             # store of its own (one writer per file), and the parts are copied in order
-            parts_dir = _parts_dir(final)
-            parts = [os.path.join(parts_dir, f"part-{i:05d}.nc") for i in range(len(groups))]
+            tmpdir = parts_dir(final)
+            parts = [os.path.join(tmpdir, f"part-{i:05d}.nc") for i in range(len(groups))]
             tasks = [
                 delayed(build_part, pure=False)(
                     source, g, spec_json, formula, missing, wcol, part, layout
@@ -373,90 +197,21 @@ def write_design(
                 for part in parts:
                     writer.copy_from(part)
             else:
-                dropped = _append_blocks(
+                dropped = append_blocks(
                     writer, source, source.blocks(rows), infos, missing, wcol, formula
                 )
-            _finish(writer, infos, source, dropped, p, formula, spec_json, wcol)
+            if writer.n == 0:  # a term's NaN, not a missing value, may be the cause
+                explain_dropped(infos, source.blocks(rows), wcol, formula)
+            _finish(writer, source, dropped, p, formula, spec_json, wcol)
     finally:
-        if parts_dir is not None:
-            shutil.rmtree(parts_dir, ignore_errors=True)
-    return Design(final, temporary=path is None, eval_env=eval_env)
-
-
-def _append_blocks(
-    writer: store.DesignWriter,
-    source: Any,
-    blocks: Any,
-    infos: list[DesignInfo],
-    missing: str,
-    wcol: str | None,
-    formula: str,
-) -> int:
-    """Build each block and append it; returns the rows dropped for missing values."""
-    dropped = 0
-    for block in blocks:
-        built = build_block(infos, block, missing, wcol, formula)
-        dropped += len(block) - len(built.index)
-        writer.append(built.x, built.y, built.index, built.w)
-    return dropped
-
-
-def _worker_groups(source: Any, infos: list[DesignInfo], rows: int) -> list | None:
-    """Runs of blocks for the cluster's workers, when they can build them on their own.
-
-    That needs a source a worker can read (a dask-backed Dataset) and a formula that only
-    calls numpy and patsy (the caller's namespace does not travel).
-    """
-    if not getattr(source, "remote", False):
-        return None
-    codes = [f.code for info in infos for f in info.factor_infos]
-    if missing_columns(source, codes, default_eval_env()):
-        return None
-    groups = reduce.worker_groups(source.ranges(rows))
-    return groups if groups is not None and len(groups) > 1 else None
-
-
-def _parts_dir(final: str) -> str:
-    """A fresh directory beside ``final`` for the workers' part stores (a shared disk)."""
-    directory = os.path.dirname(os.path.abspath(final))
-    parts = os.path.join(directory, f".{os.path.basename(final)}.parts-{uuid.uuid4().hex[:12]}")
-    os.mkdir(parts)
-    return parts
-
-
-@functools.lru_cache(maxsize=8)
-def _infos_for(spec_json: str) -> list[DesignInfo]:
-    """A worker's design infos, rebuilt from the JSON spec once per process."""
-    return infos_from_spec(spec_from_json(spec_json), default_eval_env())
-
-
-def build_part(
-    source: Any,
-    ranges: list[tuple[int, int]],
-    spec_json: str,
-    formula: str,
-    missing: str,
-    wcol: str | None,
-    part: str,
-    layout: dict,
-) -> tuple[int, int]:
-    """Worker task: build the blocks ``ranges`` of ``source`` into the part store ``part``.
-
-    patsy's DesignInfo does not pickle: the formula state travels as its JSON spec and is
-    rebuilt here. The part is written atomically, so a task rerun after a lost worker
-    replaces it whole. Returns ``(rows written, rows dropped)``.
-    """
-    infos = _infos_for(spec_json)
-    with store.DesignWriter(part, **layout) as writer:
-        blocks = (source.block(a, b) for a, b in ranges)
-        dropped = _append_blocks(writer, source, blocks, infos, missing, wcol, formula)
-        writer.commit({"part": 1})
-    return writer.n, dropped
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+    # the user's own formula (or one checked when its store was opened): trusted as written
+    return Design(final, temporary=path is None, eval_env=eval_env, own_spec=spec_json)
 
 
 def _finish(
     writer: store.DesignWriter,
-    infos: list[DesignInfo],
     source: Any,
     dropped: int,
     p: int,
@@ -466,23 +221,11 @@ def _finish(
 ) -> None:
     """Refuse a store with no or too few rows, else write its attributes and commit it."""
     if writer.n == 0:
-        stateful = [
-            f.code
-            for info in infos
-            for f, fi in info.factor_infos.items()
-            if fi.state.get("transforms")
-        ]
-        hint = (
-            f"; note that {stateful[0]!r} is NaN everywhere when its column has a "
-            "missing value (patsy's rule): drop those rows first"
-            if stateful
-            else ": fill or drop the missing values of those columns, or leave an "
-            "all-missing column out of the formula"
-        )
         columns = [c if c != WEIGHTS_COL else "weights" for c in source.columns]
         raise DataError(
             f"all {dropped} rows were dropped for missing values in the columns "
-            f"{columns}; nothing is left to fit{hint}"
+            f"{columns}; nothing is left to fit: fill or drop the missing values of those "
+            "columns, or leave an all-missing column out of the formula"
         )
     if writer.n < p:
         raise DataError(
@@ -527,19 +270,38 @@ class Design:
         temporary: bool = False,
         eval_env: EvalEnvironment | None = None,
         verify: bool = False,
+        trust: Iterable[str] | None = None,
+        own_spec: str | None = None,
     ) -> None:
         attrs = store.read_attrs(path, verify=verify)
         self._path = os.path.abspath(path)
-        self._spec = spec_from_json(attrs["spec"])
-        self.formula: str = attrs["formula"]
-        self.n_obs: int = int(attrs["n_obs"])
-        self.n_dropped: int = int(attrs["n_dropped"])
-        self.chunk_rows: int = int(attrs["chunk_rows"])
+        where = f"design store {os.fspath(path)!r}"
+        text = attrs.get("spec")
+        try:
+            self._spec = spec_from_json(text)
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"{where}: its spec is not JSON ({exc}); rebuild it") from exc
+        for key in ("formula", "weights_column", "source_kind", "sample_dim"):
+            if not isinstance(attrs.get(key, ""), str):
+                raise StoreError(f"{where}: its {key!r} attribute is not text; rebuild it")
+        if attrs.get("source_kind", "pandas") not in ("pandas", "xarray"):
+            raise StoreError(f"{where}: its source_kind attribute is not pandas or xarray")
+        #: a spec this session wrote is the user's own code; any other is checked as data
+        self._where = None if own_spec is not None and text == own_spec else where
+        namespace = (eval_env if eval_env is not None else default_eval_env()).namespace
+        self._trust = trust_names(trust, namespace)
+        try:
+            self.formula: str = attrs["formula"]
+            self.n_obs: int = int(attrs["n_obs"])
+            self.n_dropped: int = int(attrs["n_dropped"])
+            self.chunk_rows: int = int(attrs["chunk_rows"])
+            #: unique per written store: reads check it, so a store rewritten at the same
+            #: path during a computation is refused rather than mixed with this one
+            self.store_id: str = str(attrs["store_id"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(f"{where} lacks a valid {exc} attribute; rebuild it") from exc
         self.weights_column: str | None = attrs.get("weights_column") or None
         self.has_weights: bool = "weights" in attrs["variables"]
-        #: unique per written store: reads check it, so a store rewritten at the same path
-        #: during a computation is refused rather than mixed with this one
-        self.store_id: str = str(attrs["store_id"])
         #: "pandas" or "xarray": what labeled results look like
         self.source_kind: str = attrs.get("source_kind", "pandas")
         #: the row dimension's name in xarray outputs (a Dataset's ``dim``, else "obs")
@@ -576,7 +338,13 @@ class Design:
     def design_infos(self) -> list[DesignInfo]:
         """patsy's DesignInfo of y and X, rebuilt from the saved spec."""
         if self._infos is None:
-            self._infos = infos_from_spec(self._spec, self._eval_env)
+            self._infos = infos_from_spec(
+                self._spec,
+                self._eval_env,
+                where=self._where,
+                formula=self.formula,
+                trust=self._trust,
+            )
         return self._infos
 
     def _dataset(self) -> xr.Dataset:
@@ -762,20 +530,35 @@ def open_rows(path: str, chunk_rows: int, sample_dim: str = "obs") -> xr.Dataset
 
 
 def open_design(
-    path: str | os.PathLike, eval_env: EvalEnvironment | None = None, *, verify: bool = True
+    path: str | os.PathLike,
+    eval_env: EvalEnvironment | None = None,
+    *,
+    verify: bool = True,
+    trust: Iterable[str] | None = None,
 ) -> Design:
     """Open a design store written by ``design(..., path=...)`` or :meth:`Design.save`.
+
+    A store is data, like numpy's ``allow_pickle=False``: before anything is evaluated,
+    every formula code it holds is re-derived from its formula and checked to be made only
+    of column names, literals, operators, numpy's elementwise math (``np.log``,
+    ``np.sqrt``...) and patsy's ``C``/``I``/``Q``/``center``/``standardize``/``scale``/
+    splines and contrasts. Other functions run only when named in ``trust``.
 
     Parameters
     ----------
     path : str or path-like
     eval_env : patsy.EvalEnvironment, optional
-        Namespace for functions the formula calls beyond numpy (``np``) and patsy's.
+        Namespace for functions the formula calls beyond numpy (``np``) and patsy's
+        (those functions must also be named in ``trust``).
     verify : bool
         Read the whole store once and check that every value is the one written (SHA-256
         per variable, recorded when it was written) before handing it out. ``False`` skips
         that pass for a store too large to read twice: its structure, attributes and chunk
         index are still checked, and each chunk's checksum whenever a fit reads it.
+    trust : list of str, optional
+        The functions beyond the allow-list that this store's formula may call, by the
+        name the formula uses (``["myfunc"]``, ``["mymodule.func"]``): an explicit opt-in
+        for a store you trust, e.g. one you built with your own stateful transform.
 
     Raises
     ------
@@ -783,9 +566,23 @@ def open_design(
         The file is missing, incomplete, not a design store, or damaged (truncated, a
         chunk failing its checksum, a variable removed, an attribute edited): the message
         names the file and what is wrong.
+    UnsafeCodeError
+        The store's formula calls a function outside the allow-list and ``trust``, or its
+        spec holds code its formula does not yield: nothing of it was run.
     """
+    if eval_env is not None and not isinstance(eval_env, EvalEnvironment):
+        raise ArgumentTypeError(
+            f"eval_env must be a patsy.EvalEnvironment (e.g. EvalEnvironment.capture()), not "
+            f"{type(eval_env).__name__}"
+        )
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArgumentTypeError(
+            f"path must be a str or path-like, not {type(path).__name__}: the design store to open"
+        )
+    if eval_env is not None:  # numpy stays reachable as np/numpy, as without an eval_env
+        eval_env = eval_env.with_outer_namespace(default_eval_env().namespace)
     path = os.fspath(path)
-    design = Design(path, eval_env=eval_env, verify=verify)
+    design = Design(path, eval_env=eval_env, verify=verify, trust=trust)
     try:
         design.design_infos  # noqa: B018 - fail now, not at first use
     except FormulaError as exc:

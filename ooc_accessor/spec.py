@@ -15,12 +15,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from patsy import EvalEnvironment, EvalFactor, ModelDesc
+from patsy import EvalEnvironment, EvalFactor, ModelDesc, PatsyError
 from patsy.contrasts import ContrastMatrix
 from patsy.desc import Term
 from patsy.design_info import DesignInfo, FactorInfo, SubtermInfo
 
-from .errors import FormulaError
+from .errors import FormulaError, OOCError, StoreError
+from .factor import Factor, float_desc
+from .safety import check_spec
 
 SPEC_VERSION = 1
 
@@ -129,18 +131,64 @@ def default_eval_env() -> EvalEnvironment:
     return EvalEnvironment([{"np": np, "numpy": np}])
 
 
-def infos_from_spec(spec: dict, eval_env: EvalEnvironment | None = None) -> list[DesignInfo]:
-    """Rebuild the DesignInfos that :func:`design_spec` described, state included."""
-    if spec.get("version") != SPEC_VERSION:
+def infos_from_spec(
+    spec: dict,
+    eval_env: EvalEnvironment | None = None,
+    *,
+    where: str | None = None,
+    formula: str | None = None,
+    trust: frozenset[str] = frozenset(),
+) -> list[DesignInfo]:
+    """Rebuild the DesignInfos that :func:`design_spec` described, state included.
+
+    Parameters
+    ----------
+    spec : dict
+    eval_env : patsy.EvalEnvironment, optional
+        Where the codes' names are looked up (numpy as ``np`` by default).
+    where : str, optional
+        The store the spec was read from, e.g. ``"design store '/data/d.nc'"``. A spec read
+        from a file is data: given ``where``, every code is re-derived from the spec's
+        formula and checked against the allow-list before anything is evaluated
+        (:func:`ooc_accessor.safety.check_spec`). ``None``: the spec this session wrote
+        from the user's own formula.
+    formula : str, optional
+        The store's formula attribute (checked against the spec's).
+    trust : frozenset of str
+        Functions the user opted in to (see :func:`ooc_accessor.open_design`).
+
+    Raises
+    ------
+    UnsafeCodeError
+        A stored code, transform or name outside the allow-list and ``trust``.
+    """
+    if not isinstance(spec, dict) or spec.get("version") != SPEC_VERSION:
+        version = spec.get("version") if isinstance(spec, dict) else None
         raise FormulaError(
-            f"design spec version {spec.get('version')!r} is not {SPEC_VERSION}; rebuild the "
+            f"design spec version {version!r} is not {SPEC_VERSION}; rebuild the "
             "design with this version of ooc_accessor"
         )
+    if where is not None:
+        if not isinstance(spec.get("formula"), str):
+            raise StoreError(f"{where}: its design spec holds no formula; rebuild the store")
+        check_spec(spec, formula, trust, where, model_desc(spec["formula"]))
     env = eval_env if eval_env is not None else default_eval_env()
+    try:
+        return _rebuild(spec, env)
+    except (PatsyError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, OOCError):
+            raise
+        raise FormulaError(
+            f"cannot rebuild the saved formula state ({type(exc).__name__}: {exc}); rebuild "
+            "the design from its source"
+        ) from exc
+
+
+def _rebuild(spec: dict, env: EvalEnvironment) -> list[DesignInfo]:
     objs: dict[str, EvalFactor] = {}
     infos: dict[str, FactorInfo] = {}
     for code, entry in spec["factors"].items():
-        factor = EvalFactor(code)
+        factor = Factor(code)
         state: dict = {}
         # re-runs patsy's own set-up (eval code, fresh transform objects), then restores
         # the learned numbers into those objects
@@ -194,14 +242,21 @@ def spec_from_json(text: str) -> dict:
 
 
 def model_desc(formula: str) -> ModelDesc:
-    """Parse ``formula``, turning patsy's error into a :class:`FormulaError`."""
-    from patsy import PatsyError
+    """Parse ``formula`` (no code runs), turning patsy's error into a :class:`FormulaError`.
 
+    Its factors are :class:`~ooc_accessor.factor.Factor`: numeric expressions see integer
+    columns as float64.
+    """
     if not isinstance(formula, str):
         raise FormulaError(f"formula must be a str like 'y ~ a + b', not {type(formula).__name__}")
     try:
-        return ModelDesc.from_formula(formula)
+        return float_desc(ModelDesc.from_formula(formula))
     except PatsyError as exc:
         raise FormulaError(
             f"cannot parse formula {formula!r}; fix it where the caret points:\n{exc}"
         ) from exc
+    except (RecursionError, MemoryError) as exc:
+        raise FormulaError(
+            f"cannot parse formula {formula[:60]!r}...: it is nested too deeply "
+            f"({type(exc).__name__}); simplify it"
+        ) from None

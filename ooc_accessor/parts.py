@@ -1,0 +1,104 @@
+"""A design built by a dask.distributed cluster: each worker builds a run of blocks into a
+part store of its own, rebuilding the formula state from its JSON spec.
+
+The spec a worker receives is data like a store's: its codes are checked against the
+allow-list before anything is evaluated (the user's namespace does not travel, so only
+numpy's and patsy's functions could run there anyway); a formula calling anything else is
+built on the client instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import uuid
+from typing import Any
+
+from patsy.design_info import DesignInfo
+
+from . import reduce, store
+from .blocks import build_block
+from .safety import offence
+from .sources import missing_columns
+from .spec import default_eval_env, infos_from_spec, spec_from_json
+
+__all__ = ["append_blocks", "build_part", "infos_for", "parts_dir", "worker_groups"]
+
+
+def append_blocks(
+    writer: store.DesignWriter,
+    source: Any,
+    blocks: Any,
+    infos: list[DesignInfo],
+    missing: str,
+    wcol: str | None,
+    formula: str,
+) -> int:
+    """Build each block and append it; returns the rows dropped for missing values."""
+    dropped = 0
+    for block in blocks:
+        built = build_block(infos, block, missing, wcol, formula)
+        dropped += len(block) - len(built.index)
+        writer.append(built.x, built.y, built.index, built.w)
+    return dropped
+
+
+def worker_groups(source: Any, infos: list[DesignInfo], rows: int) -> list | None:
+    """Runs of blocks for the cluster's workers, when they can build them on their own.
+
+    That needs a source a worker can read (a dask-backed Dataset) and a formula that only
+    calls numpy and patsy (the caller's namespace does not travel).
+    """
+    if not getattr(source, "remote", False):
+        return None
+    codes = [f.code for info in infos for f in info.factor_infos]
+    if missing_columns(source, codes, default_eval_env()) or any(map(offence, codes)):
+        return None
+    groups = reduce.worker_groups(source.ranges(rows))
+    return groups if groups is not None and len(groups) > 1 else None
+
+
+def parts_dir(final: str) -> str:
+    """A fresh directory beside ``final`` for the workers' part stores (a shared disk)."""
+    directory = os.path.dirname(os.path.abspath(final))
+    parts = os.path.join(directory, f".{os.path.basename(final)}.parts-{uuid.uuid4().hex[:12]}")
+    os.mkdir(parts)
+    return parts
+
+
+@functools.lru_cache(maxsize=8)
+def infos_for(spec_json: str) -> list[DesignInfo]:
+    """A worker's design infos, rebuilt from the JSON spec once per process.
+
+    The spec is checked as a store's is (its codes re-derived from its formula and held to
+    the allow-list) before anything is evaluated.
+    """
+    spec = spec_from_json(spec_json)
+    formula = spec.get("formula") if isinstance(spec, dict) else None
+    return infos_from_spec(
+        spec, default_eval_env(), where="the design spec sent to this worker", formula=formula
+    )
+
+
+def build_part(
+    source: Any,
+    ranges: list[tuple[int, int]],
+    spec_json: str,
+    formula: str,
+    missing: str,
+    wcol: str | None,
+    part: str,
+    layout: dict,
+) -> tuple[int, int]:
+    """Worker task: build the blocks ``ranges`` of ``source`` into the part store ``part``.
+
+    patsy's DesignInfo does not pickle: the formula state travels as its JSON spec and is
+    rebuilt here. The part is written atomically, so a task rerun after a lost worker
+    replaces it whole. Returns ``(rows written, rows dropped)``.
+    """
+    infos = infos_for(spec_json)
+    with store.DesignWriter(part, **layout) as writer:
+        blocks = (source.block(a, b) for a, b in ranges)
+        dropped = append_blocks(writer, source, blocks, infos, missing, wcol, formula)
+        writer.commit({"part": 1})
+    return writer.n, dropped
