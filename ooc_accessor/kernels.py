@@ -19,6 +19,8 @@ from scipy import linalg as sla
 from scipy.linalg.blas import dsyr, dsyrk
 from scipy.linalg.lapack import dgeqrf, dgeqrf_lwork
 
+from .errors import DataError
+
 _EPS = np.finfo(np.float64).eps
 
 
@@ -68,7 +70,7 @@ def fold_r(
             buf[n + b - a :] = 0.0
         qr, _, _, info = dgeqrf(buf, lwork=lwork, overwrite_a=1)
         if info != 0:
-            raise np.linalg.LinAlgError(f"dgeqrf failed with info={info}")
+            raise DataError(f"LAPACK dgeqrf failed with info={info}")
         if qr is not buf:  # f2py copies when it cannot overwrite; keep the factor either way
             buf[:] = qr
         buf[:n] = np.triu(buf[:n])
@@ -79,7 +81,7 @@ def stack_r(rs: list[np.ndarray]) -> np.ndarray:
     """R factor of the row-stack of the matrices whose R factors are ``rs`` (TSQR merge)."""
     rs = [r for r in rs if r.shape[0]]
     if not rs:
-        raise ValueError("no rows to merge")
+        raise DataError("no rows to merge")
     return qr_r(np.vstack(rs)) if len(rs) > 1 else rs[0]
 
 
@@ -95,44 +97,129 @@ def square_r(r: np.ndarray, n: int) -> np.ndarray:
     return out * signs[:, None]
 
 
+#: exponent standing for an all-zero column or weight: below every float64 (2**-1074), so
+#: rescaling by it leaves zeros and it never wins a merge's maximum
+ZERO_EXP = -1100
+
+
+def pow2_exponents(amax: np.ndarray) -> np.ndarray:
+    """Per-entry ``e`` with ``amax * 2**-e`` in [0.5, 1) (``ZERO_EXP`` for zeros).
+
+    Multiplying by a power of two is exact, so a column scaled by ``2**-e`` gives the same
+    digits as the raw one but can be squared and summed without overflow or underflow:
+    the scaling LAPACK's safe norms (``dnrm2``) do, once per column instead of per sum.
+    """
+    amax = np.asarray(amax, dtype=np.float64)
+    e = np.frexp(np.where(np.isfinite(amax), amax, 0.0))[1].astype(np.int64)
+    return np.where(amax > 0, e, ZERO_EXP)
+
+
+#: columns (and weights) whose largest magnitude lies within 2**-SAFE_EXP .. 2**SAFE_EXP are
+#: left unscaled: weighted squares and sums of them stay far from float64's limits, and
+#: ordinary data keeps exactly the arithmetic (and digits) it had before scaling existed
+SAFE_EXP = 200
+
+
+def scale_exponents(amax: np.ndarray) -> np.ndarray:
+    """The exponents :class:`LstsqStats` scales by: 0 in the safe range, else
+    :func:`pow2_exponents`."""
+    e = pow2_exponents(amax)
+    return np.where((e != ZERO_EXP) & (np.abs(e) <= SAFE_EXP), 0, e)
+
+
+def column_max_abs(x: np.ndarray) -> np.ndarray:
+    """Largest magnitude per column, without a copy of ``x`` (max and min, not ``abs``)."""
+    if x.shape[0] == 0:
+        return np.zeros(x.shape[1])
+    hi = np.asarray(x.max(axis=0), dtype=np.float64)
+    lo = np.asarray(x.min(axis=0), dtype=np.float64)
+    return np.maximum(hi, -lo)
+
+
+def safe_norms(a: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each column of ``a``: scaled before squaring, so a norm that is
+    representable comes out right (``np.linalg.norm`` squares raw values: 1e200 overflows,
+    1e-200 underflows to zero)."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.shape[0] == 0:
+        return np.zeros(a.shape[1])
+    e = pow2_exponents(np.max(np.abs(a), axis=0))
+    s = np.ldexp(a, -np.where(e == ZERO_EXP, 0, e))
+    with np.errstate(over="ignore"):
+        return np.ldexp(np.sqrt(np.einsum("ij,ij->j", s, s)), np.where(e == ZERO_EXP, 0, e))
+
+
 class LstsqStats(NamedTuple):
-    """Mergeable sufficient statistics of a weighted least-squares fit.
+    """Mergeable sufficient statistics of a weighted least-squares fit, scaled.
+
+    Every column of ``[X | y]`` is stored multiplied by ``2**-exp[j]`` and the weights by
+    ``2**-w_exp``, with the exponents chosen so the largest magnitude is about 1: squares
+    and sums of values near float64's limits (1e200, 1e-300, subnormals) then neither
+    overflow nor underflow, and since the factors are powers of two the digits are those of
+    the raw data. Results are solved on the scaled problem and scaled back at the end
+    (:class:`~ooc_accessor.results.LstsqResult`), where a value float64 cannot hold raises.
 
     Attributes
     ----------
     nobs : int
         Rows seen.
     r : ndarray
-        R factor of ``sqrt(w) * [X | y]``, at most ``(p + 1, p + 1)``.
-    xw1 : ndarray
-        ``X' w`` (length p): with R it decides whether a constant lies in span(X).
+        R factor of ``sqrt(w) * [X | 1 | y]`` (scaled), ``(p + 2, p + 2)``: its leading
+        ``p + 1`` columns give the constant test (:func:`has_constant`), and
+        :meth:`xy_r` the R factor of ``sqrt(w) [X | y]`` the fit uses.
+    exp : ndarray of int
+        Power-of-two exponents of the columns of ``[X | y]`` (length p + 1).
+    w_exp : int
+        Power-of-two exponent of the weights (even, so ``sqrt(w)`` scales exactly).
     sum_w : float
-        Sum of the weights.
+        Sum of the (scaled) weights.
     mean_y : float
-        Weighted mean of y.
+        Weighted mean of the scaled y.
     m2_y : float
-        Weighted sum of squared deviations of y from ``mean_y`` (centred TSS).
+        Weighted sum of squared deviations of the scaled y from ``mean_y`` (centred TSS).
     ss_y : float
-        Weighted sum of y squared (uncentred TSS).
+        Weighted sum of the scaled y squared (uncentred TSS).
     sum_log_w : float
-        Sum of the log weights (statsmodels' WLS log-likelihood needs it).
+        Sum of the log of the raw weights (statsmodels' WLS log-likelihood needs it).
     """
 
     nobs: int
     r: np.ndarray
-    xw1: np.ndarray
+    exp: np.ndarray
+    w_exp: int
     sum_w: float
     mean_y: float
     m2_y: float
     ss_y: float
     sum_log_w: float
 
+    def xy_r(self) -> np.ndarray:
+        """R factor of ``sqrt(w) [X | y]`` (scaled), from that of ``sqrt(w) [X | 1 | y]``.
+
+        Dropping the constant's column leaves two nonzero rows under the y column; one
+        rotation (their ``hypot``) makes it triangular again, exactly as a QR would.
+        """
+        p = self.exp.size - 1
+        rr = square_r(self.r, p + 2)
+        out = np.zeros((p + 1, p + 1))
+        out[:p, :p] = rr[:p, :p]
+        out[:p, p] = rr[:p, p + 1]
+        out[p, p] = np.hypot(rr[p, p + 1], rr[p + 1, p + 1])
+        return out
+
+
+def _weight_exponent(w: np.ndarray) -> int:
+    """An even power-of-two exponent for the weights: ``sqrt(w * 2**-e)`` stays exact."""
+    e = int(scale_exponents(np.max(w, initial=0.0)))
+    return e if e == ZERO_EXP or e % 2 == 0 else e + 1
+
 
 def lstsq_stats(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> LstsqStats:
     """Sufficient statistics of one block of rows.
 
     The R factor is folded over cache-sized steps (``R = qr([R; next rows])``), each step
-    converting its rows to float64, so a block is never copied whole.
+    converting its rows to float64 (and scaling them by powers of two), so a block is never
+    copied whole.
 
     Parameters
     ----------
@@ -143,62 +230,86 @@ def lstsq_stats(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> Ls
     """
     m, p = x.shape
     y = np.asarray(y).reshape(-1)
-    wv = np.ones(m) if w is None else np.asarray(w, dtype=np.float64).reshape(-1)
-    sw = None if w is None else np.sqrt(wv)
-    xw1 = np.zeros(p)
+    exp = scale_exponents(np.append(column_max_abs(x), column_max_abs(y[:, None])))
+    shift = -np.where(exp == ZERO_EXP, 0, exp)
+    # a column's scale factor; the constant's column (index p) is left as it is
+    col = np.ldexp(1.0, np.insert(shift, p, 0))
+    if w is None:
+        w_exp, ws = 0, np.ones(m)
+    else:
+        wv = np.asarray(w, dtype=np.float64).reshape(-1)
+        w_exp = _weight_exponent(wv)
+        ws = np.ldexp(wv, 0 if w_exp == ZERO_EXP else -w_exp)
+    sw = None if w is None else np.sqrt(ws)
 
     def fill(panel: np.ndarray, a: int, b: int) -> None:
-        nonlocal xw1
         panel[:, :p] = x[a:b]  # converts this panel's rows only (a float16 block stays so)
-        panel[:, p] = y[a:b]
-        xw1 += wv[a:b] @ panel[:, :p]
+        panel[:, p] = 1.0
+        panel[:, p + 1] = y[a:b]
+        panel *= col
         if sw is not None:
             panel *= sw[a:b, None]
 
-    r = fold_r(m, p + 1, fill)
-    yv = y.astype(np.float64, copy=False)
-    sum_w = float(wv.sum())
+    r = fold_r(m, p + 2, fill)
+    ys = np.ldexp(y.astype(np.float64, copy=False), shift[p])
+    sum_w = float(ws.sum())
     if m == 0 or sum_w == 0.0:
         mean_y, m2 = 0.0, 0.0
     else:
-        mean_y = float(wv @ yv) / sum_w
-        m2 = float(wv @ (yv - mean_y) ** 2)
+        mean_y = float(ws @ ys) / sum_w
+        m2 = float(ws @ (ys - mean_y) ** 2)
     return LstsqStats(
         nobs=m,
         r=r,
-        xw1=xw1,
+        exp=exp,
+        w_exp=w_exp,
         sum_w=sum_w,
         mean_y=mean_y,
         m2_y=m2,
-        ss_y=float(wv @ (yv * yv)),
+        ss_y=float(ws @ (ys * ys)),
         sum_log_w=0.0 if w is None else _sum_log(wv),
     )
 
 
 def merge_lstsq_stats(parts: list[LstsqStats]) -> LstsqStats:
-    """Merge the statistics of disjoint row sets (exact; any order, any grouping)."""
+    """Merge the statistics of disjoint row sets (exact; any order, any grouping).
+
+    Each part is rescaled (by powers of two, at most 1) to the largest exponent of any
+    part, so the merged statistics are those a single block would have given.
+    """
     parts = [s for s in parts if s.nobs]
     if not parts:
-        raise ValueError("no rows to merge")
+        raise DataError("no rows to merge")
     if len(parts) == 1:
         return parts[0]
-    sum_w, mean, m2 = 0.0, 0.0, 0.0
+    exp = np.max([s.exp for s in parts], axis=0)
+    w_exp = max(s.w_exp for s in parts)
+    p = exp.size - 1
+    sum_w, mean, m2, ss, rs = 0.0, 0.0, 0.0, 0.0, []
     for s in parts:
+        dx = s.exp - exp  # <= 0
+        dw = s.w_exp - w_exp  # even, <= 0
+        rs.append(np.ldexp(s.r, np.insert(dx, p, 0) + dw // 2))
+        sw_i = np.ldexp(s.sum_w, dw)
+        mean_i = np.ldexp(s.mean_y, dx[p])
+        m2_i = np.ldexp(s.m2_y, dw + 2 * dx[p])
+        ss += np.ldexp(s.ss_y, dw + 2 * dx[p])
         # Chan et al.'s pairwise update: no cancellation from sum(w y^2) - (sum w y)^2
-        tot = sum_w + s.sum_w
+        tot = sum_w + sw_i
         if tot > 0:
-            delta = s.mean_y - mean
-            m2 = m2 + s.m2_y + delta * delta * sum_w * s.sum_w / tot
-            mean = mean + delta * s.sum_w / tot
+            delta = mean_i - mean
+            m2 = m2 + m2_i + delta * delta * sum_w * sw_i / tot
+            mean = mean + delta * sw_i / tot
         sum_w = tot
     return LstsqStats(
         nobs=sum(s.nobs for s in parts),
-        r=stack_r([s.r for s in parts]),
-        xw1=np.sum([s.xw1 for s in parts], axis=0),
-        sum_w=sum_w,
-        mean_y=mean,
-        m2_y=m2,
-        ss_y=float(sum(s.ss_y for s in parts)),
+        r=stack_r(rs),
+        exp=exp,
+        w_exp=w_exp,
+        sum_w=float(sum_w),
+        mean_y=float(mean),
+        m2_y=float(m2),
+        ss_y=float(ss),
         sum_log_w=float(sum(s.sum_log_w for s in parts)),
     )
 
@@ -224,34 +335,54 @@ class LstsqSolution(NamedTuple):
     cond: float  # condition number of the column-equilibrated R
 
 
-def solve_r(r: np.ndarray, p: int, nobs: int) -> LstsqSolution:
+def _equilibrated_rank(rx: np.ndarray, nobs: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """``(rank, column norms, singular values of the equilibrated R)`` of an R factor.
+
+    The rank is decided on the column-equilibrated R, which makes it invariant to column
+    scaling; an all-zero column never counts.
+    """
+    p = rx.shape[1]
+    d = safe_norms(rx)
+    rs = rx / np.where(d > 0, d, 1.0)
+    s_s = np.linalg.svd(rs, compute_uv=False)
+    tol = rank_tolerance(nobs, p)
+    rank = int(np.sum(s_s > tol * s_s[0])) if s_s.size and s_s[0] > 0 else 0
+    rank = rank if np.all(d > 0) else min(rank, int(np.sum(d > 0)))
+    return rank, d, s_s
+
+
+def solve_r(r: np.ndarray, p: int, nobs: int, exp: np.ndarray | None = None) -> LstsqSolution:
     """Least-squares solution from the R factor of ``[X | y]`` (never the normal equations).
 
     The rank is decided on the column-equilibrated R, which makes it invariant to column
     scaling. A full-rank problem is solved by back substitution on the equilibrated R; a
     rank-deficient one gets the minimum-norm solution (numpy's ``lstsq``), truncated to that
-    rank.
+    rank. ``exp`` (the power-of-two exponents of X's columns in :class:`LstsqStats`) makes
+    that minimum norm the one of the raw coefficients, as numpy's and statsmodels' pinv;
+    the solution returned is in the scaled coordinates of ``r``.
     """
     rr = square_r(r, p + 1)
     rx, qty = rr[:p, :p], rr[:p, p]
-    d = np.sqrt(np.einsum("ij,ij->j", rx, rx))
+    rank, d, s_s = _equilibrated_rank(rx, nobs)
     d_safe = np.where(d > 0, d, 1.0)
     rs = rx / d_safe
-    s_s = np.linalg.svd(rs, compute_uv=False)
     singular_values = np.linalg.svd(rx, compute_uv=False)
-    tol = rank_tolerance(nobs, p)
-    rank = int(np.sum(s_s > tol * s_s[0])) if s_s.size and s_s[0] > 0 else 0
-    rank = rank if np.all(d > 0) else min(rank, int(np.sum(d > 0)))
     if rank == p:
         # back substitution, not inv(R) @ qty: a digit more on NIST's Wampler sets
         params = sla.solve_triangular(rs, qty, check_finite=False) / d_safe
         rs_inv = sla.solve_triangular(rs, np.eye(p), check_finite=False)
         normalized_cov = (rs_inv @ rs_inv.T) / np.outer(d_safe, d_safe)
     else:
-        u, s, vt = np.linalg.svd(rx)
+        # the minimum norm in raw units: columns back to their relative raw sizes (one
+        # common power of two, so nothing overflows), solved, then scaled again
+        c = np.ones(p)
+        if exp is not None and p:
+            e = np.where(exp == ZERO_EXP, np.max(exp), exp)
+            c = np.ldexp(1.0, e - np.max(e))
+        u, s, vt = np.linalg.svd(rx * c)
         ur, sr, vr = u[:, :rank], s[:rank], vt[:rank].T
-        params = vr @ ((ur.T @ qty) / sr)
-        normalized_cov = (vr / sr**2) @ vr.T
+        params = (vr @ ((ur.T @ qty) / sr)) * c
+        normalized_cov = ((vr / sr**2) @ vr.T) * np.outer(c, c)
     # ||y - X b||^2 = ||qty - Rx b||^2 + r_pp^2: the first term is rounding for a full-rank
     # fit, but a truncated (rank-deficient) solution leaves part of qty unexplained
     ssr = (
@@ -280,8 +411,8 @@ def needs_refinement(sol: LstsqSolution, r: np.ndarray) -> bool:
     if sol.rank < p or not np.isfinite(sol.cond) or sol.cond**2 * _EPS > 1e-3:
         return False
     rr = square_r(r, p + 1)
-    fitted = np.linalg.norm(rr[:p, :p] @ sol.params)
-    tan_theta = np.sqrt(sol.ssr) / fitted if fitted > 0 else np.inf
+    fitted = float(safe_norms((rr[:p, :p] @ sol.params)[:, None])[0])
+    tan_theta = abs(rr[p, p]) / fitted if fitted > 0 else np.inf
     err = _EPS * (sol.cond + sol.cond**2 * tan_theta)
     return bool(err > 10.0 ** (-REFINE_BELOW_DIGITS))
 
@@ -292,7 +423,8 @@ def residual_gradient(
     """``X' W (y - X beta)`` of one block, accumulated in extended precision.
 
     The residual of an almost-right beta is mostly cancellation; long double (64-bit
-    mantissa on x86) keeps the digits the refinement step needs.
+    mantissa on x86, and an exponent range to 1e4932, so products of values near float64's
+    limits neither overflow nor underflow) keeps the digits the refinement step needs.
     """
     m, p = x.shape
     beta_l = np.asarray(beta, dtype=np.longdouble)
@@ -307,19 +439,33 @@ def residual_gradient(
     return g
 
 
+def scaled_gradient(stats: LstsqStats, gradient: np.ndarray) -> np.ndarray:
+    """The raw ``X' W (y - X beta)`` in the scaled units of ``stats`` (see :func:`refine`).
+
+    Scaling happens in extended precision, before the float64 conversion, so a raw
+    gradient of 1e400 arrives as a float64 of about 1.
+    """
+    p = stats.exp.size - 1
+    e = np.where(stats.exp == ZERO_EXP, 0, stats.exp)
+    w_e = 0 if stats.w_exp == ZERO_EXP else stats.w_exp
+    g = np.asarray(gradient, dtype=np.longdouble)
+    return np.asarray(np.ldexp(g, -(e[:p] + e[p] + w_e)), dtype=np.float64)
+
+
 #: passes of :func:`refine` at most; each is one more read of the data
 MAX_REFINE_STEPS = 3
 
 
-def refine(sol: LstsqSolution, r: np.ndarray, gradient: np.ndarray) -> tuple[LstsqSolution, bool]:
+def refine(sol: LstsqSolution, r: np.ndarray, gradient: np.ndarray) -> LstsqSolution:
     """One step of corrected seminormal equations (Bjorck): ``R'R delta = X'W(y - X beta)``.
 
     ``R`` comes from the QR, never from ``X'X``; with the gradient summed in extended
-    precision the step removes the ``kappa^2 tan(theta)`` part of the error.
+    precision the step removes the ``kappa^2 tan(theta)`` part of the error. ``r`` and
+    ``gradient`` are in the same (scaled) units (:func:`scaled_gradient`).
     """
     p = sol.params.size
     rx = square_r(r, p + 1)[:p, :p]
-    d = np.sqrt(np.einsum("ij,ij->j", rx, rx))
+    d = safe_norms(rx)
     rs = rx / d
     z = sla.solve_triangular(rs, np.asarray(gradient, dtype=np.float64) / d, trans="T")
     delta = sla.solve_triangular(rs, z) / d
@@ -335,7 +481,7 @@ def dependencies(r: np.ndarray, p: int, rank: int, rtol: float = 1e-8) -> list[l
     all-zero column makes a group of one.
     """
     rx = square_r(r, p + 1)[:p, :p]
-    d = np.sqrt(np.einsum("ij,ij->j", rx, rx))
+    d = safe_norms(rx)
     rs = rx / np.where(d > 0, d, 1.0)
     _, rp, piv = sla.qr(rs, pivoting=True)
     kept, dropped = piv[:rank], piv[rank:]
@@ -348,20 +494,25 @@ def dependencies(r: np.ndarray, p: int, rank: int, rtol: float = 1e-8) -> list[l
     return groups
 
 
-def has_constant(stats: LstsqStats, rtol: float = 1e-8) -> bool:
+def has_constant(stats: LstsqStats) -> bool:
     """Whether a constant column lies in span(X), as statsmodels' ``k_constant`` decides.
 
-    With ``X = Q R``, the squared norm of the projection of ``sqrt(w)`` onto span(X) is
-    ``||z||^2`` for the minimum-norm ``z`` with ``R' z = X' w``; a constant lies in the span
-    when that leaves nothing of ``sum(w)``. An explicit intercept and an implicit one (full
-    dummy coding of a factor) both qualify.
+    statsmodels compares the rank of ``[1 | X]`` with that of ``X`` (an explicit intercept,
+    or an implicit one such as full dummy coding, leaves it unchanged). The same comparison
+    is made here on the R factor of ``sqrt(w) [X | 1]`` (the leading block of
+    ``stats.r``, where the constant's residual after X is computed by the QR itself, not by
+    a cancelling difference of sums), with both ranks decided on the column-equilibrated
+    factor by :func:`rank_tolerance`: so the answer does not change when a column is
+    rescaled, whereas a near-constant column (Longley's YEAR, through the origin) is not
+    taken for a constant.
     """
-    p = stats.xw1.size
+    p = stats.exp.size - 1
     if stats.sum_w <= 0 or p == 0:
         return False
-    rx = square_r(stats.r, p + 1)[:p, :p]
-    z = np.linalg.lstsq(rx.T, stats.xw1, rcond=rank_tolerance(stats.nobs, p))[0]
-    return stats.sum_w - float(z @ z) <= rtol * stats.sum_w
+    rr = square_r(stats.r, p + 2)
+    rank_x = _equilibrated_rank(rr[:p, :p], stats.nobs)[0]
+    rank_x1 = _equilibrated_rank(rr[: p + 1, : p + 1], stats.nobs)[0]
+    return rank_x1 == rank_x
 
 
 def _sum_log(w: np.ndarray) -> float:
@@ -455,7 +606,7 @@ def merge_cov_stats(parts: list[CovStats]) -> CovStats:
     """Sum the statistics of disjoint row sets taken about the same shift."""
     parts = [q for q in parts if q.nobs]
     if not parts:
-        raise ValueError("no rows to merge")
+        raise DataError("no rows to merge")
     c = np.asfortranarray(np.sum([q.c for q in parts], axis=0))
     return CovStats(
         sum(q.nobs for q in parts), parts[0].shift, np.sum([q.s for q in parts], axis=0), c
