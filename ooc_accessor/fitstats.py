@@ -17,53 +17,15 @@ import numpy as np
 from scipy import stats as sps
 
 from . import kernels, labels
-from .errors import DataError
+from .scaling import ZERO_EXP, exact_scale
 
-__all__ = ["FitStatistics", "exact_scale"]
-
-_TINY = np.finfo(np.float64).tiny
-_LOG10_2 = float(np.log10(2.0))
-
-
-def _magnitude(value: float, exp: int) -> str:
-    """``value * 2**exp`` as a power of ten, computed without forming it."""
-    v = abs(float(value))
-    return f"1e{np.log10(v) + exp * _LOG10_2:+.0f}" if v > 0 else "0"
-
-
-def exact_scale(values: Any, exps: Any, what: str, names: Any, fix: str) -> np.ndarray:
-    """``values * 2**exps``, exactly, or a :class:`DataError` where float64 cannot hold it.
-
-    Parameters
-    ----------
-    values, exps : array-like
-        Scaled values and their power-of-two exponents (broadcast together).
-    what : str
-        What the values are, for the message ("the coefficient").
-    names : array-like
-        One name per value (broadcast), for the message.
-    fix : str
-        What the user can do.
-    """
-    v = np.asarray(values, dtype=np.float64)
-    e = np.broadcast_to(np.asarray(exps), v.shape)
-    with np.errstate(over="ignore", under="ignore"):
-        out = np.ldexp(v, e)
-    bad = (v != 0) & np.isfinite(v) & (~np.isfinite(out) | (np.abs(out) < _TINY))
-    if bad.any():
-        i = np.unravel_index(int(np.argmax(bad)), v.shape)
-        name = np.broadcast_to(np.asarray(names, dtype=object), v.shape)[i]
-        raise DataError(
-            f"{what} of {name} is about {_magnitude(v[i], int(e[i]))}, outside the range "
-            f"float64 can hold (about 2.2e-308 to 1.8e308): {fix}"
-        )
-    return out
+__all__ = ["FitStatistics"]
 
 
 def _exp(e: Any) -> np.ndarray:
     """Exponents with the all-zero marker read as 0 (a zero scales to zero anyway)."""
     e = np.asarray(e)
-    return np.where(e == kernels.ZERO_EXP, 0, e)
+    return np.where(e == ZERO_EXP, 0, e)
 
 
 class FitStatistics:

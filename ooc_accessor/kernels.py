@@ -20,6 +20,7 @@ from scipy.linalg.blas import dsyr, dsyrk
 from scipy.linalg.lapack import dgeqrf, dgeqrf_lwork
 
 from .errors import DataError
+from .scaling import ZERO_EXP, column_max_abs, safe_norms, scale_exponents
 
 _EPS = np.finfo(np.float64).eps
 
@@ -95,58 +96,6 @@ def square_r(r: np.ndarray, n: int) -> np.ndarray:
     out[: r.shape[0]] = r[:n]
     signs = np.where(np.diag(out) < 0, -1.0, 1.0)
     return out * signs[:, None]
-
-
-#: exponent standing for an all-zero column or weight: below every float64 (2**-1074), so
-#: rescaling by it leaves zeros and it never wins a merge's maximum
-ZERO_EXP = -1100
-
-
-def pow2_exponents(amax: np.ndarray) -> np.ndarray:
-    """Per-entry ``e`` with ``amax * 2**-e`` in [0.5, 1) (``ZERO_EXP`` for zeros).
-
-    Multiplying by a power of two is exact, so a column scaled by ``2**-e`` gives the same
-    digits as the raw one but can be squared and summed without overflow or underflow:
-    the scaling LAPACK's safe norms (``dnrm2``) do, once per column instead of per sum.
-    """
-    amax = np.asarray(amax, dtype=np.float64)
-    e = np.frexp(np.where(np.isfinite(amax), amax, 0.0))[1].astype(np.int64)
-    return np.where(amax > 0, e, ZERO_EXP)
-
-
-#: columns (and weights) whose largest magnitude lies within 2**-SAFE_EXP .. 2**SAFE_EXP are
-#: left unscaled: weighted squares and sums of them stay far from float64's limits, and
-#: ordinary data keeps exactly the arithmetic (and digits) it had before scaling existed
-SAFE_EXP = 200
-
-
-def scale_exponents(amax: np.ndarray) -> np.ndarray:
-    """The exponents :class:`LstsqStats` scales by: 0 in the safe range, else
-    :func:`pow2_exponents`."""
-    e = pow2_exponents(amax)
-    return np.where((e != ZERO_EXP) & (np.abs(e) <= SAFE_EXP), 0, e)
-
-
-def column_max_abs(x: np.ndarray) -> np.ndarray:
-    """Largest magnitude per column, without a copy of ``x`` (max and min, not ``abs``)."""
-    if x.shape[0] == 0:
-        return np.zeros(x.shape[1])
-    hi = np.asarray(x.max(axis=0), dtype=np.float64)
-    lo = np.asarray(x.min(axis=0), dtype=np.float64)
-    return np.maximum(hi, -lo)
-
-
-def safe_norms(a: np.ndarray) -> np.ndarray:
-    """Euclidean norm of each column of ``a``: scaled before squaring, so a norm that is
-    representable comes out right (``np.linalg.norm`` squares raw values: 1e200 overflows,
-    1e-200 underflows to zero)."""
-    a = np.asarray(a, dtype=np.float64)
-    if a.shape[0] == 0:
-        return np.zeros(a.shape[1])
-    e = pow2_exponents(np.max(np.abs(a), axis=0))
-    s = np.ldexp(a, -np.where(e == ZERO_EXP, 0, e))
-    with np.errstate(over="ignore"):
-        return np.ldexp(np.sqrt(np.einsum("ij,ij->j", s, s)), np.where(e == ZERO_EXP, 0, e))
 
 
 class LstsqStats(NamedTuple):
@@ -566,13 +515,16 @@ class CovStats(NamedTuple):
 
     ``c = sum (x - shift)(x - shift)'`` and ``s = sum (x - shift)``: the centred scatter is
     ``c - s s' / n``, with cancellation only as large as ``mean - shift``, which is small
-    when the shift is the first block's mean.
+    when the shift is the first block's mean. Both are kept for ``(x - shift) * 2**-exp``:
+    data beyond 2**200 (or below 2**-200) is scaled by a power of two first, so its
+    squares neither overflow nor underflow (see :func:`cov_scatter_scaled`).
     """
 
     nobs: int
     shift: np.ndarray
     s: np.ndarray
     c: np.ndarray  # upper triangle valid, Fortran order for in-place BLAS updates
+    exp: int = 0
 
 
 def cov_panel_rows(p: int) -> int:
@@ -584,37 +536,48 @@ def cov_stats(x: np.ndarray, shift: np.ndarray, into: CovStats | None = None) ->
     """Fold one block into (a copy-free update of) :class:`CovStats` with BLAS ``dsyrk``.
 
     Rows are converted to float64 one panel at a time, so a float16 block is never copied
-    whole; ``into`` is updated in place (its ``c`` buffer) and returned renewed.
+    whole; ``into`` is updated in place (its ``c`` buffer) and returned renewed. A first
+    block sets the power-of-two scale from its largest magnitude (one scale for every
+    feature, so the eigenvectors are those of the raw scatter).
     """
     m, p = x.shape
     c = into.c if into is not None else np.zeros((p, p), order="F")
     s = into.s.copy() if into is not None else np.zeros(p)
+    if into is not None:
+        exp = into.exp
+    else:
+        exp = int(scale_exponents(np.max(column_max_abs(x), initial=0.0)))
+        exp = 0 if exp == ZERO_EXP else exp
     step = min(cov_panel_rows(p), max(m, 1))
     buf = np.empty((step, p))  # one panel buffer per block: no fresh pages per panel
     for a in range(0, m, step):
         panel = buf[: min(step, m - a)]
         # converted and shifted in one pass (the ufunc casts float16/32 as it reads)
         np.subtract(x[a : a + step], shift, out=panel)
+        if exp:
+            panel *= 2.0**-exp
         s += panel.sum(axis=0)
         # panel.T is Fortran-ordered: C += panel' panel without a copy
         c = dsyrk(1.0, panel.T, beta=1.0, c=c, trans=0, overwrite_c=1)
     nobs = m + (into.nobs if into is not None else 0)
-    return CovStats(nobs=nobs, shift=shift, s=s, c=c)
+    return CovStats(nobs=nobs, shift=shift, s=s, c=c, exp=exp)
 
 
 def merge_cov_stats(parts: list[CovStats]) -> CovStats:
-    """Sum the statistics of disjoint row sets taken about the same shift."""
+    """Sum the statistics of disjoint row sets taken about the same shift (rescaled, by
+    powers of two, to the largest scale of any part)."""
     parts = [q for q in parts if q.nobs]
     if not parts:
         raise DataError("no rows to merge")
-    c = np.asfortranarray(np.sum([q.c for q in parts], axis=0))
-    return CovStats(
-        sum(q.nobs for q in parts), parts[0].shift, np.sum([q.s for q in parts], axis=0), c
-    )
+    exp = max(q.exp for q in parts)
+    c = np.asfortranarray(np.sum([np.ldexp(q.c, 2 * (q.exp - exp)) for q in parts], axis=0))
+    s = np.sum([np.ldexp(q.s, q.exp - exp) for q in parts], axis=0)
+    return CovStats(sum(q.nobs for q in parts), parts[0].shift, s, c, exp)
 
 
-def cov_scatter(stats: CovStats) -> tuple[np.ndarray, np.ndarray]:
-    """``(mean, centred scatter)`` from :class:`CovStats`; only the UPPER triangle is valid.
+def cov_scatter_scaled(stats: CovStats) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(mean, centred scatter * 2**(-2 exp), exp)`` from :class:`CovStats`; only the
+    UPPER triangle is valid.
 
     One copy of the p x p sums, corrected in place by a BLAS rank-1 update (``dsyr``):
     at p = 3504 each p x p temporary is 98 MB, so symmetrizing or forming an outer product
@@ -624,7 +587,14 @@ def cov_scatter(stats: CovStats) -> tuple[np.ndarray, np.ndarray]:
     d = stats.s / n
     c = np.array(stats.c, order="F", copy=True)
     c = dsyr(-float(n), d, a=c, lower=0, overwrite_a=1)
-    return stats.shift + d, c
+    return stats.shift + np.ldexp(d, stats.exp), c, stats.exp
+
+
+def cov_scatter(stats: CovStats) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, centred scatter)`` from :class:`CovStats` (see :func:`cov_scatter_scaled`,
+    which keeps the scale apart: this product overflows where the scatter does)."""
+    mean, c, exp = cov_scatter_scaled(stats)
+    return mean, np.ldexp(c, 2 * exp) if exp else c
 
 
 def svd_flip_rows(vt: np.ndarray) -> np.ndarray:

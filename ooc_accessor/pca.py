@@ -29,7 +29,7 @@ import pandas as pd
 import xarray as xr
 from scipy import linalg as sla
 
-from . import kernels, reduce, store
+from . import kernels, reduce, scaling, store
 from .design import open_rows
 from .errors import DataError, NotFittedError, PrecisionWarning
 from .fields import FieldMatrix
@@ -414,7 +414,9 @@ class IncrementalPCA:
         k = min(k, n) if self.n_components is None else k
         width = min(p, k + int(self.n_oversamples))
         mean = sums[:-1] / n
-        sq = over(_sq_rows, mean)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below, by name
+            sq = over(_sq_rows, mean)
+        scaling.check_gram_range(sq, n, [src.feature_label(j) for j in range(p)])
         basis = np.linalg.qr(rng.standard_normal((p, width)))[0]
         # one pass each: Z = A'A basis, orthonormalized. The first pass is the range finder
         # itself (scikit-learn's n_iter=0 also multiplies by the data once): power + 1 passes
@@ -444,35 +446,34 @@ class IncrementalPCA:
                 f"n_components={k} must be at most min(n_samples, n_features) = {kmax} "
                 f"({n} samples seen, {p} features)"
             )
+        names = getattr(getattr(self, "_layout", None), "names", None)
+        exp = 0  # s and roots below are in units of 2**exp (see scaling.pca_spectrum)
         if self.svd_solver_ == "full":
             _, mean, rc = kernels.split_centred_r(self._state, p)
             _, s, vt = np.linalg.svd(rc)
-            s2 = s**2
-            var = np.einsum("ij,ij->j", rc, rc) / n
-            total = float(np.sum(s2))
+            roots, total_roots = scaling.safe_norms(rc), s
         elif self.svd_solver_ == "covariance_eigh":
-            mean, scatter = kernels.cov_scatter(self._state)
-            var = np.diag(scatter) / n
-            total = float(np.trace(scatter))
+            mean, scatter, exp = kernels.cov_scatter_scaled(self._state)
+            roots = np.sqrt(np.clip(np.diag(scatter), 0.0, None))
+            scaling.check_finite_state(mean, roots, roots, names, self.svd_solver_)
             w, v = sla.eigh(scatter, lower=False, subset_by_index=[p - k, p - 1], overwrite_a=True)
             s2 = np.clip(w[::-1], 0.0, None)
-            s, vt = np.sqrt(s2), v[:, ::-1].T
+            s, vt, total_roots = np.sqrt(s2), v[:, ::-1].T, roots
             _warn_covariance_precision(s2, p, k)
         else:
             _, mean, sq, s, vt = self._state
-            s2, var, total = s**2, sq / n, float(np.sum(sq))
+            roots = total_roots = np.sqrt(sq)
+        scaling.check_finite_state(mean, roots, s, names, self.svd_solver_)
         vt = kernels.svd_flip_rows(vt[:k])
-        ev = s2 / max(n - 1, 1)
-        total_ev = total / max(n - 1, 1)
-        noise = (total_ev - ev[:k].sum()) / (kmax - k) if k < kmax else 0.0
+        spec = scaling.pca_spectrum(s, roots, total_roots, exp, n, k, vt, names)
         self._cache = {
             "components": vt,
-            "ev": ev[:k],
-            "ratio": ev[:k] / total_ev if total_ev > 0 else np.zeros(k),
-            "sv": s[:k],
+            "ev": spec["ev"],
+            "ratio": spec["ratio"],
+            "sv": spec["sv"],
             "mean": mean,
-            "var": var,
-            "noise": max(float(noise), 0.0),
+            "var": spec["var"],
+            "noise": spec["noise"],
             "k": k,
         }
         return self._cache
