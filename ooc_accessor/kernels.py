@@ -182,7 +182,7 @@ def lstsq_stats(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> Ls
     exp = scale_exponents(np.append(column_max_abs(x), column_max_abs(y[:, None])))
     shift = -np.where(exp == ZERO_EXP, 0, exp)
     # a column's scale factor; the constant's column (index p) is left as it is
-    col = np.ldexp(1.0, np.insert(shift, p, 0))
+    col = np.insert(shift, p, 0)  # as exponents: 2.0**1030 itself would overflow
     if w is None:
         w_exp, ws = 0, np.ones(m)
     else:
@@ -195,7 +195,8 @@ def lstsq_stats(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> Ls
         panel[:, :p] = x[a:b]  # converts this panel's rows only (a float16 block stays so)
         panel[:, p] = 1.0
         panel[:, p + 1] = y[a:b]
-        panel *= col
+        if col.any():
+            np.ldexp(panel, col, out=panel)
         if sw is not None:
             panel *= sw[a:b, None]
 
@@ -502,6 +503,34 @@ def data_r(x: np.ndarray, shift: np.ndarray | None = None, basis: np.ndarray | N
     return fold_r(m, n, fill)
 
 
+def scaled_data_r(x: np.ndarray) -> tuple[int, np.ndarray]:
+    """``(e, R)`` with ``R`` the R factor of ``x * 2**-e`` for one block (the SVD's TSQR).
+
+    One power of two for the whole block (so the singular vectors are those of ``x``),
+    chosen from its largest magnitude when that is beyond 2**200 or below 2**-200: an R of
+    data near float64's limits neither overflows nor loses digits to subnormals.
+    """
+    m, n = x.shape
+    e = int(scale_exponents(np.max(column_max_abs(x), initial=0.0)))
+    e = 0 if e == ZERO_EXP else e
+
+    def fill(panel: np.ndarray, a: int, b: int) -> None:
+        panel[:] = x[a:b]
+        if e:
+            np.ldexp(panel, -e, out=panel)
+
+    return e, fold_r(m, n, fill)
+
+
+def merge_scaled_r(parts: list[tuple[int, np.ndarray]]) -> tuple[int, np.ndarray]:
+    """Merge :func:`scaled_data_r` results of disjoint row sets, at the largest scale."""
+    parts = [(e, r) for e, r in parts if r.shape[0]]
+    if not parts:
+        raise DataError("no rows to merge")
+    e = max(q for q, _ in parts)
+    return e, stack_r([np.ldexp(r, q - e) for q, r in parts])
+
+
 def split_centred_r(r: np.ndarray, p: int) -> tuple[int, np.ndarray, np.ndarray]:
     """``(n_hat, mean, R_c)`` from the R factor of ``[1 | X]`` (signs normalized)."""
     rr = square_r(r, p + 1)
@@ -515,16 +544,16 @@ class CovStats(NamedTuple):
 
     ``c = sum (x - shift)(x - shift)'`` and ``s = sum (x - shift)``: the centred scatter is
     ``c - s s' / n``, with cancellation only as large as ``mean - shift``, which is small
-    when the shift is the first block's mean. Both are kept for ``(x - shift) * 2**-exp``:
-    data beyond 2**200 (or below 2**-200) is scaled by a power of two first, so its
-    squares neither overflow nor underflow (see :func:`cov_scatter_scaled`).
+    when the shift is the first block's mean. Both are kept for ``(x - shift) * 2**-exp``
+    (``exp`` per feature, 0 unless the feature's magnitude is beyond 2**200 or below
+    2**-200), so squares of data near float64's limits neither overflow nor underflow.
     """
 
     nobs: int
     shift: np.ndarray
     s: np.ndarray
     c: np.ndarray  # upper triangle valid, Fortran order for in-place BLAS updates
-    exp: int = 0
+    exp: np.ndarray | int = 0
 
 
 def cov_panel_rows(p: int) -> int:
@@ -532,69 +561,95 @@ def cov_panel_rows(p: int) -> int:
     return int(max(64, min(4096, 32 * 2**20 // (8 * max(p, 1)))))
 
 
+def _feature_exponents(x: np.ndarray) -> np.ndarray:
+    e = scale_exponents(column_max_abs(x))
+    return np.where(e == ZERO_EXP, 0, e)
+
+
 def cov_stats(x: np.ndarray, shift: np.ndarray, into: CovStats | None = None) -> CovStats:
     """Fold one block into (a copy-free update of) :class:`CovStats` with BLAS ``dsyrk``.
 
     Rows are converted to float64 one panel at a time, so a float16 block is never copied
     whole; ``into`` is updated in place (its ``c`` buffer) and returned renewed. A first
-    block sets the power-of-two scale from its largest magnitude (one scale for every
-    feature, so the eigenvectors are those of the raw scatter).
+    block sets the features' power-of-two scales from its largest magnitudes.
     """
     m, p = x.shape
     c = into.c if into is not None else np.zeros((p, p), order="F")
     s = into.s.copy() if into is not None else np.zeros(p)
-    if into is not None:
-        exp = into.exp
-    else:
-        exp = int(scale_exponents(np.max(column_max_abs(x), initial=0.0)))
-        exp = 0 if exp == ZERO_EXP else exp
+    exp = np.broadcast_to(into.exp, (p,)) if into is not None else _feature_exponents(x)
+    scaled = bool(np.any(exp))
     step = min(cov_panel_rows(p), max(m, 1))
     buf = np.empty((step, p))  # one panel buffer per block: no fresh pages per panel
     for a in range(0, m, step):
         panel = buf[: min(step, m - a)]
         # converted and shifted in one pass (the ufunc casts float16/32 as it reads)
         np.subtract(x[a : a + step], shift, out=panel)
-        if exp:
-            panel *= 2.0**-exp
+        if scaled:
+            np.ldexp(panel, -exp, out=panel)
         s += panel.sum(axis=0)
         # panel.T is Fortran-ordered: C += panel' panel without a copy
         c = dsyrk(1.0, panel.T, beta=1.0, c=c, trans=0, overwrite_c=1)
     nobs = m + (into.nobs if into is not None else 0)
-    return CovStats(nobs=nobs, shift=shift, s=s, c=c, exp=exp)
+    return CovStats(nobs=nobs, shift=shift, s=s, c=c, exp=np.array(exp))
 
 
 def merge_cov_stats(parts: list[CovStats]) -> CovStats:
     """Sum the statistics of disjoint row sets taken about the same shift (rescaled, by
-    powers of two, to the largest scale of any part)."""
+    powers of two, to the largest scale of any part, feature by feature)."""
     parts = [q for q in parts if q.nobs]
     if not parts:
         raise DataError("no rows to merge")
-    exp = max(q.exp for q in parts)
-    c = np.asfortranarray(np.sum([np.ldexp(q.c, 2 * (q.exp - exp)) for q in parts], axis=0))
-    s = np.sum([np.ldexp(q.s, q.exp - exp) for q in parts], axis=0)
+    p = parts[0].s.size
+    exps = [np.broadcast_to(q.exp, (p,)) for q in parts]
+    exp = np.max(exps, axis=0)
+    c = np.asfortranarray(
+        np.sum(
+            [
+                np.ldexp(q.c, (e - exp)[:, None] + (e - exp)[None, :])
+                for q, e in zip(parts, exps, strict=True)
+            ],
+            axis=0,
+        )
+    )
+    s = np.sum([np.ldexp(q.s, e - exp) for q, e in zip(parts, exps, strict=True)], axis=0)
     return CovStats(sum(q.nobs for q in parts), parts[0].shift, s, c, exp)
 
 
-def cov_scatter_scaled(stats: CovStats) -> tuple[np.ndarray, np.ndarray, int]:
-    """``(mean, centred scatter * 2**(-2 exp), exp)`` from :class:`CovStats`; only the
-    UPPER triangle is valid.
+def cov_scatter_scaled(stats: CovStats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(mean, scaled centred scatter, exp)`` from :class:`CovStats`: entry ``(i, j)`` of
+    the scatter is the returned one times ``2**(exp[i] + exp[j])``. Only the UPPER triangle
+    is valid.
 
     One copy of the p x p sums, corrected in place by a BLAS rank-1 update (``dsyr``):
     at p = 3504 each p x p temporary is 98 MB, so symmetrizing or forming an outer product
     would cost several of them. Use with ``eigh(..., lower=False)``.
     """
     n = stats.nobs
+    exp = np.broadcast_to(stats.exp, stats.s.shape)
     d = stats.s / n
     c = np.array(stats.c, order="F", copy=True)
     c = dsyr(-float(n), d, a=c, lower=0, overwrite_a=1)
-    return stats.shift + np.ldexp(d, stats.exp), c, stats.exp
+    return stats.shift + np.ldexp(d, exp), c, np.array(exp)
+
+
+def common_scale(c: np.ndarray, exp: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(c * 2**(exp[i] + exp[j] - 2 top), top)``: a per-feature-scaled scatter at one
+    scale (``top``, the largest exponent), in place when no rescaling is needed. Entries
+    far below the largest underflow, within the absolute accuracy of an eigensolver."""
+    top = int(np.max(exp, initial=0))
+    d = np.asarray(exp) - top
+    if np.any(d):
+        with np.errstate(under="ignore"):
+            c = np.asfortranarray(np.ldexp(c, d[:, None] + d[None, :]))
+    return c, top
 
 
 def cov_scatter(stats: CovStats) -> tuple[np.ndarray, np.ndarray]:
-    """``(mean, centred scatter)`` from :class:`CovStats` (see :func:`cov_scatter_scaled`,
-    which keeps the scale apart: this product overflows where the scatter does)."""
+    """``(mean, centred scatter)`` from :class:`CovStats` (upper triangle; it overflows
+    where the scatter does: :func:`cov_scatter_scaled` keeps the scales apart)."""
     mean, c, exp = cov_scatter_scaled(stats)
-    return mean, np.ldexp(c, 2 * exp) if exp else c
+    c, top = common_scale(c, exp)
+    return mean, np.ldexp(c, 2 * top) if top else c
 
 
 def svd_flip_rows(vt: np.ndarray) -> np.ndarray:

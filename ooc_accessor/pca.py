@@ -447,25 +447,26 @@ class IncrementalPCA:
                 f"({n} samples seen, {p} features)"
             )
         names = getattr(getattr(self, "_layout", None), "names", None)
-        exp = 0  # s and roots below are in units of 2**exp (see scaling.pca_spectrum)
+        exp = root_exp = 0  # s, roots in units of 2**exp, 2**root_exp (scaling.pca_spectrum)
         if self.svd_solver_ == "full":
             _, mean, rc = kernels.split_centred_r(self._state, p)
             _, s, vt = np.linalg.svd(rc)
             roots, total_roots = scaling.safe_norms(rc), s
         elif self.svd_solver_ == "covariance_eigh":
-            mean, scatter, exp = kernels.cov_scatter_scaled(self._state)
+            mean, scatter, root_exp = kernels.cov_scatter_scaled(self._state)
             roots = np.sqrt(np.clip(np.diag(scatter), 0.0, None))
             scaling.check_finite_state(mean, roots, roots, names, self.svd_solver_)
+            scatter, exp = kernels.common_scale(scatter, root_exp)
             w, v = sla.eigh(scatter, lower=False, subset_by_index=[p - k, p - 1], overwrite_a=True)
             s2 = np.clip(w[::-1], 0.0, None)
-            s, vt, total_roots = np.sqrt(s2), v[:, ::-1].T, roots
+            s, vt, total_roots = np.sqrt(s2), v[:, ::-1].T, np.ldexp(roots, root_exp - exp)
             _warn_covariance_precision(s2, p, k)
         else:
             _, mean, sq, s, vt = self._state
             roots = total_roots = np.sqrt(sq)
         scaling.check_finite_state(mean, roots, s, names, self.svd_solver_)
         vt = kernels.svd_flip_rows(vt[:k])
-        spec = scaling.pca_spectrum(s, roots, total_roots, exp, n, k, vt, names)
+        spec = scaling.pca_spectrum(s, roots, total_roots, (exp, root_exp), n, k, vt, names)
         self._cache = {
             "components": vt,
             "ev": spec["ev"],

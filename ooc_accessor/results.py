@@ -21,6 +21,7 @@ from . import kernels, labels, reduce, store
 from .design import Design, build_design, capture_env, open_rows
 from .errors import ArgumentError, ArgumentTypeError, DataError, FormulaError, RankWarning
 from .fitstats import FitStatistics
+from .scaling import exact_scale
 from .sources import align_weights, weights_array
 
 __all__ = ["LstsqResult", "SVDResult", "Summary", "lstsq", "lstsq_design", "svd", "svd_design"]
@@ -451,24 +452,33 @@ def svd_design(design: Design, k: int | None = None) -> SVDResult:
         k = kmax
     if not isinstance(k, (int, np.integer)) or not 1 <= k <= kmax:
         raise ArgumentError(f"k must be an int from 1 to min(n_obs, n_terms) = {kmax}, not {k!r}")
-    r = reduce.compute(reduce.x_r_graph(design.path, design.blocks(), design.store_id))[0]
+    e, r = reduce.compute(reduce.x_r_graph(design.path, design.blocks(), design.store_id))[0]
+    # the SVD of R for X * 2**-e: the same vectors, singular values scaled by 2**-e
     _, s, vt = np.linalg.svd(kernels.square_r(r, p))
     vt = kernels.svd_flip_rows(vt[:k])
     s = s[:k]
     tol = kernels.rank_tolerance(n, p) * (s[0] if s.size else 0.0)
     rank = int(np.sum(s > tol))
-    # U = X V / s; a zero singular value leaves its column of U at zero
+    s_raw = exact_scale(
+        s[:rank],
+        e,
+        "the singular value",
+        [f"component {i} of {design.formula!r}" for i in range(rank)],
+        "rescale the columns (multiply or divide them by a power of ten)",
+    )
+    s_raw = np.concatenate([s_raw, np.ldexp(s[rank:], e)])
+    # U = X V / s, from the scaled X; a zero singular value leaves its column of U at zero
     scale = np.where(s > tol, 1.0 / np.where(s > 0, s, 1.0), 0.0)
     proj = vt.T * scale
 
     blocks = reduce.stream_blocks(
-        reduce.project_block, design.path, design.blocks(), proj, None, design.store_id
+        reduce.project_block, design.path, design.blocks(), proj, None, design.store_id, e
     )
     u_path = store.temporary_store_path(os.path.dirname(design.path))
     store.write_row_matrix(
         u_path, design.path, "U", list(range(k)), "component", blocks, design.chunk_rows
     )
-    return SVDResult(s, vt, design, u_path, rank)
+    return SVDResult(s_raw, vt, design, u_path, rank)
 
 
 def svd(

@@ -179,7 +179,7 @@ def pca_spectrum(
     s: np.ndarray,
     roots: np.ndarray,
     total_roots: np.ndarray,
-    exp: int,
+    exps: tuple[int, Any],
     n: int,
     k: int,
     components: np.ndarray,
@@ -187,12 +187,14 @@ def pca_spectrum(
 ) -> dict[str, Any]:
     """Explained variances, their ratios, per-feature variances and the noise variance.
 
-    ``s`` (singular values of the centred data, largest first), ``roots`` (per-feature
-    roots of the centred sums of squares) and ``total_roots`` (whose squares sum to the
-    total) are given in units of ``2**exp``. Ratios and the noise variance are computed in
-    a scaled domain; a variance float64 cannot hold (data times 1e200: about 1e400) raises a
-    :class:`DataError` naming the feature (for a component, its largest loading).
+    ``s`` (singular values of the centred data, largest first) and ``total_roots`` (whose
+    squares sum to the total) are in units of ``2**exps[0]``; ``roots`` (per-feature roots
+    of the centred sums of squares) in units of ``2**exps[1]`` (one exponent per feature).
+    Ratios and the noise variance are computed in a scaled domain; a variance float64
+    cannot hold (data times 1e200: about 1e400) raises a :class:`DataError` naming the
+    feature (for a component, its largest loading).
     """
+    exp, root_exp = exps
     kmax = min(n, len(roots))
     sv = exact_scale(
         s[:k], exp, "the singular value", [f"component {i}" for i in range(k)], _PCA_FIX
@@ -204,7 +206,11 @@ def pca_spectrum(
 
     ev = squares(sv, max(n - 1, 1), "the explained variance", [comp(i) for i in range(k)], _PCA_FIX)
     raw_roots = exact_scale(
-        roots, exp, "the sum of squares", [_feature(names, j) for j in range(len(roots))], _PCA_FIX
+        roots,
+        root_exp,
+        "the sum of squares",
+        [_feature(names, j) for j in range(len(roots))],
+        _PCA_FIX,
     )
     var = squares(
         raw_roots,
