@@ -16,9 +16,17 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy import linalg as sla
-from scipy.linalg.blas import dsyr, dsyrk
 from scipy.linalg.lapack import dgeqrf, dgeqrf_lwork
 
+from .covariance import (  # noqa: F401 - re-exported: the covariance PCA's kernels
+    CovStats,
+    common_scale,
+    cov_panel_rows,
+    cov_scatter,
+    cov_scatter_scaled,
+    cov_stats,
+    merge_cov_stats,
+)
 from .errors import DataError
 from .scaling import ZERO_EXP, column_max_abs, safe_norms, scale_exponents
 
@@ -301,6 +309,63 @@ def _equilibrated_rank(rx: np.ndarray, nobs: int) -> tuple[int, np.ndarray, np.n
     return rank, d, s_s
 
 
+def _min_norm(
+    rx: np.ndarray, qty: np.ndarray, rank: int, d: np.ndarray, exp: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Minimum-norm solution of a rank-deficient ``rx b = qty`` and its ``(X'X)^+``.
+
+    Without ``exp``, or when the columns' raw sizes are within 2**SPREAD of each other, the
+    truncated SVD of ``rx`` at those raw relative sizes (numpy's and statsmodels' pinv).
+    Beyond that spread an SVD cannot resolve the small kept directions (its error is
+    relative to the largest), so a complete orthogonal decomposition is used instead: a
+    basic solution from the column-pivoted QR of the equilibrated factor (which decided the
+    rank), plus the null-space combination that minimizes the norm of the raw
+    coefficients. Both return the solution and covariance in the units of ``rx``.
+    """
+    p = rx.shape[1]
+    e = np.zeros(p, dtype=np.int64)
+    if exp is not None and p:
+        e = np.where(exp == ZERO_EXP, np.max(exp), exp)
+    if int(np.max(e) - np.min(e)) <= _SPREAD:
+        c = np.ldexp(1.0, e - np.max(e))
+        u, s, vt = np.linalg.svd(rx * c)
+        m = (vt[:rank].T * c[:, None]) / s[:rank]
+        return m @ (u[:, :rank].T @ qty), m @ m.T
+    # rx = (rx / d) d, with the equilibrated rs P = Q [R11 R12; 0 ~0]
+    q, rp, piv = sla.qr(rx / d, pivoting=True)
+    kept, dropped = piv[:rank], piv[rank:]
+    r11 = rp[:rank, :rank]
+    basic = np.zeros((p, rank))  # z = basic @ (Q1' qty): the basic solution, equilibrated
+    basic[kept] = sla.solve_triangular(r11, np.eye(rank), check_finite=False)
+    null = np.zeros((p, p - rank))
+    null[kept] = -sla.solve_triangular(r11, rp[:rank, rank:], check_finite=False)
+    null[dropped, np.arange(p - rank)] = 1.0
+    # a null vector's rounding-level entries (exact zeros, in exact arithmetic) would
+    # dominate a norm whose weights differ by 2**64 and more: drop them, as dependencies()
+    # does when it names the columns of a dependency
+    null[np.abs(null) <= 1e-8 * np.max(np.abs(null), axis=0, initial=0.0)] = 0.0
+    # raw coefficient j is z_j / d_j * 2**-e_j (times one constant): weights for the norm,
+    # at one common power of two (entries far below the largest underflow: they hardly
+    # count in the norm)
+    with np.errstate(under="ignore"):
+        w = np.ldexp(1.0 / d, -(e - np.min(e))) if p else np.ones(0)
+        w = w / np.max(w)
+    # z = (I - N (W N)^+ W) basic: the raw-norm-minimizing point of the solution set
+    a = w[:, None] * null
+    scale = np.max(np.abs(a), axis=0, initial=0.0)  # columns of ~1e-200 to about 1
+    scale = np.where(scale > 0, scale, 1.0)
+    # the null vectors are independent (one per dropped column): a plain QR solves it
+    qn, rn = np.linalg.qr(a / scale)
+    t = sla.solve_triangular(rn, qn.T @ (w[:, None] * basic), check_finite=False)
+    t = t / scale[:, None]
+    m = (basic - null @ t) / d[:, None]
+    return m @ (q[:, :rank].T @ qty), m @ m.T
+
+
+#: column scales (powers of two) further apart than this take the QR route of _min_norm
+_SPREAD = 64
+
+
 def solve_r(r: np.ndarray, p: int, nobs: int, exp: np.ndarray | None = None) -> LstsqSolution:
     """Least-squares solution from the R factor of ``[X | y]`` (never the normal equations).
 
@@ -323,16 +388,7 @@ def solve_r(r: np.ndarray, p: int, nobs: int, exp: np.ndarray | None = None) -> 
         rs_inv = sla.solve_triangular(rs, np.eye(p), check_finite=False)
         normalized_cov = (rs_inv @ rs_inv.T) / np.outer(d_safe, d_safe)
     else:
-        # the minimum norm in raw units: columns back to their relative raw sizes (one
-        # common power of two, so nothing overflows), solved, then scaled again
-        c = np.ones(p)
-        if exp is not None and p:
-            e = np.where(exp == ZERO_EXP, np.max(exp), exp)
-            c = np.ldexp(1.0, e - np.max(e))
-        u, s, vt = np.linalg.svd(rx * c)
-        ur, sr, vr = u[:, :rank], s[:rank], vt[:rank].T
-        params = (vr @ ((ur.T @ qty) / sr)) * c
-        normalized_cov = ((vr / sr**2) @ vr.T) * np.outer(c, c)
+        params, normalized_cov = _min_norm(rx, qty, rank, d_safe, exp)
     # ||y - X b||^2 = ||qty - Rx b||^2 + r_pp^2: the first term is rounding for a full-rank
     # fit, but a truncated (rank-deficient) solution leaves part of qty unexplained
     ssr = (
@@ -537,119 +593,6 @@ def split_centred_r(r: np.ndarray, p: int) -> tuple[int, np.ndarray, np.ndarray]
     r11 = rr[0, 0]
     mean = rr[0, 1:] / r11 if r11 > 0 else np.zeros(p)
     return r11, mean, rr[1:, 1:]
-
-
-class CovStats(NamedTuple):
-    """Mergeable sums for a covariance PCA, about a fixed ``shift`` (near the mean).
-
-    ``c = sum (x - shift)(x - shift)'`` and ``s = sum (x - shift)``: the centred scatter is
-    ``c - s s' / n``, with cancellation only as large as ``mean - shift``, which is small
-    when the shift is the first block's mean. Both are kept for ``(x - shift) * 2**-exp``
-    (``exp`` per feature, 0 unless the feature's magnitude is beyond 2**200 or below
-    2**-200), so squares of data near float64's limits neither overflow nor underflow.
-    """
-
-    nobs: int
-    shift: np.ndarray
-    s: np.ndarray
-    c: np.ndarray  # upper triangle valid, Fortran order for in-place BLAS updates
-    exp: np.ndarray | int = 0
-
-
-def cov_panel_rows(p: int) -> int:
-    """Rows converted to float64 at a time for the covariance: about 32 MiB."""
-    return int(max(64, min(4096, 32 * 2**20 // (8 * max(p, 1)))))
-
-
-def _feature_exponents(x: np.ndarray) -> np.ndarray:
-    e = scale_exponents(column_max_abs(x))
-    return np.where(e == ZERO_EXP, 0, e)
-
-
-def cov_stats(x: np.ndarray, shift: np.ndarray, into: CovStats | None = None) -> CovStats:
-    """Fold one block into (a copy-free update of) :class:`CovStats` with BLAS ``dsyrk``.
-
-    Rows are converted to float64 one panel at a time, so a float16 block is never copied
-    whole; ``into`` is updated in place (its ``c`` buffer) and returned renewed. A first
-    block sets the features' power-of-two scales from its largest magnitudes.
-    """
-    m, p = x.shape
-    c = into.c if into is not None else np.zeros((p, p), order="F")
-    s = into.s.copy() if into is not None else np.zeros(p)
-    exp = np.broadcast_to(into.exp, (p,)) if into is not None else _feature_exponents(x)
-    scaled = bool(np.any(exp))
-    step = min(cov_panel_rows(p), max(m, 1))
-    buf = np.empty((step, p))  # one panel buffer per block: no fresh pages per panel
-    for a in range(0, m, step):
-        panel = buf[: min(step, m - a)]
-        # converted and shifted in one pass (the ufunc casts float16/32 as it reads)
-        np.subtract(x[a : a + step], shift, out=panel)
-        if scaled:
-            np.ldexp(panel, -exp, out=panel)
-        s += panel.sum(axis=0)
-        # panel.T is Fortran-ordered: C += panel' panel without a copy
-        c = dsyrk(1.0, panel.T, beta=1.0, c=c, trans=0, overwrite_c=1)
-    nobs = m + (into.nobs if into is not None else 0)
-    return CovStats(nobs=nobs, shift=shift, s=s, c=c, exp=np.array(exp))
-
-
-def merge_cov_stats(parts: list[CovStats]) -> CovStats:
-    """Sum the statistics of disjoint row sets taken about the same shift (rescaled, by
-    powers of two, to the largest scale of any part, feature by feature)."""
-    parts = [q for q in parts if q.nobs]
-    if not parts:
-        raise DataError("no rows to merge")
-    p = parts[0].s.size
-    exps = [np.broadcast_to(q.exp, (p,)) for q in parts]
-    exp = np.max(exps, axis=0)
-    c = np.asfortranarray(
-        np.sum(
-            [
-                np.ldexp(q.c, (e - exp)[:, None] + (e - exp)[None, :])
-                for q, e in zip(parts, exps, strict=True)
-            ],
-            axis=0,
-        )
-    )
-    s = np.sum([np.ldexp(q.s, e - exp) for q, e in zip(parts, exps, strict=True)], axis=0)
-    return CovStats(sum(q.nobs for q in parts), parts[0].shift, s, c, exp)
-
-
-def cov_scatter_scaled(stats: CovStats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(mean, scaled centred scatter, exp)`` from :class:`CovStats`: entry ``(i, j)`` of
-    the scatter is the returned one times ``2**(exp[i] + exp[j])``. Only the UPPER triangle
-    is valid.
-
-    One copy of the p x p sums, corrected in place by a BLAS rank-1 update (``dsyr``):
-    at p = 3504 each p x p temporary is 98 MB, so symmetrizing or forming an outer product
-    would cost several of them. Use with ``eigh(..., lower=False)``.
-    """
-    n = stats.nobs
-    exp = np.broadcast_to(stats.exp, stats.s.shape)
-    d = stats.s / n
-    c = np.array(stats.c, order="F", copy=True)
-    c = dsyr(-float(n), d, a=c, lower=0, overwrite_a=1)
-    return stats.shift + np.ldexp(d, exp), c, np.array(exp)
-
-
-def common_scale(c: np.ndarray, exp: np.ndarray) -> tuple[np.ndarray, int]:
-    """``(c * 2**(exp[i] + exp[j] - 2 top), top)``: a per-feature-scaled scatter at one
-    scale (``top``, the largest exponent), in place when no rescaling is needed. Entries
-    far below the largest underflow, within the absolute accuracy of an eigensolver."""
-    top = int(np.max(exp, initial=0))
-    d = np.asarray(exp) - top
-    if np.any(d):
-        with np.errstate(under="ignore"):
-            c = np.asfortranarray(np.ldexp(c, d[:, None] + d[None, :]))
-    return c, top
-
-
-def cov_scatter(stats: CovStats) -> tuple[np.ndarray, np.ndarray]:
-    """``(mean, centred scatter)`` from :class:`CovStats` (upper triangle; it overflows
-    where the scatter does: :func:`cov_scatter_scaled` keeps the scales apart)."""
-    mean, c, exp = cov_scatter_scaled(stats)
-    c, top = common_scale(c, exp)
-    return mean, np.ldexp(c, 2 * top) if top else c
 
 
 def svd_flip_rows(vt: np.ndarray) -> np.ndarray:

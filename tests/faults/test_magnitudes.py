@@ -172,6 +172,22 @@ def test_tiny_column_is_not_all_zeros_but_a_zero_column_is():
     assert fit.rank == 2
 
 
+@pytest.mark.parametrize("s", [1e-300, 1e200, 2.0**-1000])
+def test_rank_deficient_minimum_norm_follows_the_law(s):
+    """x and I(2*x) both scaled by s: numpy's minimum-norm solution of the unscaled data,
+    with those two coefficients times 1/s (the minimum norm is taken in raw units)."""
+    df = _frame()
+    x = np.column_stack([np.ones(len(df)), df.x, 2 * df.x, df.z])
+    beta = np.linalg.lstsq(x, df.y.to_numpy(), rcond=None)[0]
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        fit = df.assign(x=df.x * s).ooc.lstsq("y ~ x + I(2 * x) + z", chunksize=7)
+        params = fit.params.to_numpy()
+    assert [type(w.message) for w in seen] == [ooc.RankWarning]
+    assert "'I(2 * x)' is a linear combination of 'x'" in str(seen[0].message)
+    np.testing.assert_allclose(params, beta * [1, 1 / s, 1 / s, 1], rtol=1e-8)
+
+
 def test_lstsq_update_merges_blocks_of_different_magnitude():
     """Blocks whose scales differ by 1e300 merge exactly (the stats are rescaled)."""
     df = _frame()
