@@ -13,7 +13,7 @@ import numpy as np
 from scipy.linalg.blas import dsyr, dsyrk
 
 from .errors import DataError
-from .scaling import ZERO_EXP, column_max_abs, scale_exponents
+from .scaling import ZERO_EXP, scale_exponents
 
 __all__ = [
     "CovStats",
@@ -48,36 +48,60 @@ def cov_panel_rows(p: int) -> int:
     return int(max(64, min(4096, 32 * 2**20 // (8 * max(p, 1)))))
 
 
-def _feature_exponents(x: np.ndarray) -> np.ndarray:
-    e = scale_exponents(column_max_abs(x))
-    return np.where(e == ZERO_EXP, 0, e)
+def _spread_exponents(x: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Per feature, the power-of-two scale of ``max |x - shift|`` in this block (0 within
+    2**+-200, ``ZERO_EXP`` for no spread), from the column max and min: no copy of ``x``."""
+    if x.shape[0] == 0:
+        return np.full(x.shape[1], ZERO_EXP)
+    hi = np.asarray(x.max(axis=0), dtype=np.float64)
+    lo = np.asarray(x.min(axis=0), dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        spread = np.maximum(hi - shift, shift - lo)
+    return scale_exponents(np.where(np.isfinite(spread), spread, np.finfo(np.float64).max))
+
+
+def _rescaled(c: np.ndarray, s: np.ndarray, old: np.ndarray, new: np.ndarray):
+    """``c`` and ``s`` taken from scales ``old`` to ``new`` (``new >= old``: exact, or a
+    harmless underflow of contributions far below the new ones)."""
+    d = old - new
+    if not np.any(d):
+        return c, s
+    d = np.maximum(d, ZERO_EXP)  # an unset scale (ZERO_EXP) held only zeros
+    with np.errstate(under="ignore"):
+        return np.asfortranarray(np.ldexp(c, d[:, None] + d[None, :])), np.ldexp(s, d)
 
 
 def cov_stats(x: np.ndarray, shift: np.ndarray, into: CovStats | None = None) -> CovStats:
     """Fold one block into (a copy-free update of) :class:`CovStats` with BLAS ``dsyrk``.
 
     Rows are converted to float64 one panel at a time, so a float16 block is never copied
-    whole; ``into`` is updated in place (its ``c`` buffer) and returned renewed. A first
-    block sets the features' power-of-two scales from its largest magnitudes.
+    whole; ``into`` is updated in place (its ``c`` buffer) and returned renewed. Each
+    feature's power-of-two scale follows the largest ``|x - shift|`` seen so far (the
+    spread, not the magnitude: data of 1e307 varying by 1e140 has a representable
+    variance); a block that raises it rescales the sums so far first.
     """
     m, p = x.shape
     c = into.c if into is not None else np.zeros((p, p), order="F")
     s = into.s.copy() if into is not None else np.zeros(p)
-    exp = np.broadcast_to(into.exp, (p,)) if into is not None else _feature_exponents(x)
-    scaled = bool(np.any(exp))
+    old = np.broadcast_to(into.exp, (p,)) if into is not None else np.full(p, ZERO_EXP)
+    exp = np.maximum(old, _spread_exponents(x, shift))
+    c, s = _rescaled(c, s, old, exp)
+    use = np.where(exp == ZERO_EXP, 0, exp)  # no spread: the panel's column is all zeros
+    scaled = bool(np.any(use))
     step = min(cov_panel_rows(p), max(m, 1))
     buf = np.empty((step, p))  # one panel buffer per block: no fresh pages per panel
-    for a in range(0, m, step):
-        panel = buf[: min(step, m - a)]
-        # converted and shifted in one pass (the ufunc casts float16/32 as it reads)
-        np.subtract(x[a : a + step], shift, out=panel)
-        if scaled:
-            np.ldexp(panel, -exp, out=panel)
-        s += panel.sum(axis=0)
-        # panel.T is Fortran-ordered: C += panel' panel without a copy
-        c = dsyrk(1.0, panel.T, beta=1.0, c=c, trans=0, overwrite_c=1)
+    with np.errstate(over="ignore", invalid="ignore"):  # data beyond 1.8e308 - shift: inf,
+        for a in range(0, m, step):  # which the PCA's checks name
+            panel = buf[: min(step, m - a)]
+            # converted and shifted in one pass (the ufunc casts float16/32 as it reads)
+            np.subtract(x[a : a + step], shift, out=panel)
+            if scaled:
+                np.ldexp(panel, -use, out=panel)
+            s += panel.sum(axis=0)
+            # panel.T is Fortran-ordered: C += panel' panel without a copy
+            c = dsyrk(1.0, panel.T, beta=1.0, c=c, trans=0, overwrite_c=1)
     nobs = m + (into.nobs if into is not None else 0)
-    return CovStats(nobs=nobs, shift=shift, s=s, c=c, exp=np.array(exp))
+    return CovStats(nobs=nobs, shift=shift, s=s, c=c, exp=exp)
 
 
 def merge_cov_stats(parts: list[CovStats]) -> CovStats:
@@ -89,16 +113,9 @@ def merge_cov_stats(parts: list[CovStats]) -> CovStats:
     p = parts[0].s.size
     exps = [np.broadcast_to(q.exp, (p,)) for q in parts]
     exp = np.max(exps, axis=0)
-    c = np.asfortranarray(
-        np.sum(
-            [
-                np.ldexp(q.c, (e - exp)[:, None] + (e - exp)[None, :])
-                for q, e in zip(parts, exps, strict=True)
-            ],
-            axis=0,
-        )
-    )
-    s = np.sum([np.ldexp(q.s, e - exp) for q, e in zip(parts, exps, strict=True)], axis=0)
+    scaled = [_rescaled(q.c, q.s, e, exp) for q, e in zip(parts, exps, strict=True)]
+    c = np.asfortranarray(np.sum([q[0] for q in scaled], axis=0))
+    s = np.sum([q[1] for q in scaled], axis=0)
     return CovStats(sum(q.nobs for q in parts), parts[0].shift, s, c, exp)
 
 
@@ -116,15 +133,17 @@ def cov_scatter_scaled(stats: CovStats) -> tuple[np.ndarray, np.ndarray, np.ndar
     d = stats.s / n
     c = np.array(stats.c, order="F", copy=True)
     c = dsyr(-float(n), d, a=c, lower=0, overwrite_a=1)
-    return stats.shift + np.ldexp(d, exp), c, np.array(exp)
+    return stats.shift + np.ldexp(d, np.where(exp == ZERO_EXP, 0, exp)), c, np.array(exp)
 
 
 def common_scale(c: np.ndarray, exp: np.ndarray) -> tuple[np.ndarray, int]:
     """``(c * 2**(exp[i] + exp[j] - 2 top), top)``: a per-feature-scaled scatter at one
     scale (``top``, the largest exponent), in place when no rescaling is needed. Entries
     far below the largest underflow, within the absolute accuracy of an eigensolver."""
-    top = int(np.max(exp, initial=0))
-    d = np.asarray(exp) - top
+    exp = np.asarray(exp)
+    set_ = exp[exp != ZERO_EXP]
+    top = int(np.max(set_)) if set_.size else 0
+    d = np.maximum(exp - top, ZERO_EXP)
     if np.any(d):
         with np.errstate(under="ignore"):
             c = np.asfortranarray(np.ldexp(c, d[:, None] + d[None, :]))

@@ -537,12 +537,31 @@ def centred_r(x: np.ndarray, r0: np.ndarray | None = None) -> np.ndarray:
     cancellation, whatever the block sizes.
     """
     m, p = x.shape
+    _check_qr_range(x, r0, p + 1)
 
     def fill(panel: np.ndarray, a: int, b: int) -> None:
         panel[:, 0] = 1.0
         panel[:, 1:] = x[a:b]
 
     return fold_r(m, p + 1, fill, r0)
+
+
+def _check_qr_range(x: np.ndarray, r0: np.ndarray | None, n: int) -> None:
+    """Refuse a block whose Householder products would overflow (garbage, not inf, comes
+    out of LAPACK then): they sum up to a panel's rows of |x| and R's rows."""
+    amax = column_max_abs(x)
+    big = float(np.max(amax, initial=0.0))
+    if r0 is not None and r0.size:
+        big = max(big, float(np.max(np.abs(r0))))
+    rows = min(sub_rows(n), max(x.shape[0], 1)) + n + 1
+    if big * rows > np.finfo(np.float64).max / 4:
+        j = int(np.argmax(amax)) if amax.size else 0
+        raise DataError(
+            f"feature {j} (counting from 0) has values of about {big:.0e}: the full "
+            f"solver's QR sums up to {rows} of them, beyond float64's 1.8e308; rescale the "
+            "data (multiply it by a power of ten), or use svd_solver='covariance_eigh', "
+            "which scales each feature"
+        )
 
 
 def data_r(x: np.ndarray, shift: np.ndarray | None = None, basis: np.ndarray | None = None):

@@ -407,14 +407,15 @@ class IncrementalPCA:
         def over(fn: Any, *args: Any, merge: Any = reduce.sum_parts) -> Any:
             return reduce.over_groups(fn, src, ranges, groups, args, merge)
 
-        sums = over(_sum_rows)  # pass 1: the rows kept, the mean, then the variances
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below, by name
+            sums = over(_sum_rows)  # pass 1: the rows kept, the mean, then the variances
         n = round(float(sums[-1]))
         if n == 0:
             raise DataError(_NO_ROWS)
         k = min(k, n) if self.n_components is None else k
         width = min(p, k + int(self.n_oversamples))
         mean = sums[:-1] / n
-        with np.errstate(over="ignore", invalid="ignore"):  # checked just below, by name
+        with np.errstate(over="ignore", invalid="ignore"):
             sq = over(_sq_rows, mean)
         scaling.check_gram_range(sq, n, [src.feature_label(j) for j in range(p)])
         basis = np.linalg.qr(rng.standard_normal((p, width)))[0]

@@ -86,20 +86,26 @@ def lstsq_design(design: Design, weights: Any = None) -> LstsqResult:
 class LstsqResult(FitStatistics):
     """A least-squares fit with statsmodels' names: ``params``, ``bse``, ``summary()``...
 
-    Holds the merged R factor of ``sqrt(w) [X | y]`` and a few sums, never n-length
-    arrays. Row-length outputs (``fittedvalues``, ``resid``) are lazy, read from the store.
+    Holds the merged R factor of ``sqrt(w) [X | 1 | y]`` and a few sums (scaled by powers
+    of two: see :class:`~ooc_accessor.kernels.LstsqStats`), never n-length arrays.
+    Row-length outputs (``fittedvalues``, ``resid``) are lazy, read from the store. The
+    statistics are :class:`~ooc_accessor.fitstats.FitStatistics`'; a value float64 cannot
+    hold (the ssr of y times 1e200) raises :class:`~ooc_accessor.errors.DataError`.
 
     Attributes
     ----------
     params, bse, tvalues, pvalues : pandas.Series
         By term.
     rsquared, rsquared_adj, ssr, ess, centered_tss, uncentered_tss, scale : float
+    fvalue, f_pvalue, mse_model, mse_resid, mse_total, llf, aic, bic : float
     nobs, df_resid, df_model : float
     rank : int
     singular_values : ndarray
         Of the (weighted) design matrix, as numpy's ``lstsq`` returns them.
     k_constant : int
-        1 when a constant lies in span(X) (explicit or implicit intercept), as statsmodels.
+        1 when a constant lies in span(X) (an intercept, a constant column by any name, or
+        an implicit one such as ``0 + C(g)``), as statsmodels decides it; the rank test is
+        made on the column-equilibrated R, so rescaling a column never changes it.
     """
 
     def __init__(

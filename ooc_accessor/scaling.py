@@ -157,20 +157,21 @@ def check_gram_range(sq: np.ndarray, n: int, names: Any) -> None:
     if bad.any():
         j = int(np.argmax(bad))
         raise DataError(
-            f"{_feature(names, j)}'s sum of squares overflows float64 (beyond 1.8e308), which "
-            f"the randomized solver's products A'A need: {fix}"
+            f"the sums of {_feature(names, j)} overflow float64 (beyond 1.8e308), and the "
+            f"randomized solver's products A'A need its sum of squares: {fix}"
         )
     total = float(np.sum(sq))
     if total > np.finfo(np.float64).max / max(len(sq), 1):
         j = int(np.argmax(sq))
         raise DataError(
-            f"{_feature(names, j)}'s sum of squares is about {_order(float(sq[j]))}: the "
+            f"the sum of squares of {_feature(names, j)} is about {_order(float(sq[j]))}: the "
             f"randomized solver's products A'A would overflow float64: {fix}"
         )
     if 0 < total < _TINY * 2.0**10:
         j = int(np.argmax(sq))
+        var = _order(float(sq[j]) / max(n, 1))
         raise DataError(
-            f"{_feature(names, j)}'s variance is about {_order(float(sq[j]) / max(n, 1))}: the "
+            f"the variance of {_feature(names, j)} is about {var}: the "
             f"randomized solver's products A'A would underflow float64: {fix}"
         )
 

@@ -307,6 +307,25 @@ def test_pca_variance_beyond_float64_is_refused_by_name(solver, how, s):
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
+def test_pca_near_float64_max(solver):
+    """Values of ~1e307 with a spread: variances of ~1e613, refused (the full solver before
+    its QR would overflow into garbage); nearly constant ones: a variance of 0 is right."""
+    x = _pca_data()
+    df = pd.DataFrame(x * 1e307 / 8, columns=["a", "b", "c", "d"])
+    with pytest.raises(ooc.DataError, match=r"1e\+3\d\d|1\.8e308"):
+        _strict(lambda: np.asarray(_fit(solver, df, "fit").explained_variance_))
+    flat = np.full((60, 3), 1e307)  # 1e307 + anything below 1e291 is 1e307 in float64
+    if solver == "covariance_eigh":
+        est = _strict(lambda: _fit(solver, flat, "fit", n_components=2))
+        np.testing.assert_allclose(np.asarray(est.mean_), 1e307, rtol=RTOL)
+        np.testing.assert_array_equal(np.asarray(est.var_), 0.0)
+        np.testing.assert_array_equal(np.asarray(est.explained_variance_), 0.0)
+    else:  # their sums (randomized) or QR (full) overflow: refused, never a wrong number
+        with pytest.raises(ooc.DataError, match=r"overflow|beyond float64"):
+            _strict(lambda: np.asarray(_fit(solver, flat, "fit", n_components=2).var_))
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
 def test_pca_mixed_scales(solver):
     """Feature a times 1e100, c times 1e-100: every per-feature variance (1e200 .. 1e-200)
     and the leading component are right."""
