@@ -329,10 +329,9 @@ class Summary:
                 f"The design is rank deficient (rank {self.result.rank}); minimum-norm fit."
             )
         sv = self.result.singular_values
-        notes.append(
-            f"Smallest singular value {sv[-1]:.3g}, "
-            f"condition number {sv[0] / max(sv[-1], 1e-300):.3g}."
-        )
+        with np.errstate(over="ignore", divide="ignore"):  # columns 1e200 and 1e-200 apart
+            cond = np.float64(sv[0]) / sv[-1] if sv[-1] > 0 else np.inf
+        notes.append(f"Smallest singular value {sv[-1]:.3g}, condition number {cond:.3g}.")
         lines.extend(f"[{i + 1}] {n}" for i, n in enumerate(notes))
         return "\n".join(lines)
 
