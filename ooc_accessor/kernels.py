@@ -12,11 +12,11 @@ the intercept test and the total sum of squares. Two stats merge exactly
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import linalg as sla
-from scipy.linalg.lapack import dgeqrf, dgeqrf_lwork
+from scipy.linalg.lapack import dgeqrf, dgeqrf_lwork, dormqr
 
 from .covariance import (  # noqa: F401 - re-exported: the covariance PCA's kernels
     CovStats,
@@ -51,12 +51,22 @@ def sub_rows(n_columns: int) -> int:
 
 
 def fold_r(
-    m: int, n: int, fill: Callable[[np.ndarray, int, int], None], r0: np.ndarray | None = None
-) -> np.ndarray:
+    m: int,
+    n: int,
+    fill: Callable[[np.ndarray, int, int], None],
+    r0: np.ndarray | None = None,
+    rows: int | None = None,
+    extra: Callable[[np.ndarray, int, int], None] | None = None,
+) -> Any:
     """R factor (n x n) of an m x n matrix handed over panel by panel.
 
     ``fill(panel, a, b)`` writes rows ``a:b`` of the matrix, as float64, into ``panel``.
-    With ``r0`` (the R factor of earlier rows) the result is the R of all of them: rows are
+    ``rows`` overrides the rows per step (:func:`sub_rows`). ``extra(column, a, b)``, if
+    given, writes rows ``a:b`` of one more column, transformed by the same reflectors
+    (``dormqr``) without taking part in them: the result is then ``(R, z, rho)``, with
+    ``[[R, z], [0, rho]]`` the R factor of the matrix with that column appended and R
+    exactly the one without it. With ``r0`` (the R factor of
+    earlier rows) the result is the R of all of them: rows are
     folded into it directly, with no second factorization to merge.
     Each step factors ``[R; panel]`` in place with LAPACK's ``dgeqrf`` in one preallocated
     Fortran-order buffer: few calls, no copies, and the GIL held briefly, so two dask
@@ -64,7 +74,7 @@ def fold_r(
     ``np.linalg.qr`` calls on two threads).
     """
     # a block shorter than the usual step gets a buffer its size: zero rows cost flops
-    step = max(1, min(sub_rows(n), m))
+    step = max(1, min(sub_rows(n) if rows is None else rows, m))
     buf = np.zeros((n + step, n), order="F")
     if r0 is not None:
         buf[: r0.shape[0]] = r0[:n]
@@ -72,18 +82,50 @@ def fold_r(
     # slower on wide panels (6003 x 2001: 3.98 s vs 0.97 s)
     work, info = dgeqrf_lwork(n + step, n)
     lwork = max(int(work), 1) if info == 0 else 3 * n
+    col = np.zeros((n + step, 1), order="F")
+    rho = 0.0
     for a in range(0, m, step):
         b = min(a + step, m)
         fill(buf[n : n + b - a], a, b)
         if b - a < step:  # zero rows do not change R
             buf[n + b - a :] = 0.0
-        qr, _, _, info = dgeqrf(buf, lwork=lwork, overwrite_a=1)
+        qr, tau, _, info = dgeqrf(buf, lwork=lwork, overwrite_a=1)
         if info != 0:
             raise DataError(f"LAPACK dgeqrf failed with info={info}")
         if qr is not buf:  # f2py copies when it cannot overwrite; keep the factor either way
             buf[:] = qr
+        if extra is not None:
+            col[n:] = 0.0
+            extra(col[n : n + b - a, 0], a, b)
+            col, _, info = dormqr("L", "T", buf, tau, col, lwork=64, overwrite_c=1)
+            if info != 0:
+                raise DataError(f"LAPACK dormqr failed with info={info}")
+            rest = col[n:, 0]
+            rho = float(np.hypot(rho, np.sqrt(rest @ rest)))
         buf[:n] = np.triu(buf[:n])
-    return np.array(buf[:n], order="C")
+    r = np.array(buf[:n], order="C")
+    return r if extra is None else (r, col[:n, 0].copy(), rho)
+
+
+def _stack_with_column(rs: list[np.ndarray]) -> np.ndarray:
+    """:func:`stack_r` of R factors ``[[R, z], [0, rho]]`` whose last column rides along:
+    the merged R of the leading columns is exactly :func:`stack_r`'s (same reflectors, the
+    last column transformed by them), so a merge gives the digits it gave without it."""
+    n = rs[0].shape[0] - 1
+    if len(rs) == 1:
+        return rs[0]
+    h, tau = np.linalg.qr(np.vstack([r[:n, :n] for r in rs]), mode="raw")
+    a = h.T  # LAPACK's layout: reflector j below the diagonal of column j
+    c = np.concatenate([r[:n, n] for r in rs])
+    for j in range(min(a.shape)):
+        v = np.concatenate([[1.0], a[j + 1 :, j]])
+        c[j:] -= tau[j] * v * (v @ c[j:])
+    out = np.zeros((n + 1, n + 1))
+    out[:n, :n] = np.triu(a[:n])
+    out[:n, n] = c[:n]
+    tail = np.concatenate([c[n:], [r[n, n] for r in rs]])
+    out[n, n] = float(safe_norms(tail[:, None])[0])
+    return out
 
 
 def stack_r(rs: list[np.ndarray]) -> np.ndarray:
@@ -121,9 +163,10 @@ class LstsqStats(NamedTuple):
     nobs : int
         Rows seen.
     r : ndarray
-        R factor of ``sqrt(w) * [X | 1 | y]`` (scaled), ``(p + 2, p + 2)``: its leading
-        ``p + 1`` columns give the constant test (:func:`has_constant`), and
-        :meth:`xy_r` the R factor of ``sqrt(w) [X | y]`` the fit uses.
+        R factor of ``sqrt(w) * [X | y | 1]`` (scaled), ``(p + 2, p + 2)``: its leading
+        block (:meth:`xy_r`) is the R factor of ``sqrt(w) [X | y]`` the fit uses, and
+        :meth:`x1_r` gives that of ``sqrt(w) [X | 1]`` for the constant test
+        (:func:`has_constant`).
     exp : ndarray of int
         Power-of-two exponents of the columns of ``[X | y]`` (length p + 1).
     w_exp : int
@@ -151,9 +194,14 @@ class LstsqStats(NamedTuple):
     sum_log_w: float
 
     def xy_r(self) -> np.ndarray:
-        """R factor of ``sqrt(w) [X | y]`` (scaled), from that of ``sqrt(w) [X | 1 | y]``.
+        """R factor of ``sqrt(w) [X | y]`` (scaled): the leading block of :attr:`r`."""
+        p = self.exp.size - 1
+        return square_r(self.r, p + 2)[: p + 1, : p + 1]
 
-        Dropping the constant's column leaves two nonzero rows under the y column; one
+    def x1_r(self) -> np.ndarray:
+        """R factor of ``sqrt(w) [X | 1]`` (scaled), from that of ``sqrt(w) [X | y | 1]``.
+
+        Dropping y's column leaves two nonzero rows under the constant's column; one
         rotation (their ``hypot``) makes it triangular again, exactly as a QR would.
         """
         p = self.exp.size - 1
@@ -190,7 +238,7 @@ def lstsq_stats(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> Ls
     exp = scale_exponents(np.append(column_max_abs(x), column_max_abs(y[:, None])))
     shift = -np.where(exp == ZERO_EXP, 0, exp)
     # a column's scale factor; the constant's column (index p) is left as it is
-    col = np.insert(shift, p, 0)  # as exponents: 2.0**1030 itself would overflow
+    col = shift  # as exponents: 2.0**1030 itself would overflow
     if w is None:
         w_exp, ws = 0, np.ones(m)
     else:
@@ -201,14 +249,20 @@ def lstsq_stats(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> Ls
 
     def fill(panel: np.ndarray, a: int, b: int) -> None:
         panel[:, :p] = x[a:b]  # converts this panel's rows only (a float16 block stays so)
-        panel[:, p] = 1.0
-        panel[:, p + 1] = y[a:b]
+        panel[:, p] = y[a:b]
         if col.any():
             np.ldexp(panel, col, out=panel)
         if sw is not None:
             panel *= sw[a:b, None]
 
-    r = fold_r(m, p + 2, fill)
+    def ones(column: np.ndarray, a: int, b: int) -> None:
+        column[:] = 1.0 if sw is None else sw[a:b]
+
+    # the constant's column rides along (same reflectors): R of [X | y] is bitwise the one
+    # a fold of [X | y] alone gives, so NIST's digits do not move
+    rxy, z, rho = fold_r(m, p + 1, fill, extra=ones)
+    r = np.zeros((p + 2, p + 2))
+    r[: p + 1, : p + 1], r[: p + 1, p + 1], r[p + 1, p + 1] = rxy, z, rho
     ys = np.ldexp(y.astype(np.float64, copy=False), shift[p])
     sum_w = float(ws.sum())
     if m == 0 or sum_w == 0.0:
@@ -247,7 +301,7 @@ def merge_lstsq_stats(parts: list[LstsqStats]) -> LstsqStats:
     for s in parts:
         dx = s.exp - exp  # <= 0
         dw = s.w_exp - w_exp  # even, <= 0
-        rs.append(np.ldexp(s.r, np.insert(dx, p, 0) + dw // 2))
+        rs.append(np.ldexp(s.r, np.append(dx, 0) + dw // 2))
         sw_i = np.ldexp(s.sum_w, dw)
         mean_i = np.ldexp(s.mean_y, dx[p])
         m2_i = np.ldexp(s.m2_y, dw + 2 * dx[p])
@@ -261,7 +315,7 @@ def merge_lstsq_stats(parts: list[LstsqStats]) -> LstsqStats:
         sum_w = tot
     return LstsqStats(
         nobs=sum(s.nobs for s in parts),
-        r=stack_r(rs),
+        r=_stack_with_column(rs),
         exp=exp,
         w_exp=w_exp,
         sum_w=float(sum_w),
@@ -505,9 +559,9 @@ def has_constant(stats: LstsqStats) -> bool:
 
     statsmodels compares the rank of ``[1 | X]`` with that of ``X`` (an explicit intercept,
     or an implicit one such as full dummy coding, leaves it unchanged). The same comparison
-    is made here on the R factor of ``sqrt(w) [X | 1]`` (the leading block of
-    ``stats.r``, where the constant's residual after X is computed by the QR itself, not by
-    a cancelling difference of sums), with both ranks decided on the column-equilibrated
+    is made here on the R factor of ``sqrt(w) [X | 1]`` (:meth:`LstsqStats.x1_r`, where
+    the constant's residual after X is computed by the QR itself, not by a cancelling
+    difference of sums), with both ranks decided on the column-equilibrated
     factor by :func:`rank_tolerance`: so the answer does not change when a column is
     rescaled, whereas a near-constant column (Longley's YEAR, through the origin) is not
     taken for a constant.
@@ -515,9 +569,9 @@ def has_constant(stats: LstsqStats) -> bool:
     p = stats.exp.size - 1
     if stats.sum_w <= 0 or p == 0:
         return False
-    rr = square_r(stats.r, p + 2)
+    rr = stats.x1_r()
     rank_x = _equilibrated_rank(rr[:p, :p], stats.nobs)[0]
-    rank_x1 = _equilibrated_rank(rr[: p + 1, : p + 1], stats.nobs)[0]
+    rank_x1 = _equilibrated_rank(rr, stats.nobs)[0]
     return rank_x1 == rank_x
 
 

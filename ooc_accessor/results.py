@@ -86,7 +86,7 @@ def lstsq_design(design: Design, weights: Any = None) -> LstsqResult:
 class LstsqResult(FitStatistics):
     """A least-squares fit with statsmodels' names: ``params``, ``bse``, ``summary()``...
 
-    Holds the merged R factor of ``sqrt(w) [X | 1 | y]`` and a few sums (scaled by powers
+    Holds the merged R factor of ``sqrt(w) [X | y | 1]`` and a few sums (scaled by powers
     of two: see :class:`~ooc_accessor.kernels.LstsqStats`), never n-length arrays.
     Row-length outputs (``fittedvalues``, ``resid``) are lazy, read from the store. The
     statistics are :class:`~ooc_accessor.fitstats.FitStatistics`'; a value float64 cannot
