@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
-from . import kernels, labels
+from . import kernels, labels, solve
 from .scaling import ZERO_EXP, exact_scale
 
 __all__ = ["FitStatistics"]
@@ -36,7 +36,7 @@ class FitStatistics:
     """
 
     _stats: kernels.LstsqStats
-    _sol: kernels.LstsqSolution
+    _sol: solve.LstsqSolution
     terms: list[str]
     response: str
     k_constant: int

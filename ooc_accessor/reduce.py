@@ -17,7 +17,7 @@ import numpy as np
 from dask.delayed import Delayed, delayed
 from threadpoolctl import threadpool_limits
 
-from . import kernels, store
+from . import kernels, solve, store
 
 #: fan-in of the merge tree: a merge stacks at most this many R factors
 SPLIT_EVERY = 8
@@ -78,7 +78,7 @@ def _block_gradient(
 ) -> np.ndarray:
     """Leaf task: ``X' W (y - X beta)`` of one stored chunk, in extended precision."""
     x, y, w = _read(path, start, stop, weights, version)
-    return kernels.residual_gradient(x, y, beta, w)
+    return solve.residual_gradient(x, y, beta, w)
 
 
 def _sum(parts: list[np.ndarray]) -> np.ndarray:

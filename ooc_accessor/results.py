@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import kernels, labels, reduce, store
+from . import kernels, labels, reduce, solve, store
 from .design import Design, build_design, capture_env, open_rows
 from .errors import ArgumentError, ArgumentTypeError, DataError, FormulaError, RankWarning
 from .fitstats import FitStatistics
@@ -67,11 +67,11 @@ def lstsq_design(design: Design, weights: Any = None) -> LstsqResult:
             "fit; give some rows a positive weight"
         )
     p = len(design.terms)
-    sol = kernels.solve_r(stats.xy_r(), p, stats.nobs, stats.exp[:p])
+    sol = solve.solve_r(stats.xy_r(), p, stats.nobs, stats.exp[:p])
     result = LstsqResult(
         stats, design, weighted=w is not None, solution=sol, kind=design.source_kind
     )
-    if kernels.needs_refinement(sol, stats.xy_r()):
+    if solve.needs_refinement(sol, stats.xy_r()):
         # a second pass, only for fits whose one-pass answer may have under 13 digits; measured
         # on NIST, further steps gain nothing (the extended-precision gradient is the floor).
         # The pass reads raw rows, so it gets the raw coefficients and its gradient is scaled
@@ -79,7 +79,7 @@ def lstsq_design(design: Design, weights: Any = None) -> LstsqResult:
         g = reduce.compute(
             reduce.gradient_graph(design.path, design.blocks(), result._params, w, design.store_id)
         )
-        result._sol = kernels.refine(sol, stats.xy_r(), kernels.scaled_gradient(stats, g[0]))
+        result._sol = solve.refine(sol, stats.xy_r(), solve.scaled_gradient(stats, g[0]))
     return result
 
 
@@ -116,7 +116,7 @@ class LstsqResult(FitStatistics):
         weighted: bool,
         extra: tuple[Design, ...] = (),
         kind: str = "pandas",
-        solution: kernels.LstsqSolution | None = None,
+        solution: solve.LstsqSolution | None = None,
     ) -> None:
         self._stats = stats
         self._design = design
@@ -129,16 +129,16 @@ class LstsqResult(FitStatistics):
         self._sol = (
             solution
             if solution is not None
-            else kernels.solve_r(stats.xy_r(), p, stats.nobs, stats.exp[:p])
+            else solve.solve_r(stats.xy_r(), p, stats.nobs, stats.exp[:p])
         )
-        self.k_constant = int(kernels.has_constant(stats))
+        self.k_constant = int(solve.has_constant(stats))
         if self._sol.rank < p:
             self._warn_rank()
 
     def _warn_rank(self) -> None:
         p = len(self.terms)
         parts = []
-        for group in kernels.dependencies(self._stats.xy_r(), p, self._sol.rank):
+        for group in solve.dependencies(self._stats.xy_r(), p, self._sol.rank):
             *others, col = [self.terms[i] for i in group]
             if others:
                 parts.append(f"{col!r} is a linear combination of {', '.join(map(repr, others))}")
@@ -462,7 +462,7 @@ def svd_design(design: Design, k: int | None = None) -> SVDResult:
     _, s, vt = np.linalg.svd(kernels.square_r(r, p))
     vt = kernels.svd_flip_rows(vt[:k])
     s = s[:k]
-    tol = kernels.rank_tolerance(n, p) * (s[0] if s.size else 0.0)
+    tol = solve.rank_tolerance(n, p) * (s[0] if s.size else 0.0)
     rank = int(np.sum(s > tol))
     s_raw = exact_scale(
         s[:rank],
