@@ -391,7 +391,8 @@ class IncrementalPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 f"n_components={k} must be at most min(n_samples, n_features) = {kmax} "
                 f"({n} samples seen, {p} features); fold in more rows first"
             )
-        self._cache.update(solvers.spectrum(self.svd_solver_, self._state, n, p, k))
+        names = getattr(getattr(self, "_layout", None), "names", None)
+        self._cache.update(solvers.spectrum(self.svd_solver_, self._state, n, p, k, names))
         return self._cache
 
     def _label_vec(self, values: np.ndarray, dim: str) -> Any:

@@ -21,7 +21,7 @@ import numpy as np
 import xarray as xr
 from scipy import linalg as sla
 
-from . import kernels, reduce, store
+from . import kernels, reduce, scaling, store
 from .design import open_rows
 from .errors import DataError, PrecisionWarning
 from .sources import DesignMatrix, MatrixSource
@@ -226,14 +226,17 @@ def fit_randomized(
     def over(fn: Any, *args: Any, merge: Any = reduce.sum_parts) -> Any:
         return reduce.over_groups(fn, src, ranges, groups, args, merge)
 
-    sums = over(sum_rows)  # pass 1: the rows kept, the mean, then the variances
+    with np.errstate(over="ignore", invalid="ignore"):  # checked below, by name
+        sums = over(sum_rows)  # pass 1: the rows kept, the mean, then the variances
     n = round(float(sums[-1]))
     if n == 0:
         raise DataError(NO_ROWS)
     k = min(k, n) if n_components is None else k
     width = min(p, k + int(n_oversamples))
     mean = sums[:-1] / n
-    sq = over(sq_rows, mean)
+    with np.errstate(over="ignore", invalid="ignore"):
+        sq = over(sq_rows, mean)
+    scaling.check_gram_range(sq, n, [src.feature_label(j) for j in range(p)])
     basis = np.linalg.qr(rng.standard_normal((p, width)))[0]
     # one pass each: Z = A'A basis, orthonormalized. The first pass is the range finder
     # itself (scikit-learn's n_iter=0 also multiplies by the data once): power + 1 passes
@@ -245,38 +248,43 @@ def fit_randomized(
     return ("randomized", mean, sq, s, wt @ basis.T), n
 
 
-def spectrum(solver: str, state: Any, n: int, p: int, k: int) -> dict[str, Any]:
-    """Axes, variances and means of the ``k`` leading components from a folded state."""
-    kmax = min(n, p)
+def spectrum(
+    solver: str, state: Any, n: int, p: int, k: int, names: list | None = None
+) -> dict[str, Any]:
+    """Axes, variances and means of the ``k`` leading components from a folded state.
+
+    The spectrum is finished in a scaled domain (:func:`~ooc_accessor.scaling.pca_spectrum`),
+    so data near float64's limits gives its variances or a DataError naming the feature
+    (``names``, when known) whose variance float64 cannot hold.
+    """
+    exp = root_exp = 0  # s, roots in units of 2**exp, 2**root_exp (scaling.pca_spectrum)
     if solver == "full":
         _, mean, rc = kernels.split_centred_r(state, p)
         _, s, vt = np.linalg.svd(rc)
-        s2 = s**2
-        var = np.einsum("ij,ij->j", rc, rc) / n
-        total = float(np.sum(s2))
+        roots, total_roots = scaling.safe_norms(rc), s
     elif solver == "covariance_eigh":
-        mean, scatter = kernels.cov_scatter(state)
-        var = np.diag(scatter) / n
-        total = float(np.trace(scatter))
+        mean, scatter, root_exp = kernels.cov_scatter_scaled(state)
+        roots = np.sqrt(np.clip(np.diag(scatter), 0.0, None))
+        scaling.check_finite_state(mean, roots, roots, names, solver)
+        scatter, exp = kernels.common_scale(scatter, root_exp)
         w, v = sla.eigh(scatter, lower=False, subset_by_index=[p - k, p - 1], overwrite_a=True)
         s2 = np.clip(w[::-1], 0.0, None)
-        s, vt = np.sqrt(s2), v[:, ::-1].T
+        s, vt, total_roots = np.sqrt(s2), v[:, ::-1].T, np.ldexp(roots, root_exp - exp)
         warn_covariance_precision(s2, p, k)
     else:
         _, mean, sq, s, vt = state
-        s2, var, total = s**2, sq / n, float(np.sum(sq))
+        roots = total_roots = np.sqrt(sq)
+    scaling.check_finite_state(mean, roots, s, names, solver)
     vt = kernels.svd_flip_rows(vt[:k])
-    ev = s2 / max(n - 1, 1)
-    total_ev = total / max(n - 1, 1)
-    noise = (total_ev - ev[:k].sum()) / (kmax - k) if k < kmax else 0.0
+    spec = scaling.pca_spectrum(s, roots, total_roots, (exp, root_exp), n, k, vt, names)
     return {
         "components": vt,
-        "ev": ev[:k],
-        "ratio": ev[:k] / total_ev if total_ev > 0 else np.zeros(k),
-        "sv": s[:k],
+        "ev": spec["ev"],
+        "ratio": spec["ratio"],
+        "sv": spec["sv"],
         "mean": mean,
-        "var": var,
-        "noise": max(float(noise), 0.0),
+        "var": spec["var"],
+        "noise": spec["noise"],
         "k": k,
     }
 

@@ -17,7 +17,7 @@ import numpy as np
 from dask.delayed import Delayed, delayed
 from threadpoolctl import threadpool_limits
 
-from . import kernels, store
+from . import kernels, solve, store
 
 #: fan-in of the merge tree: a merge stacks at most this many R factors
 SPLIT_EVERY = 8
@@ -78,7 +78,7 @@ def _block_gradient(
 ) -> np.ndarray:
     """Leaf task: ``X' W (y - X beta)`` of one stored chunk, in extended precision."""
     x, y, w = _read(path, start, stop, weights, version)
-    return kernels.residual_gradient(x, y, beta, w)
+    return solve.residual_gradient(x, y, beta, w)
 
 
 def _sum(parts: list[np.ndarray]) -> np.ndarray:
@@ -133,10 +133,10 @@ def lstsq_stats_graph(
     return tree_reduce(leaves, kernels.merge_lstsq_stats)
 
 
-def _block_r(path: str, start: int, stop: int, version: str = "") -> np.ndarray:
-    """Leaf task: the R factor of one stored chunk of X."""
+def _block_r(path: str, start: int, stop: int, version: str = "") -> tuple[int, np.ndarray]:
+    """Leaf task: the R factor of one stored chunk of X, scaled by ``2**-e``: ``(e, R)``."""
     (x,) = store.read_block(path, start, stop, ("X",), version)
-    return kernels.data_r(x)
+    return kernels.scaled_data_r(x)
 
 
 def project_block(
@@ -146,20 +146,24 @@ def project_block(
     proj: np.ndarray,
     shift: np.ndarray | None = None,
     version: str = "",
+    exp: int = 0,
 ) -> np.ndarray:
-    """Rows ``a:b`` of a stored X (less ``shift``) times ``proj``: a U or scores block."""
+    """Rows ``a:b`` of a stored X (less ``shift``, times ``2**-exp``) times ``proj``: a U
+    or scores block."""
     (x,) = store.read_block(path, a, b, ("X",), version)
     x = np.asarray(x, dtype=np.float64)
     if shift is not None:
         x = x - shift
+    if exp:
+        x = np.ldexp(x, -exp)
     return x @ proj
 
 
 def x_r_graph(path: str, blocks: Sequence[tuple[int, int]], version: str = "") -> Delayed:
-    """Graph of the R factor of a stored X (TSQR), for its SVD (``version``: see
-    :func:`lstsq_stats_graph`)."""
+    """Graph of the R factor of a stored X (TSQR), for its SVD, as ``(e, R of X * 2**-e)``
+    (``version``: see :func:`lstsq_stats_graph`)."""
     leaves = [delayed(_block_r, pure=True)(path, a, b, version) for a, b in blocks]
-    return tree_reduce(leaves, kernels.stack_r)
+    return tree_reduce(leaves, kernels.merge_scaled_r)
 
 
 # -- dask.distributed ---------------------------------------------------------------------------

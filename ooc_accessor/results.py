@@ -11,17 +11,17 @@ import html
 import os
 import warnings
 import weakref
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import stats as sps
 
-from . import kernels, labels, reduce, store
+from . import kernels, labels, reduce, solve, store
 from .design import Design, build_design, capture_env, open_rows
-from .errors import DataError, FormulaError, RankWarning
+from .errors import ArgumentError, ArgumentTypeError, DataError, FormulaError, RankWarning
+from .fitstats import FitStatistics
+from .scaling import exact_scale
 from .sources import align_weights, weights_array
 
 __all__ = ["LstsqResult", "SVDResult", "Summary", "lstsq", "lstsq_design", "svd", "svd_design"]
@@ -36,7 +36,7 @@ def _resolve_weights(design: Design, weights: Any) -> np.ndarray | bool | None:
         weights = align_weights(weights, design.obs, "design's stored")
     w = weights_array(weights)
     if w.shape[0] != design.n_obs:
-        raise ValueError(
+        raise ArgumentError(
             f"weights has {w.shape[0]} values but the design stores {design.n_obs} rows; "
             "pass one weight per stored row (a Series is aligned on design.obs)"
         )
@@ -66,34 +66,46 @@ def lstsq_design(design: Design, weights: Any = None) -> LstsqResult:
             f"every weight of the {design.n_obs} rows is zero: a weighted fit has nothing to "
             "fit; give some rows a positive weight"
         )
-    sol = kernels.solve_r(stats.r, len(design.terms), stats.nobs)
-    if kernels.needs_refinement(sol, stats.r):
+    p = len(design.terms)
+    sol = solve.solve_r(stats.xy_r(), p, stats.nobs, stats.exp[:p])
+    result = LstsqResult(
+        stats, design, weighted=w is not None, solution=sol, kind=design.source_kind
+    )
+    if solve.needs_refinement(sol, stats.xy_r()):
         # a second pass, only for fits whose one-pass answer may have under 13 digits; measured
-        # on NIST, further steps gain nothing (the extended-precision gradient is the floor)
+        # on NIST, further steps gain nothing (the extended-precision gradient is the floor).
+        # The pass reads raw rows, so it gets the raw coefficients and its gradient is scaled
+        # back (in extended precision) to the units of the R factor.
         g = reduce.compute(
-            reduce.gradient_graph(design.path, design.blocks(), sol.params, w, design.store_id)
+            reduce.gradient_graph(design.path, design.blocks(), result._params, w, design.store_id)
         )
-        sol = kernels.refine(sol, stats.r, g[0])
-    return LstsqResult(stats, design, weighted=w is not None, solution=sol, kind=design.source_kind)
+        result._sol = solve.refine(sol, stats.xy_r(), solve.scaled_gradient(stats, g[0]))
+    return result
 
 
-class LstsqResult:
+class LstsqResult(FitStatistics):
     """A least-squares fit with statsmodels' names: ``params``, ``bse``, ``summary()``...
 
-    Holds the merged R factor of ``sqrt(w) [X | y]`` and a few sums, never n-length
-    arrays. Row-length outputs (``fittedvalues``, ``resid``) are lazy, read from the store.
+    Holds the merged R factor of ``sqrt(w) [X | y | 1]`` and a few sums (scaled by powers
+    of two: see :class:`~ooc_accessor.kernels.LstsqStats`), never n-length arrays.
+    Row-length outputs (``fittedvalues``, ``resid``) are lazy, read from the store. The
+    statistics are :class:`~ooc_accessor.fitstats.FitStatistics`'; a value float64 cannot
+    hold (the ssr of y times 1e200) raises :class:`~ooc_accessor.errors.DataError`.
 
     Attributes
     ----------
     params, bse, tvalues, pvalues : pandas.Series
         By term.
     rsquared, rsquared_adj, ssr, ess, centered_tss, uncentered_tss, scale : float
+    fvalue, f_pvalue, mse_model, mse_resid, mse_total, llf, aic, bic : float
     nobs, df_resid, df_model : float
     rank : int
     singular_values : ndarray
         Of the (weighted) design matrix, as numpy's ``lstsq`` returns them.
     k_constant : int
-        1 when a constant lies in span(X) (explicit or implicit intercept), as statsmodels.
+        1 when a constant lies in span(X) (an intercept, a constant column by any name, or
+        an implicit one such as ``0 + C(g)``), as statsmodels decides it; the rank test is
+        made on the column-equilibrated R, so rescaling a column never changes it.
     """
 
     def __init__(
@@ -104,7 +116,7 @@ class LstsqResult:
         weighted: bool,
         extra: tuple[Design, ...] = (),
         kind: str = "pandas",
-        solution: kernels.LstsqSolution | None = None,
+        solution: solve.LstsqSolution | None = None,
     ) -> None:
         self._stats = stats
         self._design = design
@@ -114,15 +126,19 @@ class LstsqResult:
         self.terms: list[str] = design.terms
         self.response: str = design.responses[0]
         p = len(self.terms)
-        self._sol = solution if solution is not None else kernels.solve_r(stats.r, p, stats.nobs)
-        self.k_constant = int(kernels.has_constant(stats))
+        self._sol = (
+            solution
+            if solution is not None
+            else solve.solve_r(stats.xy_r(), p, stats.nobs, stats.exp[:p])
+        )
+        self.k_constant = int(solve.has_constant(stats))
         if self._sol.rank < p:
             self._warn_rank()
 
     def _warn_rank(self) -> None:
         p = len(self.terms)
         parts = []
-        for group in kernels.dependencies(self._stats.r, p, self._sol.rank):
+        for group in solve.dependencies(self._stats.xy_r(), p, self._sol.rank):
             *others, col = [self.terms[i] for i in group]
             if others:
                 parts.append(f"{col!r} is a linear combination of {', '.join(map(repr, others))}")
@@ -136,150 +152,10 @@ class LstsqResult:
             stacklevel=3,
         )
 
-    # -- coefficient table --------------------------------------------------------
-    def _by_term(self, values: np.ndarray, name: str | None = None):
-        return labels.by_term(values, self.terms, self._kind, name)
-
     @property
     def model_name(self) -> str:
         """``"WLS"`` with weights, else ``"OLS"``."""
         return "WLS" if self._weighted else "OLS"
-
-    @property
-    def params(self):
-        """Coefficients by term."""
-        return self._by_term(self._sol.params)
-
-    @property
-    def nobs(self) -> float:
-        """Number of observations (rows) in the fit."""
-        return float(self._stats.nobs)
-
-    @property
-    def rank(self) -> int:
-        """Numerical rank of the design, decided on the column-equilibrated R."""
-        return self._sol.rank
-
-    @property
-    def df_model(self) -> float:
-        """Model degrees of freedom: rank less the constant."""
-        return float(self.rank - self.k_constant)
-
-    @property
-    def df_resid(self) -> float:
-        """Residual degrees of freedom: nobs less the rank."""
-        return float(self._stats.nobs - self.rank)
-
-    @property
-    def ssr(self) -> float:
-        """(Weighted) sum of squared residuals."""
-        return self._sol.ssr
-
-    @property
-    def scale(self) -> float:
-        """Residual variance estimate, ``ssr / df_resid``."""
-        return self.ssr / self.df_resid if self.df_resid > 0 else np.nan
-
-    mse_resid = scale
-
-    @property
-    def centered_tss(self) -> float:
-        """(Weighted) total sum of squares about the (weighted) mean."""
-        return self._stats.m2_y
-
-    @property
-    def uncentered_tss(self) -> float:
-        """(Weighted) sum of squares of y."""
-        return self._stats.ss_y
-
-    @property
-    def ess(self) -> float:
-        """Explained sum of squares (centred when the model has a constant)."""
-        tss = self.centered_tss if self.k_constant else self.uncentered_tss
-        return tss - self.ssr
-
-    @property
-    def rsquared(self) -> float:
-        """R-squared; uncentred for a model without a constant, as statsmodels."""
-        tss = self.centered_tss if self.k_constant else self.uncentered_tss
-        return 1.0 - self.ssr / tss if tss > 0 else np.nan
-
-    @property
-    def rsquared_adj(self) -> float:
-        """Adjusted R-squared."""
-        if self.df_resid <= 0:
-            return np.nan
-        return 1.0 - (self.nobs - self.k_constant) / self.df_resid * (1.0 - self.rsquared)
-
-    @property
-    def fvalue(self) -> float:
-        """F-statistic of the model against the constant-only (or empty) model."""
-        if self.df_model <= 0 or self.df_resid <= 0:
-            return np.nan
-        return (self.ess / self.df_model) / self.scale
-
-    @property
-    def f_pvalue(self) -> float:
-        """p-value of :attr:`fvalue`."""
-        return float(sps.f.sf(self.fvalue, self.df_model, self.df_resid))
-
-    @property
-    def llf(self) -> float:
-        """Gaussian log-likelihood (with statsmodels' WLS weight term)."""
-        n = self.nobs
-        return -n / 2 * (np.log(2 * np.pi * self.ssr / n) + 1) + 0.5 * self._stats.sum_log_w
-
-    @property
-    def aic(self) -> float:
-        """Akaike information criterion."""
-        return -2 * self.llf + 2 * (self.df_model + self.k_constant)
-
-    @property
-    def bic(self) -> float:
-        """Bayesian information criterion."""
-        return -2 * self.llf + np.log(self.nobs) * (self.df_model + self.k_constant)
-
-    @cached_property
-    def _cov(self) -> np.ndarray:
-        return self._sol.normalized_cov * self.scale
-
-    def cov_params(self):
-        """Covariance matrix of the coefficients (``scale * (R'R)^+``), term by term."""
-        return labels.term_by_term(self._cov, self.terms, self._kind)
-
-    @property
-    def normalized_cov_params(self) -> np.ndarray:
-        """``(X'WX)^+``, from R (never formed as X'X)."""
-        return self._sol.normalized_cov
-
-    @property
-    def bse(self):
-        """Standard errors of the coefficients."""
-        return self._by_term(np.sqrt(np.diag(self._cov)))
-
-    @property
-    def tvalues(self):
-        """t statistics, ``params / bse``."""
-        return self._by_term(self._sol.params / np.sqrt(np.diag(self._cov)))
-
-    @property
-    def pvalues(self):
-        """Two-sided p-values of the t statistics (Student t, ``df_resid``)."""
-        t = self._sol.params / np.sqrt(np.diag(self._cov))
-        return self._by_term(2 * sps.t.sf(np.abs(t), self.df_resid))
-
-    def conf_int(self, alpha: float = 0.05):
-        """Confidence intervals at level ``1 - alpha``: a frame with columns 0 and 1."""
-        q = sps.t.ppf(1 - alpha / 2, self.df_resid)
-        half = q * np.sqrt(np.diag(self._cov))
-        return labels.intervals(
-            self._sol.params - half, self._sol.params + half, self.terms, self._kind
-        )
-
-    @property
-    def singular_values(self) -> np.ndarray:
-        """Singular values of the (weighted) design matrix, largest first."""
-        return self._sol.singular_values
 
     # -- rows ---------------------------------------------------------------------
     def _designs(self) -> tuple[Design, ...]:
@@ -288,7 +164,7 @@ class LstsqResult:
     @property
     def fittedvalues(self) -> xr.DataArray:
         """Fitted values, lazy (dask), dims ``("obs",)`` aligned to the stored rows."""
-        beta = xr.DataArray(self._sol.params, dims=("term",), coords={"term": self.terms})
+        beta = xr.DataArray(self._params, dims=("term",), coords={"term": self.terms})
         parts = [xr.dot(d.X, beta, dim="term") for d in self._designs()]
         out = parts[0] if len(parts) == 1 else xr.concat(parts, dim=self._design.sample_dim)
         return out.rename("fittedvalues")
@@ -314,7 +190,7 @@ class LstsqResult:
         gives a DataArray along ``dim`` (by default the fit's sample dimension).
         """
         if not isinstance(data, (pd.DataFrame, xr.Dataset)):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"predict needs a DataFrame or a Dataset with the formula's columns, not "
                 f"{type(data).__name__}; wrap an array as pd.DataFrame(values, columns=[...])"
             )
@@ -322,7 +198,7 @@ class LstsqResult:
             dim = self._design.sample_dim
         n = len(data) if isinstance(data, pd.DataFrame) else None
         blocks = self._design.predictor_blocks(data, chunksize, dim)
-        beta = self._sol.params
+        beta = self._params
         if n is None:
             n = int(data.sizes[dim if dim is not None else next(iter(data.dims))])
         out = np.full(n, np.nan)
@@ -346,7 +222,7 @@ class LstsqResult:
         if wspec is None and self._weighted:
             wspec = self._design.weights_column
             if wspec is None:
-                raise ValueError(
+                raise ArgumentError(
                     "this fit used weights given as an array: pass weights= for the new rows"
                 )
         if isinstance(data, xr.Dataset) and dim is None and self._design.sample_dim in data.dims:
@@ -453,10 +329,9 @@ class Summary:
                 f"The design is rank deficient (rank {self.result.rank}); minimum-norm fit."
             )
         sv = self.result.singular_values
-        notes.append(
-            f"Smallest singular value {sv[-1]:.3g}, "
-            f"condition number {sv[0] / max(sv[-1], 1e-300):.3g}."
-        )
+        with np.errstate(over="ignore", divide="ignore"):  # columns 1e200 and 1e-200 apart
+            cond = np.float64(sv[0]) / sv[-1] if sv[-1] > 0 else np.inf
+        notes.append(f"Smallest singular value {sv[-1]:.3g}, condition number {cond:.3g}.")
         lines.extend(f"[{i + 1}] {n}" for i, n in enumerate(notes))
         return "\n".join(lines)
 
@@ -581,25 +456,34 @@ def svd_design(design: Design, k: int | None = None) -> SVDResult:
     if k is None:
         k = kmax
     if not isinstance(k, (int, np.integer)) or not 1 <= k <= kmax:
-        raise ValueError(f"k must be an int from 1 to min(n_obs, n_terms) = {kmax}, not {k!r}")
-    r = reduce.compute(reduce.x_r_graph(design.path, design.blocks(), design.store_id))[0]
+        raise ArgumentError(f"k must be an int from 1 to min(n_obs, n_terms) = {kmax}, not {k!r}")
+    e, r = reduce.compute(reduce.x_r_graph(design.path, design.blocks(), design.store_id))[0]
+    # the SVD of R for X * 2**-e: the same vectors, singular values scaled by 2**-e
     _, s, vt = np.linalg.svd(kernels.square_r(r, p))
     vt = kernels.svd_flip_rows(vt[:k])
     s = s[:k]
-    tol = kernels.rank_tolerance(n, p) * (s[0] if s.size else 0.0)
+    tol = solve.rank_tolerance(n, p) * (s[0] if s.size else 0.0)
     rank = int(np.sum(s > tol))
-    # U = X V / s; a zero singular value leaves its column of U at zero
+    s_raw = exact_scale(
+        s[:rank],
+        e,
+        "the singular value",
+        [f"component {i} of {design.formula!r}" for i in range(rank)],
+        "rescale the columns (multiply or divide them by a power of ten)",
+    )
+    s_raw = np.concatenate([s_raw, np.ldexp(s[rank:], e)])
+    # U = X V / s, from the scaled X; a zero singular value leaves its column of U at zero
     scale = np.where(s > tol, 1.0 / np.where(s > 0, s, 1.0), 0.0)
     proj = vt.T * scale
 
     blocks = reduce.stream_blocks(
-        reduce.project_block, design.path, design.blocks(), proj, None, design.store_id
+        reduce.project_block, design.path, design.blocks(), proj, None, design.store_id, e
     )
     u_path = store.temporary_store_path(os.path.dirname(design.path))
     store.write_row_matrix(
         u_path, design.path, "U", list(range(k)), "component", blocks, design.chunk_rows
     )
-    return SVDResult(s, vt, design, u_path, rank)
+    return SVDResult(s_raw, vt, design, u_path, rank)
 
 
 def svd(
