@@ -16,7 +16,6 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import h5py
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -25,7 +24,7 @@ from patsy import EvalEnvironment, PatsyError, build_design_matrices, design_mat
 from patsy.design_info import DesignInfo
 from patsy.eval import ast_names
 
-from . import reduce, store
+from . import lazy, reduce, store
 from .errors import (
     ColumnTypeError,
     DataError,
@@ -583,7 +582,8 @@ class Design:
         if self._ds is None:
             # opening builds a pandas index of obs (8 bytes a row, in memory): that is why
             # the reductions read the store with h5py and never go through here
-            self._ds = open_rows(self._path, self.chunk_rows, self.sample_dim)
+            keep = self if self._finalizer is not None else None  # a temporary store's owner
+            self._ds = open_rows(self._path, self.chunk_rows, self.sample_dim, self.store_id, keep)
         return self._ds
 
     @property
@@ -745,20 +745,15 @@ class Design:
         )
 
 
-def open_rows(path: str, chunk_rows: int, sample_dim: str = "obs") -> xr.Dataset:
-    """A store of rows (a design, U, scores) opened lazily, ``obs`` renamed ``sample_dim``."""
-    with h5py.File(path, "r") as f:
-        attrs = {k: store.plain_attr(v) for k, v in f["obs"].attrs.items()}
-    kind = attrs.get("index_kind")
-    # labels xarray cannot decode by itself (or not outside nanoseconds' 1677-2262): back
-    # to the values and types written, by the store's own decoding
-    own = kind in ("json", "timedelta", "bool", "period", "interval") or (
-        kind == "datetime" and attrs.get("index_unit", "ns") != "ns"
-    )
-    ds = xr.open_dataset(path, engine="h5netcdf", chunks={"obs": chunk_rows}, decode_times=not own)
-    if own:
-        ds = ds.assign_coords(obs=store.read_index(path).rename("obs"))
-    return ds if sample_dim == "obs" else ds.rename({"obs": sample_dim})
+def open_rows(
+    path: str,
+    chunk_rows: int,
+    sample_dim: str = "obs",
+    store_id: str | None = None,
+    keep: Any = None,
+) -> xr.Dataset:
+    """A store of rows (a design, U, scores) opened lazily, bound to that store (see lazy)."""
+    return lazy.open_rows(path, chunk_rows, sample_dim, store_id, store.decode_index, keep)
 
 
 def open_design(

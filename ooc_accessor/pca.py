@@ -21,7 +21,6 @@ from __future__ import annotations
 import inspect
 import os
 import warnings
-import weakref
 from typing import Any
 
 import numpy as np
@@ -29,7 +28,7 @@ import pandas as pd
 import xarray as xr
 from scipy import linalg as sla
 
-from . import kernels, reduce, store
+from . import kernels, lazy, reduce, store
 from .design import open_rows
 from .errors import DataError, NotFittedError, PrecisionWarning
 from .fields import FieldMatrix
@@ -734,9 +733,8 @@ def _stored_scores(src: DesignMatrix, mean: np.ndarray, comps: np.ndarray) -> xr
     store.write_row_matrix(
         path, design.path, "scores", list(range(k)), "component", blocks, design.chunk_rows
     )
-    scores = open_rows(path, design.chunk_rows, design.sample_dim)["scores"]
-    weakref.finalize(scores, store.remove_file, path)
-    return scores
+    owner = lazy.TemporaryFile(path)  # held by every output computed from the scores
+    return open_rows(path, design.chunk_rows, design.sample_dim, keep=owner)["scores"]
 
 
 def pca(

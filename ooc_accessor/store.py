@@ -39,6 +39,7 @@ from .files import (  # noqa: F401 - re-exported: the store's callers use them f
     temporary_store_path,
     write_error,
 )
+from .lazy import open_checked
 from .manifest import (
     checked_attrs,
     hash_values,
@@ -447,20 +448,17 @@ def read_block(
 
     With ``store_id``, the file must still be that store: a store replaced at the same
     path during a computation (another process rebuilt it) would otherwise mix its rows
-    with the old one's. A chunk failing its checksum raises a :class:`StoreError` naming
-    the rows.
+    with the old one's. A removed store raises :class:`StoreNotFoundError`; a chunk
+    failing its checksum a :class:`StoreError` naming the rows.
     """
-    try:
-        with h5py.File(path, "r") as f:
-            check_identity(f, path, store_id)
+    with open_checked(path, store_id, "design store") as f:
+        try:
             return [f[n][start:stop] if n in f else None for n in names]
-    except StoreError:
-        raise
-    except (OSError, KeyError) as exc:
-        raise StoreError(
-            f"cannot read rows {start}-{stop - 1} of {path!r} ({exc}): the store is damaged "
-            "or was removed; check it with ooc_accessor.open_design(path) and rebuild it"
-        ) from exc
+        except (OSError, KeyError, ValueError) as exc:
+            raise StoreError(
+                f"cannot read rows {start}-{stop - 1} of {path!r} ({exc}): the store is "
+                "damaged; check it with ooc_accessor.open_design(path) and rebuild it"
+            ) from exc
 
 
 def check_identity(f: h5py.File, path: str, store_id: str) -> None:
@@ -473,14 +471,24 @@ def check_identity(f: h5py.File, path: str, store_id: str) -> None:
         )
 
 
+def store_id_of(path: str) -> str:
+    """The identity of the store at ``path`` (bind a lazy output to it when it is made)."""
+    with open_checked(path) as f:
+        return str(plain_attr(f.attrs.get("store_id", "")))
+
+
 def read_index(path: str) -> pd.Index:
     """The stored row labels as a pandas Index, decoded to their original kind."""
-    with h5py.File(path, "r") as f:
-        obs = f["obs"]
-        kind = plain_attr(obs.attrs.get("index_kind", "numeric"))
-        name = plain_attr(obs.attrs["index_name"]) if "index_name" in obs.attrs else None
-        hints = {k: plain_attr(obs.attrs[k]) for k in _OBS_HINTS if k in obs.attrs}
-        values = obs[:]
+    with open_checked(path) as f:
+        return decode_index(f["obs"])
+
+
+def decode_index(obs: h5py.Dataset) -> pd.Index:
+    """A store's ``obs`` variable as the row labels it was written from."""
+    kind = plain_attr(obs.attrs.get("index_kind", "numeric"))
+    name = plain_attr(obs.attrs["index_name"]) if "index_name" in obs.attrs else None
+    hints = {k: plain_attr(obs.attrs[k]) for k in _OBS_HINTS if k in obs.attrs}
+    values = obs[:]
     unit = hints.get("index_unit", "ns")
     if kind == "datetime":
         return pd.DatetimeIndex(values.astype(f"datetime64[{unit}]"), name=name)
@@ -557,6 +565,8 @@ def write_row_matrix(
                 var[a:b] = values
                 obs[a:b] = src["obs"][a:b]
             f.attrs["format"] = "ooc_accessor.rows"
+            # lazy reads of U or scores check it (see lazy.open_rows)
+            f.attrs["store_id"] = uuid.uuid4().hex
             f.attrs["complete"] = 1
             f.close()
         except BaseException as exc:
