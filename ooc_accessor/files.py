@@ -13,10 +13,14 @@ import errno
 import os
 import shutil
 import socket
+import stat
 import tempfile
 import uuid
+from typing import Any
 
 import h5netcdf
+import h5py
+import numpy as np
 
 from .errors import StoreError
 
@@ -66,11 +70,58 @@ def _alive(pid: int) -> bool:
     return True
 
 
+#: the signature every HDF5 file starts with
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+#: the attribute marking a file as one of this library's temporaries (see mark_temporary)
+_MARK = "ooc_accessor_temporary"
+#: bytes of a temporary searched for its mark: the root group's header is at its start
+_MARK_SPAN = 2**20
+
+
+def _mark_text(tmp: str) -> bytes:
+    """The mark of temporary ``tmp``: its own name (a uuid, the pid, the host)."""
+    return f"ooc_accessor temporary {os.path.basename(tmp)}".encode()
+
+
+def mark_temporary(f: Any) -> None:
+    """Mark a just-created temporary (an h5py or h5netcdf File) as this library's.
+
+    The mark, the file's own name, is a fixed-length attribute of the root group, written
+    and flushed first: it sits in the file's first bytes, readable even when a killed
+    writer left the rest of the HDF5 structure unreadable. :func:`remove_stale_temps`
+    removes only files carrying it.
+    """
+    h5 = getattr(f, "_h5file", f)
+    h5.attrs[_MARK] = np.bytes_(_mark_text(h5.filename))
+    h5.flush()
+
+
+def unmark_temporary(f: Any) -> None:
+    """Drop the mark before a temporary becomes a store (it is not a temporary any more)."""
+    h5 = getattr(f, "_h5file", f)
+    if _MARK in h5.attrs:
+        del h5.attrs[_MARK]
+
+
+def _is_our_temporary(path: str) -> bool:
+    """Whether ``path`` is provably a temporary this library wrote: an HDF5 file whose
+    first bytes hold the mark naming this very file."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_MARK_SPAN)
+    except OSError:
+        return False
+    return head.startswith(_HDF5_SIGNATURE) and _mark_text(path) in head
+
+
 def remove_stale_temps(final: str) -> list[str]:
     """Remove the temporary files of ``final`` whose writer died on this host.
 
     A SIGKILLed writer cannot clean up after itself; the next write to the same path
-    does. Files of live processes, and of other hosts (a shared disk), are left alone.
+    does. Only what is provably this library's goes: a name of the temporary pattern
+    whose writer (pid and host in the name) is dead on this host, AND an HDF5 file that
+    carries the mark naming it (:func:`mark_temporary`). Files of live processes, of other
+    hosts (a shared disk), and a user's file that only looks like a temporary stay.
     """
     directory, base = os.path.split(os.path.abspath(final))
     prefix, host = f".{base}.tmp-", socket.gethostname()
@@ -86,12 +137,86 @@ def remove_stale_temps(final: str) -> list[str]:
         pid = tag.rpartition("-")[2]
         if not sep or where != host or not pid.isdigit() or _alive(int(pid)):
             continue
+        path = os.path.join(directory, name)
+        if not os.path.isfile(path) or os.path.islink(path) or not _is_our_temporary(path):
+            continue
         try:
-            os.remove(os.path.join(directory, name))
+            os.remove(path)
             removed.append(name)
         except FileNotFoundError:  # another writer cleaned it first
             pass
     return removed
+
+
+def is_our_store(path: str) -> bool:
+    """Whether ``path`` holds one of this library's stores (or an HDF5 file too damaged
+    to tell: an unreadable HDF5 file is taken to be a damaged store, rebuilt in place)."""
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(len(_HDF5_SIGNATURE)) != _HDF5_SIGNATURE:
+                return False
+    except OSError:
+        return False
+    try:
+        with h5py.File(path, "r") as f:
+            fmt = f.attrs.get("format", b"")
+    except Exception:  # HDF5 reports damage as several types
+        return True
+    fmt = fmt.decode() if isinstance(fmt, bytes) else str(fmt)
+    return fmt.startswith("ooc_accessor.")
+
+
+def check_target(path: str | os.PathLike, error: type[Exception] = StoreError) -> str:
+    """The file a store is written to, checked before anything is written; raises ``error``.
+
+    A symlink is written through (as ``shutil.copy`` does): the store goes to the file it
+    points to and the link stays. The target must not be a directory, its directory must
+    exist and be writable, and an existing file there must be one of this library's
+    stores: a user's other file is never overwritten.
+    """
+    given = os.fspath(path)
+    final = os.path.abspath(given)
+    if os.path.islink(final):
+        final = os.path.realpath(final)
+    if os.path.isdir(final):
+        raise error(
+            f"cannot write a store at {given!r}: it is a directory; pass a file path inside "
+            f"it (e.g. {os.path.join(given, 'store.nc')!r})"
+        )
+    where = os.path.dirname(final)
+    if not os.path.isdir(where):
+        raise error(
+            f"cannot write {given!r}: directory {where!r} does not exist; create it first or "
+            "pass another path="
+        )
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise error(
+            f"cannot write {given!r}: directory {where!r} is not writable; pass a path in a "
+            "directory you can write to"
+        )
+    if os.path.exists(final) and not is_our_store(final):
+        raise error(
+            f"cannot write a store at {given!r}: a file that is not an ooc_accessor store is "
+            "there, and it is not overwritten; remove it first or pass another path="
+        )
+    return final
+
+
+def replace(tmp: str, final: str) -> None:
+    """Rename a complete temporary over ``final``, keeping an existing target's mode and
+    owner (a 0600 store stays 0600); a new file has the umask's mode, as any file."""
+    try:
+        st = os.stat(final)
+    except FileNotFoundError:
+        st = None
+    if st is not None:
+        os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        if hasattr(os, "chown"):
+            try:
+                os.chown(tmp, st.st_uid, st.st_gid)
+            except PermissionError:  # only root may give a file away; ours stays ours
+                pass
+    os.replace(tmp, final)
 
 
 def discard(f: h5netcdf.File | None, tmp: str) -> None:

@@ -83,7 +83,7 @@ class StoreArray:
         name: str,
         store_id: str,
         shape: tuple[int, ...],
-        dtype: np.dtype,
+        dtype: np.dtype,  # as read: after ``decode``
         decode: Callable[[np.ndarray], np.ndarray] | None = None,
         what: str = "store",
         keep: Any = None,
@@ -138,14 +138,12 @@ def _where(key: Any) -> str:
     return f"{key!r}"
 
 
-def lazy_variable(array: StoreArray, chunks: tuple[int, ...], meta_dtype: Any = None) -> da.Array:
+def lazy_variable(array: StoreArray, chunks: tuple[int, ...]) -> da.Array:
     """A dask array over ``array``; its task keys carry the store id (never mixed up)."""
     tag = array.store_id or uuid.uuid4().hex
     name = f"ooc-{array.name}-{tag}-{'x'.join(map(str, chunks))}"
-    dtype = np.dtype(meta_dtype if meta_dtype is not None else array.dtype)
-    return da.from_array(
-        array, chunks=chunks, asarray=False, meta=np.empty((0,) * array.ndim, dtype), name=name
-    )
+    meta = np.empty((0,) * array.ndim, array.dtype)
+    return da.from_array(array, chunks=chunks, asarray=False, meta=meta, name=name)
 
 
 def dims_of(ds: h5py.Dataset) -> tuple[str, ...]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import uuid
 from typing import Any
 
@@ -31,12 +30,16 @@ import pandas as pd
 from .errors import StoreError
 from .files import (  # noqa: F401 - re-exported: the store's callers use them from here
     TMPDIR_ENV,
+    check_target,
     discard,
     ensure_space,
+    mark_temporary,
     remove_file,
     remove_stale_temps,
+    replace,
     temp_path,
     temporary_store_path,
+    unmark_temporary,
     write_error,
 )
 from .lazy import open_checked
@@ -182,10 +185,7 @@ class DesignWriter:
         compression: str | None = None,
         expected_rows: int = 0,
     ) -> None:
-        self.path = os.path.abspath(path)
-        directory = os.path.dirname(self.path)
-        if not os.path.isdir(directory):
-            raise StoreError(f"cannot write store {path!r}: directory {directory!r} does not exist")
+        self.path = check_target(path)
         remove_stale_temps(self.path)
         p, k = len(terms), len(responses)
         ensure_space(self.path, int(expected_rows) * (p + k + 2) * 8)
@@ -199,7 +199,9 @@ class DesignWriter:
         cache = self.chunk_rows * (max(p, 1) + k + 2) * 8 + 2**20
         try:
             self._f = h5netcdf.File(self.tmp, "w", rdcc_nbytes=cache)
+            mark_temporary(self._f)
         except (OSError, RuntimeError) as exc:
+            self.abort()
             raise write_error(exc, self.path) from exc
         try:
             f = self._f
@@ -382,13 +384,14 @@ class DesignWriter:
             # earlier store at the same path are never taken for this one's
             f.attrs["store_id"] = uuid.uuid4().hex
             f.attrs["complete"] = 1  # a reader refuses a store without it
+            unmark_temporary(f)
             f.close()  # HDF5 writes its cached chunks here: a full disk may show only now
             known = {name: h.hexdigest() for name, h in self._hashes.items()}
             known.setdefault("X", hashlib.sha256().hexdigest())  # no rows: empty
             seal(self.tmp, known)
         except (OSError, RuntimeError) as exc:
             raise write_error(exc, self.path) from exc
-        os.replace(self.tmp, self.path)
+        replace(self.tmp, self.path)
         return self.path
 
     def abort(self) -> None:
@@ -545,6 +548,7 @@ def write_row_matrix(
         f = None
         try:
             f = h5netcdf.File(tmp, "w")
+            mark_temporary(f)
             # fixed-size dims: no HDF5 chunk may be longer than the rows (after drops)
             chunk_rows = max(1, min(chunk_rows, n))
             f.dimensions = {"obs": n, column_dim: len(columns)}
@@ -568,11 +572,12 @@ def write_row_matrix(
             # lazy reads of U or scores check it (see lazy.open_rows)
             f.attrs["store_id"] = uuid.uuid4().hex
             f.attrs["complete"] = 1
+            unmark_temporary(f)
             f.close()
         except BaseException as exc:
             discard(f, tmp)
             if isinstance(exc, (OSError, RuntimeError)) and not isinstance(exc, StoreError):
                 raise write_error(exc, path) from exc
             raise
-    os.replace(tmp, path)
+    replace(tmp, path)
     return path
