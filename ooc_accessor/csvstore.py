@@ -101,8 +101,10 @@ def variable_name(column: str) -> str:
     HDF5 names cannot contain ``/`` nor be ``.``; those characters (and ``%``, the escape)
     are percent-encoded, so every column name maps to one variable name and back.
     """
-    if column in ("", ".", "..") or any(c in column for c in "/%"):
-        return quote(column, safe="") or "%"
+    if not column.strip("."):  # "", "." and "..": not names HDF5 takes as given
+        return "".join(f"%{ord(c):02X}" for c in column) or "%"
+    if any(c in column for c in "/%"):
+        return quote(column, safe="")
     return column
 
 

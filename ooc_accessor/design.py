@@ -713,7 +713,7 @@ class Design:
 
     def save(self, path: str | os.PathLike) -> Design:
         """Keep the store at ``path`` (a temporary store is moved, a kept one copied)."""
-        target = os.path.abspath(os.fspath(path))
+        target = store.check_target(path)  # not a directory, nor a user's other file
         if target == self._path:
             if self._finalizer is not None:
                 self._finalizer.detach()
@@ -727,7 +727,7 @@ class Design:
             self._finalizer = None
         else:
             shutil.copyfile(self._path, tmp)
-        os.replace(tmp, target)
+        store.replace(tmp, target)  # an existing target keeps its mode and owner
         self._path = target
         return self
 

@@ -184,5 +184,5 @@ def test_local_cluster(tmp_path):
         with pytest.raises(ooc.StoreError, match="replaced"):
             resid.compute()
         os.remove(tmp_path / "d.nc")
-        with pytest.raises(ooc.StoreNotFoundError, match="d.nc"):
+        with pytest.raises(ooc.StoreNotFoundError, match=r"d\.nc"):
             resid.compute()
