@@ -21,8 +21,15 @@ import xarray as xr
 
 from . import store
 from .csvstore import FORMAT, CSVWriter, open_store
-from .errors import ArgumentError, ArgumentTypeError, ColumnTypeError, CSVError, CSVNotFoundError
-from .store import temporary_store_path
+from .errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    ColumnTypeError,
+    CSVError,
+    CSVNotFoundError,
+    OOCError,
+)
+from .store import check_compression, temporary_store_path
 
 __all__ = ["read_csv"]
 
@@ -36,6 +43,11 @@ _COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz", ".zst"
 
 # -- reading ------------------------------------------------------------------------------------
 def _paths(path_or_paths: Any) -> list[str]:
+    if not isinstance(path_or_paths, (str, os.PathLike, list, tuple)):
+        raise ArgumentTypeError(
+            f"path_or_paths must be a path, a glob or a list of paths, not "
+            f"{type(path_or_paths).__name__}"
+        )
     if isinstance(path_or_paths, (str, os.PathLike)):
         p = os.fspath(path_or_paths)
         if glob.has_magic(p):
@@ -47,6 +59,9 @@ def _paths(path_or_paths: Any) -> list[str]:
             return found
         items = [p]
     else:
+        bad = [p for p in path_or_paths if not isinstance(p, (str, os.PathLike))]
+        if bad:
+            raise ArgumentTypeError(f"every CSV path must be a str or path-like, not {bad[0]!r}")
         items = [os.fspath(p) for p in path_or_paths]
         if not items:
             raise ArgumentError("no CSV files given (an empty list); pass at least one CSV file")
@@ -128,6 +143,18 @@ def _chunks(path: str, rows: int, kwargs: dict, progress: _Progress) -> Iterator
                 f"cannot parse {path!r}: {exc}; fix that line, or pass on_bad_lines='skip' "
                 "(or sep=/quotechar=/encoding= if the format differs)"
             ) from exc
+        except TypeError as exc:  # an argument pandas.read_csv does not take
+            if isinstance(exc, OOCError):
+                raise
+            raise ArgumentTypeError(
+                f"pandas.read_csv refused the arguments read_csv passed on ({exc}); check the "
+                "keyword arguments against pandas.read_csv's"
+            ) from exc
+        except LookupError as exc:  # encoding= naming no codec
+            raise ArgumentError(
+                f"cannot read {path!r}: {exc}; pass an encoding Python knows (e.g. "
+                "encoding='utf-8' or 'latin-1')"
+            ) from exc
         except OSError as exc:  # a damaged compressed file (gzip.BadGzipFile, lzma...)
             if isinstance(exc, FileNotFoundError):
                 raise
@@ -205,7 +232,10 @@ def read_csv(
     if dim is not None and not isinstance(dim, str):
         raise ArgumentTypeError(f"dim must be a str naming the row dimension, not {dim!r}")
     if path is not None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise ArgumentTypeError(f"path= must be a str or path-like, not {path!r}")
         _refuse_input_as_output(os.fspath(path), files)
+    check_compression(compression)
     if dim is None:
         dim = index_col if isinstance(index_col, str) else "index"
     final = os.fspath(path) if path is not None else temporary_store_path()

@@ -22,7 +22,7 @@ import h5netcdf
 import h5py
 import numpy as np
 
-from .errors import StoreError
+from .errors import ArgumentError, StoreError
 
 try:  # the file-size limit (a simulated or real full disk); Unix only
     import resource
@@ -31,6 +31,19 @@ except ImportError:  # pragma: no cover - Windows
 
 #: environment variable naming where temporary stores go (on a cluster: a shared disk)
 TMPDIR_ENV = "OOC_ACCESSOR_TMPDIR"
+
+
+#: HDF5 filters every h5py build has (``compression=``); None stores uncompressed
+COMPRESSIONS = (None, "gzip", "lzf")
+
+
+def check_compression(compression: Any) -> None:
+    """Refuse a ``compression=`` HDF5 cannot apply, before anything is written."""
+    if compression not in COMPRESSIONS:
+        raise ArgumentError(
+            f"compression must be one of {COMPRESSIONS}, not {compression!r}: 'gzip' packs "
+            "tighter, 'lzf' is faster"
+        )
 
 
 def temporary_store_path(directory: str | None = None) -> str:

@@ -30,6 +30,7 @@ import pandas as pd
 from .errors import StoreError
 from .files import (  # noqa: F401 - re-exported: the store's callers use them from here
     TMPDIR_ENV,
+    check_compression,
     check_target,
     discard,
     ensure_space,
@@ -105,14 +106,7 @@ def _index_values(index: pd.Index) -> tuple[np.ndarray, str]:
     if pd.api.types.is_object_dtype(dtype):
         # ints, floats, bools, None and strings, each as JSON: it comes back the same
         # value of the same type (str() would turn 10 into "10")
-        try:
-            labels = [json.dumps(_plain_label(v)) for v in index]
-        except TypeError as exc:
-            raise StoreError(
-                f"the row index holds a label of type {exc} that a store cannot hold (it "
-                "keeps numbers, strings, bools and None); reset_index() or convert the index "
-                "to strings first"
-            ) from None
+        labels = [json.dumps(_plain_label(v)) for v in index]
         return np.asarray(labels, dtype=object), "json"
     if index.hasnans:
         raise StoreError(
@@ -149,7 +143,11 @@ def _plain_label(v: Any) -> Any:
         return v.item()
     if v is None or isinstance(v, (int, float, str)):
         return v
-    raise TypeError(type(v).__name__)
+    raise StoreError(
+        f"the row index holds a label of type {type(v).__name__} that a store cannot hold (it "
+        "keeps numbers, strings, bools and None); reset_index() or convert the index to "
+        "strings first"
+    )
 
 
 class DesignWriter:
@@ -185,6 +183,7 @@ class DesignWriter:
         compression: str | None = None,
         expected_rows: int = 0,
     ) -> None:
+        check_compression(compression)
         self.path = check_target(path)
         remove_stale_temps(self.path)
         p, k = len(terms), len(responses)
