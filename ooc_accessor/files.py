@@ -232,7 +232,7 @@ def replace(tmp: str, final: str) -> None:
     os.replace(tmp, final)
 
 
-def discard(f: h5netcdf.File | None, tmp: str) -> None:
+def discard(f: h5netcdf.File | h5py.File | None, tmp: str) -> None:
     """Close a half-written file without another write, and remove it.
 
     After a failed write (a full disk) HDF5's state for the file is broken: h5netcdf's
@@ -241,7 +241,8 @@ def discard(f: h5netcdf.File | None, tmp: str) -> None:
     the file goes.
     """
     if f is not None:
-        h5 = getattr(f, "_h5file", None)
+        # an h5netcdf File wraps its h5py File; the CSV writer holds an h5py File itself
+        h5 = f if isinstance(f, h5py.File) else getattr(f, "_h5file", None)
         try:
             # the file's data are worthless now: emptying it first gives HDF5's closing
             # flush room on a full disk (its blocks are freed)
@@ -253,7 +254,8 @@ def discard(f: h5netcdf.File | None, tmp: str) -> None:
                 h5.close()
         except Exception:  # closing a broken file may fail; removing it is what matters
             pass
-        f._closed = True  # so h5netcdf's finalizer does not flush it again
+        if not isinstance(f, h5py.File):
+            f._closed = True  # so h5netcdf's finalizer does not flush it again
     if os.path.exists(tmp):
         os.remove(tmp)
 

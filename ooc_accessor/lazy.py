@@ -64,9 +64,9 @@ def open_checked(path: str, store_id: str = "", what: str = "store") -> Iterator
     with f:
         if store_id and plain_attr(f.attrs.get("store_id", "")) != store_id:
             raise StoreError(
-                f"the {what} at {path!r} was replaced: another store was written at that path "
-                "after this result was made (or while it was read), and its rows are not this "
-                "result's. Open it again (ooc_accessor.open_design(path)) and rerun"
+                f"the {what} at {path!r} was replaced while it was being read or since this "
+                "result was made: another store was written at that path, and its rows are "
+                "not this result's. Open it again (ooc_accessor.open_design(path)) and rerun"
             )
         yield f
 

@@ -463,16 +463,6 @@ def read_block(
             ) from exc
 
 
-def check_identity(f: h5py.File, path: str, store_id: str) -> None:
-    """Refuse a file that is no longer the store a computation started on."""
-    if store_id and plain_attr(f.attrs.get("store_id", "")) != store_id:
-        raise StoreError(
-            f"the store at {path!r} was replaced while it was being read (another process "
-            "wrote it again); its rows would mix two stores. Open it again with "
-            "ooc_accessor.open_design(path) and rerun"
-        )
-
-
 def store_id_of(path: str) -> str:
     """The identity of the store at ``path`` (bind a lazy output to it when it is made)."""
     with open_checked(path) as f:
