@@ -346,7 +346,6 @@ class CSVWriter:
             f.attrs["chunk_rows"] = self.chunk_rows
             f.attrs["store_id"] = uuid.uuid4().hex
             f.attrs["complete"] = 1
-            files.unmark_temporary(f)
             f.close()
             manifest.seal(self.tmp)
         except (OSError, RuntimeError) as exc:

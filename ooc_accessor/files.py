@@ -10,6 +10,7 @@ refusing a write the disk cannot take, and turning HDF5's write failures into a
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 import socket
@@ -85,15 +86,20 @@ def _alive(pid: int) -> bool:
 
 #: the signature every HDF5 file starts with
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-#: the attribute marking a file as one of this library's temporaries (see mark_temporary)
-_MARK = "ooc_accessor_temporary"
+#: the attribute marking a file as one of this library's temporaries (see mark_temporary);
+#: kept in the store it becomes (naming a temporary that no longer exists, it marks nothing)
+_MARK = "_ooc_written_as"
 #: bytes of a temporary searched for its mark: the root group's header is at its start
 _MARK_SPAN = 2**20
 
 
 def _mark_text(tmp: str) -> bytes:
-    """The mark of temporary ``tmp``: its own name (a uuid, the pid, the host)."""
-    return f"ooc_accessor temporary {os.path.basename(tmp)}".encode()
+    """The mark of temporary ``tmp``: a digest of its own name (a uuid, the pid, the host).
+
+    Of fixed length, so every store has the same layout whatever the writer's pid and host.
+    """
+    digest = hashlib.sha256(os.path.basename(tmp).encode()).hexdigest()
+    return f"ooc_accessor temporary {digest}".encode()
 
 
 def mark_temporary(f: Any) -> None:
@@ -102,18 +108,12 @@ def mark_temporary(f: Any) -> None:
     The mark, the file's own name, is a fixed-length attribute of the root group, written
     and flushed first: it sits in the file's first bytes, readable even when a killed
     writer left the rest of the HDF5 structure unreadable. :func:`remove_stale_temps`
-    removes only files carrying it.
+    removes only files carrying it. It stays when the temporary is renamed into a store (a
+    writer killed at any point leaves a marked file): it then names a file that is gone.
     """
     h5 = getattr(f, "_h5file", f)
     h5.attrs[_MARK] = np.bytes_(_mark_text(h5.filename))
     h5.flush()
-
-
-def unmark_temporary(f: Any) -> None:
-    """Drop the mark before a temporary becomes a store (it is not a temporary any more)."""
-    h5 = getattr(f, "_h5file", f)
-    if _MARK in h5.attrs:
-        del h5.attrs[_MARK]
 
 
 def _is_our_temporary(path: str) -> bool:

@@ -40,7 +40,6 @@ from .files import (  # noqa: F401 - re-exported: the store's callers use them f
     replace,
     temp_path,
     temporary_store_path,
-    unmark_temporary,
     write_error,
 )
 from .lazy import open_checked
@@ -383,7 +382,6 @@ class DesignWriter:
             # earlier store at the same path are never taken for this one's
             f.attrs["store_id"] = uuid.uuid4().hex
             f.attrs["complete"] = 1  # a reader refuses a store without it
-            unmark_temporary(f)
             f.close()  # HDF5 writes its cached chunks here: a full disk may show only now
             known = {name: h.hexdigest() for name, h in self._hashes.items()}
             known.setdefault("X", hashlib.sha256().hexdigest())  # no rows: empty
@@ -561,7 +559,6 @@ def write_row_matrix(
             # lazy reads of U or scores check it (see lazy.open_rows)
             f.attrs["store_id"] = uuid.uuid4().hex
             f.attrs["complete"] = 1
-            unmark_temporary(f)
             f.close()
         except BaseException as exc:
             discard(f, tmp)
