@@ -5,7 +5,9 @@ pandas parses each chunk; a column's dtype is decided across all chunks, as a wh
 float64 (the rows already written are converted in place, once), a column empty so far takes
 the type of its first values, strings stay strings (every level kept, so patsy sees them all
 when it learns levels from the store), parsed dates stay dates. The store is written under
-a temporary name beside the target and renamed only when complete.
+a temporary name beside the target and renamed only when complete. The store's format (the
+writer, and the lazy Dataset opened from it) is in :mod:`~ooc_accessor.csvstore`; this
+module finds and parses the files.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ __all__ = ["read_csv"]
 #: CSV text per chunk when ``chunksize="auto"``: the parsed frame (a few times the text for
 #: string columns) plus the write buffers stay near 100 MB
 AUTO_CHUNK_BYTES = 32 * 2**20
-_DATE_UNITS = "nanoseconds since 1970-01-01"
 _OWN = ("chunksize", "iterator", "nrows")
 _COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz", ".zst": "zstd"}
 
