@@ -94,6 +94,13 @@ def test_nul_in_a_value_names_column_and_row(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["nul.csv"]
 
 
+def test_nul_in_a_value_names_the_row_label(tmp_path):
+    path = _write(tmp_path, "nul.csv", "id,b\nk1,x\nk2,y\x00\n")
+    with pytest.raises(ooc.CSVError, match=r"column 'b' holds a NUL .* row labelled 'k2'"):
+        ooc.read_csv(path, tmp_path / "n.nc", index_col="id", progress=False)
+    assert not (tmp_path / "n.nc").exists()
+
+
 def test_nul_in_a_column_name(tmp_path):
     path = _write(tmp_path, "nuln.csv", "a,b\x00c\n1,2\n")
     with pytest.raises(ooc.CSVError, match=r"column name 'b\\x00c' holds a NUL"):
