@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import files, lazy, manifest
+from . import lazy, manifest, store
 from .errors import ColumnTypeError, CSVError, StoreError
 
 FORMAT = "ooc_accessor.csv"
@@ -186,10 +186,10 @@ class CSVWriter:
         *,
         indexed: bool = False,
     ) -> None:
-        self.final = files.check_target(final, CSVError)
-        files.remove_stale_temps(self.final)
-        files.ensure_space(self.final)
-        self.tmp = files.temp_path(self.final)
+        self.final = store.check_target(final, CSVError)
+        store.remove_stale_temps(self.final)
+        store.ensure_space(self.final)
+        self.tmp = store.temp_path(self.final)
         self.dim = dim
         self.chunk_rows = chunk_rows
         self.compression = compression
@@ -201,11 +201,11 @@ class CSVWriter:
         self._index: Any = None
         self._f: h5py.File | None = None
         try:
-            self._f = h5py.File(self.tmp, "w")
-            files.mark_temporary(self._f)
+            self._f = h5py.File(self.tmp, "w", userblock_size=store.USERBLOCK)
+            store.mark_temporary(self.tmp)
         except (OSError, RuntimeError) as exc:
             self.abort()
-            raise files.write_error(exc, self.final) from exc
+            raise store.write_error(exc, self.final) from exc
 
     # variables -------------------------------------------------------------------------------
     def _create(self, var: str, kind: str, n: int = 0) -> h5py.Dataset:
@@ -248,11 +248,11 @@ class CSVWriter:
         """Write one parsed chunk after the rows already written."""
         # strings: HDF5 keeps a 16-byte heap reference a value, plus the text
         row = 16 * (len(frame.columns) + 1)
-        files.ensure_space(self.final, len(frame) * row, self.n * row)
+        store.ensure_space(self.final, len(frame) * row, self.n * row)
         try:
             self._append(frame, where)
         except (OSError, RuntimeError) as exc:  # HDF5 failing to write: the disk
-            raise files.write_error(exc, self.final) from exc
+            raise store.write_error(exc, self.final) from exc
 
     def _append(self, frame: pd.DataFrame, where: str) -> None:
         m = len(frame)
@@ -354,10 +354,10 @@ class CSVWriter:
             f.attrs["store_id"] = uuid.uuid4().hex
             f.attrs["complete"] = 1
             f.close()
-            manifest.seal(self.tmp)
+            store.seal(self.tmp)
         except (OSError, RuntimeError) as exc:
-            raise files.write_error(exc, self.final) from exc
-        files.replace(self.tmp, self.final)
+            raise store.write_error(exc, self.final) from exc
+        store.replace(self.tmp, self.final)
         return self.final
 
     def _make_dimension(self) -> None:
@@ -379,7 +379,7 @@ class CSVWriter:
 
     def abort(self) -> None:
         """Close and remove the temporary file; the target is untouched."""
-        files.discard(self._f, self.tmp)
+        store.discard(self._f, self.tmp)
 
 
 def _attrs(ds: h5py.Dataset, kind: str) -> None:

@@ -21,7 +21,6 @@ from typing import Any
 
 import h5netcdf
 import h5py
-import numpy as np
 
 from .errors import ArgumentError, StoreError
 
@@ -84,13 +83,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-#: the signature every HDF5 file starts with
+#: the signature every HDF5 file starts with (after its user block, if it has one)
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-#: the attribute marking a file as one of this library's temporaries (see mark_temporary);
-#: kept in the store it becomes (naming a temporary that no longer exists, it marks nothing)
-_MARK = "_ooc_written_as"
-#: bytes of a temporary searched for its mark: the root group's header is at its start
-_MARK_SPAN = 2**20
+#: bytes before the HDF5 data in every file this library writes: HDF5 never writes there,
+#: so the mark of a temporary written there stays put whatever HDF5 does with the rest
+USERBLOCK = 512
 
 
 def _mark_text(tmp: str) -> bytes:
@@ -99,32 +96,42 @@ def _mark_text(tmp: str) -> bytes:
     Of fixed length, so every store has the same layout whatever the writer's pid and host.
     """
     digest = hashlib.sha256(os.path.basename(tmp).encode()).hexdigest()
-    return f"ooc_accessor temporary {digest}".encode()
+    return f"ooc_accessor temporary {digest}\n".encode()
 
 
-def mark_temporary(f: Any) -> None:
-    """Mark a just-created temporary (an h5py or h5netcdf File) as this library's.
+def mark_temporary(tmp: str) -> None:
+    """Write the mark of this library's temporary ``tmp`` in its user block.
 
-    The mark, the file's own name, is a fixed-length attribute of the root group, written
-    and flushed first: it sits in the file's first bytes, readable even when a killed
-    writer left the rest of the HDF5 structure unreadable. :func:`remove_stale_temps`
-    removes only files carrying it. It stays when the temporary is renamed into a store (a
-    writer killed at any point leaves a marked file): it then names a file that is gone.
+    Files are created with a :data:`USERBLOCK`-byte user block, which HDF5 leaves alone:
+    the mark (a digest of the file's own name) is at the file's first byte from the moment
+    it is written to the end, whatever state a killed writer leaves the HDF5 data in.
+    :func:`remove_stale_temps` removes only files carrying it. It stays when the
+    temporary is renamed into a store: it then names a file that no longer exists.
     """
-    h5 = getattr(f, "_h5file", f)
-    h5.attrs[_MARK] = np.bytes_(_mark_text(h5.filename))
-    h5.flush()
+    fd = os.open(tmp, os.O_WRONLY)
+    try:
+        os.pwrite(fd, _mark_text(tmp), 0)
+    finally:
+        os.close(fd)
 
 
 def _is_our_temporary(path: str) -> bool:
-    """Whether ``path`` is provably a temporary this library wrote: an HDF5 file whose
-    first bytes hold the mark naming this very file."""
+    """Whether ``path`` is provably a temporary this library created.
+
+    An HDF5 file whose user block holds the mark naming this very file; or whose user
+    block is still empty: HDF5 had created it (the signature is at :data:`USERBLOCK`, the
+    block before it all zeros, as no other writer leaves a file) and the writer was killed
+    before the next statement wrote the mark.
+    """
     try:
         with open(path, "rb") as fh:
-            head = fh.read(_MARK_SPAN)
+            head = fh.read(USERBLOCK + len(_HDF5_SIGNATURE))
     except OSError:
         return False
-    return head.startswith(_HDF5_SIGNATURE) and _mark_text(path) in head
+    if head[USERBLOCK:] != _HDF5_SIGNATURE:
+        return False
+    block = head[:USERBLOCK]
+    return block.startswith(_mark_text(path)) or block == bytes(USERBLOCK)
 
 
 def remove_stale_temps(final: str) -> list[str]:
@@ -166,9 +173,12 @@ def is_our_store(path: str) -> bool:
     to tell: an unreadable HDF5 file is taken to be a damaged store, rebuilt in place)."""
     try:
         with open(path, "rb") as fh:
-            if fh.read(len(_HDF5_SIGNATURE)) != _HDF5_SIGNATURE:
-                return False
+            head = fh.read(2**16 + len(_HDF5_SIGNATURE))
     except OSError:
+        return False
+    # HDF5 looks for its signature at 0, 512, 1024, 2048... (after a user block)
+    at = [0] + [2**k for k in range(9, 17)]
+    if not any(head[a : a + len(_HDF5_SIGNATURE)] == _HDF5_SIGNATURE for a in at):
         return False
     try:
         with h5py.File(path, "r") as f:

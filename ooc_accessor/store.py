@@ -30,6 +30,7 @@ import pandas as pd
 from .errors import StoreError
 from .files import (  # noqa: F401 - re-exported: the store's callers use them from here
     TMPDIR_ENV,
+    USERBLOCK,
     check_compression,
     check_target,
     discard,
@@ -196,8 +197,8 @@ class DesignWriter:
         # is completed in memory, not read back, checksummed and rewritten
         cache = self.chunk_rows * (max(p, 1) + k + 2) * 8 + 2**20
         try:
-            self._f = h5netcdf.File(self.tmp, "w", rdcc_nbytes=cache)
-            mark_temporary(self._f)
+            self._f = h5netcdf.File(self.tmp, "w", rdcc_nbytes=cache, userblock_size=USERBLOCK)
+            mark_temporary(self.tmp)
         except (OSError, RuntimeError) as exc:
             self.abort()
             raise write_error(exc, self.path) from exc
@@ -534,8 +535,8 @@ def write_row_matrix(
         tmp = temp_path(path)
         f = None
         try:
-            f = h5netcdf.File(tmp, "w")
-            mark_temporary(f)
+            f = h5netcdf.File(tmp, "w", userblock_size=USERBLOCK)
+            mark_temporary(tmp)
             # fixed-size dims: no HDF5 chunk may be longer than the rows (after drops)
             chunk_rows = max(1, min(chunk_rows, n))
             f.dimensions = {"obs": n, column_dim: len(columns)}

@@ -59,8 +59,9 @@ def test_stale_temps_of_dead_writers_only_are_removed(tmp_path):
     # a user's files under names of the pattern with a dead writer: not marked, so kept
     lookalike = live.replace(f"-{os.getpid()}@", f"-{dead_pid}@").replace(".tmp-", ".tmp-9")
     for p in (live, stale, elsewhere, other_target):
-        with h5py.File(p, "w") as f:  # a temporary as a writer starts it: marked
-            files.mark_temporary(f)
+        with h5py.File(p, "w", userblock_size=files.USERBLOCK):  # as a writer starts one
+            pass
+        files.mark_temporary(p)
     Path(lookalike).write_bytes(b"partial")
     assert store.remove_stale_temps(final) == [os.path.basename(stale)]
     assert sorted(os.listdir(tmp_path)) == sorted(
