@@ -15,6 +15,7 @@ under an escaped variable name and the ``columns`` attribute keeps the real name
 from __future__ import annotations
 
 import json
+import traceback
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -201,7 +202,12 @@ class CSVWriter:
         self._index: Any = None
         self._f: h5py.File | None = None
         try:
-            self._f = h5py.File(self.tmp, "w", userblock_size=store.USERBLOCK)
+            # no chunk cache: each block's chunks are written when the block is (a full disk
+            # then fails that write, not a later flush of cached chunks at close, which h5py
+            # cannot recover from); rows are appended whole chunks at a time anyway
+            self._f = h5py.File(
+                self.tmp, "w", userblock_size=store.USERBLOCK, rdcc_nbytes=0, rdcc_nslots=1
+            )
             store.mark_temporary(self.tmp)
         except (OSError, RuntimeError) as exc:
             self.abort()
@@ -252,7 +258,11 @@ class CSVWriter:
         try:
             self._append(frame, where)
         except (OSError, RuntimeError) as exc:  # HDF5 failing to write: the disk
+            _drop_hdf5_objects(exc)
             raise store.write_error(exc, self.final) from exc
+        except BaseException as exc:
+            _drop_hdf5_objects(exc)
+            raise
 
     def _append(self, frame: pd.DataFrame, where: str) -> None:
         m = len(frame)
@@ -356,6 +366,7 @@ class CSVWriter:
             f.close()
             store.seal(self.tmp)
         except (OSError, RuntimeError) as exc:
+            _drop_hdf5_objects(exc)
             raise store.write_error(exc, self.final) from exc
         store.replace(self.tmp, self.final)
         return self.final
@@ -380,6 +391,16 @@ class CSVWriter:
     def abort(self) -> None:
         """Close and remove the temporary file; the target is untouched."""
         store.discard(self._f, self.tmp)
+
+
+def _drop_hdf5_objects(exc: BaseException) -> None:
+    """Let go of the HDF5 objects a failed write's traceback holds (its frames' locals).
+
+    After a failed write the file is discarded (:func:`~ooc_accessor.files.discard` closes
+    it directly); an h5py Dataset still referenced from the traceback would be freed only
+    later, against a closed, broken file, which can crash the process.
+    """
+    traceback.clear_frames(exc.__traceback__)
 
 
 def _attrs(ds: h5py.Dataset, kind: str) -> None:

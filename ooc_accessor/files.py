@@ -121,13 +121,16 @@ def _is_our_temporary(path: str) -> bool:
     An HDF5 file whose user block holds the mark naming this very file; or whose user
     block is still empty: HDF5 had created it (the signature is at :data:`USERBLOCK`, the
     block before it all zeros, as no other writer leaves a file) and the writer was killed
-    before the next statement wrote the mark.
+    before the next statement wrote the mark; or an empty file (killed between HDF5
+    creating the file and writing its first bytes): removing it loses nothing.
     """
     try:
         with open(path, "rb") as fh:
             head = fh.read(USERBLOCK + len(_HDF5_SIGNATURE))
     except OSError:
         return False
+    if not head:
+        return True
     if head[USERBLOCK:] != _HDF5_SIGNATURE:
         return False
     block = head[:USERBLOCK]
