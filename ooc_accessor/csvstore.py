@@ -376,6 +376,7 @@ class CSVWriter:
         f, n, dim = self._f, self.n, variable_name(self.dim)
         if self._index is not None:  # index_col: the dimension holds the labels
             f.move(self._index.name, dim)
+            self._index = None  # no h5py object outlives its file (see _layout)
             scale = f[dim]
             scale.make_scale(self.dim)
             scale.attrs["_Netcdf4Coordinates"] = np.array([0], dtype=np.int32)
@@ -449,6 +450,38 @@ def stored_columns(attrs: dict[str, Any]) -> list[str]:
     return [c.decode() if isinstance(c, bytes) else str(c) for c in np.atleast_1d(cols)]
 
 
+def _layout(f: h5py.File, path: str, columns: list[str]) -> tuple[str, int, Any, list]:
+    """What the opener needs from the file, as plain values: the row dimension, its
+    length, its labels (index_col) or None, and each column's (name, variable, dtype,
+    decoder).
+
+    No h5py object outlives this call: every one is closed before the file is (an object
+    closed by the file's own close, then freed, is closed twice; after an earlier failed
+    write in the process, HDF5 may have reused its id, and that crashes).
+    """
+    scales = [
+        n
+        for n, o in f.items()
+        if manifest.plain_attr(o.attrs.get("CLASS", "")) == "DIMENSION_SCALE"
+    ]
+    if len(scales) != 1:
+        raise StoreError(f"{path!r} has {len(scales)} row dimensions, not one; read the CSV again")
+    scale = f[scales[0]]
+    dim = column_name(scales[0])
+    n = int(scale.shape[0])
+    index = None
+    if manifest.plain_attr(scale.attrs.get("NAME", "")) == dim:  # index_col: labels
+        decode, _ = _decoder(scale)
+        values = scale[:]
+        index = decode(values) if decode is not None else values
+    layout = []
+    for name in columns:
+        ds = f[variable_name(name)]
+        decode, dtype = _decoder(ds)
+        layout.append((name, ds.name.lstrip("/"), dtype, decode))
+    return dim, n, index, layout
+
+
 def open_store(path: str, attrs: dict[str, Any], *, temporary: bool = False) -> xr.Dataset:
     """A checked read_csv store as a lazy Dataset, every chunk read bound to the store.
 
@@ -464,31 +497,16 @@ def open_store(path: str, attrs: dict[str, Any], *, temporary: bool = False) -> 
     data: dict[str, Any] = {}
     coords: dict[str, Any] = {}
     with lazy.open_checked(path, store_id, "read_csv store") as f:
-        scales = [
-            n
-            for n, o in f.items()
-            if manifest.plain_attr(o.attrs.get("CLASS", "")) == "DIMENSION_SCALE"
-        ]
-        if len(scales) != 1:
-            raise StoreError(
-                f"{path!r} has {len(scales)} row dimensions, not one; read the CSV again"
-            )
-        scale = f[scales[0]]
-        dim = column_name(scales[0])
-        n = int(scale.shape[0])
-        if manifest.plain_attr(scale.attrs.get("NAME", "")) == dim:  # index_col: labels
-            decode, _ = _decoder(scale)
-            values = scale[:]
-            coords[dim] = decode(values) if decode is not None else values
-        for name in columns:
-            ds = f[variable_name(name)]
-            decode, dtype = _decoder(ds)
-            array = lazy.StoreArray(
-                path, ds.name.lstrip("/"), store_id, (n,), dtype, decode, "read_csv store", keep
-            )
-            var = xr.Variable((dim,), lazy.lazy_variable(array, (max(1, min(rows, n)),)))
-            var.encoding["source"] = path
-            data[name] = var
+        dim, n, index, layout = _layout(f, path, columns)
+    if index is not None:
+        coords[dim] = index
+    for name, var_name, dtype, decode in layout:
+        array = lazy.StoreArray(
+            path, var_name, store_id, (n,), dtype, decode, "read_csv store", keep
+        )
+        var = xr.Variable((dim,), lazy.lazy_variable(array, (max(1, min(rows, n)),)))
+        var.encoding["source"] = path
+        data[name] = var
     ds = xr.Dataset(data, coords=coords)
     ds.encoding["source"] = path
     # only what a user reads: where the rows came from (the rest is the store's bookkeeping)

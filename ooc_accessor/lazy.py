@@ -166,6 +166,31 @@ def _text(values: np.ndarray) -> np.ndarray:
     return np.asarray([v.decode() if isinstance(v, bytes) else v for v in values], dtype=object)
 
 
+def _layout(f: h5py.File, decode_index: Any) -> tuple[dict[str, Any], list]:
+    """The coordinates (read) and each data variable's (name, dims, shape, dtype, attrs).
+
+    No h5py object outlives this call: each is closed before the file (see
+    csvstore._layout for why).
+    """
+    coords: dict[str, Any] = {}
+    layout = []
+    for name, ds in f.items():
+        if not isinstance(ds, h5py.Dataset):
+            continue
+        dims = dims_of(ds)
+        if name == "obs":
+            index = decode_index(ds) if decode_index is not None else pd.Index(ds[:])
+            coords["obs"] = index.rename("obs")
+        elif dims == (name,):  # a coordinate (term, response, component): small, in memory
+            values = ds[:]
+            if h5py.check_string_dtype(ds.dtype) is not None:
+                values = _text(values)
+            coords[name] = xr.Variable(dims, values, user_attrs(ds))
+        else:
+            layout.append((name, dims, ds.shape, ds.dtype, user_attrs(ds)))
+    return coords, layout
+
+
 def open_rows(
     path: str,
     chunk_rows: int,
@@ -183,29 +208,17 @@ def open_rows(
     """
     with open_checked(path, store_id or "") as f:
         sid = store_id or str(plain_attr(f.attrs.get("store_id", "")))
-        data: dict[str, Any] = {}
-        coords: dict[str, Any] = {}
-        for name, ds in f.items():
-            if not isinstance(ds, h5py.Dataset):
-                continue
-            dims = dims_of(ds)
-            if name == "obs":
-                index = decode_index(ds) if decode_index is not None else pd.Index(ds[:])
-                coords["obs"] = index.rename("obs")
-            elif dims == (name,):  # a coordinate (term, response, component): small, in memory
-                values = ds[:]
-                if h5py.check_string_dtype(ds.dtype) is not None:
-                    values = _text(values)
-                coords[name] = xr.Variable(dims, values, user_attrs(ds))
-            else:
-                chunks = tuple(
-                    max(1, min(chunk_rows, n)) if d == "obs" else max(n, 1)
-                    for d, n in zip(dims, ds.shape, strict=True)
-                )
-                array = StoreArray(path, name, sid, ds.shape, ds.dtype, keep=keep)
-                var = xr.Variable(dims, lazy_variable(array, chunks), user_attrs(ds))
-                var.encoding["source"] = path  # where a user finds the file of a lazy output
-                data[name] = var
+        coords, layout = _layout(f, decode_index)
+    data: dict[str, Any] = {}
+    for name, dims, shape, dtype, attrs in layout:
+        chunks = tuple(
+            max(1, min(chunk_rows, n)) if d == "obs" else max(n, 1)
+            for d, n in zip(dims, shape, strict=True)
+        )
+        array = StoreArray(path, name, sid, shape, dtype, keep=keep)
+        var = xr.Variable(dims, lazy_variable(array, chunks), attrs)
+        var.encoding["source"] = path  # where a user finds the file of a lazy output
+        data[name] = var
     out = xr.Dataset(data, coords=coords)
     out.encoding["source"] = path
     return out if sample_dim == "obs" else out.rename({"obs": sample_dim})
