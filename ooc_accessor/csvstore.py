@@ -146,6 +146,8 @@ def encode(col: pd.Series, kind: str, where: str = "") -> np.ndarray:
 
 def _refuse_nul(values: np.ndarray, col: pd.Series, where: str) -> None:
     """HDF5 strings end at a NUL character: a value holding one cannot be stored whole."""
+    if "\x00" not in "".join(values):  # one pass in C; the common case
+        return
     has = np.fromiter(("\x00" in v for v in values), dtype=bool, count=len(values))
     if has.any():
         i = int(np.argmax(has))
