@@ -13,14 +13,13 @@ import weakref
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-import h5py
 import pandas as pd
 import xarray as xr
 from dask.delayed import delayed
 from patsy import EvalEnvironment
 from patsy.design_info import DesignInfo
 
-from . import reduce, store
+from . import lazy, reduce, store
 from .blocks import (
     Block,
     build_block,
@@ -351,7 +350,8 @@ class Design:
         if self._ds is None:
             # opening builds a pandas index of obs (8 bytes a row, in memory): that is why
             # the reductions read the store with h5py and never go through here
-            self._ds = open_rows(self._path, self.chunk_rows, self.sample_dim)
+            keep = self if self._finalizer is not None else None  # a temporary store's owner
+            self._ds = open_rows(self._path, self.chunk_rows, self.sample_dim, self.store_id, keep)
         return self._ds
 
     @property
@@ -481,7 +481,7 @@ class Design:
 
     def save(self, path: str | os.PathLike) -> Design:
         """Keep the store at ``path`` (a temporary store is moved, a kept one copied)."""
-        target = os.path.abspath(os.fspath(path))
+        target = store.check_target(path)  # not a directory, nor a user's other file
         if target == self._path:
             if self._finalizer is not None:
                 self._finalizer.detach()
@@ -495,7 +495,7 @@ class Design:
             self._finalizer = None
         else:
             shutil.copyfile(self._path, tmp)
-        os.replace(tmp, target)
+        store.replace(tmp, target)  # an existing target keeps its mode and owner
         self._path = target
         return self
 
@@ -513,20 +513,15 @@ class Design:
         )
 
 
-def open_rows(path: str, chunk_rows: int, sample_dim: str = "obs") -> xr.Dataset:
-    """A store of rows (a design, U, scores) opened lazily, ``obs`` renamed ``sample_dim``."""
-    with h5py.File(path, "r") as f:
-        attrs = {k: store.plain_attr(v) for k, v in f["obs"].attrs.items()}
-    kind = attrs.get("index_kind")
-    # labels xarray cannot decode by itself (or not outside nanoseconds' 1677-2262): back
-    # to the values and types written, by the store's own decoding
-    own = kind in ("json", "timedelta", "bool", "period", "interval") or (
-        kind == "datetime" and attrs.get("index_unit", "ns") != "ns"
-    )
-    ds = xr.open_dataset(path, engine="h5netcdf", chunks={"obs": chunk_rows}, decode_times=not own)
-    if own:
-        ds = ds.assign_coords(obs=store.read_index(path).rename("obs"))
-    return ds if sample_dim == "obs" else ds.rename({"obs": sample_dim})
+def open_rows(
+    path: str,
+    chunk_rows: int,
+    sample_dim: str = "obs",
+    store_id: str | None = None,
+    keep: Any = None,
+) -> xr.Dataset:
+    """A store of rows (a design, U, scores) opened lazily, bound to that store (see lazy)."""
+    return lazy.open_rows(path, chunk_rows, sample_dim, store_id, store.decode_index, keep)
 
 
 def open_design(

@@ -10,15 +10,19 @@ refusing a write the disk cannot take, and turning HDF5's write failures into a
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 import socket
+import stat
 import tempfile
 import uuid
+from typing import Any
 
 import h5netcdf
+import h5py
 
-from .errors import StoreError
+from .errors import ArgumentError, StoreError
 
 try:  # the file-size limit (a simulated or real full disk); Unix only
     import resource
@@ -27,6 +31,19 @@ except ImportError:  # pragma: no cover - Windows
 
 #: environment variable naming where temporary stores go (on a cluster: a shared disk)
 TMPDIR_ENV = "OOC_ACCESSOR_TMPDIR"
+
+
+#: HDF5 filters every h5py build has (``compression=``); None stores uncompressed
+COMPRESSIONS = (None, "gzip", "lzf")
+
+
+def check_compression(compression: Any) -> None:
+    """Refuse a ``compression=`` HDF5 cannot apply, before anything is written."""
+    if compression not in COMPRESSIONS:
+        raise ArgumentError(
+            f"compression must be one of {COMPRESSIONS}, not {compression!r}: 'gzip' packs "
+            "tighter, 'lzf' is faster"
+        )
 
 
 def temporary_store_path(directory: str | None = None) -> str:
@@ -66,11 +83,68 @@ def _alive(pid: int) -> bool:
     return True
 
 
+#: the signature every HDF5 file starts with (after its user block, if it has one)
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+#: bytes before the HDF5 data in every file this library writes: HDF5 never writes there,
+#: so the mark of a temporary written there stays put whatever HDF5 does with the rest
+USERBLOCK = 512
+
+
+def _mark_text(tmp: str) -> bytes:
+    """The mark of temporary ``tmp``: a digest of its own name (a uuid, the pid, the host).
+
+    Of fixed length, so every store has the same layout whatever the writer's pid and host.
+    """
+    digest = hashlib.sha256(os.path.basename(tmp).encode()).hexdigest()
+    return f"ooc_accessor temporary {digest}\n".encode()
+
+
+def mark_temporary(tmp: str) -> None:
+    """Write the mark of this library's temporary ``tmp`` in its user block.
+
+    Files are created with a :data:`USERBLOCK`-byte user block, which HDF5 leaves alone:
+    the mark (a digest of the file's own name) is at the file's first byte from the moment
+    it is written to the end, whatever state a killed writer leaves the HDF5 data in.
+    :func:`remove_stale_temps` removes only files carrying it. It stays when the
+    temporary is renamed into a store: it then names a file that no longer exists.
+    """
+    fd = os.open(tmp, os.O_WRONLY)
+    try:
+        os.pwrite(fd, _mark_text(tmp), 0)
+    finally:
+        os.close(fd)
+
+
+def _is_our_temporary(path: str) -> bool:
+    """Whether ``path`` is provably a temporary this library created.
+
+    An HDF5 file whose user block holds the mark naming this very file; or whose user
+    block is still empty: HDF5 had created it (the signature is at :data:`USERBLOCK`, the
+    block before it all zeros, as no other writer leaves a file) and the writer was killed
+    before the next statement wrote the mark; or an empty file (killed between HDF5
+    creating the file and writing its first bytes): removing it loses nothing.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(USERBLOCK + len(_HDF5_SIGNATURE))
+    except OSError:
+        return False
+    if not head:
+        return True
+    if head[USERBLOCK:] != _HDF5_SIGNATURE:
+        return False
+    block = head[:USERBLOCK]
+    return block.startswith(_mark_text(path)) or block == bytes(USERBLOCK)
+
+
 def remove_stale_temps(final: str) -> list[str]:
     """Remove the temporary files of ``final`` whose writer died on this host.
 
     A SIGKILLed writer cannot clean up after itself; the next write to the same path
-    does. Files of live processes, and of other hosts (a shared disk), are left alone.
+    does. Only what is provably this library's goes: a name of the temporary pattern
+    whose writer (pid and host in the name) is dead on this host, AND an HDF5 file that
+    carries the mark naming it (:func:`mark_temporary`). Files of live processes, of other
+    hosts (a shared disk), and a user's file that only looks like a temporary stay.
     """
     directory, base = os.path.split(os.path.abspath(final))
     prefix, host = f".{base}.tmp-", socket.gethostname()
@@ -86,15 +160,92 @@ def remove_stale_temps(final: str) -> list[str]:
         pid = tag.rpartition("-")[2]
         if not sep or where != host or not pid.isdigit() or _alive(int(pid)):
             continue
+        path = os.path.join(directory, name)
+        if not os.path.isfile(path) or os.path.islink(path) or not _is_our_temporary(path):
+            continue
         try:
-            os.remove(os.path.join(directory, name))
+            os.remove(path)
             removed.append(name)
         except FileNotFoundError:  # another writer cleaned it first
             pass
     return removed
 
 
-def discard(f: h5netcdf.File | None, tmp: str) -> None:
+def is_our_store(path: str) -> bool:
+    """Whether ``path`` holds one of this library's stores (or an HDF5 file too damaged
+    to tell: an unreadable HDF5 file is taken to be a damaged store, rebuilt in place)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2**16 + len(_HDF5_SIGNATURE))
+    except OSError:
+        return False
+    # HDF5 looks for its signature at 0, 512, 1024, 2048... (after a user block)
+    at = [0] + [2**k for k in range(9, 17)]
+    if not any(head[a : a + len(_HDF5_SIGNATURE)] == _HDF5_SIGNATURE for a in at):
+        return False
+    try:
+        with h5py.File(path, "r") as f:
+            fmt = f.attrs.get("format", b"")
+    except Exception:  # HDF5 reports damage as several types
+        return True
+    fmt = fmt.decode() if isinstance(fmt, bytes) else str(fmt)
+    return fmt.startswith("ooc_accessor.")
+
+
+def check_target(path: str | os.PathLike, error: type[Exception] = StoreError) -> str:
+    """The file a store is written to, checked before anything is written; raises ``error``.
+
+    A symlink is written through (as ``shutil.copy`` does): the store goes to the file it
+    points to and the link stays. The target must not be a directory, its directory must
+    exist and be writable, and an existing file there must be one of this library's
+    stores: a user's other file is never overwritten.
+    """
+    given = os.fspath(path)
+    final = os.path.abspath(given)
+    if os.path.islink(final):
+        final = os.path.realpath(final)
+    if os.path.isdir(final):
+        raise error(
+            f"cannot write a store at {given!r}: it is a directory; pass a file path inside "
+            f"it (e.g. {os.path.join(given, 'store.nc')!r})"
+        )
+    where = os.path.dirname(final)
+    if not os.path.isdir(where):
+        raise error(
+            f"cannot write {given!r}: directory {where!r} does not exist; create it first or "
+            "pass another path="
+        )
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise error(
+            f"cannot write {given!r}: directory {where!r} is not writable; pass a path in a "
+            "directory you can write to"
+        )
+    if os.path.exists(final) and not is_our_store(final):
+        raise error(
+            f"cannot write a store at {given!r}: a file that is not an ooc_accessor store is "
+            "there, and it is not overwritten; remove it first or pass another path="
+        )
+    return final
+
+
+def replace(tmp: str, final: str) -> None:
+    """Rename a complete temporary over ``final``, keeping an existing target's mode and
+    owner (a 0600 store stays 0600); a new file has the umask's mode, as any file."""
+    try:
+        st = os.stat(final)
+    except FileNotFoundError:
+        st = None
+    if st is not None:
+        os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        if hasattr(os, "chown"):
+            try:
+                os.chown(tmp, st.st_uid, st.st_gid)
+            except PermissionError:  # only root may give a file away; ours stays ours
+                pass
+    os.replace(tmp, final)
+
+
+def discard(f: h5netcdf.File | h5py.File | None, tmp: str) -> None:
     """Close a half-written file without another write, and remove it.
 
     After a failed write (a full disk) HDF5's state for the file is broken: h5netcdf's
@@ -103,7 +254,8 @@ def discard(f: h5netcdf.File | None, tmp: str) -> None:
     the file goes.
     """
     if f is not None:
-        h5 = getattr(f, "_h5file", None)
+        # an h5netcdf File wraps its h5py File; the CSV writer holds an h5py File itself
+        h5 = f if isinstance(f, h5py.File) else getattr(f, "_h5file", None)
         try:
             # the file's data are worthless now: emptying it first gives HDF5's closing
             # flush room on a full disk (its blocks are freed)
@@ -115,7 +267,8 @@ def discard(f: h5netcdf.File | None, tmp: str) -> None:
                 h5.close()
         except Exception:  # closing a broken file may fail; removing it is what matters
             pass
-        f._closed = True  # so h5netcdf's finalizer does not flush it again
+        if not isinstance(f, h5py.File):
+            f._closed = True  # so h5netcdf's finalizer does not flush it again
     if os.path.exists(tmp):
         os.remove(tmp)
 

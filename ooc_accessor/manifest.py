@@ -19,7 +19,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .errors import StoreError
+from .errors import StoreError, StoreNotFoundError
 
 #: HDF5's own bookkeeping attributes (dimension scales), not part of what a store says
 _HDF5_ATTRS = {"DIMENSION_LIST", "REFERENCE_LIST", "CLASS", "NAME"}
@@ -205,7 +205,9 @@ def checked_attrs(
     messages; ``version`` (if given) must equal the store's ``store_version``.
     """
     if not os.path.exists(path):
-        raise StoreError(f"no {what} at {path!r}; {rebuild}")
+        raise StoreNotFoundError(f"no {what} at {path!r}; {rebuild}")
+    if os.path.isdir(path):
+        raise StoreError(f"{path!r} is a directory, not a {what}; pass the store's file path")
     try:
         fh = h5py.File(path, "r")
     except OSError as exc:

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import os
 import warnings
-import weakref
 from typing import Any
 
 import numpy as np
 import xarray as xr
 from scipy import linalg as sla
 
-from . import kernels, reduce, scaling, store
+from . import kernels, lazy, reduce, scaling, store
 from .design import open_rows
 from .errors import DataError, PrecisionWarning
 from .sources import DesignMatrix, MatrixSource
@@ -336,6 +335,5 @@ def stored_scores(src: DesignMatrix, mean: np.ndarray, comps: np.ndarray) -> xr.
     store.write_row_matrix(
         path, design.path, "scores", list(range(k)), "component", blocks, design.chunk_rows
     )
-    scores = open_rows(path, design.chunk_rows, design.sample_dim)["scores"]
-    weakref.finalize(scores, store.remove_file, path)
-    return scores
+    owner = lazy.TemporaryFile(path)  # held by every output computed from the scores
+    return open_rows(path, design.chunk_rows, design.sample_dim, keep=owner)["scores"]

@@ -431,6 +431,7 @@ class SVDResult:
         self.rank = rank
         self.design = design
         self.path = u_path
+        self._store_id = store.store_id_of(u_path)  # U is read from this store only
         self._finalizer = weakref.finalize(self, store.remove_file, u_path)
         self._ds: xr.Dataset | None = None
 
@@ -438,7 +439,9 @@ class SVDResult:
     def U(self) -> xr.DataArray:  # noqa: N802 - the conventional name
         """Left singular vectors, lazy (dask), dims ``("obs", "component")``."""
         if self._ds is None:
-            self._ds = open_rows(self.path, self.design.chunk_rows, self.design.sample_dim)
+            self._ds = open_rows(
+                self.path, self.design.chunk_rows, self.design.sample_dim, self._store_id, self
+            )
         return self._ds["U"]
 
     def __repr__(self) -> str:

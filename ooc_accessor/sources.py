@@ -21,7 +21,13 @@ from patsy import EvalEnvironment
 from patsy.eval import ast_names
 
 from . import store
-from .errors import ColumnTypeError, DataError, MissingColumnError
+from .errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    ColumnTypeError,
+    DataError,
+    MissingColumnError,
+)
 from .translate import label
 
 #: bytes of design matrix per block when ``chunksize="auto"``: a block, patsy's
@@ -39,12 +45,12 @@ def resolve_chunksize(chunksize: int | str, n_columns: int) -> int:
     """Rows per block from ``chunksize`` ("auto" or a positive int)."""
     if isinstance(chunksize, str):
         if chunksize != "auto":
-            raise ValueError(f"chunksize must be 'auto' or a positive int, not {chunksize!r}")
+            raise ArgumentError(f"chunksize must be 'auto' or a positive int, not {chunksize!r}")
         return auto_rows(n_columns)
     if isinstance(chunksize, (bool, np.bool_)) or not isinstance(chunksize, (int, np.integer)):
-        raise TypeError(f"chunksize must be 'auto' or a positive int, not {chunksize!r}")
+        raise ArgumentTypeError(f"chunksize must be 'auto' or a positive int, not {chunksize!r}")
     if chunksize < 1:
-        raise ValueError(f"chunksize must be a positive number of rows, not {chunksize}")
+        raise ArgumentError(f"chunksize must be a positive number of rows, not {chunksize}")
     return int(chunksize)
 
 
@@ -146,7 +152,7 @@ class FrameSource:
         else:
             values = weights_array(weights)
         if values.shape[0] != len(frame):
-            raise ValueError(
+            raise ArgumentError(
                 f"weights has {values.shape[0]} values for a frame of {len(frame)} rows; "
                 "pass one weight per row (a Series is aligned on the frame's index)"
             )
@@ -179,11 +185,11 @@ def sample_dim_of(obj: Any, dim: str | None) -> str:
     if dim is None:
         if isinstance(obj, xr.Dataset) and len(dims) == 1:
             return dims[0]
-        raise ValueError(
+        raise ArgumentError(
             f"pass dim= naming the sample dimension of the {type(obj).__name__} (dims {dims})"
         )
     if dim not in dims:
-        raise ValueError(
+        raise ArgumentError(
             f"dim={dim!r} is not a dimension of the {type(obj).__name__} (dims "
             f"{tuple(dims)}); pass one of {dims}"
         )
@@ -266,14 +272,14 @@ class DatasetSource:
         if isinstance(weights, xr.DataArray):
             w = weights.variable if weights.dims == (dim,) else None
             if w is None:
-                raise ValueError(
+                raise ArgumentError(
                     f"weights has dims {weights.dims}; expected ({dim!r},): pass a DataArray "
                     f"along {dim!r} only, one weight per row"
                 )
         else:
             w = weights_array(weights)
             if w.shape[0] != self.n_rows:
-                raise ValueError(
+                raise ArgumentError(
                     f"weights has {w.shape[0]} values for {self.n_rows} rows along {dim!r}; "
                     "pass one weight per row"
                 )
@@ -368,7 +374,7 @@ def table_source(data: Any, dim: str | None = None) -> FrameSource | DatasetSour
 
     if isinstance(data, pd.DataFrame):
         if dim is not None:
-            raise ValueError(
+            raise ArgumentError(
                 f"dim= names a Dataset's sample dimension; a DataFrame has rows: drop dim={dim!r}"
             )
         return FrameSource(data)
@@ -376,7 +382,7 @@ def table_source(data: Any, dim: str | None = None) -> FrameSource | DatasetSour
         return DatasetSource(data, sample_dim_of(data, dim))
     if isinstance(data, (FrameSource, DatasetSource)):
         return data
-    raise TypeError(
+    raise ArgumentTypeError(
         f"expected a pandas DataFrame or an xarray Dataset, not {type(data).__name__}; a "
         "formula reads named columns: convert it first (e.g. DataArray.to_dataset(name=...) "
         "or .to_dataframe())"
@@ -412,7 +418,7 @@ def weights_array(weights: Any) -> np.ndarray:
     """Weights given as a sequence or array: one number per row, as float64."""
     arr = np.asarray(weights)
     if arr.ndim != 1:
-        raise ValueError(
+        raise ArgumentError(
             f"weights has shape {arr.shape}; pass one weight per row (a 1-D array, a list, "
             "a Series or a column name)"
         )
@@ -433,7 +439,7 @@ def align_weights(weights: pd.Series, index: pd.Index, whose: str) -> np.ndarray
     """
     if not weights.index.equals(index):
         if weights.index.has_duplicates or index.has_duplicates:
-            raise ValueError(
+            raise ArgumentError(
                 f"weights is a Series whose labels differ from the {whose} row labels and "
                 "repeat, so it cannot be aligned by label; pass it on those labels "
                 "(weights.set_axis(index)) or as an array in row order"
@@ -509,7 +515,7 @@ class MatrixSource:
 
     def __init__(self, array: Any, index: pd.Index | None = None) -> None:
         if array.ndim != 2:
-            raise ValueError(
+            raise ArgumentError(
                 f"expected a 2-D (samples, features) array, got shape {array.shape}; "
                 "reshape it, or pass a DataArray with dim= naming the sample dimension"
             )
@@ -626,7 +632,7 @@ def as_matrix(
         src = MatrixSource(arr)
         src.missing = missing
         return src
-    raise TypeError(
+    raise ArgumentTypeError(
         f"cannot read a matrix from {type(data).__name__}; pass a DataFrame, a numpy array "
         "or memmap, or a DataArray/Dataset with dim="
     )

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import uuid
 from typing import Any
 
@@ -31,14 +30,20 @@ import pandas as pd
 from .errors import StoreError
 from .files import (  # noqa: F401 - re-exported: the store's callers use them from here
     TMPDIR_ENV,
+    USERBLOCK,
+    check_compression,
+    check_target,
     discard,
     ensure_space,
+    mark_temporary,
     remove_file,
     remove_stale_temps,
+    replace,
     temp_path,
     temporary_store_path,
     write_error,
 )
+from .lazy import open_checked
 from .manifest import (
     checked_attrs,
     hash_values,
@@ -101,14 +106,7 @@ def _index_values(index: pd.Index) -> tuple[np.ndarray, str]:
     if pd.api.types.is_object_dtype(dtype):
         # ints, floats, bools, None and strings, each as JSON: it comes back the same
         # value of the same type (str() would turn 10 into "10")
-        try:
-            labels = [json.dumps(_plain_label(v)) for v in index]
-        except TypeError as exc:
-            raise StoreError(
-                f"the row index holds a label of type {exc} that a store cannot hold (it "
-                "keeps numbers, strings, bools and None); reset_index() or convert the index "
-                "to strings first"
-            ) from None
+        labels = [json.dumps(_plain_label(v)) for v in index]
         return np.asarray(labels, dtype=object), "json"
     if index.hasnans:
         raise StoreError(
@@ -145,7 +143,11 @@ def _plain_label(v: Any) -> Any:
         return v.item()
     if v is None or isinstance(v, (int, float, str)):
         return v
-    raise TypeError(type(v).__name__)
+    raise StoreError(
+        f"the row index holds a label of type {type(v).__name__} that a store cannot hold (it "
+        "keeps numbers, strings, bools and None); reset_index() or convert the index to "
+        "strings first"
+    )
 
 
 class DesignWriter:
@@ -181,10 +183,8 @@ class DesignWriter:
         compression: str | None = None,
         expected_rows: int = 0,
     ) -> None:
-        self.path = os.path.abspath(path)
-        directory = os.path.dirname(self.path)
-        if not os.path.isdir(directory):
-            raise StoreError(f"cannot write store {path!r}: directory {directory!r} does not exist")
+        check_compression(compression)
+        self.path = check_target(path)
         remove_stale_temps(self.path)
         p, k = len(terms), len(responses)
         ensure_space(self.path, int(expected_rows) * (p + k + 2) * 8)
@@ -197,8 +197,10 @@ class DesignWriter:
         # is completed in memory, not read back, checksummed and rewritten
         cache = self.chunk_rows * (max(p, 1) + k + 2) * 8 + 2**20
         try:
-            self._f = h5netcdf.File(self.tmp, "w", rdcc_nbytes=cache)
+            self._f = h5netcdf.File(self.tmp, "w", rdcc_nbytes=cache, userblock_size=USERBLOCK)
+            mark_temporary(self.tmp)
         except (OSError, RuntimeError) as exc:
+            self.abort()
             raise write_error(exc, self.path) from exc
         try:
             f = self._f
@@ -387,7 +389,7 @@ class DesignWriter:
             seal(self.tmp, known)
         except (OSError, RuntimeError) as exc:
             raise write_error(exc, self.path) from exc
-        os.replace(self.tmp, self.path)
+        replace(self.tmp, self.path)
         return self.path
 
     def abort(self) -> None:
@@ -447,40 +449,37 @@ def read_block(
 
     With ``store_id``, the file must still be that store: a store replaced at the same
     path during a computation (another process rebuilt it) would otherwise mix its rows
-    with the old one's. A chunk failing its checksum raises a :class:`StoreError` naming
-    the rows.
+    with the old one's. A removed store raises :class:`StoreNotFoundError`; a chunk
+    failing its checksum a :class:`StoreError` naming the rows.
     """
-    try:
-        with h5py.File(path, "r") as f:
-            check_identity(f, path, store_id)
+    with open_checked(path, store_id, "design store") as f:
+        try:
             return [f[n][start:stop] if n in f else None for n in names]
-    except StoreError:
-        raise
-    except (OSError, KeyError) as exc:
-        raise StoreError(
-            f"cannot read rows {start}-{stop - 1} of {path!r} ({exc}): the store is damaged "
-            "or was removed; check it with ooc_accessor.open_design(path) and rebuild it"
-        ) from exc
+        except (OSError, KeyError, ValueError) as exc:
+            raise StoreError(
+                f"cannot read rows {start}-{stop - 1} of {path!r} ({exc}): the store is "
+                "damaged; check it with ooc_accessor.open_design(path) and rebuild it"
+            ) from exc
 
 
-def check_identity(f: h5py.File, path: str, store_id: str) -> None:
-    """Refuse a file that is no longer the store a computation started on."""
-    if store_id and plain_attr(f.attrs.get("store_id", "")) != store_id:
-        raise StoreError(
-            f"the store at {path!r} was replaced while it was being read (another process "
-            "wrote it again); its rows would mix two stores. Open it again with "
-            "ooc_accessor.open_design(path) and rerun"
-        )
+def store_id_of(path: str) -> str:
+    """The identity of the store at ``path`` (bind a lazy output to it when it is made)."""
+    with open_checked(path) as f:
+        return str(plain_attr(f.attrs.get("store_id", "")))
 
 
 def read_index(path: str) -> pd.Index:
     """The stored row labels as a pandas Index, decoded to their original kind."""
-    with h5py.File(path, "r") as f:
-        obs = f["obs"]
-        kind = plain_attr(obs.attrs.get("index_kind", "numeric"))
-        name = plain_attr(obs.attrs["index_name"]) if "index_name" in obs.attrs else None
-        hints = {k: plain_attr(obs.attrs[k]) for k in _OBS_HINTS if k in obs.attrs}
-        values = obs[:]
+    with open_checked(path) as f:
+        return decode_index(f["obs"])
+
+
+def decode_index(obs: h5py.Dataset) -> pd.Index:
+    """A store's ``obs`` variable as the row labels it was written from."""
+    kind = plain_attr(obs.attrs.get("index_kind", "numeric"))
+    name = plain_attr(obs.attrs["index_name"]) if "index_name" in obs.attrs else None
+    hints = {k: plain_attr(obs.attrs[k]) for k in _OBS_HINTS if k in obs.attrs}
+    values = obs[:]
     unit = hints.get("index_unit", "ns")
     if kind == "datetime":
         return pd.DatetimeIndex(values.astype(f"datetime64[{unit}]"), name=name)
@@ -536,7 +535,8 @@ def write_row_matrix(
         tmp = temp_path(path)
         f = None
         try:
-            f = h5netcdf.File(tmp, "w")
+            f = h5netcdf.File(tmp, "w", userblock_size=USERBLOCK)
+            mark_temporary(tmp)
             # fixed-size dims: no HDF5 chunk may be longer than the rows (after drops)
             chunk_rows = max(1, min(chunk_rows, n))
             f.dimensions = {"obs": n, column_dim: len(columns)}
@@ -557,6 +557,8 @@ def write_row_matrix(
                 var[a:b] = values
                 obs[a:b] = src["obs"][a:b]
             f.attrs["format"] = "ooc_accessor.rows"
+            # lazy reads of U or scores check it (see lazy.open_rows)
+            f.attrs["store_id"] = uuid.uuid4().hex
             f.attrs["complete"] = 1
             f.close()
         except BaseException as exc:
@@ -564,5 +566,5 @@ def write_row_matrix(
             if isinstance(exc, (OSError, RuntimeError)) and not isinstance(exc, StoreError):
                 raise write_error(exc, path) from exc
             raise
-    os.replace(tmp, path)
+    replace(tmp, path)
     return path

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 import ooc_accessor as ooc
-from ooc_accessor import csvio, store
+from ooc_accessor import csvio, csvstore, store
 
 ROWS, CHUNK = 12_000, 1_000
 FORMULA = "y ~ a + b + a:b + C(g)"
@@ -172,7 +172,7 @@ def main() -> None:
         expected[v] = job.fingerprint()
         shutil.copy(job.target, os.path.join(directory, f"ref-{v}.keep"))
     duration = float(np.median(durations))
-    writer = csvio._Writer if kind == "csv" else store.DesignWriter
+    writer = csvstore.CSVWriter if kind == "csv" else store.DesignWriter
     step = "_append" if kind == "csv" else "_write"
     events = [(writer, step), (h5netcdf.File, "close"), (store, "seal"), (os, "fsync")]
     events.append((os, "replace"))

@@ -14,9 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import h5py
 import pytest
 
-from ooc_accessor import store
+from ooc_accessor import files, store
 
 DRIVER = Path(__file__).with_name("kill_driver.py")
 
@@ -37,7 +38,7 @@ def test_killed_writer_leaves_nothing_or_a_whole_store(tmp_path, kind, n_random)
     assert sum(outcomes.values()) == n_random + report["events"]
     # all three outcomes happen: kills before, during and after the rename were tried
     assert min(outcomes.values()) > 0, outcomes
-    step = "DesignWriter._write" if kind == "design" else "_Writer._append"
+    step = "DesignWriter._write" if kind == "design" else "CSVWriter._append"
     assert step in report["event_steps"] and "os.replace" in report["event_steps"]
     assert report["reruns"] >= (n_random + report["events"]) // 10
 
@@ -55,9 +56,14 @@ def test_stale_temps_of_dead_writers_only_are_removed(tmp_path):
     stale = live.replace(f"-{os.getpid()}@", f"-{dead_pid}@")
     elsewhere = live.replace(f"-{os.getpid()}@", f"-{dead_pid}@") + "-other-host"
     other_target = str(tmp_path / ".e.nc.tmp-abc-1@host")
+    # a user's files under names of the pattern with a dead writer: not marked, so kept
+    lookalike = live.replace(f"-{os.getpid()}@", f"-{dead_pid}@").replace(".tmp-", ".tmp-9")
     for p in (live, stale, elsewhere, other_target):
-        Path(p).write_bytes(b"partial")
+        with h5py.File(p, "w", userblock_size=files.USERBLOCK):  # as a writer starts one
+            pass
+        files.mark_temporary(p)
+    Path(lookalike).write_bytes(b"partial")
     assert store.remove_stale_temps(final) == [os.path.basename(stale)]
     assert sorted(os.listdir(tmp_path)) == sorted(
-        os.path.basename(p) for p in (live, elsewhere, other_target)
+        os.path.basename(p) for p in (live, elsewhere, other_target, lookalike)
     )

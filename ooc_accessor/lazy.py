@@ -1,0 +1,224 @@
+"""Lazy outputs bound to their store: every chunk read opens the file and checks its identity.
+
+``design.X``, ``fit.resid``, ``svd.U``, stored PCA scores and a read_csv Dataset are dask
+arrays over a store on disk, read long after they were made. xarray's own backend keeps a
+file handle open in a cache: a store replaced at the same path (renamed over, so a new
+file) or removed would be read through that stale handle while it stays cached, and
+through the new file once it is evicted, mixing another store's rows with the old labels.
+Here each chunk read opens the path afresh, checks the ``store_id`` the output was made
+from, and reads only its rows: a replaced store raises a
+:class:`~ooc_accessor.StoreError` and a removed one a
+:class:`~ooc_accessor.StoreNotFoundError`, both naming the path. No handle is kept
+between reads, so HDF5's shared open-file cache (which would serve a second open of the
+same file from the first) never holds a file for longer than one read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import dask.array as da
+import h5py
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .errors import StoreError, StoreNotFoundError
+from .manifest import plain_attr
+
+#: HDF5's and netCDF's bookkeeping attributes: not what a variable says about itself
+_HIDDEN = {"CLASS", "NAME", "REFERENCE_LIST", "DIMENSION_LIST"}
+
+
+def missing_store(path: str, what: str = "store") -> StoreNotFoundError:
+    """The error for a store path that names no file (never written, or removed since)."""
+    return StoreNotFoundError(
+        f"no {what} at {path!r}: it was never written there or was removed since; "
+        "build it again (or open the right path)"
+    )
+
+
+@contextlib.contextmanager
+def open_checked(path: str, store_id: str = "", what: str = "store") -> Iterator[h5py.File]:
+    """The store at ``path`` opened read-only, refused unless it is still ``store_id``.
+
+    A missing file is a :class:`StoreNotFoundError`, a file that is not HDF5 or cannot be
+    opened a :class:`StoreError`, both naming the path.
+    """
+    try:
+        f = h5py.File(path, "r")
+    except FileNotFoundError as exc:
+        raise missing_store(path, what) from exc
+    except (OSError, ValueError) as exc:
+        if not os.path.exists(path):
+            raise missing_store(path, what) from exc
+        raise StoreError(
+            f"{path!r} cannot be opened as a {what} ({type(exc).__name__}: {exc}); it is "
+            "not an HDF5 file, a directory, or damaged: build the store again"
+        ) from exc
+    with f:
+        if store_id and plain_attr(f.attrs.get("store_id", "")) != store_id:
+            raise StoreError(
+                f"the {what} at {path!r} was replaced while it was being read or since this "
+                "result was made: another store was written at that path, and its rows are "
+                "not this result's. Open it again (ooc_accessor.open_design(path)) and rerun"
+            )
+        yield f
+
+
+class StoreArray:
+    """One stored variable as an array dask reads a slice at a time (see the module).
+
+    Picklable (a path, names and a store id), so a dask worker reads its chunks itself.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        name: str,
+        store_id: str,
+        shape: tuple[int, ...],
+        dtype: np.dtype,  # as read: after ``decode``
+        decode: Callable[[np.ndarray], np.ndarray] | None = None,
+        what: str = "store",
+        keep: Any = None,
+    ) -> None:
+        self.path, self.name, self.store_id, self.what = path, name, store_id, what
+        # what owns a temporary store (a Design, an SVDResult, a TemporaryFile): every lazy
+        # output derived from this array keeps it, so the file outlives them all
+        self.keep = keep
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.ndim = len(self.shape)
+        self.decode = decode
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        with open_checked(self.path, self.store_id, self.what) as f:
+            if self.name not in f:
+                raise StoreError(
+                    f"{self.path!r} lacks variable {self.name!r}: it was changed after this "
+                    "lazy result was made; build it again"
+                )
+            try:
+                values = f[self.name][key]
+            except (OSError, ValueError) as exc:  # fletcher32 failed, or an unreadable chunk
+                raise StoreError(
+                    f"cannot read variable {self.name!r} of {self.path!r} at {_where(key)} "
+                    f"({exc}): the store is damaged; rebuild it"
+                ) from exc
+        return self.decode(values) if self.decode is not None else values
+
+    def __getstate__(self) -> dict:
+        # a worker reads by path; the owner (and its finalizer) stays with the client
+        return {k: v for k, v in vars(self).items() if k != "keep"}
+
+
+class TemporaryFile:
+    """Owns a temporary store: the file is removed when nothing holds this any more."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._finalizer = weakref.finalize(self, _remove, path)
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+
+
+def _where(key: Any) -> str:
+    first = key[0] if isinstance(key, tuple) and key else key
+    if isinstance(first, slice) and first.start is not None and first.stop is not None:
+        return f"rows {first.start}-{first.stop - 1}"
+    return f"{key!r}"
+
+
+def lazy_variable(array: StoreArray, chunks: tuple[int, ...]) -> da.Array:
+    """A dask array over ``array``; its task keys carry the store id (never mixed up)."""
+    tag = array.store_id or uuid.uuid4().hex
+    name = f"ooc-{array.name}-{tag}-{'x'.join(map(str, chunks))}"
+    meta = np.empty((0,) * array.ndim, array.dtype)
+    return da.from_array(array, chunks=chunks, asarray=False, meta=meta, name=name)
+
+
+def dims_of(ds: h5py.Dataset) -> tuple[str, ...]:
+    """A netCDF4 variable's dimension names (a dimension scale is its own dimension)."""
+    if plain_attr(ds.attrs.get("CLASS", b"")) == "DIMENSION_SCALE":
+        return (ds.name.rsplit("/", 1)[-1],)
+    return tuple(d[0].name.rsplit("/", 1)[-1] for d in ds.dims if len(d))
+
+
+def user_attrs(ds: h5py.Dataset) -> dict[str, Any]:
+    """The attributes a variable was written with (encoding and HDF5 bookkeeping left out)."""
+    return {
+        k: plain_attr(v)
+        for k, v in ds.attrs.items()
+        if not k.startswith("_") and k not in _HIDDEN and k not in ("units", "calendar")
+    }
+
+
+def _text(values: np.ndarray) -> np.ndarray:
+    return np.asarray([v.decode() if isinstance(v, bytes) else v for v in values], dtype=object)
+
+
+def _layout(f: h5py.File, decode_index: Any) -> tuple[dict[str, Any], list]:
+    """The coordinates (read) and each data variable's (name, dims, shape, dtype, attrs).
+
+    No h5py object outlives this call: each is closed before the file (see
+    csvstore._layout for why).
+    """
+    coords: dict[str, Any] = {}
+    layout = []
+    for name, ds in f.items():
+        if not isinstance(ds, h5py.Dataset):
+            continue
+        dims = dims_of(ds)
+        if name == "obs":
+            index = decode_index(ds) if decode_index is not None else pd.Index(ds[:])
+            coords["obs"] = index.rename("obs")
+        elif dims == (name,):  # a coordinate (term, response, component): small, in memory
+            values = ds[:]
+            if h5py.check_string_dtype(ds.dtype) is not None:
+                values = _text(values)
+            coords[name] = xr.Variable(dims, values, user_attrs(ds))
+        else:
+            layout.append((name, dims, ds.shape, ds.dtype, user_attrs(ds)))
+    return coords, layout
+
+
+def open_rows(
+    path: str,
+    chunk_rows: int,
+    sample_dim: str = "obs",
+    store_id: str | None = None,
+    decode_index: Callable[[h5py.Dataset], pd.Index] | None = None,
+    keep: Any = None,
+) -> xr.Dataset:
+    """A store of rows (a design, U, scores) as a lazy Dataset bound to that store.
+
+    ``store_id``: the store the caller knows (read from the file when None); every chunk
+    read checks it. ``decode_index`` turns the stored ``obs`` into the row labels.
+    ``obs`` is renamed ``sample_dim``. ``keep``: the owner of a temporary store, held by
+    every lazy variable (and so by every output computed from them).
+    """
+    with open_checked(path, store_id or "") as f:
+        sid = store_id or str(plain_attr(f.attrs.get("store_id", "")))
+        coords, layout = _layout(f, decode_index)
+    data: dict[str, Any] = {}
+    for name, dims, shape, dtype, attrs in layout:
+        chunks = tuple(
+            max(1, min(chunk_rows, n)) if d == "obs" else max(n, 1)
+            for d, n in zip(dims, shape, strict=True)
+        )
+        array = StoreArray(path, name, sid, shape, dtype, keep=keep)
+        var = xr.Variable(dims, lazy_variable(array, chunks), attrs)
+        var.encoding["source"] = path  # where a user finds the file of a lazy output
+        data[name] = var
+    out = xr.Dataset(data, coords=coords)
+    out.encoding["source"] = path
+    return out if sample_dim == "obs" else out.rename({"obs": sample_dim})
