@@ -113,11 +113,15 @@ def _container(node: ast.AST) -> bool:
     )
 
 
+class _NotFoldedError(Exception):
+    """Internal: a constant expression :func:`_fold` will not compute (never leaves here)."""
+
+
 def _fold(node: ast.AST) -> Any:
-    """The value of a constant expression, computed with bounds (ValueError past them)."""
+    """The value of a constant expression, bounded (:class:`_NotFoldedError` past the bounds)."""
     if isinstance(node, ast.Constant):
         if isinstance(node.value, (str, bytes)) and len(node.value) > _MAX_BITS:
-            raise ValueError("too long")
+            raise _NotFoldedError("too long")
         return node.value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Invert)):
         v = _fold(node.operand)
@@ -125,16 +129,16 @@ def _fold(node: ast.AST) -> Any:
             -v if isinstance(node.op, ast.USub) else (~v if isinstance(node.op, ast.Invert) else v)
         )
     if not isinstance(node, ast.BinOp):
-        raise ValueError("not arithmetic")
+        raise _NotFoldedError("not arithmetic")
     a, b = _fold(node.left), _fold(node.right)
     if not all(isinstance(v, (int, float, complex)) for v in (a, b)):
-        raise TypeError("constant arithmetic on text or containers")
+        raise _NotFoldedError("constant arithmetic on text or containers")
     op = type(node.op)
     if op is ast.Pow and isinstance(a, int) and isinstance(b, int):
         if b > 0 and abs(a) > 1 and b * max(abs(a).bit_length(), 1) > _MAX_BITS:
-            raise ValueError("too large")
+            raise _NotFoldedError("too large")
     if op is ast.LShift and (not isinstance(b, int) or b > _MAX_BITS):
-        raise ValueError("too large")
+        raise _NotFoldedError("too large")
     ops = {
         ast.Add: lambda: a + b,
         ast.Sub: lambda: a - b,
@@ -150,10 +154,10 @@ def _fold(node: ast.AST) -> Any:
         ast.BitXor: lambda: a ^ b,
     }
     if op not in ops:
-        raise ValueError("unknown operator")
+        raise _NotFoldedError("unknown operator")
     out = ops[op]()
     if isinstance(out, int) and out.bit_length() > _MAX_BITS:
-        raise ValueError("too large")
+        raise _NotFoldedError("too large")
     return out
 
 
@@ -198,7 +202,7 @@ def _expr(node: ast.AST, trust: frozenset[str]) -> tuple[str, str] | None:
         if found is None and _constant(node.left) and _constant(node.right):
             try:
                 _fold(node)
-            except (ValueError, TypeError, ArithmeticError):
+            except (_NotFoldedError, TypeError, ArithmeticError):
                 return f"computes the constant {text!r}, too large or not a number", text
         return found
     if isinstance(node, ast.UnaryOp):
