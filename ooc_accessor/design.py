@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -55,15 +55,24 @@ if TYPE_CHECKING:
 __all__ = ["Design", "build_design", "capture_env", "open_design"]
 
 
-def capture_env(eval_env: int | EvalEnvironment) -> EvalEnvironment:
+def capture_env(eval_env: int | EvalEnvironment | Mapping[str, Any]) -> EvalEnvironment:
     """The namespace a formula is evaluated in, counted from the caller's caller.
 
     Each public entry point resolves it once and hands the object down, so ``np.log(x)``
-    in a formula sees the user's ``np`` however deep the call goes.
+    in a formula sees the user's ``np`` however deep the call goes. A dict of names is
+    looked up first, then the caller's namespace.
     """
     if isinstance(eval_env, EvalEnvironment):
         return eval_env
-    return EvalEnvironment.capture(int(eval_env) + 2)
+    if isinstance(eval_env, Mapping):
+        caller = EvalEnvironment.capture(2)
+        return EvalEnvironment([dict(eval_env), caller.namespace])
+    if isinstance(eval_env, bool) or not isinstance(eval_env, int):
+        raise ArgumentTypeError(
+            "eval_env must be a frame depth (int), a patsy.EvalEnvironment or a dict of names, "
+            f"not {type(eval_env).__name__}"
+        )
+    return EvalEnvironment.capture(eval_env + 2)
 
 
 def build_design(
@@ -526,7 +535,7 @@ def open_rows(
 
 def open_design(
     path: str | os.PathLike,
-    eval_env: EvalEnvironment | None = None,
+    eval_env: EvalEnvironment | Mapping[str, Any] | None = None,
     *,
     verify: bool = True,
     trust: Iterable[str] | None = None,
@@ -542,9 +551,9 @@ def open_design(
     Parameters
     ----------
     path : str or path-like
-    eval_env : patsy.EvalEnvironment, optional
-        Namespace for functions the formula calls beyond numpy (``np``) and patsy's
-        (those functions must also be named in ``trust``).
+    eval_env : patsy.EvalEnvironment or dict, optional
+        Namespace for functions the formula calls beyond numpy (``np``) and patsy's, e.g.
+        ``{"shift": shift}`` (those functions must also be named in ``trust``).
     verify : bool
         Read the whole store once and check that every value is the one written (SHA-256
         per variable, recorded when it was written) before handing it out. ``False`` skips
@@ -565,10 +574,12 @@ def open_design(
         The store's formula calls a function outside the allow-list and ``trust``, or its
         spec holds code its formula does not yield: nothing of it was run.
     """
+    if isinstance(eval_env, Mapping):  # a plain namespace, as {"shift": shift}
+        eval_env = EvalEnvironment([dict(eval_env)])
     if eval_env is not None and not isinstance(eval_env, EvalEnvironment):
         raise ArgumentTypeError(
-            f"eval_env must be a patsy.EvalEnvironment (e.g. EvalEnvironment.capture()), not "
-            f"{type(eval_env).__name__}"
+            f"eval_env must be a patsy.EvalEnvironment (e.g. EvalEnvironment.capture()) or a "
+            f"dict of names, not {type(eval_env).__name__}"
         )
     if not isinstance(path, (str, os.PathLike)):
         raise ArgumentTypeError(

@@ -455,7 +455,22 @@ def test_trust_argument(df, tmp_path, trust, exc):
 def test_eval_env_argument(df, tmp_path):
     path = store(df, "y ~ x", tmp_path / "d.nc")
     with pytest.raises(ooc.ArgumentTypeError, match=r"eval_env must be a patsy\.EvalEnvironment"):
-        ooc.open_design(path, {"np": np})
+        ooc.open_design(path, [np])
+
+
+def _plus_one(x):
+    return x + 1.0
+
+
+def test_eval_env_as_a_dict_with_trust(df, tmp_path):
+    # a plain namespace is enough for the opt-in; without trust it is still refused
+    path = tmp_path / "d.nc"
+    built = df.ooc.design("y ~ plus_one(x)", path=str(path), eval_env={"plus_one": _plus_one})
+    with pytest.raises(ooc.UnsafeCodeError, match="plus_one"):
+        ooc.open_design(path, {"plus_one": _plus_one})
+    again = ooc.open_design(path, {"plus_one": _plus_one}, trust=["plus_one"])
+    np.testing.assert_array_equal(again.X.values, built.X.values)
+    np.testing.assert_array_equal(again.X.values[:, 1], df["x"].to_numpy() + 1.0)
 
 
 # -- every legitimate formula still reopens and predicts -----------------------------------------
