@@ -336,7 +336,10 @@ class FieldMatrix(MatrixSource):
         The land cells of a fitted PCA: new data must have the same (``partial_fit``).
     missing : {"raise", "drop"}
         A cell missing at some steps only raises, naming it; with ``"drop"`` the PCA drops
-        those steps instead. A cell taken as land that has values later raises either way.
+        those steps instead. Land, a cell missing at every step, is decided from every
+        row of ``obj`` (never from the first block alone, so the chunking cannot change
+        it); new data of a fitted PCA (``layout``) holding values in a fitted land cell
+        raises either way.
     """
 
     kind = "xarray"
@@ -401,25 +404,35 @@ class FieldMatrix(MatrixSource):
         self.n_features = int(layout.valid.size)
         if self.n_features == 0 and self.n_rows:
             raise DataError(
-                f"every feature is missing in rows 0-{self._probe_stop - 1} of the "
-                f"{self.n_cells} cells of {[a.name for a in self._arrays]}: nothing to "
-                f"decompose; drop those all-missing {dim!r} steps (or fill them), so the "
-                "first rows hold values"
+                f"each of the {self.n_cells} cells of {[a.name for a in self._arrays]} is "
+                f"missing at every {dim!r} step: nothing to decompose; pass data holding "
+                "values"
             )
         self.feature_dim = layout.feature_dim
         self.feature_names = layout.feature_names()
 
     def _probe(self, specs: list[_Var]) -> np.ndarray:
-        """Land cells: those missing in every row of the first block."""
-        if self.n_rows == 0:
-            self._probe_stop = 0
-            return np.zeros(self.n_cells, dtype=bool)
-        a, b = self.ranges(auto_rows(self.n_cells))[0]
-        self._probe_stop = b
-        raw = self._raw(a, b)
-        if raw.dtype.kind != "f":
-            return np.zeros(self.n_cells, dtype=bool)
-        return np.isnan(raw).all(axis=0)
+        """Land cells: those missing in every row (of every block, so chunking cannot
+        change which cells are land).
+
+        The first block names the candidates (cells missing in all its rows); only when
+        there are some are the later blocks read, each testing just the candidates still
+        dry, stopping as soon as none is left.
+        """
+        land = np.zeros(self.n_cells, dtype=bool)
+        if self.n_rows == 0 or self._dtype.kind != "f":
+            return land
+        cand = None
+        for a, b in self.ranges(auto_rows(self.n_cells)):
+            raw = self._raw(a, b)
+            if cand is None:
+                cand = np.flatnonzero(np.isnan(raw).all(axis=0))
+            else:
+                cand = cand[np.isnan(raw[:, cand]).all(axis=0)]
+            if not cand.size:
+                break
+        land[cand] = True
+        return land
 
     def _raw(self, a: int, b: int) -> np.ndarray:
         # read where this runs (the client's fold, or a worker's task), never a round trip
@@ -458,10 +471,10 @@ class FieldMatrix(MatrixSource):
             if wet.any():
                 j = int(np.flatnonzero(land)[np.argmax(wet)])
                 raise DataError(
-                    f"{self.layout.cell_label(j)} is missing in every row of the first block "
-                    f"(so it was taken as land, missing at every {self.sample_dim!r}) but has "
-                    f"values in rows {a}-{a + len(raw) - 1}; a feature must be present at every "
-                    f"{self.sample_dim!r} or missing at all: fill or drop its missing values"
+                    f"{self.layout.cell_label(j)} is land in the fitted PCA (missing at every "
+                    f"{self.sample_dim!r} of the data it was first fitted on) but has values in "
+                    f"rows {a}-{a + len(raw) - 1}; pass data with the same land cells, or fit "
+                    "again on all the data (fit decides land from every row)"
                 )
             if not counts.any():
                 return
