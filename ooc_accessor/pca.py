@@ -80,8 +80,10 @@ class IncrementalPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     n_components : int, optional
         Components to keep; ``None`` keeps ``min(n_samples, n_features)``.
     whiten : bool
-        Scale the scores to unit variance (a component of zero variance is divided by
-        machine epsilon instead, as scikit-learn does).
+        Scale the scores to unit variance: each is divided by
+        ``max(sqrt(explained_variance_), eps * sqrt(explained_variance_[0]))`` (``eps``
+        alone when every variance is 0), so a component of zero variance gives finite
+        scores and data of any magnitude unit-variance ones.
     copy : bool
         Kept for scikit-learn compatibility; the input is never modified.
     batch_size : int, optional
@@ -457,33 +459,40 @@ class IncrementalPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """Components kept."""
         return self._solve()["k"]
 
-    def _pieces(self) -> tuple[np.ndarray, np.ndarray, float]:
-        """Axes (scaled back when whitened), variances beyond the noise, and the noise."""
-        sol = self._solve()
-        comps, ev, noise = sol["components"], sol["ev"], sol["noise"]
-        if self.whiten:
-            comps = comps * np.sqrt(ev)[:, None]
-        return comps, np.where(ev > noise, ev - noise, 0.0), noise
-
     def get_covariance(self) -> np.ndarray:
         """Covariance of the data under the probabilistic PCA model (n_features square).
 
-        ``components_.T @ diag(explained_variance_ - noise) @ components_ + noise * I``.
+        scikit-learn's definition: ``C.T @ diag(explained_variance_ - noise_variance_) @ C
+        + noise_variance_ * I``, where ``C`` is ``components_``, times
+        ``sqrt(explained_variance_)`` per component when ``whiten=True`` (so whitened, the
+        components' part is ``explained_variance_ * (explained_variance_ - noise)``, which
+        is not the data's covariance). Computed in units of a power of two of the largest
+        variance: right wherever float64 holds it, else a DataError.
         """
-        return solvers.covariance(*self._pieces())
+        sol = self._solve()
+        return solvers.covariance(sol["components"], sol["ev"], sol["noise"], self.whiten)
 
     def get_precision(self) -> np.ndarray:
-        """Inverse of :meth:`get_covariance`, by the matrix inversion lemma (k x k solve)."""
-        return solvers.precision(*self._pieces())
+        """Inverse of :meth:`get_covariance` (from the orthonormal axes: no p x p inverse).
+
+        Right wherever float64 holds it, else a DataError (also when the covariance is
+        singular: ``noise_variance_`` 0 with fewer components than the data's features).
+        """
+        sol = self._solve()
+        return solvers.precision(sol["components"], sol["ev"], sol["noise"], self.whiten)
 
     # -- transforms -----------------------------------------------------------------------------
     def _projection(self) -> tuple[np.ndarray, np.ndarray]:
         sol = self._solve()
         comps = sol["components"]
         if self.whiten:
-            # as scikit-learn: a component of (near) zero variance is divided by machine
-            # epsilon, not by zero (which gave NaN or inf scores on rank-deficient data)
-            scale = np.maximum(np.sqrt(sol["ev"]), np.finfo(np.float64).eps)
+            # a component of (near) zero variance is divided by eps times the largest
+            # component's standard deviation, not by zero (NaN or inf scores): relative,
+            # so data of any magnitude whitens to unit variance (scikit-learn's absolute
+            # eps clamp does not below ~1e-16; at scale ~1 the two agree)
+            sd = np.sqrt(sol["ev"])
+            top = sd[0] if sd.size and sd[0] > 0 else 1.0
+            scale = np.maximum(sd, np.finfo(np.float64).eps * top)
             comps = comps / scale[:, None]
         return sol["mean"], comps
 

@@ -288,29 +288,96 @@ def spectrum(
     }
 
 
-def covariance(comps: np.ndarray, excess: np.ndarray, noise: float) -> np.ndarray:
-    """Probabilistic PCA's covariance: ``comps' diag(excess) comps + noise I``."""
-    cov = (comps.T * excess) @ comps
-    cov[np.diag_indices_from(cov)] += noise
-    return cov
+def _weights(ev: np.ndarray, noise: float, whiten: bool) -> tuple[np.ndarray, int, float, int]:
+    """The model's weights in units of powers of two: ``d = dm 2**g``, ``noise = nm 2**e``.
+
+    ``d`` is each component's variance beyond the noise (times its variance when
+    ``whiten``, scikit-learn's definition), so covariance = ``V' diag(d) V + noise I``.
+    Factoring out ``2**e`` (the exponent of the largest of ``ev`` and ``noise``) keeps
+    every intermediate near 1: ``ev**2`` of data at 1e150 or 1e-150 neither overflows
+    nor underflows.
+    """
+    top = max(float(ev.max()) if ev.size else 0.0, float(noise))
+    e = int(np.frexp(top)[1]) if top > 0 else 0
+    m, nm = np.ldexp(ev, -e), float(np.ldexp(noise, -e))
+    dm = np.where(m > nm, m - nm, 0.0)
+    if whiten:
+        return dm * m, 2 * e, nm, e
+    return dm, e, nm, e
 
 
-def precision(comps: np.ndarray, excess: np.ndarray, noise: float) -> np.ndarray:
-    """The inverse of :func:`covariance` by the matrix inversion lemma (a k x k inverse):
-    ``(noise I + C' D C)^-1 = I / noise - C' (D^-1 + C C' / noise)^-1 C / noise^2``."""
-    p = comps.shape[1]
-    if comps.shape[0] == 0:
-        return np.eye(p) / noise
-    if noise == 0.0:
-        return sla.inv(covariance(comps, excess, noise))
-    inner = comps @ comps.T / noise
-    with np.errstate(
-        divide="ignore"
-    ):  # a component not above the noise: 1/0 = inf, as scikit-learn
-        inner[np.diag_indices_from(inner)] += 1.0 / excess
-    out = -(comps.T @ sla.inv(inner) @ comps) / noise**2
-    out[np.diag_indices_from(out)] += 1.0 / noise
+def _scaled_out(inner: np.ndarray, exp: int, what: str, fix: str) -> np.ndarray:
+    """``inner * 2**exp``, or a DataError when float64 cannot hold its diagonal."""
+    with np.errstate(over="ignore", under="ignore"):
+        out = np.ldexp(inner, exp)
+    diag, inner_diag = np.abs(np.diag(out)), np.abs(np.diag(inner))
+    tiny = np.finfo(np.float64).tiny
+    if not np.isfinite(out).all() or ((inner_diag > 0) & (diag < tiny)).any():
+        big = np.abs(inner_diag).max() if inner_diag.size else 0.0
+        mant, e10 = _decimal(big, exp)
+        raise DataError(
+            f"the {what} of this fit has entries of about {mant:.2g}e{e10}, beyond float64 "
+            f"(1e-308 to 1e308); {fix}"
+        )
     return out
+
+
+def _decimal(m: float, exp: int) -> tuple[float, int]:
+    """``m * 2**exp`` as a decimal mantissa and exponent (for messages)."""
+    if m <= 0:
+        return 0.0, 0
+    lg = np.log10(m) + exp * np.log10(2.0)
+    e10 = int(np.floor(lg))
+    return float(10 ** (lg - e10)), e10
+
+
+_RESCALE = "rescale the data (e.g. to other units) so its variances are nearer 1"
+
+
+def covariance(vt: np.ndarray, ev: np.ndarray, noise: float, whiten: bool) -> np.ndarray:
+    """Probabilistic PCA's covariance, scikit-learn's definition:
+    ``C' diag(ev - noise) C + noise I`` with ``C`` the axes ``vt`` (times ``sqrt(ev)``
+    when whitened, so then ``V' diag(ev (ev - noise)) V + noise I``), a difference
+    ``ev - noise`` below 0 taken as 0.
+
+    Computed in units of a power of two of the largest variance, so it is right wherever
+    float64 holds it, else a DataError.
+    """
+    dm, g, nm, e = _weights(ev, noise, whiten)
+    what = "covariance (whiten=True: explained_variance_ squared)" if whiten else "covariance"
+    part = _scaled_out((vt.T * dm) @ vt, g, what, _RESCALE)
+    with np.errstate(under="ignore"):
+        part[np.diag_indices_from(part)] += np.ldexp(nm, e)
+    if not np.isfinite(part).all():
+        raise DataError(f"the {what} of this fit overflows float64; {_RESCALE}")
+    return part
+
+
+def precision(vt: np.ndarray, ev: np.ndarray, noise: float, whiten: bool) -> np.ndarray:
+    """The inverse of :func:`covariance`, from the orthonormal axes ``vt`` directly.
+
+    With ``noise > 0``: ``(I + V' diag(q - 1) V) / noise``, ``q = noise / (d + noise)``
+    in [0, 1] (no k x k inverse, every intermediate near 1, scaled by a power of two).
+    With ``noise == 0`` the covariance is ``V' diag(d) V``: invertible only when the
+    components span every feature with ``d > 0``, else a DataError.
+    """
+    dm, g, nm, e = _weights(ev, noise, whiten)
+    p = vt.shape[1]
+    if nm > 0:
+        with np.errstate(over="ignore", under="ignore"):
+            q = nm / (np.ldexp(dm, g - e) + nm)  # an overflow is q = 0: right
+        inner = (vt.T * (q - 1.0)) @ vt
+        inner[np.diag_indices(p)] += 1.0
+        return _scaled_out(inner / nm, -e, "precision", _RESCALE)
+    if vt.shape[0] < p or not (dm > 0).all():
+        raise DataError(
+            "the covariance of this fit is singular (noise_variance_ is 0 and a direction "
+            "has no variance), so it has no precision; keep fewer components "
+            "(n_components below the data's rank) or remove the constant or dependent features"
+        )
+    with np.errstate(over="ignore"):
+        inner = (vt.T / dm) @ vt
+    return _scaled_out(inner, -g, "precision", _RESCALE)
 
 
 def field_scores(stacked: xr.DataArray, mean: np.ndarray, comps: np.ndarray) -> xr.DataArray:
