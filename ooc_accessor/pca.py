@@ -604,6 +604,12 @@ def pca(
     **kwargs
         Other :class:`IncrementalPCA` parameters (``whiten``, ``svd_solver``...).
     """
+    unknown = sorted(set(kwargs) - set(IncrementalPCA._get_param_names()) - {"n_components"})
+    if unknown:
+        raise ArgumentTypeError(
+            f"pca() got unknown keyword argument(s) {unknown}; it takes columns, dim, "
+            f"variables and IncrementalPCA's {sorted(IncrementalPCA._get_param_names())}"
+        )
     est = IncrementalPCA(n_components, **kwargs)
     est._labeled = True  # the accessor route: labeled results (see the class docstring)
     return est.fit(data, columns=columns, dim=dim, variables=variables)

@@ -10,6 +10,7 @@ keep scikit-learn's wording, so code that matches them keeps working.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -96,8 +97,7 @@ def matrix_source(
     missing: str = "raise",
 ) -> MatrixSource:
     """What the user holds as a matrix source (``layout``: a fitted field's, for new data)."""
-    if missing not in MISSING:
-        raise ArgumentError(f"missing must be one of {MISSING}, not {missing!r}")
+    _choice("missing", missing, MISSING)
     if _is_design(data):
         return DesignMatrix(data)  # a stored design: read X chunk by chunk
     if isinstance(data, (xr.DataArray, xr.Dataset)):
@@ -119,7 +119,16 @@ def matrix_source(
     if sparse.issparse(data):
         return SparseMatrix(data, missing)
     if isinstance(data, pd.DataFrame):
-        return as_matrix(data, columns=columns, missing=missing)
+        if columns is not None and (
+            isinstance(columns, (str, bytes)) or not isinstance(columns, Iterable)
+        ):
+            raise ArgumentTypeError(
+                f"columns= takes a list of column labels, not {columns!r}; pass "
+                f"columns=[{columns!r}] for that one column"
+            )
+        return as_matrix(
+            data, columns=list(columns) if columns is not None else None, missing=missing
+        )
     if columns is not None:
         raise ArgumentError(
             f"columns= selects DataFrame columns; a {type(data).__name__} has none: select "
@@ -162,35 +171,76 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
+def _count(name: str, value: Any, low: int, what: str, fix: str = "") -> None:
+    """Refuse a count parameter below ``low`` or not an int (a bool, a float, a str):
+    ``"{name} must be {what}, not {value}{fix}"``."""
+    if _is_int(value):
+        if value >= low:
+            return
+        raise ArgumentError(f"{name} must be {what}, not {value!r}{fix}")
+    err = ArgumentError if isinstance(value, (float, np.floating)) else ArgumentTypeError
+    raise err(f"{name} must be {what}, not {value!r} (a {type(value).__name__}){fix}")
+
+
+def _flag(name: str, value: Any) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ArgumentTypeError(f"{name} must be True or False, not {value!r}")
+
+
+def _choice(name: str, value: Any, options: tuple) -> None:
+    if not isinstance(value, str):
+        raise ArgumentTypeError(f"{name} must be one of {options}, not {value!r}")
+    if value not in options:
+        raise ArgumentError(f"{name} must be one of {options}, not {value!r}")
+
+
+def check_random_state(seed: Any) -> None:
+    """Refuse seeds scikit-learn's ``check_random_state`` refuses (and bools), by name."""
+    if seed is None or isinstance(seed, (np.random.RandomState, np.random.Generator)):
+        return
+    if _is_int(seed):
+        if 0 <= seed < 2**32:
+            return
+        raise ArgumentError(
+            f"random_state must be None, an int in [0, 2**32 - 1], a numpy Generator or "
+            f"RandomState, not {seed!r}"
+        )
+    raise ArgumentTypeError(
+        f"random_state must be None, an int in [0, 2**32 - 1], a numpy Generator or "
+        f"RandomState, not {seed!r} of type {type(seed).__name__}"
+    )
+
+
 def check_params(est: Any) -> None:
-    """Refuse parameter values IncrementalPCA cannot use, naming the parameter and the fix."""
-    k = est.n_components
-    if k is not None and (not _is_int(k) or k < 1):
-        raise ArgumentError(
-            f"n_components must be a positive int or None, not {k!r}; None keeps every component"
+    """Refuse parameter values IncrementalPCA cannot use, naming the parameter and the fix.
+
+    A value of the wrong type (a str, a bool for an int...) is an ArgumentTypeError, a
+    value out of range (negative, a float, NaN) an ArgumentError.
+    """
+    if est.n_components is not None:
+        _count(
+            "n_components",
+            est.n_components,
+            1,
+            "a positive int or None",
+            "; None keeps every component",
         )
-    b = est.batch_size
-    if b is not None and (not _is_int(b) or b < 1):
-        raise ArgumentError(
-            f"batch_size must be a positive int (rows per block) or None, not {b!r}; None "
-            "reads about 16 MiB of rows per block"
+    if est.batch_size is not None:
+        _count(
+            "batch_size",
+            est.batch_size,
+            1,
+            "a positive int (rows per block) or None",
+            "; None reads about 16 MiB of rows per block",
         )
-    if est.svd_solver not in SOLVERS:
-        raise ArgumentError(f"svd_solver must be one of {SOLVERS}, not {est.svd_solver!r}")
-    power = est.iterated_power
-    if power != "auto" and (not _is_int(power) or power < 0):
-        raise ArgumentError(
-            f"iterated_power must be 'auto' or an int >= 0 (power iterations), not {power!r}"
-        )
-    if not _is_int(est.n_oversamples) or est.n_oversamples < 0:
-        raise ArgumentError(
-            f"n_oversamples must be an int >= 0 (extra random directions), not "
-            f"{est.n_oversamples!r}"
-        )
-    if not isinstance(est.whiten, (bool, np.bool_)):
-        raise ArgumentTypeError(f"whiten must be True or False, not {est.whiten!r}")
-    if est.missing not in MISSING:
-        raise ArgumentError(f"missing must be one of {MISSING}, not {est.missing!r}")
+    _choice("svd_solver", est.svd_solver, SOLVERS)
+    if not (isinstance(est.iterated_power, str) and est.iterated_power == "auto"):
+        _count("iterated_power", est.iterated_power, 0, "'auto' or an int >= 0 (power iterations)")
+    _count("n_oversamples", est.n_oversamples, 0, "an int >= 0 (extra random directions)")
+    _flag("whiten", est.whiten)
+    _flag("copy", est.copy)
+    _choice("missing", est.missing, MISSING)
+    check_random_state(est.random_state)
 
 
 def fitted_source(
