@@ -37,7 +37,7 @@ from .errors import ArgumentError, ArgumentTypeError, DataError, NotFittedError,
 from .fields import FieldMatrix
 from .labels import FeatureLabels
 from .names import check_component_names
-from .pca_inputs import check_params, fitted_source, matrix_source
+from .pca_inputs import check_keywords, check_params, fitted_source, matrix_source
 from .sources import DesignMatrix, MatrixSource
 
 __all__ = ["IncrementalPCA", "pca"]
@@ -463,11 +463,9 @@ class IncrementalPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """Covariance of the data under the probabilistic PCA model (n_features square).
 
         scikit-learn's definition: ``C.T @ diag(explained_variance_ - noise_variance_) @ C
-        + noise_variance_ * I``, where ``C`` is ``components_``, times
-        ``sqrt(explained_variance_)`` per component when ``whiten=True`` (so whitened, the
-        components' part is ``explained_variance_ * (explained_variance_ - noise)``, which
-        is not the data's covariance). Computed in units of a power of two of the largest
-        variance: right wherever float64 holds it, else a DataError.
+        + noise_variance_ * I``, ``C`` the ``components_`` times ``sqrt(explained_variance_)``
+        when ``whiten=True`` (not the data's covariance then). Right wherever float64 holds
+        it (computed in units of a power of two), else a DataError.
         """
         sol = self._solve()
         return solvers.covariance(sol["components"], sol["ev"], sol["noise"], self.whiten)
@@ -486,14 +484,7 @@ class IncrementalPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         sol = self._solve()
         comps = sol["components"]
         if self.whiten:
-            # a component of (near) zero variance is divided by eps times the largest
-            # component's standard deviation, not by zero (NaN or inf scores): relative,
-            # so data of any magnitude whitens to unit variance (scikit-learn's absolute
-            # eps clamp does not below ~1e-16; at scale ~1 the two agree)
-            sd = np.sqrt(sol["ev"])
-            top = sd[0] if sd.size and sd[0] > 0 else 1.0
-            scale = np.maximum(sd, np.finfo(np.float64).eps * top)
-            comps = comps / scale[:, None]
+            comps = comps / solvers.whiten_scale(sol["ev"])[:, None]
         return sol["mean"], comps
 
     def transform(self, X: Any, *, dim: str | None = None) -> Any:
@@ -604,12 +595,7 @@ def pca(
     **kwargs
         Other :class:`IncrementalPCA` parameters (``whiten``, ``svd_solver``...).
     """
-    unknown = sorted(set(kwargs) - set(IncrementalPCA._get_param_names()) - {"n_components"})
-    if unknown:
-        raise ArgumentTypeError(
-            f"pca() got unknown keyword argument(s) {unknown}; it takes columns, dim, "
-            f"variables and IncrementalPCA's {sorted(IncrementalPCA._get_param_names())}"
-        )
+    check_keywords(kwargs, IncrementalPCA._get_param_names())
     est = IncrementalPCA(n_components, **kwargs)
     est._labeled = True  # the accessor route: labeled results (see the class docstring)
     return est.fit(data, columns=columns, dim=dim, variables=variables)

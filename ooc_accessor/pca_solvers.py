@@ -40,6 +40,7 @@ __all__ = [
     "spectrum",
     "state_rows",
     "stored_scores",
+    "whiten_scale",
 ]
 
 #: relative error of an explained variance above which covariance_eigh warns
@@ -378,6 +379,20 @@ def precision(vt: np.ndarray, ev: np.ndarray, noise: float, whiten: bool) -> np.
     with np.errstate(over="ignore"):
         inner = (vt.T / dm) @ vt
     return _scaled_out(inner, -g, "precision", _RESCALE)
+
+
+def whiten_scale(ev: np.ndarray) -> np.ndarray:
+    """What whitening divides each component's scores by.
+
+    ``max(sqrt(ev), eps * sqrt(ev[0]))`` (``eps`` when every variance is 0): a component
+    of (near) zero variance is divided by eps times the largest component's standard
+    deviation, not by zero (NaN or inf scores). Relative, so data of any magnitude whitens
+    to unit variance; scikit-learn's absolute ``eps`` does not below ~1e-16, and at scale
+    ~1 the two agree.
+    """
+    sd = np.sqrt(ev)
+    top = sd[0] if sd.size and sd[0] > 0 else 1.0
+    return np.maximum(sd, np.finfo(np.float64).eps * top)
 
 
 def field_scores(stacked: xr.DataArray, mean: np.ndarray, comps: np.ndarray) -> xr.DataArray:
