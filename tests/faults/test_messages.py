@@ -461,8 +461,8 @@ def test_partial_fit_other_layout():
 def test_field_all_missing():
     with pytest.raises(
         ooc.DataError,
-        match=r"every feature is missing in rows 0-29 of the 12 cells of \['sst'\]: nothing to "
-        r"decompose; drop those all-missing 'time' steps",
+        match=r"each of the 12 cells of \['sst'\] is missing at every 'time' step: nothing to "
+        r"decompose; pass data holding values",
     ):
         _field().where(False).ooc.pca(1, dim="time")
 
