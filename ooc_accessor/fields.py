@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ import xarray as xr
 
 from .errors import (
     ArgumentError,
+    ArgumentTypeError,
     ChunkingError,
     ColumnTypeError,
     DataError,
@@ -269,7 +271,7 @@ def _variables(obj: xr.DataArray | xr.Dataset, dim: str, variables: list | None)
                 f"({ {n: v.dims for n, v in obj.data_vars.items()} })"
             )
     else:
-        names = [variables] if isinstance(variables, str) else list(variables)
+        names = _names(obj, variables)
         absent = [n for n in names if n not in obj.data_vars]
         if absent:
             raise MissingColumnError(
@@ -283,6 +285,20 @@ def _variables(obj: xr.DataArray | xr.Dataset, dim: str, variables: list | None)
                     "leave it out of variables="
                 )
     return [obj[n] for n in names]
+
+
+def _names(obj: xr.Dataset, variables: Any) -> list:
+    """``variables=`` as a list: a list-like, or one variable's name (any hashable)."""
+    if isinstance(variables, (str, bytes)) or (
+        not isinstance(variables, Iterable) and variables in obj.data_vars
+    ):
+        return [variables]
+    if not isinstance(variables, Iterable):
+        raise ArgumentTypeError(
+            f"variables= takes a list of the Dataset's variable names, not {variables!r} "
+            f"(data variables: {list(obj.data_vars)})"
+        )
+    return list(variables)
 
 
 def _describe(chunks: dict) -> str:

@@ -2,8 +2,10 @@
 
 A component of zero variance used to be divided by zero (NaN or inf scores with
 ``svd_solver="covariance_eigh"``, whose eigenvalues are clipped at exactly 0). scikit-learn
-divides by ``max(sqrt(explained_variance_), eps)`` instead; so does the library, for every
-solver, so the scores are finite and the components that carry variance are scikit-learn's.
+divides by ``max(sqrt(explained_variance_), eps)`` instead; the library, for every solver, by
+``max(sqrt(explained_variance_), eps * sqrt(explained_variance_[0]))`` (relative, so data of
+any magnitude whitens to unit variance: tests/faults/test_adversary_pca.py). The scores are
+finite and the components that carry variance are scikit-learn's.
 """
 
 from __future__ import annotations

@@ -360,3 +360,21 @@ def test_int_labelled_columns_as_a_list_or_tuple_work():
         np.testing.assert_allclose(
             np.asarray(est.explained_variance_), ref.explained_variance_, rtol=1e-10
         )
+
+
+def test_dataset_variables_scalar_name_or_library_type_error():
+    rng = np.random.default_rng(4)
+    da = xr.DataArray(rng.normal(size=(20, 3)), dims=("time", "x"))
+    ds = xr.Dataset({"a": da, "b": da * 2, 1: da + rng.normal(size=(20, 3))})
+    ref = PCA(2, svd_solver="full").fit(ds[1].values)
+    for one in (1, "a", [1]):  # one variable's name (any hashable) or a list
+        est = ds.ooc.pca(2, dim="time", variables=one)
+        assert est.n_features_in_ == 3
+    est = ds.ooc.pca(2, dim="time", variables=1)
+    np.testing.assert_allclose(np.asarray(est.explained_variance_), ref.explained_variance_)
+    for bad in (2.5, object()):
+        with pytest.raises(ooc.ArgumentTypeError, match=r"variables= takes a list") as info:
+            ds.ooc.pca(1, dim="time", variables=bad)
+        assert isinstance(info.value, TypeError)
+    with pytest.raises(ooc.MissingColumnError, match=r"\['zz'\]"):
+        ds.ooc.pca(1, dim="time", variables=["zz"])
