@@ -280,7 +280,8 @@ class IncrementalPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """Fold more rows into the fit (constant memory; any number of calls, any order).
 
         The first call fixes the features (by name when ``X`` carries names) and
-        ``n_components``; later calls must match them.
+        ``n_components``; later calls must match them. For a field, land is what the first
+        call's rows miss throughout (later calls cannot change it: values there raise).
         """
         check_params(self)
         if sparse.issparse(X):
