@@ -21,8 +21,8 @@ from . import kernels, labels, reduce, solve, store
 from .design import Design, build_design, capture_env, open_rows
 from .errors import ArgumentError, ArgumentTypeError, DataError, FormulaError, RankWarning
 from .fitstats import FitStatistics
+from .rowweights import row_weights
 from .scaling import exact_scale
-from .sources import align_weights, weights_array
 
 __all__ = ["LstsqResult", "SVDResult", "Summary", "lstsq", "lstsq_design", "svd", "svd_design"]
 
@@ -30,16 +30,17 @@ __all__ = ["LstsqResult", "SVDResult", "Summary", "lstsq", "lstsq_design", "svd"
 def _resolve_weights(design: Design, weights: Any) -> np.ndarray | bool | None:
     if weights is None:
         return True if design.has_weights else None
-    if isinstance(weights, xr.DataArray):
-        weights = weights.values
-    elif isinstance(weights, pd.Series):
-        weights = align_weights(weights, design.obs, "design's stored")
-    w = weights_array(weights)
-    if w.shape[0] != design.n_obs:
-        raise ArgumentError(
-            f"weights has {w.shape[0]} values but the design stores {design.n_obs} rows; "
-            "pass one weight per stored row (a Series is aligned on design.obs)"
+    if isinstance(weights, str):
+        raise ArgumentTypeError(
+            f"weights={weights!r} names a column, but a stored design has no columns: pass "
+            f"weights as an array of its {design.n_obs} stored rows' values (a Series or "
+            "DataArray is aligned on design.obs), or give weights= when the design is built"
         )
+    labeled = isinstance(weights, (pd.Series, xr.DataArray))
+    index = design.obs if labeled else None  # read from the store only when it is needed
+    w = row_weights(
+        weights, index, design.n_obs, "design's stored", f"the design's {design.n_obs} stored rows"
+    )
     bad = ~np.isfinite(w) | (w < 0)
     if bad.any():
         i = int(np.argmax(bad))

@@ -28,7 +28,7 @@ from .errors import (
     DataError,
     MissingColumnError,
 )
-from .translate import label
+from .rowweights import row_weights
 
 #: bytes of design matrix per block when ``chunksize="auto"``: a block, patsy's
 #: intermediates (a few copies of it) and a QR work buffer stay well under 100 MB.
@@ -147,15 +147,9 @@ class FrameSource:
                     "or one weight per row"
                 )
             return self, weights
-        if isinstance(weights, pd.Series):
-            values = align_weights(weights, frame.index, "frame's")
-        else:
-            values = weights_array(weights)
-        if values.shape[0] != len(frame):
-            raise ArgumentError(
-                f"weights has {values.shape[0]} values for a frame of {len(frame)} rows; "
-                "pass one weight per row (a Series is aligned on the frame's index)"
-            )
+        values = row_weights(
+            weights, frame.index, len(frame), "frame's", f"a frame of {len(frame)} rows"
+        )
         return FrameSource(frame.assign(**{WEIGHTS_COL: values})), WEIGHTS_COL
 
     def check(self, used: list[str], responses: list[str], weights: str | None) -> None:
@@ -255,9 +249,10 @@ class DatasetSource:
         return int(self.ds.sizes[self.sample_dim])
 
     def with_weights(self, weights: Any) -> tuple[DatasetSource, str | None]:
-        """The Dataset with ``weights`` (a variable name, or one value per row) added."""
-        import xarray as xr
+        """The Dataset with ``weights`` (a variable name, or one value per row) added.
 
+        A DataArray or Series is aligned by label on ``dim`` (see :func:`row_weights`).
+        """
         if weights is None:
             return self, None
         dim = self.sample_dim
@@ -269,21 +264,21 @@ class DatasetSource:
                     "weight per row"
                 )
             return self, weights
-        if isinstance(weights, xr.DataArray):
-            w = weights.variable if weights.dims == (dim,) else None
-            if w is None:
-                raise ArgumentError(
-                    f"weights has dims {weights.dims}; expected ({dim!r},): pass a DataArray "
-                    f"along {dim!r} only, one weight per row"
-                )
+        index = self.ds.indexes.get(dim)
+        if _same_rows(weights, dim, index, self.n_rows):
+            w = weights.variable  # already on these rows: stays lazy (dask) if it is
         else:
-            w = weights_array(weights)
-            if w.shape[0] != self.n_rows:
-                raise ArgumentError(
-                    f"weights has {w.shape[0]} values for {self.n_rows} rows along {dim!r}; "
-                    "pass one weight per row"
-                )
-            w = (dim, w)
+            w = (
+                dim,
+                row_weights(
+                    weights,
+                    index,
+                    self.n_rows,
+                    f"Dataset's {dim!r}",
+                    f"{self.n_rows} rows along {dim!r}",
+                    dim,
+                ),
+            )
         return DatasetSource(self.ds.assign({WEIGHTS_COL: w}), dim), WEIGHTS_COL
 
     def check(self, used: list[str], responses: list[str], weights: str | None) -> None:
@@ -335,6 +330,18 @@ class DatasetSource:
         )
         _check_infinite(frame, frame.columns, "variable")
         return frame
+
+
+def _same_rows(weights: Any, dim: str, index: pd.Index | None, n_rows: int) -> bool:
+    """Whether ``weights`` is a DataArray along ``dim`` already labeled like the rows."""
+    import xarray as xr
+
+    if not isinstance(weights, xr.DataArray) or weights.dims != (dim,):
+        return False
+    if weights.sizes[dim] != n_rows or weights.dtype.kind not in "iuf":
+        return False
+    own = weights.indexes.get(dim)
+    return own is None or index is None or own.equals(index)
 
 
 def _check_numeric(
@@ -412,46 +419,6 @@ def missing_columns(source: Any, codes: list[str], eval_env: EvalEnvironment) ->
         for n in formula_names(codes)
         if n not in cols and n not in eval_env.namespace and n not in _PATSY_NAMES
     ]
-
-
-def weights_array(weights: Any) -> np.ndarray:
-    """Weights given as a sequence or array: one number per row, as float64."""
-    arr = np.asarray(weights)
-    if arr.ndim != 1:
-        raise ArgumentError(
-            f"weights has shape {arr.shape}; pass one weight per row (a 1-D array, a list, "
-            "a Series or a column name)"
-        )
-    try:
-        return arr.astype(np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ColumnTypeError(
-            f"weights must be numbers, but holds {arr.dtype} values ({exc}); convert them "
-            "(pd.to_numeric) or pass a numeric column's name"
-        ) from exc
-
-
-def align_weights(weights: pd.Series, index: pd.Index, whose: str) -> np.ndarray:
-    """A weights Series as one value per row of ``index``, aligned by label.
-
-    Alignment must be exact: labels that repeat cannot be matched, and a row whose label
-    the Series lacks would silently become a dropped NaN weight, so both are refused.
-    """
-    if not weights.index.equals(index):
-        if weights.index.has_duplicates or index.has_duplicates:
-            raise ArgumentError(
-                f"weights is a Series whose labels differ from the {whose} row labels and "
-                "repeat, so it cannot be aligned by label; pass it on those labels "
-                "(weights.set_axis(index)) or as an array in row order"
-            )
-        absent = ~index.isin(weights.index)
-        if absent.any():
-            raise DataError(
-                f"weights lacks {int(absent.sum())} of the {whose} row labels (the first: "
-                f"{label(index[absent][0])!r}); pass a weight for every row"
-            )
-        weights = weights.reindex(index)
-    return weights.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _preview(items: list[Any], k: int = 12) -> str:

@@ -1,0 +1,147 @@
+"""Breaks an adversarial tester found in the regression side, each as a family.
+
+- Per-row weights are aligned by label: a DataArray on its coordinate along the sample
+  dimension, a Series on its index, whatever side (Dataset, DataFrame, stored design,
+  update) takes them; a weight missing for a row, repeated labels and wrong lengths are
+  library errors, never weights taken from another row.
+- A column the design uses as numbers that arrives as text, objects, booleans or dates is a
+  ColumnTypeError naming the column and both dtypes, not patsy's AttributeError.
+- Bad arguments to the public calls are OOCErrors that are also the builtin, naming the
+  argument.
+- A nullable integer factor keeps int level names, as patsy names the int64 column.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.formula.api as smf
+import xarray as xr
+
+import ooc_accessor as ooc
+
+N = 40
+
+
+@pytest.fixture
+def df() -> pd.DataFrame:
+    rng = np.random.default_rng(12)
+    d = pd.DataFrame({"x": rng.normal(size=N), "z": rng.normal(size=N)})
+    d["y"] = 1 + d.x + rng.normal(size=N)
+    d["w"] = np.arange(1, N + 1, dtype=float)
+    return d.set_axis(pd.Index(np.arange(N) * 3 + 7))
+
+
+@pytest.fixture
+def ds(df) -> xr.Dataset:
+    return xr.Dataset(
+        {c: ("time", df[c].to_numpy()) for c in df.columns},
+        coords={"time": df.index.to_numpy()},
+    )
+
+
+@pytest.fixture
+def ref(df) -> np.ndarray:
+    return smf.wls("y ~ x + z", df, weights=df.w).fit().params.to_numpy()
+
+
+def _close(fit, ref) -> None:
+    np.testing.assert_allclose(np.asarray(fit.params), ref, rtol=1e-8)
+
+
+# -- 1. weights aligned by label ---------------------------------------------------------------
+@pytest.mark.parametrize("chunksize", [1, 7, N])
+def test_dataarray_weights_reversed_are_aligned_on_dim(ds, ref, chunksize):
+    w_rev = ds.w.isel(time=slice(None, None, -1))
+    _close(ds.ooc.lstsq("y ~ x + z", dim="time", weights=w_rev, chunksize=chunksize), ref)
+
+
+def test_dataarray_weights_shuffled_and_with_extra_labels(ds, ref):
+    perm = np.random.default_rng(0).permutation(N)
+    _close(ds.ooc.lstsq("y ~ x + z", dim="time", weights=ds.w.isel(time=perm)), ref)
+    extra = xr.DataArray([5.0, 9.0], dims="time", coords={"time": [-1, 10**6]})
+    wider = xr.concat([ds.w, extra], dim="time").isel(time=slice(None, None, -1))
+    _close(ds.ooc.lstsq("y ~ x + z", dim="time", weights=wider), ref)
+
+
+def test_dataarray_weights_as_variable_name_or_array_agree(ds, ref):
+    _close(ds.ooc.lstsq("y ~ x + z", dim="time", weights="w"), ref)
+    _close(ds.ooc.lstsq("y ~ x + z", dim="time", weights=ds.w), ref)
+    _close(ds.ooc.lstsq("y ~ x + z", dim="time", weights=ds.w.chunk({"time": 9})), ref)
+    _close(ds.ooc.lstsq("y ~ x + z", dim="time", weights=ds.w.to_numpy()), ref)
+
+
+def test_dataarray_weights_with_no_label_in_common(ds):
+    shifted = ds.w.assign_coords(time=ds.time + 1)
+    with pytest.raises(ooc.DataError, match=r"weights lacks 40 of the Dataset's 'time' row"):
+        ds.ooc.lstsq("y ~ x + z", dim="time", weights=shifted)
+
+
+def test_dataarray_weights_missing_a_label(ds):
+    short = ds.w.isel(time=slice(1, None))
+    with pytest.raises(ooc.DataError, match=r"lacks 1 of .* row labels \(the first: 7\)"):
+        ds.ooc.lstsq("y ~ x + z", dim="time", weights=short)
+
+
+def test_dataarray_weights_with_repeated_labels(ds):
+    dup = ds.w.assign_coords(time=np.repeat(ds.time.values[: N // 2], 2))
+    with pytest.raises(ooc.ArgumentError, match=r"DataArray whose labels .* repeat") as info:
+        ds.ooc.lstsq("y ~ x + z", dim="time", weights=dup)
+    assert isinstance(info.value, ValueError)
+
+
+def test_dataarray_weights_without_coordinate_are_positional(df, ds, ref):
+    bare = xr.DataArray(ds.w.to_numpy(), dims="time")  # no labels: positions, as xarray
+    _close(ds.ooc.lstsq("y ~ x + z", dim="time", weights=bare), ref)
+    rev = xr.DataArray(ds.w.to_numpy()[::-1], dims="time")
+    pos = smf.wls("y ~ x + z", df, weights=df.w.to_numpy()[::-1]).fit().params.to_numpy()
+    _close(ds.ooc.lstsq("y ~ x + z", dim="time", weights=rev), pos)
+    with pytest.raises(ooc.ArgumentError, match=r"weights has 39 values for 40 rows along"):
+        ds.ooc.lstsq("y ~ x + z", dim="time", weights=bare.isel(time=slice(1, None)))
+
+
+def test_dataset_without_coordinate_takes_weights_by_position(df, ds, ref):
+    plain = ds.drop_vars("time")
+    _close(plain.ooc.lstsq("y ~ x + z", dim="time", weights=ds.w), ref)
+
+
+def test_series_for_a_dataset_is_aligned_on_dim(df, ds, ref):
+    _close(ds.ooc.lstsq("y ~ x + z", dim="time", weights=df.w[::-1]), ref)
+    with pytest.raises(ooc.DataError, match=r"weights lacks 1 of the Dataset's 'time'"):
+        ds.ooc.lstsq("y ~ x + z", dim="time", weights=df.w.iloc[1:])
+
+
+def test_dataarray_for_a_dataframe_is_aligned_on_the_index(df, ds, ref):
+    w_rev = ds.w.isel(time=slice(None, None, -1))
+    _close(df.ooc.lstsq("y ~ x + z", weights=w_rev), ref)
+    with pytest.raises(ooc.DataError, match=r"weights lacks 40 of the frame's row labels"):
+        df.ooc.lstsq("y ~ x + z", weights=w_rev.assign_coords(time=w_rev.time + 1))
+    with pytest.raises(ooc.ArgumentError, match=r"weights has dims \('a', 'b'\)"):
+        df.ooc.lstsq("y ~ x + z", weights=xr.DataArray(np.ones((N, 1)), dims=("a", "b")))
+
+
+@pytest.mark.parametrize("side", ["pandas", "xarray"])
+def test_stored_design_and_build_align_dataarray_weights(df, ds, ref, side):
+    data, kw = (df, {}) if side == "pandas" else (ds, {"dim": "time"})
+    w_rev = ds.w.isel(time=slice(None, None, -1))
+    if side == "pandas":
+        w_rev = w_rev.rename(time="obs").assign_coords(obs=df.index[::-1])
+    design = data.ooc.design("y ~ x + z", chunksize=7, weights=w_rev, **kw)
+    _close(design.lstsq(), ref)
+    _close(data.ooc.design("y ~ x + z", chunksize=5, **kw).lstsq(weights=w_rev), ref)
+    _close(design.build(data, weights=w_rev, **kw).lstsq(), ref)
+
+
+def test_update_aligns_dataarray_weights(df, ds, ref):
+    first, second = ds.isel(time=slice(0, 25)), ds.isel(time=slice(25, None))
+    fit = first.ooc.lstsq("y ~ x + z", dim="time", weights=first.w[::-1], chunksize=4)
+    _close(fit.update(second, weights=second.w[::-1]), ref)
+
+
+def test_stored_design_refuses_a_column_name_for_weights(df):
+    design = df.ooc.design("y ~ x + z")
+    with pytest.raises(ooc.ArgumentTypeError, match=r"a stored design has no columns") as info:
+        design.lstsq(weights="w")
+    assert isinstance(info.value, TypeError)
+    assert "when the design is built" in str(info.value)
