@@ -29,6 +29,7 @@ from .blocks import (
     learn_infos,
     response_check,
 )
+from .coltypes import check_numeric_inputs, dtypes_attr, stored_dtypes
 from .errors import ArgumentTypeError, DataError, FormulaError, StoreError
 from .parts import append_blocks, build_part, parts_dir, worker_groups
 from .safety import trust_names
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
     from .pca import IncrementalPCA
     from .results import LstsqResult, SVDResult
 
-__all__ = ["Design", "build_design", "capture_env", "open_design"]
+__all__ = ["Design", "build_design", "capture_env"]
 
 
 def capture_env(eval_env: int | EvalEnvironment | Mapping[str, Any]) -> EvalEnvironment:
@@ -249,6 +250,8 @@ def _finish(
             "weights_column": "" if wcol in (None, WEIGHTS_COL) else wcol,
             "source_kind": source.kind,
             "sample_dim": source.sample_dim,
+            # what each column was, so new data of another kind is named in an error
+            "column_dtypes": dtypes_attr(source, WEIGHTS_COL),
         }
     )
 
@@ -314,6 +317,7 @@ class Design:
         self.source_kind: str = attrs.get("source_kind", "pandas")
         #: the row dimension's name in xarray outputs (a Dataset's ``dim``, else "obs")
         self.sample_dim: str = attrs.get("sample_dim", "obs")
+        self._column_dtypes = stored_dtypes(attrs.get("column_dtypes"))
         self._eval_env = eval_env
         self._infos: list[DesignInfo] | None = None
         self._ds: xr.Dataset | None = None
@@ -461,6 +465,7 @@ class Design:
         codes = [f.code for info in (y_info, x_info) for f in info.factor_infos]
         table, wcol = table.with_weights(weights)
         used = used_columns(table, codes, env, self.formula)
+        self._check_inputs(table, [y_info, x_info])
         columns = used + ([wcol] if wcol and wcol not in used else [])
         return write_design(
             table.select(columns),
@@ -482,11 +487,18 @@ class Design:
         env = self._eval_env if self._eval_env is not None else default_eval_env()
         table = table_source(data, dim)
         used = used_columns(table, [f.code for f in x_info.factor_infos], env, self.formula)
+        self._check_inputs(table, [x_info])
         rows = resolve_chunksize(chunksize, len(self.terms))
         start = 0
         for block in table.select(used).blocks(rows):
             yield start, build_block([empty_info(), x_info], block, "drop", None, self.formula)
             start += len(block)
+
+    def _check_inputs(self, table: Any, infos: list[DesignInfo]) -> None:
+        """New data's columns are of the kinds the design was built from (numbers stay
+        numbers), checked before a block is read."""
+        if self._column_dtypes is not None:
+            check_numeric_inputs(infos, table.dtype, set(table.names), self._column_dtypes)
 
     def save(self, path: str | os.PathLike) -> Design:
         """Keep the store at ``path`` (a temporary store is moved, a kept one copied)."""
@@ -531,66 +543,3 @@ def open_rows(
 ) -> xr.Dataset:
     """A store of rows (a design, U, scores) opened lazily, bound to that store (see lazy)."""
     return lazy.open_rows(path, chunk_rows, sample_dim, store_id, store.decode_index, keep)
-
-
-def open_design(
-    path: str | os.PathLike,
-    eval_env: EvalEnvironment | Mapping[str, Any] | None = None,
-    *,
-    verify: bool = True,
-    trust: Iterable[str] | None = None,
-) -> Design:
-    """Open a design store written by ``design(..., path=...)`` or :meth:`Design.save`.
-
-    A store is data, like numpy's ``allow_pickle=False``: before anything is evaluated,
-    every formula code it holds is re-derived from its formula and checked to be made only
-    of column names, literals, operators, numpy's elementwise math (``np.log``,
-    ``np.sqrt``...) and patsy's ``C``/``I``/``Q``/``center``/``standardize``/``scale``/
-    splines and contrasts. Other functions run only when named in ``trust``.
-
-    Parameters
-    ----------
-    path : str or path-like
-    eval_env : patsy.EvalEnvironment or dict, optional
-        Namespace for functions the formula calls beyond numpy (``np``) and patsy's, e.g.
-        ``{"shift": shift}`` (those functions must also be named in ``trust``).
-    verify : bool
-        Read the whole store once and check that every value is the one written (SHA-256
-        per variable, recorded when it was written) before handing it out. ``False`` skips
-        that pass for a store too large to read twice: its structure, attributes and chunk
-        index are still checked, and each chunk's checksum whenever a fit reads it.
-    trust : list of str, optional
-        The functions beyond the allow-list that this store's formula may call, by the
-        name the formula uses (``["myfunc"]``, ``["mymodule.func"]``): an explicit opt-in
-        for a store you trust, e.g. one you built with your own stateful transform.
-
-    Raises
-    ------
-    StoreError
-        The file is missing, incomplete, not a design store, or damaged (truncated, a
-        chunk failing its checksum, a variable removed, an attribute edited): the message
-        names the file and what is wrong.
-    UnsafeCodeError
-        The store's formula calls a function outside the allow-list and ``trust``, or its
-        spec holds code its formula does not yield: nothing of it was run.
-    """
-    if isinstance(eval_env, Mapping):  # a plain namespace, as {"shift": shift}
-        eval_env = EvalEnvironment([dict(eval_env)])
-    if eval_env is not None and not isinstance(eval_env, EvalEnvironment):
-        raise ArgumentTypeError(
-            f"eval_env must be a patsy.EvalEnvironment (e.g. EvalEnvironment.capture()) or a "
-            f"dict of names, not {type(eval_env).__name__}"
-        )
-    if not isinstance(path, (str, os.PathLike)):
-        raise ArgumentTypeError(
-            f"path must be a str or path-like, not {type(path).__name__}: the design store to open"
-        )
-    if eval_env is not None:  # numpy stays reachable as np/numpy, as without an eval_env
-        eval_env = eval_env.with_outer_namespace(default_eval_env().namespace)
-    path = os.fspath(path)
-    design = Design(path, eval_env=eval_env, verify=verify, trust=trust)
-    try:
-        design.design_infos  # noqa: B018 - fail now, not at first use
-    except FormulaError as exc:
-        raise StoreError(f"cannot rebuild the formula state saved in {path!r}: {exc}") from exc
-    return design
