@@ -20,6 +20,7 @@ from patsy import EvalEnvironment
 from patsy.design_info import DesignInfo
 
 from . import lazy, reduce, store
+from .arguments import check_path, resolve_chunksize
 from .blocks import (
     Block,
     build_block,
@@ -30,13 +31,12 @@ from .blocks import (
     response_check,
 )
 from .coltypes import check_numeric_inputs, dtypes_attr, stored_dtypes
-from .errors import ArgumentTypeError, DataError, FormulaError, StoreError
+from .errors import ArgumentError, ArgumentTypeError, DataError, FormulaError, StoreError
 from .parts import append_blocks, build_part, parts_dir, worker_groups
 from .safety import trust_names
 from .sources import (
     WEIGHTS_COL,
     missing_columns,
-    resolve_chunksize,
     table_source,
     used_columns,
 )
@@ -73,7 +73,18 @@ def capture_env(eval_env: int | EvalEnvironment | Mapping[str, Any]) -> EvalEnvi
             "eval_env must be a frame depth (int), a patsy.EvalEnvironment or a dict of names, "
             f"not {type(eval_env).__name__}"
         )
-    return EvalEnvironment.capture(eval_env + 2)
+    if eval_env < 0:
+        raise ArgumentError(
+            f"eval_env={eval_env} is negative; pass 0 (the caller's namespace), a number of "
+            "frames up from it, or a dict of names"
+        )
+    try:
+        return EvalEnvironment.capture(eval_env + 2)
+    except ValueError as exc:  # patsy: "call-stack is not that deep!"
+        raise ArgumentError(
+            f"eval_env={eval_env} counts more frames up than the call stack has ({exc}); "
+            "pass 0 (the caller's namespace) or a dict of names"
+        ) from exc
 
 
 def build_design(
@@ -135,7 +146,12 @@ def build_design(
     columns = used + ([wcol] if wcol and wcol not in used else [])
     source = table.select(columns)
     infos = learn_infos(
-        desc, source, resolve_chunksize(chunksize, len(columns)), env, missing, formula
+        desc,
+        source,
+        resolve_chunksize(chunksize, len(columns), source.n_rows),
+        env,
+        missing,
+        formula,
     )
     response_check(infos, source)
     return write_design(
@@ -171,10 +187,13 @@ def write_design(
             f"formula {formula!r} has no right-hand-side columns; add a term or the "
             "intercept (e.g. 'y ~ 1 + a')"
         )
-    rows = resolve_chunksize(chunksize, p + len(y_names) + 1)
-    if chunksize == "auto":  # no HDF5 chunk longer than the data: it would be allocated whole
-        rows = min(rows, max(source.n_rows, 1))
-    final = os.fspath(path) if path is not None else store.temporary_store_path()
+    # no HDF5 chunk longer than the data (it would be allocated whole) nor beyond memory
+    rows = resolve_chunksize(chunksize, p + len(y_names) + 1, source.n_rows)
+    final = (
+        check_path(path, "where to write the design store")
+        if path is not None
+        else store.temporary_store_path()
+    )
     spec_json = spec_to_json(design_spec(infos, formula))
     layout = {
         "terms": terms,
@@ -488,7 +507,7 @@ class Design:
         table = table_source(data, dim)
         used = used_columns(table, [f.code for f in x_info.factor_infos], env, self.formula)
         self._check_inputs(table, [x_info])
-        rows = resolve_chunksize(chunksize, len(self.terms))
+        rows = resolve_chunksize(chunksize, len(self.terms), table.n_rows)
         start = 0
         for block in table.select(used).blocks(rows):
             yield start, build_block([empty_info(), x_info], block, "drop", None, self.formula)
@@ -502,6 +521,7 @@ class Design:
 
     def save(self, path: str | os.PathLike) -> Design:
         """Keep the store at ``path`` (a temporary store is moved, a kept one copied)."""
+        check_path(path, "where to keep the design store")
         target = store.check_target(path)  # not a directory, nor a user's other file
         if target == self._path:
             if self._finalizer is not None:

@@ -41,19 +41,6 @@ def auto_rows(n_columns: int, target_bytes: int = AUTO_BLOCK_BYTES) -> int:
     return max(1024, int(target_bytes // (8 * max(n_columns, 1))))
 
 
-def resolve_chunksize(chunksize: int | str, n_columns: int) -> int:
-    """Rows per block from ``chunksize`` ("auto" or a positive int)."""
-    if isinstance(chunksize, str):
-        if chunksize != "auto":
-            raise ArgumentError(f"chunksize must be 'auto' or a positive int, not {chunksize!r}")
-        return auto_rows(n_columns)
-    if isinstance(chunksize, (bool, np.bool_)) or not isinstance(chunksize, (int, np.integer)):
-        raise ArgumentTypeError(f"chunksize must be 'auto' or a positive int, not {chunksize!r}")
-    if chunksize < 1:
-        raise ArgumentError(f"chunksize must be a positive number of rows, not {chunksize}")
-    return int(chunksize)
-
-
 _QUOTED = re.compile(r"""\bQ\(\s*(?P<q>["'])(?P<name>.*?)(?P=q)\s*\)""")
 
 

@@ -243,3 +243,107 @@ def test_a_term_that_makes_numbers_from_text_still_works():
     np.testing.assert_allclose(
         fit.predict(d).to_numpy(), smf.ols("y ~ s.str.len()", d).fit().predict(d)
     )
+
+
+# -- 3. public arguments: OOCErrors that are also the builtin, naming the argument --------------
+def _raises(cls, builtin, pattern):
+    ctx = pytest.raises(cls, match=pattern)
+    assert issubclass(cls, builtin)
+    return ctx
+
+
+def test_predict_on_a_dim_the_dataset_lacks(ds):
+    fit = ds.ooc.lstsq("y ~ x", dim="time")
+    with _raises(ooc.ArgumentError, ValueError, r"dim='zz' is not a dimension .*\('time',\)"):
+        fit.predict(ds, dim="zz")
+    with _raises(ooc.ArgumentError, ValueError, r"dim='zz' is not a dimension"):
+        fit.update(ds, dim="zz")
+    np.testing.assert_allclose(
+        fit.predict(ds, dim="time").to_numpy(), fit.fittedvalues.to_numpy(), rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    "call, pattern",
+    [
+        (
+            lambda d: d.ooc.lstsq("y ~ x", wieghts="w"),
+            r"lstsq\(\) .* 'wieghts' \(did you mean 'weights'\?\)",
+        ),
+        (
+            lambda d: d.ooc.lstsq("y ~ x", chunksze=3),
+            r"lstsq\(\) .* 'chunksze' \(did you mean 'chunksize'\?\)",
+        ),
+        (
+            lambda d: d.ooc.svd("0 + x + z", foo=2),
+            r"svd\(\) got an unknown keyword 'foo'; it accepts",
+        ),
+        (lambda d: d.ooc.svd("0 + x + z", weights="w"), r"svd\(\) .* 'weights'"),
+        (lambda d: d.ooc.design("y ~ x", chunk_size=3), r"design\(\) .* 'chunk_size'"),
+        (
+            lambda d: d.ooc.pca(1, foo=1),
+            r"pca\(\) got an unknown keyword 'foo'; it accepts .*whiten",
+        ),
+        (lambda d: ooc.results.lstsq(d, "y ~ x", foo=1), r"lstsq\(\) got an unknown keyword 'foo'"),
+    ],
+)
+@pytest.mark.parametrize("side", ["pandas", "xarray"])
+def test_unknown_keywords_are_named_with_the_accepted_ones(df, ds, call, pattern, side):
+    data = df if side == "pandas" else ds
+    with _raises(ooc.ArgumentTypeError, TypeError, pattern) as info:
+        call(data)
+    assert "build_design" not in str(info.value)
+
+
+def test_cov_type_is_not_supported_yet(df):
+    with _raises(ooc.ArgumentTypeError, TypeError, r"cov_type=.*not supported yet"):
+        df.ooc.lstsq("y ~ x", cov_type="HC3")
+
+
+@pytest.mark.parametrize("bad", [3, 2.5, b"x.nc", ["a"], None.__class__])
+def test_paths_of_the_wrong_type(df, bad):
+    design = df.ooc.design("y ~ x")
+    with _raises(ooc.ArgumentTypeError, TypeError, r"path must be a str or path-like"):
+        design.save(bad)
+    with _raises(ooc.ArgumentTypeError, TypeError, r"path must be a str or path-like"):
+        df.ooc.design("y ~ x", path=bad)
+    with _raises(ooc.ArgumentTypeError, TypeError, r"path must be a str or path-like"):
+        design.build(df, path=bad)
+
+
+def test_eval_env_out_of_the_call_stack(df):
+    with _raises(ooc.ArgumentError, ValueError, r"eval_env=10000 counts more frames"):
+        df.ooc.lstsq("y ~ x", eval_env=10_000)
+    with _raises(ooc.ArgumentError, ValueError, r"eval_env=-1 is negative"):
+        df.ooc.lstsq("y ~ x", eval_env=-1)
+
+
+@pytest.mark.parametrize("alpha", [5, 0, 1, -0.1, float("nan")])
+def test_conf_int_alpha_out_of_range(df, alpha):
+    fit = df.ooc.lstsq("y ~ x")
+    with _raises(ooc.ArgumentError, ValueError, rf"alpha={alpha!r} is not between 0 and 1"):
+        fit.conf_int(alpha)
+    with _raises(ooc.ArgumentError, ValueError, r"alpha="):
+        fit.summary(alpha)
+    with _raises(ooc.ArgumentTypeError, TypeError, r"alpha must be a number"):
+        fit.conf_int("0.05")
+
+
+def test_chunksize_beyond_the_rows_is_one_block(df):
+    ref = smf.ols("y ~ x + z", df).fit().params.to_numpy()
+    fit = df.ooc.lstsq("y ~ x + z", chunksize=10**12)
+    np.testing.assert_allclose(fit.params.to_numpy(), ref, rtol=1e-8)
+    assert df.ooc.design("y ~ x", chunksize=10**12).chunk_rows == len(df)
+
+
+def test_chunksize_beyond_memory_is_refused_up_front(df, monkeypatch, tmp_path):
+    import ooc_accessor.arguments as arguments
+
+    monkeypatch.setattr(arguments, "available_memory", lambda: 2000)
+    target = tmp_path / "d.nc"
+    with _raises(
+        ooc.ArgumentError, ValueError, r"chunksize=1000000 makes blocks of 40 rows"
+    ) as info:
+        df.ooc.design("y ~ x + z", chunksize=10**6, path=target)
+    assert "pass chunksize='auto' or at most" in str(info.value)
+    assert not target.exists()
