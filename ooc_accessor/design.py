@@ -144,7 +144,7 @@ def build_design(
     used = used_columns(table, codes, env, formula)
     table.check(used, [c for c in lhs if c in table.names], wcol)
     columns = used + ([wcol] if wcol and wcol not in used else [])
-    source = table.select(columns)
+    source = table.select(columns, codes)
     infos = learn_infos(
         desc,
         source,
@@ -487,7 +487,7 @@ class Design:
         self._check_inputs(table, [y_info, x_info])
         columns = used + ([wcol] if wcol and wcol not in used else [])
         return write_design(
-            table.select(columns),
+            table.select(columns, codes),
             [y_info, x_info],
             self.formula,
             chunksize=chunksize,
@@ -509,7 +509,7 @@ class Design:
         self._check_inputs(table, [x_info])
         rows = resolve_chunksize(chunksize, len(self.terms), table.n_rows)
         start = 0
-        for block in table.select(used).blocks(rows):
+        for block in table.select(used, [f.code for f in x_info.factor_infos]).blocks(rows):
             yield start, build_block([empty_info(), x_info], block, "drop", None, self.formula)
             start += len(block)
 

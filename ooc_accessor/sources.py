@@ -44,6 +44,16 @@ def auto_rows(n_columns: int, target_bytes: int = AUTO_BLOCK_BYTES) -> int:
 _QUOTED = re.compile(r"""\bQ\(\s*(?P<q>["'])(?P<name>.*?)(?P=q)\s*\)""")
 
 
+_C_OF_NAME = re.compile(r"^C\(\s*([A-Za-z_]\w*)\s*[,)]")
+
+
+def categorical_only(codes: list[str], columns: list[str]) -> frozenset[str]:
+    """Columns every factor reading them codes as ``C(name, ...)``: plain categoricals."""
+    wrapped = {m.group(1) for code in codes if (m := _C_OF_NAME.match(code.strip()))}
+    other = {n for code in codes if not _C_OF_NAME.match(code.strip()) for n in ast_names(code)}
+    return frozenset(c for c in columns if c in wrapped and c not in other)
+
+
 def formula_names(codes: list[str]) -> list[str]:
     """Names the factor codes read, in order of first use, ``Q("odd name")`` included."""
     seen: dict[str, None] = {}
@@ -65,7 +75,7 @@ def _needs_conversion(dtype: Any) -> bool:
     return isinstance(dtype, pd.api.extensions.ExtensionDtype) and dtype.kind in "iuf"
 
 
-def _patsy_ready(col: pd.Series) -> pd.Series:
+def _patsy_ready(col: pd.Series, int_levels: bool = False) -> pd.Series:
     """A column in a dtype patsy handles, the same in every block.
 
     Nullable numbers become float64 with NaN. Nullable booleans and strings become objects
@@ -73,6 +83,9 @@ def _patsy_ready(col: pd.Series) -> pd.Series:
     every block is coded alike; ``pd.NA`` in an object column becomes None too.
     """
     dtype = col.dtype
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype) and dtype.kind in "iu" and int_levels:
+        # levels 1, 2 (as patsy names an int64 column's), with None for patsy's NA
+        return col.astype(object).where(col.notna(), None)
     if isinstance(dtype, pd.api.extensions.ExtensionDtype) and dtype.kind in "iuf":
         return col.astype(np.float64)
     if isinstance(dtype, pd.BooleanDtype) or (
@@ -103,10 +116,17 @@ class FrameSource:
     #: in this process's memory: blocks are built here, never shipped to workers
     remote = False
 
-    def __init__(self, frame: pd.DataFrame, columns: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        columns: list[str] | None = None,
+        int_levels: set[str] | frozenset[str] = frozenset(),
+    ) -> None:
         self.frame = frame
         self.columns = list(columns or [])
         self._convert = [c for c in self.columns if _needs_conversion(frame[c].dtype)]
+        #: nullable integer columns read only as C(name): their levels stay ints
+        self._int_levels = frozenset(int_levels)
 
     @property
     def names(self) -> list[str]:
@@ -117,9 +137,9 @@ class FrameSource:
         """dtype of column ``name``."""
         return self.frame[name].dtype
 
-    def select(self, columns: list[str]) -> FrameSource:
-        """The same frame handing on ``columns`` only."""
-        return FrameSource(self.frame, columns)
+    def select(self, columns: list[str], codes: list[str] | None = None) -> FrameSource:
+        """The same frame handing on ``columns`` only (``codes``: the factors reading them)."""
+        return FrameSource(self.frame, columns, categorical_only(codes or [], columns))
 
     def with_weights(self, weights: Any) -> tuple[FrameSource, str | None]:
         """The frame with ``weights`` (a column name or one value per row) as a column."""
@@ -154,7 +174,9 @@ class FrameSource:
         for start in range(0, len(sub), rows):
             block = sub.iloc[start : start + rows]
             if self._convert:
-                block = block.assign(**{c: _patsy_ready(block[c]) for c in self._convert})
+                block = block.assign(
+                    **{c: _patsy_ready(block[c], c in self._int_levels) for c in self._convert}
+                )
             yield block
 
 
@@ -219,7 +241,7 @@ class DatasetSource:
         """dtype of variable ``name``."""
         return self.ds[name].dtype
 
-    def select(self, columns: list[str]) -> DatasetSource:
+    def select(self, columns: list[str], codes: list[str] | None = None) -> DatasetSource:
         """The same Dataset handing on ``columns`` only (and holding only those variables,
         so a worker is sent only their graphs)."""
         data = [c for c in columns if c in self.ds.data_vars]

@@ -347,3 +347,38 @@ def test_chunksize_beyond_memory_is_refused_up_front(df, monkeypatch, tmp_path):
         df.ooc.design("y ~ x + z", chunksize=10**6, path=target)
     assert "pass chunksize='auto' or at most" in str(info.value)
     assert not target.exists()
+
+
+# -- 4. a nullable integer factor keeps int level names ----------------------------------------
+@pytest.fixture
+def nullable() -> pd.DataFrame:
+    rng = np.random.default_rng(30)
+    n = 60
+    a = pd.array(rng.integers(0, 3, n), dtype="Int64")
+    a[[3, 17, 40]] = pd.NA
+    d = pd.DataFrame({"a": a, "x": rng.normal(size=n)})
+    d["y"] = d.x + np.where(d.a.isna(), 0, d.a.fillna(0).astype(float)) + rng.normal(size=n)
+    return d
+
+
+@pytest.mark.parametrize("formula", ["y ~ C(a)", "y ~ x + C(a, Treatment(2))", "y ~ C(a):x"])
+@pytest.mark.parametrize("chunksize", [1, 7, 60])
+def test_nullable_int_factor_names_and_values_match_patsy_on_int64(nullable, formula, chunksize):
+    plain = nullable.dropna().astype({"a": "int64"})
+    ref = smf.ols(formula, plain).fit()
+    fit = nullable.ooc.lstsq(formula, chunksize=chunksize)
+    assert list(fit.params.index) == list(ref.params.index)
+    np.testing.assert_allclose(fit.params.to_numpy(), ref.params.to_numpy(), rtol=1e-8)
+    assert fit.nobs == len(plain)
+    # prediction from either integer dtype codes the levels alike
+    p_nullable = fit.predict(nullable.dropna()).to_numpy()
+    np.testing.assert_allclose(p_nullable, ref.predict(plain).to_numpy(), rtol=1e-8)
+    np.testing.assert_allclose(fit.predict(plain).to_numpy(), p_nullable, rtol=1e-12)
+
+
+def test_nullable_int_read_as_a_number_stays_a_number(nullable):
+    plain = nullable.dropna().astype({"a": "int64"})
+    ref = smf.ols("y ~ a + x", plain).fit()
+    fit = nullable.ooc.lstsq("y ~ a + x", chunksize=9)
+    assert list(fit.params.index) == ["Intercept", "a", "x"]
+    np.testing.assert_allclose(fit.params.to_numpy(), ref.params.to_numpy(), rtol=1e-8)
