@@ -122,8 +122,10 @@ def build_design(
         Rows with a missing value in a used column are dropped and counted
         (``n_dropped``), as statsmodels' ``missing="drop"``, or raise.
     weights : str or array-like, optional
-        A column name, or one weight per row of ``frame`` (a Series aligns on the index);
-        stored with the design and used by :meth:`Design.lstsq`.
+        A column name, or one weight per row, aligned by label: a Series on its index, a
+        DataArray on its coordinate along ``dim`` (one without a coordinate, or an array,
+        by position). A row without a weight is an error. Stored with the design and used
+        by :meth:`Design.lstsq`.
     eval_env : int or patsy.EvalEnvironment
         Where names in the formula that are not columns are looked up (frames up from the
         caller, as patsy).
@@ -422,8 +424,10 @@ class Design:
         Parameters
         ----------
         weights : array-like, optional
-            One non-negative weight per stored row (WLS). ``None`` uses the weights stored
-            with the design, if any, else ordinary least squares.
+            One non-negative weight per stored row (WLS); a Series or DataArray is aligned
+            by label on :attr:`obs`. ``None`` uses the weights stored with the design, if
+            any, else ordinary least squares. A stored design has no columns: a column's
+            name is refused (give ``weights=`` when the design is built instead).
 
         Returns
         -------

@@ -383,6 +383,8 @@ def lstsq(
         A patsy formula with a left side, e.g. ``"y ~ a + b + C(g)"``.
     weights : str or array-like, optional
         A column name or one weight per row: weighted least squares (statsmodels' WLS).
+        A Series or DataArray is aligned by label (see
+        :func:`~ooc_accessor.design.build_design`).
     dim : str, optional
         A Dataset's sample dimension (results are then xarray objects over it).
     eval_env : int or patsy.EvalEnvironment
