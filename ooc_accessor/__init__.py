@@ -9,7 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import accessors as _accessors  # noqa: F401 - registers .ooc
 from .csvio import open_csv_store, read_csv
-from .design import Design, open_design
+from .design import Design
 from .errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -29,6 +29,7 @@ from .errors import (
     UnsafeCodeError,
     UnseenLevelError,
 )
+from .opening import open_design
 from .pca import IncrementalPCA
 from .results import LstsqResult, Summary, SVDResult
 

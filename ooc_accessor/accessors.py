@@ -7,15 +7,28 @@ the accessor. Accessors hold only the object: anything fitted lives on the retur
 
 from __future__ import annotations
 
+import inspect
 import os
 from typing import Any
 
 import pandas as pd
 import xarray as xr
 
+from .arguments import check_keywords
 from .design import Design, build_design, capture_env
 from .pca import IncrementalPCA, pca
 from .results import LstsqResult, SVDResult, lstsq, svd
+
+_DESIGN_ARGS = (
+    "formula",
+    "chunksize",
+    "path",
+    "dim",
+    "missing",
+    "weights",
+    "compression",
+    "eval_env",
+)
 
 
 class _OocMixin:
@@ -36,11 +49,14 @@ class _OocMixin:
         weights: Any = None,
         compression: str | None = None,
         eval_env: Any = 0,
+        **unknown: Any,
     ) -> Design:
         """Build ``formula``'s design matrix chunk by chunk into a NetCDF store.
 
         See :func:`ooc_accessor.design.build_design` for the parameters.
         """
+        # named here, not as Python's TypeError: a typo'd keyword gets the accepted ones
+        check_keywords("design", unknown, _DESIGN_ARGS)
         return build_design(
             self._obj,
             formula,
@@ -101,6 +117,8 @@ class _OocMixin:
         ``components_``); ``variables=`` picks a Dataset's variables. See
         :func:`ooc_accessor.pca.pca` for the parameters.
         """
+        accepted = [p for p in inspect.signature(IncrementalPCA).parameters if p != "n_components"]
+        check_keywords("pca", kwargs, ["n_components", "columns", "dim", "variables", *accepted])
         return pca(self._obj, n_components, columns=columns, dim=dim, variables=variables, **kwargs)
 
 

@@ -18,6 +18,7 @@ from patsy import EvalEnvironment, PatsyError, build_design_matrices, design_mat
 from patsy.design_info import DesignInfo
 from patsy.eval import ast_names
 
+from .coltypes import check_numeric_inputs
 from .errors import (
     ArgumentError,
     ColumnTypeError,
@@ -142,9 +143,12 @@ def build_block(
         ymat, xmat = build_design_matrices(infos, data, NA_action=missing, return_type="dataframe")
     except PatsyError as exc:
         raise translate(exc, block, formula, infos) from exc
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         if isinstance(exc, OOCError):
             raise
+        # patsy fails to format its own "non-numeric data" error (an AttributeError): a
+        # column a numerical term reads holds no numbers; name it
+        check_numeric_inputs(infos, block.dtypes.get, set(block.columns), None)
         raise FormulaError(
             f"cannot build formula {formula!r} on rows {label(block.index[0])!r}.."
             f"{label(block.index[-1])!r} ({type(exc).__name__}: {exc}); check the terms it "

@@ -20,6 +20,7 @@ from patsy import EvalEnvironment
 from patsy.design_info import DesignInfo
 
 from . import lazy, reduce, store
+from .arguments import check_path, resolve_chunksize
 from .blocks import (
     Block,
     build_block,
@@ -29,13 +30,13 @@ from .blocks import (
     learn_infos,
     response_check,
 )
-from .errors import ArgumentTypeError, DataError, FormulaError, StoreError
+from .coltypes import check_numeric_inputs, dtypes_attr, stored_dtypes
+from .errors import ArgumentError, ArgumentTypeError, DataError, FormulaError, StoreError
 from .parts import append_blocks, build_part, parts_dir, worker_groups
 from .safety import trust_names
 from .sources import (
     WEIGHTS_COL,
     missing_columns,
-    resolve_chunksize,
     table_source,
     used_columns,
 )
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
     from .pca import IncrementalPCA
     from .results import LstsqResult, SVDResult
 
-__all__ = ["Design", "build_design", "capture_env", "open_design"]
+__all__ = ["Design", "build_design", "capture_env"]
 
 
 def capture_env(eval_env: int | EvalEnvironment | Mapping[str, Any]) -> EvalEnvironment:
@@ -72,7 +73,18 @@ def capture_env(eval_env: int | EvalEnvironment | Mapping[str, Any]) -> EvalEnvi
             "eval_env must be a frame depth (int), a patsy.EvalEnvironment or a dict of names, "
             f"not {type(eval_env).__name__}"
         )
-    return EvalEnvironment.capture(eval_env + 2)
+    if eval_env < 0:
+        raise ArgumentError(
+            f"eval_env={eval_env} is negative; pass 0 (the caller's namespace), a number of "
+            "frames up from it, or a dict of names"
+        )
+    try:
+        return EvalEnvironment.capture(eval_env + 2)
+    except ValueError as exc:  # patsy: "call-stack is not that deep!"
+        raise ArgumentError(
+            f"eval_env={eval_env} counts more frames up than the call stack has ({exc}); "
+            "pass 0 (the caller's namespace) or a dict of names"
+        ) from exc
 
 
 def build_design(
@@ -110,8 +122,10 @@ def build_design(
         Rows with a missing value in a used column are dropped and counted
         (``n_dropped``), as statsmodels' ``missing="drop"``, or raise.
     weights : str or array-like, optional
-        A column name, or one weight per row of ``frame`` (a Series aligns on the index);
-        stored with the design and used by :meth:`Design.lstsq`.
+        A column name, or one weight per row, aligned by label: a Series on its index, a
+        DataArray on its coordinate along ``dim`` (one without a coordinate, or an array,
+        by position). A row without a weight is an error. Stored with the design and used
+        by :meth:`Design.lstsq`.
     eval_env : int or patsy.EvalEnvironment
         Where names in the formula that are not columns are looked up (frames up from the
         caller, as patsy).
@@ -132,9 +146,14 @@ def build_design(
     used = used_columns(table, codes, env, formula)
     table.check(used, [c for c in lhs if c in table.names], wcol)
     columns = used + ([wcol] if wcol and wcol not in used else [])
-    source = table.select(columns)
+    source = table.select(columns, codes)
     infos = learn_infos(
-        desc, source, resolve_chunksize(chunksize, len(columns)), env, missing, formula
+        desc,
+        source,
+        resolve_chunksize(chunksize, len(columns), source.n_rows),
+        env,
+        missing,
+        formula,
     )
     response_check(infos, source)
     return write_design(
@@ -170,10 +189,13 @@ def write_design(
             f"formula {formula!r} has no right-hand-side columns; add a term or the "
             "intercept (e.g. 'y ~ 1 + a')"
         )
-    rows = resolve_chunksize(chunksize, p + len(y_names) + 1)
-    if chunksize == "auto":  # no HDF5 chunk longer than the data: it would be allocated whole
-        rows = min(rows, max(source.n_rows, 1))
-    final = os.fspath(path) if path is not None else store.temporary_store_path()
+    # no HDF5 chunk longer than the data (it would be allocated whole) nor beyond memory
+    rows = resolve_chunksize(chunksize, p + len(y_names) + 1, source.n_rows)
+    final = (
+        check_path(path, "where to write the design store")
+        if path is not None
+        else store.temporary_store_path()
+    )
     spec_json = spec_to_json(design_spec(infos, formula))
     layout = {
         "terms": terms,
@@ -249,6 +271,8 @@ def _finish(
             "weights_column": "" if wcol in (None, WEIGHTS_COL) else wcol,
             "source_kind": source.kind,
             "sample_dim": source.sample_dim,
+            # what each column was, so new data of another kind is named in an error
+            "column_dtypes": dtypes_attr(source, WEIGHTS_COL),
         }
     )
 
@@ -314,6 +338,7 @@ class Design:
         self.source_kind: str = attrs.get("source_kind", "pandas")
         #: the row dimension's name in xarray outputs (a Dataset's ``dim``, else "obs")
         self.sample_dim: str = attrs.get("sample_dim", "obs")
+        self._column_dtypes = stored_dtypes(attrs.get("column_dtypes"))
         self._eval_env = eval_env
         self._infos: list[DesignInfo] | None = None
         self._ds: xr.Dataset | None = None
@@ -399,8 +424,10 @@ class Design:
         Parameters
         ----------
         weights : array-like, optional
-            One non-negative weight per stored row (WLS). ``None`` uses the weights stored
-            with the design, if any, else ordinary least squares.
+            One non-negative weight per stored row (WLS); a Series or DataArray is aligned
+            by label on :attr:`obs`. ``None`` uses the weights stored with the design, if
+            any, else ordinary least squares. A stored design has no columns: a column's
+            name is refused (give ``weights=`` when the design is built instead).
 
         Returns
         -------
@@ -461,9 +488,10 @@ class Design:
         codes = [f.code for info in (y_info, x_info) for f in info.factor_infos]
         table, wcol = table.with_weights(weights)
         used = used_columns(table, codes, env, self.formula)
+        self._check_inputs(table, [y_info, x_info])
         columns = used + ([wcol] if wcol and wcol not in used else [])
         return write_design(
-            table.select(columns),
+            table.select(columns, codes),
             [y_info, x_info],
             self.formula,
             chunksize=chunksize,
@@ -482,14 +510,22 @@ class Design:
         env = self._eval_env if self._eval_env is not None else default_eval_env()
         table = table_source(data, dim)
         used = used_columns(table, [f.code for f in x_info.factor_infos], env, self.formula)
-        rows = resolve_chunksize(chunksize, len(self.terms))
+        self._check_inputs(table, [x_info])
+        rows = resolve_chunksize(chunksize, len(self.terms), table.n_rows)
         start = 0
-        for block in table.select(used).blocks(rows):
+        for block in table.select(used, [f.code for f in x_info.factor_infos]).blocks(rows):
             yield start, build_block([empty_info(), x_info], block, "drop", None, self.formula)
             start += len(block)
 
+    def _check_inputs(self, table: Any, infos: list[DesignInfo]) -> None:
+        """New data's columns are of the kinds the design was built from (numbers stay
+        numbers), checked before a block is read."""
+        if self._column_dtypes is not None:
+            check_numeric_inputs(infos, table.dtype, set(table.names), self._column_dtypes)
+
     def save(self, path: str | os.PathLike) -> Design:
         """Keep the store at ``path`` (a temporary store is moved, a kept one copied)."""
+        check_path(path, "where to keep the design store")
         target = store.check_target(path)  # not a directory, nor a user's other file
         if target == self._path:
             if self._finalizer is not None:
@@ -531,66 +567,3 @@ def open_rows(
 ) -> xr.Dataset:
     """A store of rows (a design, U, scores) opened lazily, bound to that store (see lazy)."""
     return lazy.open_rows(path, chunk_rows, sample_dim, store_id, store.decode_index, keep)
-
-
-def open_design(
-    path: str | os.PathLike,
-    eval_env: EvalEnvironment | Mapping[str, Any] | None = None,
-    *,
-    verify: bool = True,
-    trust: Iterable[str] | None = None,
-) -> Design:
-    """Open a design store written by ``design(..., path=...)`` or :meth:`Design.save`.
-
-    A store is data, like numpy's ``allow_pickle=False``: before anything is evaluated,
-    every formula code it holds is re-derived from its formula and checked to be made only
-    of column names, literals, operators, numpy's elementwise math (``np.log``,
-    ``np.sqrt``...) and patsy's ``C``/``I``/``Q``/``center``/``standardize``/``scale``/
-    splines and contrasts. Other functions run only when named in ``trust``.
-
-    Parameters
-    ----------
-    path : str or path-like
-    eval_env : patsy.EvalEnvironment or dict, optional
-        Namespace for functions the formula calls beyond numpy (``np``) and patsy's, e.g.
-        ``{"shift": shift}`` (those functions must also be named in ``trust``).
-    verify : bool
-        Read the whole store once and check that every value is the one written (SHA-256
-        per variable, recorded when it was written) before handing it out. ``False`` skips
-        that pass for a store too large to read twice: its structure, attributes and chunk
-        index are still checked, and each chunk's checksum whenever a fit reads it.
-    trust : list of str, optional
-        The functions beyond the allow-list that this store's formula may call, by the
-        name the formula uses (``["myfunc"]``, ``["mymodule.func"]``): an explicit opt-in
-        for a store you trust, e.g. one you built with your own stateful transform.
-
-    Raises
-    ------
-    StoreError
-        The file is missing, incomplete, not a design store, or damaged (truncated, a
-        chunk failing its checksum, a variable removed, an attribute edited): the message
-        names the file and what is wrong.
-    UnsafeCodeError
-        The store's formula calls a function outside the allow-list and ``trust``, or its
-        spec holds code its formula does not yield: nothing of it was run.
-    """
-    if isinstance(eval_env, Mapping):  # a plain namespace, as {"shift": shift}
-        eval_env = EvalEnvironment([dict(eval_env)])
-    if eval_env is not None and not isinstance(eval_env, EvalEnvironment):
-        raise ArgumentTypeError(
-            f"eval_env must be a patsy.EvalEnvironment (e.g. EvalEnvironment.capture()) or a "
-            f"dict of names, not {type(eval_env).__name__}"
-        )
-    if not isinstance(path, (str, os.PathLike)):
-        raise ArgumentTypeError(
-            f"path must be a str or path-like, not {type(path).__name__}: the design store to open"
-        )
-    if eval_env is not None:  # numpy stays reachable as np/numpy, as without an eval_env
-        eval_env = eval_env.with_outer_namespace(default_eval_env().namespace)
-    path = os.fspath(path)
-    design = Design(path, eval_env=eval_env, verify=verify, trust=trust)
-    try:
-        design.design_infos  # noqa: B018 - fail now, not at first use
-    except FormulaError as exc:
-        raise StoreError(f"cannot rebuild the formula state saved in {path!r}: {exc}") from exc
-    return design

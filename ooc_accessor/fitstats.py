@@ -17,6 +17,7 @@ import numpy as np
 from scipy import stats as sps
 
 from . import kernels, labels, solve
+from .errors import ArgumentError, ArgumentTypeError
 from .scaling import ZERO_EXP, exact_scale
 
 __all__ = ["FitStatistics"]
@@ -257,6 +258,7 @@ class FitStatistics:
 
     def conf_int(self, alpha: float = 0.05):
         """Confidence intervals at level ``1 - alpha``: a frame with columns 0 and 1."""
+        check_alpha(alpha)
         q = sps.t.ppf(1 - alpha / 2, self.df_resid)
         params, half = self._params, q * self._bse
         return labels.intervals(params - half, params + half, self.terms, self._kind)
@@ -277,4 +279,19 @@ class FitStatistics:
             "the singular value",
             [f"component {i} of the design" for i in range(s.size)],
             self._fix(),
+        )
+
+
+def check_alpha(alpha: Any) -> None:
+    """``alpha`` is a fraction strictly between 0 and 1 (0.05 for 95% intervals)."""
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.number)):
+        raise ArgumentTypeError(
+            f"alpha must be a number between 0 and 1 (0.05 for 95% intervals), not "
+            f"{type(alpha).__name__}"
+        )
+    if not 0 < alpha < 1:
+        hint = f" (a percentage? pass alpha={alpha / 100:g})" if 1 <= alpha < 100 else ""
+        raise ArgumentError(
+            f"alpha={alpha!r} is not between 0 and 1{hint}: the intervals' level is 1 - alpha, "
+            "e.g. alpha=0.05 for 95% intervals"
         )

@@ -18,11 +18,18 @@ import pandas as pd
 import xarray as xr
 
 from . import kernels, labels, reduce, solve, store
+from .arguments import check_keywords
 from .design import Design, build_design, capture_env, open_rows
 from .errors import ArgumentError, ArgumentTypeError, DataError, FormulaError, RankWarning
-from .fitstats import FitStatistics
+from .fitstats import FitStatistics, check_alpha
+from .rowweights import row_weights
 from .scaling import exact_scale
-from .sources import align_weights, weights_array
+from .sources import sample_dim_of
+
+#: build_design's keywords each fit passes on (svd has no weights: it would ignore them)
+DESIGN_KEYWORDS = ("chunksize", "path", "missing", "compression")
+LSTSQ_KEYWORDS = ("formula", "weights", "dim", "eval_env", *DESIGN_KEYWORDS)
+SVD_KEYWORDS = ("formula", "k", "dim", "eval_env", *DESIGN_KEYWORDS)
 
 __all__ = ["LstsqResult", "SVDResult", "Summary", "lstsq", "lstsq_design", "svd", "svd_design"]
 
@@ -30,16 +37,17 @@ __all__ = ["LstsqResult", "SVDResult", "Summary", "lstsq", "lstsq_design", "svd"
 def _resolve_weights(design: Design, weights: Any) -> np.ndarray | bool | None:
     if weights is None:
         return True if design.has_weights else None
-    if isinstance(weights, xr.DataArray):
-        weights = weights.values
-    elif isinstance(weights, pd.Series):
-        weights = align_weights(weights, design.obs, "design's stored")
-    w = weights_array(weights)
-    if w.shape[0] != design.n_obs:
-        raise ArgumentError(
-            f"weights has {w.shape[0]} values but the design stores {design.n_obs} rows; "
-            "pass one weight per stored row (a Series is aligned on design.obs)"
+    if isinstance(weights, str):
+        raise ArgumentTypeError(
+            f"weights={weights!r} names a column, but a stored design has no columns: pass "
+            f"weights as an array of its {design.n_obs} stored rows' values (a Series or "
+            "DataArray is aligned on design.obs), or give weights= when the design is built"
         )
+    labeled = isinstance(weights, (pd.Series, xr.DataArray))
+    index = design.obs if labeled else None  # read from the store only when it is needed
+    w = row_weights(
+        weights, index, design.n_obs, "design's stored", f"the design's {design.n_obs} stored rows"
+    )
     bad = ~np.isfinite(w) | (w < 0)
     if bad.any():
         i = int(np.argmax(bad))
@@ -196,16 +204,16 @@ class LstsqResult(FitStatistics):
             )
         if isinstance(data, xr.Dataset) and dim is None and self._design.sample_dim in data.dims:
             dim = self._design.sample_dim
-        n = len(data) if isinstance(data, pd.DataFrame) else None
+        if isinstance(data, xr.Dataset):
+            dim = sample_dim_of(data, dim)  # a dim the Dataset lacks is named, not a KeyError
+        n = len(data) if isinstance(data, pd.DataFrame) else int(data.sizes[dim])
         blocks = self._design.predictor_blocks(data, chunksize, dim)
         beta = self._params
-        if n is None:
-            n = int(data.sizes[dim if dim is not None else next(iter(data.dims))])
         out = np.full(n, np.nan)
         for start, built in blocks:
             out[start + built.pos] = built.x @ beta
         if isinstance(data, xr.Dataset):
-            d = dim if dim is not None else next(iter(data.dims))
+            d = dim
             coords = {d: data.indexes[d]} if d in data.indexes else {}
             return xr.DataArray(out, dims=(d,), coords=coords, name="predicted")
         return labels.by_row(out, data.index, "predicted")
@@ -267,6 +275,7 @@ class Summary:
     """Printable summary of an :class:`LstsqResult`, laid out like statsmodels'."""
 
     def __init__(self, result: LstsqResult, alpha: float = 0.05) -> None:
+        check_alpha(alpha)
         self.result = result
         self.alpha = alpha
 
@@ -374,6 +383,8 @@ def lstsq(
         A patsy formula with a left side, e.g. ``"y ~ a + b + C(g)"``.
     weights : str or array-like, optional
         A column name or one weight per row: weighted least squares (statsmodels' WLS).
+        A Series or DataArray is aligned by label (see
+        :func:`~ooc_accessor.design.build_design`).
     dim : str, optional
         A Dataset's sample dimension (results are then xarray objects over it).
     eval_env : int or patsy.EvalEnvironment
@@ -386,6 +397,7 @@ def lstsq(
     -------
     LstsqResult
     """
+    check_keywords("lstsq", design_kwargs, LSTSQ_KEYWORDS)
     env = capture_env(eval_env)
     design = build_design(data, formula, dim=dim, weights=weights, eval_env=env, **design_kwargs)
     return design.lstsq()
@@ -512,5 +524,6 @@ def svd(
     **design_kwargs
         ``chunksize``, ``path``, ``missing``: see :func:`~ooc_accessor.design.build_design`.
     """
+    check_keywords("svd", design_kwargs, SVD_KEYWORDS)
     env = capture_env(eval_env)
     return svd_design(build_design(data, formula, dim=dim, eval_env=env, **design_kwargs), k)

@@ -28,7 +28,7 @@ from .errors import (
     DataError,
     MissingColumnError,
 )
-from .translate import label
+from .rowweights import row_weights
 
 #: bytes of design matrix per block when ``chunksize="auto"``: a block, patsy's
 #: intermediates (a few copies of it) and a QR work buffer stay well under 100 MB.
@@ -41,20 +41,17 @@ def auto_rows(n_columns: int, target_bytes: int = AUTO_BLOCK_BYTES) -> int:
     return max(1024, int(target_bytes // (8 * max(n_columns, 1))))
 
 
-def resolve_chunksize(chunksize: int | str, n_columns: int) -> int:
-    """Rows per block from ``chunksize`` ("auto" or a positive int)."""
-    if isinstance(chunksize, str):
-        if chunksize != "auto":
-            raise ArgumentError(f"chunksize must be 'auto' or a positive int, not {chunksize!r}")
-        return auto_rows(n_columns)
-    if isinstance(chunksize, (bool, np.bool_)) or not isinstance(chunksize, (int, np.integer)):
-        raise ArgumentTypeError(f"chunksize must be 'auto' or a positive int, not {chunksize!r}")
-    if chunksize < 1:
-        raise ArgumentError(f"chunksize must be a positive number of rows, not {chunksize}")
-    return int(chunksize)
-
-
 _QUOTED = re.compile(r"""\bQ\(\s*(?P<q>["'])(?P<name>.*?)(?P=q)\s*\)""")
+
+
+_C_OF_NAME = re.compile(r"^C\(\s*([A-Za-z_]\w*)\s*[,)]")
+
+
+def categorical_only(codes: list[str], columns: list[str]) -> frozenset[str]:
+    """Columns every factor reading them codes as ``C(name, ...)``: plain categoricals."""
+    wrapped = {m.group(1) for code in codes if (m := _C_OF_NAME.match(code.strip()))}
+    other = {n for code in codes if not _C_OF_NAME.match(code.strip()) for n in ast_names(code)}
+    return frozenset(c for c in columns if c in wrapped and c not in other)
 
 
 def formula_names(codes: list[str]) -> list[str]:
@@ -78,7 +75,7 @@ def _needs_conversion(dtype: Any) -> bool:
     return isinstance(dtype, pd.api.extensions.ExtensionDtype) and dtype.kind in "iuf"
 
 
-def _patsy_ready(col: pd.Series) -> pd.Series:
+def _patsy_ready(col: pd.Series, int_levels: bool = False) -> pd.Series:
     """A column in a dtype patsy handles, the same in every block.
 
     Nullable numbers become float64 with NaN. Nullable booleans and strings become objects
@@ -86,6 +83,9 @@ def _patsy_ready(col: pd.Series) -> pd.Series:
     every block is coded alike; ``pd.NA`` in an object column becomes None too.
     """
     dtype = col.dtype
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype) and dtype.kind in "iu" and int_levels:
+        # levels 1, 2 (as patsy names an int64 column's), with None for patsy's NA
+        return col.astype(object).where(col.notna(), None)
     if isinstance(dtype, pd.api.extensions.ExtensionDtype) and dtype.kind in "iuf":
         return col.astype(np.float64)
     if isinstance(dtype, pd.BooleanDtype) or (
@@ -116,10 +116,17 @@ class FrameSource:
     #: in this process's memory: blocks are built here, never shipped to workers
     remote = False
 
-    def __init__(self, frame: pd.DataFrame, columns: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        columns: list[str] | None = None,
+        int_levels: set[str] | frozenset[str] = frozenset(),
+    ) -> None:
         self.frame = frame
         self.columns = list(columns or [])
         self._convert = [c for c in self.columns if _needs_conversion(frame[c].dtype)]
+        #: nullable integer columns read only as C(name): their levels stay ints
+        self._int_levels = frozenset(int_levels)
 
     @property
     def names(self) -> list[str]:
@@ -130,9 +137,9 @@ class FrameSource:
         """dtype of column ``name``."""
         return self.frame[name].dtype
 
-    def select(self, columns: list[str]) -> FrameSource:
-        """The same frame handing on ``columns`` only."""
-        return FrameSource(self.frame, columns)
+    def select(self, columns: list[str], codes: list[str] | None = None) -> FrameSource:
+        """The same frame handing on ``columns`` only (``codes``: the factors reading them)."""
+        return FrameSource(self.frame, columns, categorical_only(codes or [], columns))
 
     def with_weights(self, weights: Any) -> tuple[FrameSource, str | None]:
         """The frame with ``weights`` (a column name or one value per row) as a column."""
@@ -147,15 +154,9 @@ class FrameSource:
                     "or one weight per row"
                 )
             return self, weights
-        if isinstance(weights, pd.Series):
-            values = align_weights(weights, frame.index, "frame's")
-        else:
-            values = weights_array(weights)
-        if values.shape[0] != len(frame):
-            raise ArgumentError(
-                f"weights has {values.shape[0]} values for a frame of {len(frame)} rows; "
-                "pass one weight per row (a Series is aligned on the frame's index)"
-            )
+        values = row_weights(
+            weights, frame.index, len(frame), "frame's", f"a frame of {len(frame)} rows"
+        )
         return FrameSource(frame.assign(**{WEIGHTS_COL: values})), WEIGHTS_COL
 
     def check(self, used: list[str], responses: list[str], weights: str | None) -> None:
@@ -173,7 +174,9 @@ class FrameSource:
         for start in range(0, len(sub), rows):
             block = sub.iloc[start : start + rows]
             if self._convert:
-                block = block.assign(**{c: _patsy_ready(block[c]) for c in self._convert})
+                block = block.assign(
+                    **{c: _patsy_ready(block[c], c in self._int_levels) for c in self._convert}
+                )
             yield block
 
 
@@ -238,7 +241,7 @@ class DatasetSource:
         """dtype of variable ``name``."""
         return self.ds[name].dtype
 
-    def select(self, columns: list[str]) -> DatasetSource:
+    def select(self, columns: list[str], codes: list[str] | None = None) -> DatasetSource:
         """The same Dataset handing on ``columns`` only (and holding only those variables,
         so a worker is sent only their graphs)."""
         data = [c for c in columns if c in self.ds.data_vars]
@@ -255,9 +258,10 @@ class DatasetSource:
         return int(self.ds.sizes[self.sample_dim])
 
     def with_weights(self, weights: Any) -> tuple[DatasetSource, str | None]:
-        """The Dataset with ``weights`` (a variable name, or one value per row) added."""
-        import xarray as xr
+        """The Dataset with ``weights`` (a variable name, or one value per row) added.
 
+        A DataArray or Series is aligned by label on ``dim`` (see :func:`row_weights`).
+        """
         if weights is None:
             return self, None
         dim = self.sample_dim
@@ -269,21 +273,21 @@ class DatasetSource:
                     "weight per row"
                 )
             return self, weights
-        if isinstance(weights, xr.DataArray):
-            w = weights.variable if weights.dims == (dim,) else None
-            if w is None:
-                raise ArgumentError(
-                    f"weights has dims {weights.dims}; expected ({dim!r},): pass a DataArray "
-                    f"along {dim!r} only, one weight per row"
-                )
+        index = self.ds.indexes.get(dim)
+        if _same_rows(weights, dim, index, self.n_rows):
+            w = weights.variable  # already on these rows: stays lazy (dask) if it is
         else:
-            w = weights_array(weights)
-            if w.shape[0] != self.n_rows:
-                raise ArgumentError(
-                    f"weights has {w.shape[0]} values for {self.n_rows} rows along {dim!r}; "
-                    "pass one weight per row"
-                )
-            w = (dim, w)
+            w = (
+                dim,
+                row_weights(
+                    weights,
+                    index,
+                    self.n_rows,
+                    f"Dataset's {dim!r}",
+                    f"{self.n_rows} rows along {dim!r}",
+                    dim,
+                ),
+            )
         return DatasetSource(self.ds.assign({WEIGHTS_COL: w}), dim), WEIGHTS_COL
 
     def check(self, used: list[str], responses: list[str], weights: str | None) -> None:
@@ -335,6 +339,18 @@ class DatasetSource:
         )
         _check_infinite(frame, frame.columns, "variable")
         return frame
+
+
+def _same_rows(weights: Any, dim: str, index: pd.Index | None, n_rows: int) -> bool:
+    """Whether ``weights`` is a DataArray along ``dim`` already labeled like the rows."""
+    import xarray as xr
+
+    if not isinstance(weights, xr.DataArray) or weights.dims != (dim,):
+        return False
+    if weights.sizes[dim] != n_rows or weights.dtype.kind not in "iuf":
+        return False
+    own = weights.indexes.get(dim)
+    return own is None or index is None or own.equals(index)
 
 
 def _check_numeric(
@@ -412,46 +428,6 @@ def missing_columns(source: Any, codes: list[str], eval_env: EvalEnvironment) ->
         for n in formula_names(codes)
         if n not in cols and n not in eval_env.namespace and n not in _PATSY_NAMES
     ]
-
-
-def weights_array(weights: Any) -> np.ndarray:
-    """Weights given as a sequence or array: one number per row, as float64."""
-    arr = np.asarray(weights)
-    if arr.ndim != 1:
-        raise ArgumentError(
-            f"weights has shape {arr.shape}; pass one weight per row (a 1-D array, a list, "
-            "a Series or a column name)"
-        )
-    try:
-        return arr.astype(np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ColumnTypeError(
-            f"weights must be numbers, but holds {arr.dtype} values ({exc}); convert them "
-            "(pd.to_numeric) or pass a numeric column's name"
-        ) from exc
-
-
-def align_weights(weights: pd.Series, index: pd.Index, whose: str) -> np.ndarray:
-    """A weights Series as one value per row of ``index``, aligned by label.
-
-    Alignment must be exact: labels that repeat cannot be matched, and a row whose label
-    the Series lacks would silently become a dropped NaN weight, so both are refused.
-    """
-    if not weights.index.equals(index):
-        if weights.index.has_duplicates or index.has_duplicates:
-            raise ArgumentError(
-                f"weights is a Series whose labels differ from the {whose} row labels and "
-                "repeat, so it cannot be aligned by label; pass it on those labels "
-                "(weights.set_axis(index)) or as an array in row order"
-            )
-        absent = ~index.isin(weights.index)
-        if absent.any():
-            raise DataError(
-                f"weights lacks {int(absent.sum())} of the {whose} row labels (the first: "
-                f"{label(index[absent][0])!r}); pass a weight for every row"
-            )
-        weights = weights.reindex(index)
-    return weights.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _preview(items: list[Any], k: int = 12) -> str:

@@ -473,8 +473,8 @@ def test_design_lstsq_weights(df):
     n = design.n_obs
     with pytest.raises(
         ValueError,
-        match=rf"weights has 2 values but the design stores {n} rows; "
-        r"pass one weight per stored row",
+        match=rf"weights has 2 values for the design's {n} stored rows; "
+        r"pass one weight per row",
     ):
         design.lstsq(weights=[1.0, 2.0])
     w = np.ones(n)
