@@ -15,6 +15,8 @@ under an escaped variable name and the ``columns`` attribute keeps the real name
 from __future__ import annotations
 
 import json
+import os
+import stat
 import traceback
 import uuid
 from dataclasses import dataclass
@@ -207,6 +209,7 @@ class CSVWriter:
             # no chunk cache: each block's chunks are written when the block is (a full disk
             # then fails that write, not a later flush of cached chunks at close, which h5py
             # cannot recover from); rows are appended whole chunks at a time anyway
+            store.create_temp(self.tmp)
             self._f = h5py.File(
                 self.tmp, "w", userblock_size=store.USERBLOCK, rdcc_nbytes=0, rdcc_nslots=1
             )
@@ -370,7 +373,7 @@ class CSVWriter:
         except (OSError, RuntimeError) as exc:
             _drop_hdf5_objects(exc)
             raise store.write_error(exc, self.final) from exc
-        store.replace(self.tmp, self.final)
+        store.replace(self.tmp, self.final, _sources_mode(sources))
         return self.final
 
     def _make_dimension(self) -> None:
@@ -394,6 +397,20 @@ class CSVWriter:
     def abort(self) -> None:
         """Close and remove the temporary file; the target is untouched."""
         store.discard(self._f, self.tmp)
+
+
+def _sources_mode(sources: list[str]) -> int | None:
+    """The permission bits every source file shares (a new store gets no more than these);
+    None when no source is a file on disk (a buffer, a URL)."""
+    mode = None
+    for src in sources:
+        try:
+            st = os.stat(src) if isinstance(src, (str, os.PathLike)) else None
+        except (OSError, ValueError):
+            st = None
+        if st is not None:
+            mode = stat.S_IMODE(st.st_mode) if mode is None else mode & st.st_mode
+    return mode
 
 
 def _drop_hdf5_objects(exc: BaseException) -> None:

@@ -33,8 +33,10 @@ from .files import (  # noqa: F401 - re-exported: the store's callers use them f
     USERBLOCK,
     check_compression,
     check_target,
+    create_temp,
     discard,
     ensure_space,
+    keep_store,
     mark_temporary,
     remove_file,
     remove_stale_temps,
@@ -197,6 +199,7 @@ class DesignWriter:
         # is completed in memory, not read back, checksummed and rewritten
         cache = self.chunk_rows * (max(p, 1) + k + 2) * 8 + 2**20
         try:
+            create_temp(self.tmp)
             self._f = h5netcdf.File(self.tmp, "w", rdcc_nbytes=cache, userblock_size=USERBLOCK)
             mark_temporary(self.tmp)
         except (OSError, RuntimeError) as exc:
@@ -535,6 +538,7 @@ def write_row_matrix(
         tmp = temp_path(path)
         f = None
         try:
+            create_temp(tmp)
             f = h5netcdf.File(tmp, "w", userblock_size=USERBLOCK)
             mark_temporary(tmp)
             # fixed-size dims: no HDF5 chunk may be longer than the rows (after drops)

@@ -1,0 +1,231 @@
+"""The user's files against an adversary (Step 6): what is taken for a store, temporaries.
+
+A file at a target is overwritten only when provably one of this library's stores (the
+mark in its user block, or readable with the library's attributes); an HDF5 file HDF5
+cannot open now (locked by a writer, damaged) and without the mark is refused.
+``Design.save`` writes through the library's own exclusive, marked temporaries with the
+same space checks and errors as the store writers. Stale-temporary cleanup removes only
+files carrying the mark naming them. Temporary stores are private (0600), and a store
+made from a user's CSV is never more widely readable than the CSV.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import socket
+import stat
+import subprocess
+import sys
+import textwrap
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+import ooc_accessor as ooc
+from ooc_accessor import files
+
+
+def _frame(n: int = 30, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"a": rng.normal(size=n)})
+    df["y"] = 1 + 2 * df.a + rng.normal(size=n)
+    return df
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def _dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+# -- what is taken for a store ---------------------------------------------------------------
+LOCKER = textwrap.dedent(
+    """
+    import sys, time, h5py, numpy as np
+    f = h5py.File(sys.argv[1], "w"); f["precious"] = np.arange(10.0); f.flush()
+    print("ready", flush=True); time.sleep(60)
+    """
+)
+
+
+def test_locked_user_hdf5_is_not_overwritten(tmp_path):
+    user = tmp_path / "user.h5"
+    csv = tmp_path / "in.csv"
+    _frame().to_csv(csv, index=False)
+    p = subprocess.Popen([sys.executable, "-c", LOCKER, str(user)], stdout=subprocess.PIPE)
+    try:
+        assert p.stdout.readline().strip() == b"ready"
+        with pytest.raises(ooc.StoreError, match=r"user\.h5'.*cannot be opened now"):
+            _frame().ooc.design("y ~ a", path=user)
+        with pytest.raises(ooc.CSVError, match=r"user\.h5'.*cannot be opened now"):
+            ooc.read_csv(csv, user, progress=False)
+        with pytest.raises(ooc.StoreError, match=r"user\.h5'.*another process"):
+            _frame().ooc.design("y ~ a").save(user)
+    finally:
+        p.kill()
+        p.wait()
+    with h5py.File(user, "r") as f:
+        np.testing.assert_array_equal(f["precious"][()], np.arange(10.0))
+    assert sorted(os.listdir(tmp_path)) == ["in.csv", "user.h5"]
+
+
+@pytest.mark.parametrize("userblock", [0, 512, 2048])
+def test_damaged_user_hdf5_is_not_overwritten(tmp_path, userblock):
+    user = tmp_path / "user.h5"
+    with h5py.File(user, "w", userblock_size=max(userblock, 512) if userblock else None) as f:
+        f["v"] = np.arange(1000.0)
+    raw = bytearray(user.read_bytes())
+    del raw[userblock + 200 :]  # truncated: HDF5 cannot open it
+    user.write_bytes(bytes(raw))
+    with pytest.raises(ooc.StoreError, match=r"cannot be opened now.*damaged"):
+        _frame().ooc.design("y ~ a", path=user)
+    assert user.read_bytes() == bytes(raw)
+
+
+def test_damaged_store_of_ours_is_rewritten(tmp_path):
+    """Our mark survives damage to the HDF5 data: the store is rebuilt in place."""
+    target = tmp_path / "d.nc"
+    _frame(seed=1).ooc.design("y ~ a", path=target)
+    raw = target.read_bytes()
+    target.write_bytes(raw[:700])
+    d = _frame(seed=2).ooc.design("y ~ a", path=target)
+    np.testing.assert_allclose(d.y.values, _frame(seed=2).y.to_numpy(), rtol=1e-15)
+
+
+def test_forged_mark_without_hdf5_is_not_ours(tmp_path):
+    target = tmp_path / "notes.nc"
+    target.write_bytes(b"ooc_accessor temporary " + b"0" * 64 + b"\nmy notes")
+    assert files.store_status(str(target)) == "other"
+    with pytest.raises(ooc.StoreError, match="not an ooc_accessor store"):
+        _frame().ooc.design("y ~ a", path=target)
+
+
+# -- Design.save ---------------------------------------------------------------------------
+@pytest.mark.parametrize("kept", [False, True])
+def test_save_leaves_files_of_temporary_like_names_alone(tmp_path, kept):
+    notes = tmp_path / "model.nc.tmp-save"
+    notes.write_text("user's notes\n")
+    secret = tmp_path / "important.txt"
+    secret.write_text("important\n")
+    os.symlink(secret, tmp_path / "model2.nc.tmp-save")
+    src = _frame().ooc.design("y ~ a", path=tmp_path / "k.nc" if kept else None)
+    src.save(tmp_path / "model.nc")
+    src2 = _frame(seed=3).ooc.design("y ~ a", path=tmp_path / "k2.nc" if kept else None)
+    src2.save(tmp_path / "model2.nc")
+    assert notes.read_text() == "user's notes\n"
+    assert secret.read_text() == "important\n"
+    for name, seed in (("model.nc", 0), ("model2.nc", 3)):
+        d = ooc.open_design(tmp_path / name)
+        np.testing.assert_allclose(d.y.values, _frame(seed=seed).y.to_numpy(), rtol=1e-15)
+    left = {"model.nc.tmp-save", "important.txt", "model2.nc.tmp-save", "model.nc", "model2.nc"}
+    if kept:
+        left |= {"k.nc", "k2.nc"}
+    assert set(os.listdir(tmp_path)) == left
+
+
+def test_create_temp_is_exclusive(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("x")
+    tmp = files.temp_path(str(tmp_path / "s.nc"))
+    os.symlink(victim, tmp)
+    with pytest.raises(FileExistsError):
+        files.create_temp(tmp)
+    assert victim.read_text() == "x"
+
+
+SAVE_FULL = textwrap.dedent(
+    """
+    import os, resource, signal, sys, warnings
+    import numpy as np, pandas as pd
+    import ooc_accessor as ooc
+    d = ooc.open_design(sys.argv[1])
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    limit = os.path.getsize(sys.argv[1]) // 2
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+    try:
+        d.save(sys.argv[2])
+    except ooc.StoreError as e:
+        print("StoreError", e)
+    """
+)
+
+
+def test_save_on_a_full_disk(tmp_path):
+    kept = tmp_path / "kept.nc"
+    _frame(n=20000).ooc.design("y ~ a", path=kept)
+    before = kept.read_bytes()
+    out = subprocess.run(
+        [sys.executable, "-c", SAVE_FULL, str(kept), str(tmp_path / "copy.nc")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.startswith("StoreError"), out.stdout + out.stderr
+    assert "copy.nc" in out.stdout and "file-size limit" in out.stdout
+    assert os.listdir(tmp_path) == ["kept.nc"]
+    assert kept.read_bytes() == before
+    assert resource.getrlimit(resource.RLIMIT_FSIZE)[0] == resource.RLIM_INFINITY
+
+
+# -- stale temporaries -------------------------------------------------------------------------
+def test_stale_cleanup_keeps_unmarked_lookalikes(tmp_path):
+    pid, host = _dead_pid(), socket.gethostname()
+    empty = tmp_path / f".d.nc.tmp-abc-{pid}@{host}"
+    empty.write_bytes(b"")
+    h5 = tmp_path / f".d.nc.tmp-abd-{pid}@{host}"
+    with h5py.File(h5, "w", userblock_size=512) as f:  # a user block of zeros
+        f["keep"] = np.arange(5.0)
+    ours = tmp_path / f".d.nc.tmp-abe-{pid}@{host}"
+    files.create_temp(str(ours))  # killed right after creating its temporary
+    _frame().ooc.design("y ~ a", path=tmp_path / "d.nc")
+    assert sorted(os.listdir(tmp_path)) == sorted(["d.nc", empty.name, h5.name])
+    with h5py.File(h5, "r") as f:
+        np.testing.assert_array_equal(f["keep"][()], np.arange(5.0))
+
+
+# -- modes ---------------------------------------------------------------------------------
+def test_temporary_stores_are_private(tmp_path):
+    old = os.umask(0o022)
+    try:
+        csv = tmp_path / "in.csv"
+        _frame().to_csv(csv, index=False)
+        d = _frame().ooc.design("y ~ a")
+        ds = ooc.read_csv(csv, progress=False)
+        paths = [d.path, ds["y"].encoding["source"]]
+    finally:
+        os.umask(old)
+    for p in paths:
+        assert _mode(p) == 0o600, p
+    np.testing.assert_allclose(ds["y"].values, _frame().y.to_numpy(), rtol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "csv_mode,umask,want",
+    [(0o600, 0o022, 0o600), (0o640, 0o002, 0o640), (0o664, 0o077, 0o600), (0o644, 0o022, 0o644)],
+)
+def test_read_csv_store_no_wider_than_its_csv(tmp_path, csv_mode, umask, want):
+    csv = tmp_path / "in.csv"
+    _frame().to_csv(csv, index=False)
+    os.chmod(csv, csv_mode)
+    old = os.umask(umask)
+    try:
+        ooc.read_csv(csv, tmp_path / "s.nc", progress=False)
+    finally:
+        os.umask(old)
+    assert _mode(tmp_path / "s.nc") == want
+
+
+def test_save_of_a_temporary_store_gets_the_umask_mode(tmp_path):
+    old = os.umask(0o027)
+    try:
+        _frame().ooc.design("y ~ a").save(tmp_path / "m.nc")
+    finally:
+        os.umask(old)
+    assert _mode(tmp_path / "m.nc") == 0o640
