@@ -229,3 +229,87 @@ def test_save_of_a_temporary_store_gets_the_umask_mode(tmp_path):
     finally:
         os.umask(old)
     assert _mode(tmp_path / "m.nc") == 0o640
+
+
+# -- CSV integers of every width, dates of every unit ----------------------------------------
+BIG = [18446744073709551615, 9223372036854775808, 1, 0, 12345678901234567890]
+
+
+@pytest.mark.parametrize("chunksize", [1, 2, 3, 100])
+@pytest.mark.parametrize("first_small", [False, True])
+def test_csv_uint64_round_trips(tmp_path, chunksize, first_small):
+    import xarray as xr
+
+    ids = ([5, 7, 9] if first_small else []) + BIG
+    csv = tmp_path / "u.csv"
+    csv.write_text("id,v\n" + "".join(f"{i},{k}\n" for k, i in enumerate(ids)))
+    whole = pd.read_csv(csv)
+    assert whole["id"].dtype == np.uint64
+    out = tmp_path / "u.nc"
+    ds = ooc.read_csv(csv, out, chunksize=chunksize, progress=False)
+    assert ds["id"].dtype == np.uint64
+    assert ds["id"].values.tolist() == ids
+    assert ooc.open_csv_store(out)["id"].values.tolist() == ids
+    with xr.open_dataset(out, engine="h5netcdf") as raw:
+        assert raw["id"].values.tolist() == ids
+
+
+def test_csv_uint64_beside_negative_ints_is_refused(tmp_path):
+    csv = tmp_path / "m.csv"
+    csv.write_text("id\n-1\n18446744073709551615\n")
+    with pytest.raises(ooc.CSVError, match=r"'id'.*more than 64 bits.*dtype="):
+        ooc.read_csv(csv, tmp_path / "m.nc", chunksize=1, progress=False)
+    assert not (tmp_path / "m.nc").exists()
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint16", "int32", "uint64"])
+def test_csv_integer_width_kept_and_fit(tmp_path, dtype):
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 100, size=25)
+    df = pd.DataFrame({"x": x, "y": 3.0 + 0.5 * x + rng.normal(size=25)})
+    csv = tmp_path / "w.csv"
+    df.to_csv(csv, index=False)
+    ds = ooc.read_csv(csv, tmp_path / "w.nc", chunksize=7, dtype={"x": dtype}, progress=False)
+    assert ds["x"].dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(ds["x"].values, x)
+    fit = ds.ooc.design("y ~ x", chunksize=4).lstsq()
+    a = np.column_stack([np.ones(25), x.astype(float)])
+    ref = np.linalg.lstsq(a, df.y.to_numpy(), rcond=None)[0]
+    np.testing.assert_allclose(np.asarray(fit.params).ravel(), ref, rtol=1e-10)
+
+
+@pytest.mark.parametrize("chunksize", [1, 2, 100])
+def test_csv_integers_beyond_64_bits_refused(tmp_path, chunksize):
+    csv = tmp_path / "b.csv"
+    csv.write_text("v,a\n1,5\n2,-9223372036854775809\n")
+    with pytest.raises(ooc.CSVError, match=r"'a'.*-9223372036854775809.*data row 1.*float"):
+        ooc.read_csv(csv, tmp_path / "b.nc", chunksize=chunksize, progress=False)
+    # as text when asked: exact
+    ds = ooc.read_csv(csv, tmp_path / "b.nc", dtype={"a": str}, progress=False)
+    assert ds["a"].values.tolist() == ["5", "-9223372036854775809"]
+
+
+DATES = ["1500-01-01", "2000-01-01", "2300-06-30", "1677-09-21", "2262-04-12"]
+
+
+@pytest.mark.parametrize("chunksize", [1, 2, 100])
+@pytest.mark.parametrize("as_index", [False, True])
+def test_csv_dates_outside_nanoseconds_round_trip(tmp_path, chunksize, as_index):
+    import xarray as xr
+
+    csv = tmp_path / "d.csv"
+    csv.write_text("d,v\n" + "".join(f"{d},{k}\n" for k, d in enumerate(DATES)))
+    kw = {"parse_dates": ["d"], "index_col": "d"} if as_index else {"parse_dates": ["d"]}
+    whole = pd.read_csv(csv, **kw)
+    out = tmp_path / "d.nc"
+    ds = ooc.read_csv(csv, out, chunksize=chunksize, progress=False, **kw)
+    want = list(whole.index) if as_index else whole["d"].tolist()
+    got = list(ds.indexes["d"]) if as_index else list(pd.to_datetime(ds["d"].values))
+    assert got == want == [pd.Timestamp(d) for d in DATES]
+    again = ooc.open_csv_store(out)
+    got = list(again.indexes["d"]) if as_index else list(pd.to_datetime(again["d"].values))
+    assert got == want
+    if not as_index:
+        assert ds["d"].dtype == whole["d"].dtype
+        with xr.open_dataset(out, engine="h5netcdf", decode_times=False) as raw:
+            assert raw["d"].attrs["units"] == "microseconds since 1970-01-01"
