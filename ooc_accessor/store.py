@@ -49,6 +49,8 @@ from .lazy import open_checked
 from .manifest import (
     checked_attrs,
     hash_values,
+    int_attr,
+    json_attr,
     plain_attr,
     seal,
 )
@@ -438,6 +440,12 @@ def read_attrs(path: str, verify: bool = False) -> dict[str, Any]:
         raise StoreError(
             f"{path!r} lacks variable(s) {sorted(missing)}; rebuild it from its source"
         )
+    # every attribute the design reads, checked here (a crafted store: a StoreError
+    # naming the attribute, never an error from deep inside)
+    for name, minimum in (("chunk_rows", 1), ("n_obs", 0), ("n_dropped", 0)):
+        attrs[name] = int_attr(path, attrs, name, minimum)
+    if "spec" in attrs:
+        json_attr(path, "spec", attrs["spec"])
     return attrs
 
 

@@ -313,3 +313,83 @@ def test_csv_dates_outside_nanoseconds_round_trip(tmp_path, chunksize, as_index)
         assert ds["d"].dtype == whole["d"].dtype
         with xr.open_dataset(out, engine="h5netcdf", decode_times=False) as raw:
             assert raw["d"].attrs["units"] == "microseconds since 1970-01-01"
+
+
+# -- crafted stores: every attribute read is checked ---------------------------------------------
+def _crafted(tmp_path, attrs: dict) -> str:
+    import json
+
+    from ooc_accessor import manifest
+
+    path = str(tmp_path / "c.nc")
+    df = _frame()
+    df["g"] = np.array(["a", "b", "c"])[np.arange(len(df)) % 3]
+    df.ooc.design("y ~ a + C(g)", path=path).close()
+    with h5py.File(path, "r+") as f:
+        for k, v in attrs.items():
+            if callable(v):
+                spec = json.loads(manifest.plain_attr(f.attrs["spec"]))
+                v(spec)
+                v = json.dumps(spec)
+            f.attrs[k] = v
+    manifest.seal(path)
+    return path
+
+
+def _contrast(values, dtype, shape):
+    def edit(spec):
+        term = next(t for t in spec["matrices"][1]["terms"] if t["term"] == ["C(g)"])
+        term["subterms"][0]["contrasts"]["C(g)"]["matrix"] = {
+            "__nd__": values,
+            "dtype": dtype,
+            "shape": shape,
+        }
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "attrs,match",
+    [
+        ({"chunk_rows": 0}, "'chunk_rows' attribute is 0"),
+        ({"chunk_rows": -5}, "'chunk_rows' attribute is -5"),
+        ({"chunk_rows": 2.5}, "'chunk_rows'"),
+        ({"chunk_rows": "7"}, "'chunk_rows'"),
+        ({"n_obs": -1}, "'n_obs'"),
+        ({"n_dropped": -3}, "'n_dropped'"),
+        ({"spec": "[" * 100_000 + "]" * 100_000}, "nests deeper"),
+        ({"spec": '{"a": "' + "[" * 1000 + '"}'}, "spec"),  # brackets in a string: not deep
+        ({"spec": _contrast([1000, 0, 0, 1000, 0, 0], "i1", [3, 2])}, "out of the range"),
+        ({"spec": _contrast([1, 0, 0, 1, 0], "<f8", [3, 2])}, "for shape"),
+        ({"spec": _contrast([1.5, 0, 0, 1, 0, 0], "<i8", [3, 2])}, "non-integers"),
+        ({"spec": _contrast([-1, 0, 0, 1, 0, 0], "|u1", [3, 2])}, "out of the range"),
+    ],
+)
+def test_crafted_attribute_is_a_store_error(tmp_path, attrs, match):
+    path = _crafted(tmp_path, attrs)
+    with pytest.raises(ooc.StoreError, match=match):
+        ooc.open_design(path).lstsq()
+
+
+@pytest.mark.parametrize(
+    "attrs,match",
+    [
+        ({"chunk_rows": 0}, "'chunk_rows' attribute is 0"),
+        ({"n_rows": -2}, "'n_rows'"),
+        ({"columns": "[" * 50_000}, "nests deeper"),
+        ({"columns": "[1, 2]"}, "not a list of names"),
+    ],
+)
+def test_crafted_csv_store_attribute_is_a_store_error(tmp_path, attrs, match):
+    from ooc_accessor import manifest
+
+    csv = tmp_path / "in.csv"
+    _frame().to_csv(csv, index=False)
+    path = str(tmp_path / "s.nc")
+    ooc.read_csv(csv, path, progress=False)
+    with h5py.File(path, "r+") as f:
+        for k, v in attrs.items():
+            f.attrs[k] = v
+    manifest.seal(path)
+    with pytest.raises(ooc.StoreError, match=match):
+        ooc.open_csv_store(path)
