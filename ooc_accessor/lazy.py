@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .errors import StoreError, StoreNotFoundError
+from .errors import ArgumentError, StoreError, StoreNotFoundError
 from .manifest import plain_attr
 
 #: HDF5's and netCDF's bookkeeping attributes: not what a variable says about itself
@@ -191,6 +191,26 @@ def _layout(f: h5py.File, decode_index: Any) -> tuple[dict[str, Any], list]:
     return coords, layout
 
 
+#: the names a store of rows gives its own dimensions and variables: the sample dimension
+#: (``obs`` in the file, renamed to the user's) cannot take one of them
+RESERVED_NAMES = ("term", "response", "component", "X", "y", "weights", "U", "scores")
+
+
+def check_sample_dim(dim: Any, error: type[Exception] = ArgumentError) -> None:
+    """Refuse a sample dimension named like a store's own dimension or variable.
+
+    The design's outputs are the store's variables with ``obs`` renamed to the sample
+    dimension: a sample dimension named ``term`` (or ``X``...) would clash with them.
+    Checked when the design is made (``dim=``), so the refusal comes before any work.
+    """
+    if dim in RESERVED_NAMES:
+        raise error(
+            f"the sample dimension is named {dim!r}, a name ooc_accessor's stores use "
+            f"themselves ({', '.join(RESERVED_NAMES)}); rename it first, e.g. "
+            f"ds.rename({{{dim!r}: 'obs'}}), and pass dim='obs'"
+        )
+
+
 def open_rows(
     path: str,
     chunk_rows: int,
@@ -206,6 +226,7 @@ def open_rows(
     ``obs`` is renamed ``sample_dim``. ``keep``: the owner of a temporary store, held by
     every lazy variable (and so by every output computed from them).
     """
+    check_sample_dim(sample_dim, StoreError)  # a crafted store's sample_dim attribute
     with open_checked(path, store_id or "") as f:
         sid = store_id or str(plain_attr(f.attrs.get("store_id", "")))
         coords, layout = _layout(f, decode_index)

@@ -45,7 +45,7 @@ from .files import (  # noqa: F401 - re-exported: the store's callers use them f
     temporary_store_path,
     write_error,
 )
-from .lazy import open_checked
+from .lazy import check_sample_dim, open_checked
 from .manifest import (
     checked_attrs,
     hash_values,
@@ -446,6 +446,8 @@ def read_attrs(path: str, verify: bool = False) -> dict[str, Any]:
         attrs[name] = int_attr(path, attrs, name, minimum)
     if "spec" in attrs:
         json_attr(path, "spec", attrs["spec"])
+    if "sample_dim" in attrs:
+        check_sample_dim(attrs["sample_dim"], StoreError)
     return attrs
 
 

@@ -393,3 +393,39 @@ def test_crafted_csv_store_attribute_is_a_store_error(tmp_path, attrs, match):
     manifest.seal(path)
     with pytest.raises(ooc.StoreError, match=match):
         ooc.open_csv_store(path)
+
+
+# -- a sample dimension named like the store's own names ---------------------------------------
+@pytest.mark.parametrize("dim", ["term", "X", "y", "response", "component", "weights", "U"])
+@pytest.mark.parametrize("given", [True, False])
+def test_sample_dim_with_a_reserved_name_is_refused_up_front(dim, given):
+    import xarray as xr
+
+    rng = np.random.default_rng(0)
+    ds = xr.Dataset({"t": (dim, rng.normal(size=20)), "e": (dim, rng.normal(size=20))})
+    kw = {"dim": dim} if given else {}
+    with pytest.raises(ooc.ArgumentError, match=rf"named '{dim}'.*rename"):
+        ds.ooc.design("t ~ e", **kw)
+    with pytest.raises(ooc.ArgumentError, match=rf"named '{dim}'"):
+        ds.ooc.lstsq("t ~ e", **kw)
+
+
+def test_sample_dim_with_a_free_name_fits():
+    import xarray as xr
+
+    rng = np.random.default_rng(0)
+    e = rng.normal(size=20)
+    t = 1 + 2 * e + rng.normal(size=20)
+    ds = xr.Dataset({"t": ("station", t), "e": ("station", e)})
+    fit = ds.ooc.lstsq("t ~ e", dim="station")
+    ref = np.linalg.lstsq(np.column_stack([np.ones(20), e]), t, rcond=None)
+    np.testing.assert_allclose(
+        fit.resid.values, t - np.column_stack([np.ones(20), e]) @ ref[0], rtol=1e-9, atol=1e-12
+    )
+    assert fit.resid.dims == ("station",)
+
+
+def test_crafted_sample_dim_attribute_is_a_store_error(tmp_path):
+    path = _crafted(tmp_path, {"sample_dim": "term"})
+    with pytest.raises(ooc.StoreError, match="named 'term'"):
+        ooc.open_design(path)
