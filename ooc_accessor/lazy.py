@@ -106,12 +106,15 @@ class StoreArray:
                 )
             try:
                 values = f[self.name][key]
-            except (OSError, ValueError) as exc:  # fletcher32 failed, or an unreadable chunk
+                # strings have no checksum (HDF5 filters cannot take variable-length data):
+                # a damaged one shows only as text that does not decode, or a heap HDF5
+                # cannot follow
+                return self.decode(values) if self.decode is not None else values
+            except (OSError, ValueError, RuntimeError, KeyError) as exc:  # incl. Unicode
                 raise StoreError(
                     f"cannot read variable {self.name!r} of {self.path!r} at {_where(key)} "
-                    f"({exc}): the store is damaged; rebuild it"
+                    f"({type(exc).__name__}: {exc}): the store is damaged; rebuild it"
                 ) from exc
-        return self.decode(values) if self.decode is not None else values
 
     def __getstate__(self) -> dict:
         # a worker reads by path; the owner (and its finalizer) stays with the client

@@ -121,6 +121,10 @@ def describe(
             "dtype": "str" if text else ds.dtype.str,
             "fletcher32": bool(ds.fletcher32),
             "attrs": _user_attrs(ds.attrs),
+            # HDF5's full datatype (byte order, sizes, exponent and mantissa layout, bias,
+            # string encoding), serialized: a flipped bit in it converts every value
+            # wrongly while the numpy dtype string and the chunks' checksums still match
+            "h5type": hashlib.sha256(ds.id.get_type().encode()).hexdigest()[:32],
         }
         if ds.chunks is not None:
             entry["chunks"] = _chunk_layout(ds)
@@ -182,6 +186,8 @@ def _differences(written: dict, found: dict) -> list[str]:
         ):
             if w[key] != g[key]:
                 out.append(f"variable {name!r}'s {what} changed")
+        if "h5type" in w and w["h5type"] != g.get("h5type"):  # stores before it: not kept
+            out.append(f"variable {name!r}'s HDF5 datatype changed")
         if "sha256" in w and "sha256" in g and w["sha256"] != g["sha256"]:
             out.append(f"variable {name!r}'s values changed (their SHA-256 differs)")
     return out

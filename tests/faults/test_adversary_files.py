@@ -429,3 +429,39 @@ def test_crafted_sample_dim_attribute_is_a_store_error(tmp_path):
     path = _crafted(tmp_path, {"sample_dim": "term"})
     with pytest.raises(ooc.StoreError, match="named 'term'"):
         ooc.open_design(path)
+
+
+# -- damage the manifest must catch ---------------------------------------------------------
+_F8 = b"\x11\x20\x3f\x00\x08\x00\x00\x00\x00\x00\x40\x00\x34\x0b\x00\x34\xff\x03\x00\x00"
+
+
+@pytest.mark.parametrize("delta,bit", [(16, 0), (16, 1), (12, 0), (13, 0)])
+def test_flipped_float_datatype_is_refused(tmp_path, delta, bit):
+    csv = tmp_path / "f.csv"
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"y": rng.normal(size=60), "x": rng.normal(size=60)}).to_csv(csv, index=False)
+    path = tmp_path / "f.nc"
+    ooc.read_csv(csv, path, chunksize=20, progress=False)
+    data = path.read_bytes()
+    hits = [i for i in range(len(data)) if data.startswith(_F8, i)]
+    assert hits
+    for h in hits:
+        b = bytearray(data)
+        b[h + delta] ^= 1 << bit
+        damaged = tmp_path / "g.nc"
+        damaged.write_bytes(bytes(b))
+        with pytest.raises(ooc.StoreError, match=r"HDF5 datatype changed|damaged"):
+            ooc.open_csv_store(damaged).to_dataframe()
+
+
+def test_undecodable_string_is_a_store_error(tmp_path):
+    csv = tmp_path / "s.csv"
+    pd.DataFrame({"x": [1.0, 2.0, 3.0], "g": ["zzzzqq", "b", "c"]}).to_csv(csv, index=False)
+    path = tmp_path / "s.nc"
+    ooc.read_csv(csv, path, progress=False)
+    data = bytearray(path.read_bytes())
+    i = data.index(b"zzzzqq")
+    data[i] = 0xE1  # a UTF-8 lead byte without its continuation
+    path.write_bytes(bytes(data))
+    with pytest.raises(ooc.StoreError, match=r"variable 'g'.*damaged"):
+        _ = ooc.open_csv_store(path)["g"].values
