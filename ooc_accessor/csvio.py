@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import store
+from . import manifest, store
 from .csvstore import FORMAT, CSVWriter, open_store
 from .errors import (
     ArgumentError,
@@ -30,6 +30,7 @@ from .errors import (
     CSVError,
     CSVNotFoundError,
     OOCError,
+    StoreError,
 )
 from .store import check_compression, temporary_store_path
 
@@ -299,4 +300,11 @@ def open_csv_store(
         version=None,
         verify=verify,
     )
+    # the attributes the opener reads, checked (a crafted store: a StoreError naming one)
+    attrs["chunk_rows"] = manifest.int_attr(path, attrs, "chunk_rows", 1)
+    attrs["n_rows"] = manifest.int_attr(path, attrs, "n_rows", 0)
+    if isinstance(attrs.get("columns"), str):
+        columns = manifest.json_attr(path, "columns", attrs["columns"])
+        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+            raise StoreError(f"{path!r}: its 'columns' attribute is not a list of names")
     return open_store(path, attrs, temporary=temporary)

@@ -15,6 +15,8 @@ under an escaped variable name and the ``columns`` attribute keeps the real name
 from __future__ import annotations
 
 import json
+import os
+import stat
 import traceback
 import uuid
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import lazy, manifest, store
+from . import csvvalues, lazy, manifest, store
 from .errors import ColumnTypeError, CSVError, StoreError
 
 FORMAT = "ooc_accessor.csv"
@@ -119,19 +121,31 @@ class _Column:
     name: str
     var: str
     kind: str = "empty"
+    #: the stored dtype of an int column (pandas' width) or a date column (pandas' unit)
+    dtype: np.dtype | None = None
+    negative: bool = False  # an int column held a negative value (uint64 then cannot)
 
 
-def encode(col: pd.Series, kind: str, where: str = "") -> np.ndarray:
-    """A chunk's column as the stored dtype of ``kind``."""
+def value_dtype(col: pd.Series, kind: str) -> np.dtype | None:
+    """The dtype a chunk's int or date column has as pandas gave it (None: other kinds)."""
+    if kind == "int":
+        return csvvalues.int_dtype(col)
+    if kind == "datetime":
+        return csvvalues.date_dtype(col)
+    return None
+
+
+def encode(col: pd.Series, kind: str, where: str = "", dtype: np.dtype | None = None) -> np.ndarray:
+    """A chunk's column as the stored dtype of ``kind`` (``dtype``: of an int or date
+    column, its width or unit; int64 and nanoseconds when not given)."""
     if kind == "float" or kind == "empty":
         return col.to_numpy(dtype=np.float64, na_value=np.nan)
     if kind == "int":
-        return col.to_numpy(dtype=np.int64)
+        return csvvalues.as_int(col, dtype or np.dtype(np.int64), where)
     if kind == "bool":
         return col.to_numpy(dtype=np.int8)
     if kind == "datetime":
-        values = col.to_numpy(dtype="datetime64[ns]")
-        return values.view(np.int64)
+        return csvvalues.as_dates(col, dtype or np.dtype("datetime64[ns]"), where)
     # strings: missing becomes "" under the _FillValue "", which xarray decodes as NaN
     if isinstance(col.dtype, pd.StringDtype):
         out = col.to_numpy(dtype=object, na_value="")  # one conversion, the common case
@@ -200,6 +214,7 @@ class CSVWriter:
         self.columns: dict[str, _Column] = {}
         self.order: list[str] = []
         self.index_kind: str | None = None
+        self.index_dtype: np.dtype | None = None
         self.indexed = indexed  # index_col given: its values become the dim's coordinate
         self._index: Any = None
         self._f: h5py.File | None = None
@@ -207,6 +222,7 @@ class CSVWriter:
             # no chunk cache: each block's chunks are written when the block is (a full disk
             # then fails that write, not a later flush of cached chunks at close, which h5py
             # cannot recover from); rows are appended whole chunks at a time anyway
+            store.create_temp(self.tmp)
             self._f = h5py.File(
                 self.tmp, "w", userblock_size=store.USERBLOCK, rdcc_nbytes=0, rdcc_nslots=1
             )
@@ -216,7 +232,9 @@ class CSVWriter:
             raise store.write_error(exc, self.final) from exc
 
     # variables -------------------------------------------------------------------------------
-    def _create(self, var: str, kind: str, n: int = 0) -> h5py.Dataset:
+    def _create(
+        self, var: str, kind: str, n: int = 0, dtype: np.dtype | None = None
+    ) -> h5py.Dataset:
         opts: dict[str, Any] = {}
         if self.compression:
             opts["compression"] = self.compression
@@ -229,23 +247,26 @@ class CSVWriter:
             shape=(n,),
             maxshape=(None,),
             chunks=(self.chunk_rows,),
-            dtype=_STORED[kind],
+            dtype=dtype if kind == "int" and dtype is not None else _STORED[kind],
             **opts,
         )
-        _attrs(ds, kind)
+        _attrs(ds, kind, dtype)
         return ds
 
-    def _rewrite(self, col: _Column, kind: str) -> None:
-        """Convert the rows already written of a column to ``kind`` (once per change)."""
+    def _rewrite(self, col: _Column, kind: str, dtype: np.dtype | None = None) -> None:
+        """Convert the rows already written of a column to ``kind`` (once per change), or
+        an int column's rows to a wider ``dtype`` (uint64 once a value needs it)."""
         old = self._f[col.var]
         tmp = f"{col.var}.__ooc_new__"
-        new = self._create(tmp, kind, self.n)
+        new = self._create(tmp, kind, self.n, dtype)
         for a in range(0, self.n, self.chunk_rows):
             b = min(a + self.chunk_rows, self.n)
             # the only changes merge_kinds makes after rows are written: a column missing so
             # far takes its first kind, and int becomes float
             if col.kind == "empty":
                 new[a:b] = empty_as(kind, b - a)
+            elif kind == "int":  # a wider int: every value fits (merge_int_dtypes)
+                new[a:b] = old[a:b].astype(dtype)
             else:
                 new[a:b] = old[a:b].astype(np.float64)
         del self._f[col.var]
@@ -284,6 +305,8 @@ class CSVWriter:
                     f"column {name!r} holds time-zone-aware dates ({where}); convert them to "
                     "UTC (e.g. date_format / a converter) or read them as text"
                 )
+            if new == "str":
+                csvvalues.refuse_big_ints(frame[name], where)
             merged = merge_kinds(col.kind, new, self.n > 0)
             if merged is None:
                 raise ColumnTypeError(
@@ -291,13 +314,16 @@ class CSVWriter:
                     f"{new} values {where}; pass dtype={{{name!r}: str}} (or float) to "
                     "read_csv so every chunk is read alike"
                 )
+            dtype = self._dtype(col, merged, frame[name], where)
             if merged != col.kind and self.n and not (col.kind == "empty" and merged == "float"):
-                self._rewrite(col, merged)  # (empty so far and now float: NaNs already)
-            col.kind = merged
+                self._rewrite(col, merged, dtype)  # (empty so far and now float: NaNs already)
+            elif merged == "int" and col.dtype is not None and dtype != col.dtype and self.n:
+                self._rewrite(col, merged, dtype)
+            col.kind, col.dtype = merged, dtype
             kinds[name] = merged
         a, b = self.n, self.n + m
         for name in self.order:
-            values = encode(frame[name], kinds[name], where)
+            values = encode(frame[name], kinds[name], where, self.columns[name].dtype)
             ds = self._f[self.columns[name].var]
             ds.resize((b,))
             ds[a:b] = values
@@ -314,8 +340,27 @@ class CSVWriter:
                     "every chunk is read alike"
                 )
             self._index.resize((b,))
-            self._index[a:b] = encode(index.rename(self.dim), self.index_kind, where)
+            self._index[a:b] = encode(
+                index.rename(self.dim), self.index_kind, where, self.index_dtype
+            )
         self.n = b
+
+    def _dtype(self, col: _Column, kind: str, values: pd.Series, where: str) -> np.dtype | None:
+        """The stored dtype of an int or date column after this chunk (None: other kinds).
+
+        Ints take the width a whole-file read would (uint64 when needed, see
+        :func:`~ooc_accessor.csvvalues.merge_int_dtypes`); dates keep the first chunk's unit.
+        """
+        if kind == "datetime":
+            return col.dtype if col.kind == "datetime" else value_dtype(values, kind)
+        if kind != "int":
+            return None
+        new = csvvalues.int_dtype(values)
+        have = col.dtype if col.kind == "int" else None
+        negative = bool(values.lt(0).any())
+        dtype = csvvalues.merge_int_dtypes(col.name, have, new, col.negative or negative, where)
+        col.negative = col.negative or negative
+        return dtype
 
     def _start(self, frame: pd.DataFrame) -> None:
         names = [str(c) for c in frame.columns]
@@ -340,14 +385,19 @@ class CSVWriter:
             if var in taken:  # cannot happen for distinct names; kept as a guard
                 raise CSVError(f"column {name!r} cannot be stored under a name of its own")
             taken.add(var)
-            self.columns[name] = _Column(name, var, kind)
-            self._create(var, kind)
+            col = self.columns[name] = _Column(name, var, kind)
+            col.dtype = value_dtype(values, kind)
+            self._create(var, kind, dtype=col.dtype)
         if self.indexed:
             if isinstance(frame.index, pd.MultiIndex):
                 raise CSVError("index_col with several columns is not supported: pass one")
             kind = kind_of(frame.index.to_series())
             self.index_kind = "str" if kind in ("empty", "tzdatetime") else kind
-            self._index = self._create(f"{variable_name(self.dim)}.__ooc_index__", self.index_kind)
+            # the labels' width or unit is the first chunk's (a later one must fit it)
+            self.index_dtype = value_dtype(frame.index.to_series(), self.index_kind)
+            self._index = self._create(
+                f"{variable_name(self.dim)}.__ooc_index__", self.index_kind, dtype=self.index_dtype
+            )
 
     def commit(self, sources: list[str]) -> str:
         """The row dimension, attributes, manifest, fsync, rename to the final path."""
@@ -370,7 +420,7 @@ class CSVWriter:
         except (OSError, RuntimeError) as exc:
             _drop_hdf5_objects(exc)
             raise store.write_error(exc, self.final) from exc
-        store.replace(self.tmp, self.final)
+        store.replace(self.tmp, self.final, _sources_mode(sources))
         return self.final
 
     def _make_dimension(self) -> None:
@@ -396,6 +446,20 @@ class CSVWriter:
         store.discard(self._f, self.tmp)
 
 
+def _sources_mode(sources: list[str]) -> int | None:
+    """The permission bits every source file shares (a new store gets no more than these);
+    None when no source is a file on disk (a buffer, a URL)."""
+    mode = None
+    for src in sources:
+        try:
+            st = os.stat(src) if isinstance(src, (str, os.PathLike)) else None
+        except (OSError, ValueError):
+            st = None
+        if st is not None:
+            mode = stat.S_IMODE(st.st_mode) if mode is None else mode & st.st_mode
+    return mode
+
+
 def _drop_hdf5_objects(exc: BaseException) -> None:
     """Let go of the HDF5 objects a failed write's traceback holds (its frames' locals).
 
@@ -406,13 +470,13 @@ def _drop_hdf5_objects(exc: BaseException) -> None:
     traceback.clear_frames(exc.__traceback__)
 
 
-def _attrs(ds: h5py.Dataset, kind: str) -> None:
-    """The attributes xarray decodes ``kind`` from."""
+def _attrs(ds: h5py.Dataset, kind: str, dtype: np.dtype | None = None) -> None:
+    """The attributes xarray decodes ``kind`` from (dates: in ``dtype``'s unit)."""
     if kind == "bool":
         ds.attrs["dtype"] = "bool"  # xarray's convention: decoded back to bool
     elif kind == "datetime":
         ds.attrs["_FillValue"] = np.array([_NAT])
-        ds.attrs["units"] = _DATE_UNITS
+        ds.attrs["units"] = csvvalues.date_units(dtype) if dtype is not None else _DATE_UNITS
         ds.attrs["calendar"] = "proleptic_gregorian"
     elif kind == "str":
         ds.attrs.create("_FillValue", "", dtype=_STR)  # decoded as missing
@@ -426,7 +490,9 @@ def _decoder(ds: h5py.Dataset) -> tuple[Any, Any]:
     if manifest.plain_attr(ds.attrs.get("dtype", "")) == "bool":
         return _decode_bool, np.dtype(bool)
     if "units" in ds.attrs and ds.dtype == np.int64:
-        return _decode_dates, np.dtype("datetime64[ns]")
+        dates = csvvalues.units_dtype(manifest.plain_attr(ds.attrs["units"]))
+        if dates is not None:
+            return (lambda values: values.view(dates)), dates
     return None, ds.dtype
 
 
@@ -438,10 +504,6 @@ def _decode_text(values: np.ndarray) -> np.ndarray:
 
 def _decode_bool(values: np.ndarray) -> np.ndarray:
     return values.astype(bool)
-
-
-def _decode_dates(values: np.ndarray) -> np.ndarray:
-    return values.view("datetime64[ns]")
 
 
 def stored_columns(attrs: dict[str, Any]) -> list[str]:

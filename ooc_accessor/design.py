@@ -533,14 +533,12 @@ class Design:
                 self._finalizer = None
             return self
         self.close()
-        tmp = f"{target}.tmp-save"
+        # as every store is written: an exclusive, marked temporary beside the target, its
+        # room checked, renamed over the target when complete (StoreError on failure)
+        store.keep_store(self._path, target, move=self._finalizer is not None)
         if self._finalizer is not None:
-            shutil.move(self._path, tmp)
             self._finalizer.detach()
             self._finalizer = None
-        else:
-            shutil.copyfile(self._path, tmp)
-        store.replace(tmp, target)  # an existing target keeps its mode and owner
         self._path = target
         return self
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import shutil
 import socket
 import stat
@@ -73,6 +74,26 @@ def temp_path(final: str) -> str:
     return os.path.join(directory, f".{base}.tmp-{tag}")
 
 
+def create_temp(tmp: str) -> None:
+    """Create, exclusively and marked, the temporary file ``tmp`` (a :func:`temp_path`).
+
+    The file is created with ``O_EXCL`` (an existing file
+    or a symlink of that name is never written through) and mode 0600 (the store's own mode
+    is given when it is renamed into place, :func:`replace`), and it carries the mark
+    naming it (:func:`mark_temporary`) from its first byte. HDF5 then truncates it when it
+    opens it for writing (mode ``"w"`` keeps the file and its mode, not its bytes): the
+    writer marks it again right after (:func:`mark_temporary`), so the only window in which
+    a killed writer leaves an unmarked temporary is HDF5's creation call; such a file is
+    leaked, never taken for ours by :func:`remove_stale_temps`.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(tmp, flags, 0o600)
+    try:
+        os.pwrite(fd, _mark_text(tmp), 0)
+    finally:
+        os.close(fd)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -106,9 +127,10 @@ def mark_temporary(tmp: str) -> None:
     the mark (a digest of the file's own name) is at the file's first byte from the moment
     it is written to the end, whatever state a killed writer leaves the HDF5 data in.
     :func:`remove_stale_temps` removes only files carrying it. It stays when the
-    temporary is renamed into a store: it then names a file that no longer exists.
+    temporary is renamed into a store: it then names a file that no longer exists, and is
+    what tells :func:`store_status` that the store is this library's.
     """
-    fd = os.open(tmp, os.O_WRONLY)
+    fd = os.open(tmp, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0))
     try:
         os.pwrite(fd, _mark_text(tmp), 0)
     finally:
@@ -116,25 +138,20 @@ def mark_temporary(tmp: str) -> None:
 
 
 def _is_our_temporary(path: str) -> bool:
-    """Whether ``path`` is provably a temporary this library created.
+    """Whether ``path`` is provably a temporary this library created: its first bytes are
+    the mark naming this very file (:func:`mark_temporary`).
 
-    An HDF5 file whose user block holds the mark naming this very file; or whose user
-    block is still empty: HDF5 had created it (the signature is at :data:`USERBLOCK`, the
-    block before it all zeros, as no other writer leaves a file) and the writer was killed
-    before the next statement wrote the mark; or an empty file (killed between HDF5
-    creating the file and writing its first bytes): removing it loses nothing.
+    Nothing else counts: an empty file, or an HDF5 file whose user block is still zeros
+    (a writer killed inside HDF5's creation call, before it could mark the file) may as
+    well be a user's, and is left alone (a leaked temporary is the lesser harm).
     """
+    mark = _mark_text(path)
     try:
         with open(path, "rb") as fh:
-            head = fh.read(USERBLOCK + len(_HDF5_SIGNATURE))
+            head = fh.read(len(mark))
     except OSError:
         return False
-    if not head:
-        return True
-    if head[USERBLOCK:] != _HDF5_SIGNATURE:
-        return False
-    block = head[:USERBLOCK]
-    return block.startswith(_mark_text(path)) or block == bytes(USERBLOCK)
+    return head == mark
 
 
 def remove_stale_temps(final: str) -> list[str]:
@@ -171,25 +188,44 @@ def remove_stale_temps(final: str) -> list[str]:
     return removed
 
 
-def is_our_store(path: str) -> bool:
-    """Whether ``path`` holds one of this library's stores (or an HDF5 file too damaged
-    to tell: an unreadable HDF5 file is taken to be a damaged store, rebuilt in place)."""
+#: every mark starts so (then the 64 hex digits of a digest and a newline)
+_MARK_HEAD = b"ooc_accessor temporary "
+_MARK = re.compile(re.escape(_MARK_HEAD) + rb"[0-9a-f]{64}\n")
+
+
+def store_status(path: str) -> str:
+    """What the existing file ``path`` is: ``"ours"``, ``"unreadable"`` or ``"other"``.
+
+    A file is ours only when provably so: its user block carries this library's mark
+    (every store written since the mark exists; HDF5 never writes there, so the mark is
+    there whatever state the HDF5 data are in), or HDF5 can read it and its ``format``
+    attribute is one of this library's (older stores). An HDF5 file HDF5 cannot open at
+    the moment (locked by another writer, or damaged) and without the mark is
+    ``"unreadable"``: it may be a user's, and is never overwritten.
+    """
     try:
         with open(path, "rb") as fh:
             head = fh.read(2**16 + len(_HDF5_SIGNATURE))
     except OSError:
-        return False
+        return "other"
+    if head[USERBLOCK : USERBLOCK + len(_HDF5_SIGNATURE)] == _HDF5_SIGNATURE and _MARK.match(head):
+        return "ours"
     # HDF5 looks for its signature at 0, 512, 1024, 2048... (after a user block)
     at = [0] + [2**k for k in range(9, 17)]
     if not any(head[a : a + len(_HDF5_SIGNATURE)] == _HDF5_SIGNATURE for a in at):
-        return False
+        return "other"
     try:
         with h5py.File(path, "r") as f:
             fmt = f.attrs.get("format", b"")
-    except Exception:  # HDF5 reports damage as several types
-        return True
-    fmt = fmt.decode() if isinstance(fmt, bytes) else str(fmt)
-    return fmt.startswith("ooc_accessor.")
+    except Exception:  # HDF5 reports a lock or damage as several types
+        return "unreadable"
+    fmt = fmt.decode(errors="replace") if isinstance(fmt, bytes) else str(fmt)
+    return "ours" if fmt.startswith("ooc_accessor.") else "other"
+
+
+def is_our_store(path: str) -> bool:
+    """Whether ``path`` provably holds one of this library's stores (:func:`store_status`)."""
+    return store_status(path) == "ours"
 
 
 def check_target(path: str | os.PathLike, error: type[Exception] = StoreError) -> str:
@@ -220,7 +256,16 @@ def check_target(path: str | os.PathLike, error: type[Exception] = StoreError) -
             f"cannot write {given!r}: directory {where!r} is not writable; pass a path in a "
             "directory you can write to"
         )
-    if os.path.exists(final) and not is_our_store(final):
+    status = store_status(final) if os.path.exists(final) else "ours"
+    if status == "unreadable":
+        raise error(
+            f"cannot write a store at {given!r}: an HDF5 file is there that cannot be opened "
+            "now (another process may hold it open for writing, or it is damaged) and it "
+            "carries no ooc_accessor mark, so it may not be one of this library's stores; "
+            "it is not overwritten. Close the program using it and retry, remove it "
+            "yourself if it is yours to remove, or pass another path="
+        )
+    if status != "ours":
         raise error(
             f"cannot write a store at {given!r}: a file that is not an ooc_accessor store is "
             "there, and it is not overwritten; remove it first or pass another path="
@@ -228,9 +273,44 @@ def check_target(path: str | os.PathLike, error: type[Exception] = StoreError) -
     return final
 
 
-def replace(tmp: str, final: str) -> None:
+#: the names :func:`temporary_store_path` gives (read_csv's say ``ooc-csv-``)
+_TEMPORARY_NAME = re.compile(r"ooc-[a-z]+-[0-9a-f]{32}\.nc")
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read by setting it back at once
+    os.umask(mask)
+    return mask
+
+
+def new_store_mode(final: str, source_mode: int | None = None) -> int:
+    """The mode of a new store at ``final`` (no file was there).
+
+    A temporary store (named by :func:`temporary_store_path`, in a temporary directory
+    others may share) is 0600, as ``tempfile`` makes its files; any other has the
+    umask's mode, as any new file, AND-ed with ``source_mode``, the mode of the user's
+    file it was made from (a 0600 CSV gives a 0600 store: never wider than its source).
+    """
+    if _TEMPORARY_NAME.fullmatch(os.path.basename(final)):
+        mode = 0o600
+    else:
+        mode = 0o666 & ~_umask()
+    if source_mode is not None:
+        mode &= stat.S_IMODE(source_mode)
+    return mode
+
+
+def replace(tmp: str, final: str, source_mode: int | None = None) -> None:
     """Rename a complete temporary over ``final``, keeping an existing target's mode and
-    owner (a 0600 store stays 0600); a new file has the umask's mode, as any file."""
+    owner (a 0600 store stays 0600); a new file gets :func:`new_store_mode`."""
     try:
         st = os.stat(final)
     except FileNotFoundError:
@@ -242,7 +322,63 @@ def replace(tmp: str, final: str) -> None:
                 os.chown(tmp, st.st_uid, st.st_gid)
             except PermissionError:  # only root may give a file away; ours stays ours
                 pass
+    else:
+        os.chmod(tmp, new_store_mode(final, source_mode))
     os.replace(tmp, final)
+
+
+def _marked(path: str) -> bool:
+    """Whether the store ``path`` has a user block with a mark in it (every store since
+    the mark exists; older ones have no user block to write a mark in)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(USERBLOCK + len(_HDF5_SIGNATURE))
+    except OSError:
+        return False
+    return head[USERBLOCK:] == _HDF5_SIGNATURE and bool(_MARK.match(head))
+
+
+def keep_store(source: str, final: str, move: bool) -> None:
+    """Put the complete store ``source`` at ``final`` (a checked target), atomically.
+
+    As every store is written: into a temporary of this library's beside ``final``
+    (created exclusively, marked with its own name, see :func:`create_temp`), renamed over
+    ``final`` when complete. ``move`` renames ``source`` itself when it is on the same file
+    system (copied and then removed otherwise). The copy's room is checked first
+    (:func:`ensure_space`); a failed write raises a :class:`StoreError` naming ``final``,
+    with the temporary removed and ``final`` untouched.
+    """
+    remove_stale_temps(final)
+    tmp = temp_path(final)
+    marked = _marked(source)
+    mark = _mark_text(tmp)
+    same_fs = os.stat(source).st_dev == os.stat(os.path.dirname(final)).st_dev
+    if not (move and same_fs):
+        ensure_space(final, os.path.getsize(source))  # refused before anything is written
+    try:
+        if move and same_fs:
+            create_temp(tmp)
+            if marked:  # marked with the temporary's name before it takes that name
+                with open(source, "r+b") as fh:
+                    fh.write(mark)
+            os.replace(source, tmp)
+        else:
+            create_temp(tmp)
+            # the mark create_temp wrote stays: the source's own mark is not copied over it
+            skip = len(mark) if marked else 0
+            with open(source, "rb") as src, open(tmp, "r+b") as dst:
+                src.seek(skip)
+                dst.seek(skip)
+                shutil.copyfileobj(src, dst, 2**20)
+                dst.flush()
+                os.fsync(dst.fileno())
+    except OSError as exc:
+        if os.path.lexists(tmp) and _is_our_temporary(tmp):
+            os.remove(tmp)
+        raise write_error(exc, final) from exc
+    replace(tmp, final)
+    if move and not same_fs:
+        os.remove(source)
 
 
 def discard(f: h5netcdf.File | h5py.File | None, tmp: str) -> None:

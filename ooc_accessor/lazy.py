@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .errors import StoreError, StoreNotFoundError
+from .errors import ArgumentError, StoreError, StoreNotFoundError
 from .manifest import plain_attr
 
 #: HDF5's and netCDF's bookkeeping attributes: not what a variable says about itself
@@ -106,12 +106,15 @@ class StoreArray:
                 )
             try:
                 values = f[self.name][key]
-            except (OSError, ValueError) as exc:  # fletcher32 failed, or an unreadable chunk
+                # strings have no checksum (HDF5 filters cannot take variable-length data):
+                # a damaged one shows only as text that does not decode, or a heap HDF5
+                # cannot follow
+                return self.decode(values) if self.decode is not None else values
+            except (OSError, ValueError, RuntimeError, KeyError) as exc:  # incl. Unicode
                 raise StoreError(
                     f"cannot read variable {self.name!r} of {self.path!r} at {_where(key)} "
-                    f"({exc}): the store is damaged; rebuild it"
+                    f"({type(exc).__name__}: {exc}): the store is damaged; rebuild it"
                 ) from exc
-        return self.decode(values) if self.decode is not None else values
 
     def __getstate__(self) -> dict:
         # a worker reads by path; the owner (and its finalizer) stays with the client
@@ -191,6 +194,26 @@ def _layout(f: h5py.File, decode_index: Any) -> tuple[dict[str, Any], list]:
     return coords, layout
 
 
+#: the names a store of rows gives its own dimensions and variables: the sample dimension
+#: (``obs`` in the file, renamed to the user's) cannot take one of them
+RESERVED_NAMES = ("term", "response", "component", "X", "y", "weights", "U", "scores")
+
+
+def check_sample_dim(dim: Any, error: type[Exception] = ArgumentError) -> None:
+    """Refuse a sample dimension named like a store's own dimension or variable.
+
+    The design's outputs are the store's variables with ``obs`` renamed to the sample
+    dimension: a sample dimension named ``term`` (or ``X``...) would clash with them.
+    Checked when the design is made (``dim=``), so the refusal comes before any work.
+    """
+    if dim in RESERVED_NAMES:
+        raise error(
+            f"the sample dimension is named {dim!r}, a name ooc_accessor's stores use "
+            f"themselves ({', '.join(RESERVED_NAMES)}); rename it first, e.g. "
+            f"ds.rename({{{dim!r}: 'obs'}}), and pass dim='obs'"
+        )
+
+
 def open_rows(
     path: str,
     chunk_rows: int,
@@ -206,6 +229,7 @@ def open_rows(
     ``obs`` is renamed ``sample_dim``. ``keep``: the owner of a temporary store, held by
     every lazy variable (and so by every output computed from them).
     """
+    check_sample_dim(sample_dim, StoreError)  # a crafted store's sample_dim attribute
     with open_checked(path, store_id or "") as f:
         sid = store_id or str(plain_attr(f.attrs.get("store_id", "")))
         coords, layout = _layout(f, decode_index)

@@ -121,6 +121,10 @@ def describe(
             "dtype": "str" if text else ds.dtype.str,
             "fletcher32": bool(ds.fletcher32),
             "attrs": _user_attrs(ds.attrs),
+            # HDF5's full datatype (byte order, sizes, exponent and mantissa layout, bias,
+            # string encoding), serialized: a flipped bit in it converts every value
+            # wrongly while the numpy dtype string and the chunks' checksums still match
+            "h5type": hashlib.sha256(ds.id.get_type().encode()).hexdigest()[:32],
         }
         if ds.chunks is not None:
             entry["chunks"] = _chunk_layout(ds)
@@ -182,6 +186,8 @@ def _differences(written: dict, found: dict) -> list[str]:
         ):
             if w[key] != g[key]:
                 out.append(f"variable {name!r}'s {what} changed")
+        if "h5type" in w and w["h5type"] != g.get("h5type"):  # stores before it: not kept
+            out.append(f"variable {name!r}'s HDF5 datatype changed")
         if "sha256" in w and "sha256" in g and w["sha256"] != g["sha256"]:
             out.append(f"variable {name!r}'s values changed (their SHA-256 differs)")
     return out
@@ -274,3 +280,121 @@ def plain_attr(v: Any) -> Any:
     if isinstance(v, np.generic):
         return v.item()
     return v
+
+
+# -- the values of attributes the library reads -----------------------------------------------
+# A store is data: the manifest proves it unchanged since written, not that its writer was
+# this library. Every attribute read is checked for type and range here, so a crafted store
+# gives a StoreError naming the attribute, never a Python error from deep inside.
+
+#: deeper JSON than any store writes (a spec nests about ten levels): refused unparsed
+MAX_JSON_DEPTH = 64
+_OPEN, _CLOSE = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
+
+
+def int_attr(path: str, attrs: dict[str, Any], name: str, minimum: int) -> int:
+    """The integer attribute ``name`` (at least ``minimum``), or a StoreError naming it."""
+    v = attrs.get(name)
+    if isinstance(v, np.ndarray) and v.shape == (1,):
+        v = v[0]
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < minimum:
+        raise StoreError(
+            f"{path!r}: its {name!r} attribute is {v!r}, not an integer of at least {minimum}; "
+            "the store was changed or crafted: rebuild it from its source"
+        )
+    return int(v)
+
+
+def json_attr(path: str, name: str, text: Any) -> Any:
+    """The JSON attribute ``name`` parsed, its depth and its arrays checked first.
+
+    Nesting deeper than :data:`MAX_JSON_DEPTH` is refused before parsing (Python's parser
+    would recurse); every ``{"__nd__", "dtype", "shape"}`` array must hold exactly its
+    shape's count of values that its dtype represents exactly.
+    """
+    if not isinstance(text, str):
+        raise StoreError(f"{path!r}: its {name!r} attribute is not text; rebuild the store")
+    raw = np.frombuffer(text.encode("utf-8", "surrogatepass"), np.uint8)
+    # brackets inside strings do not nest: drop the strings' bytes first
+    quote = (raw == ord('"')) & ~_escaped(raw)
+    inside = (np.cumsum(quote) % 2 == 1) & ~quote
+    step = np.isin(raw, _OPEN).astype(np.int64) - np.isin(raw, _CLOSE)
+    step[inside] = 0
+    if raw.size and int(np.cumsum(step).max()) > MAX_JSON_DEPTH:
+        raise StoreError(
+            f"{path!r}: its {name!r} attribute nests deeper than {MAX_JSON_DEPTH} levels, "
+            "which no store written by ooc_accessor does; rebuild the store from its source"
+        )
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise StoreError(f"{path!r}: its {name} is not JSON ({exc}); rebuild it") from None
+    bad = _bad_array(value)
+    if bad is not None:
+        raise StoreError(
+            f"{path!r}: its {name!r} attribute holds an array that is not what its dtype and "
+            f"shape say ({bad}); the store was changed or crafted: rebuild it from its source"
+        )
+    return value
+
+
+def _escaped(raw: np.ndarray) -> np.ndarray:
+    """Which bytes follow an odd run of backslashes (an escaped quote is not a quote)."""
+    out = np.zeros(raw.size, dtype=bool)
+    backslash = np.flatnonzero(raw == ord("\\"))
+    if backslash.size == 0:
+        return out
+    # the common case has few backslashes: walk them in Python
+    i, n = 0, backslash.size
+    while i < n:
+        j = i
+        while j + 1 < n and backslash[j + 1] == backslash[j] + 1:
+            j += 1
+        run = j - i + 1
+        after = backslash[j] + 1
+        if run % 2 == 1 and after < raw.size:
+            out[after] = True
+        i = j + 1
+    return out
+
+
+def _bad_array(value: Any) -> str | None:
+    """What is wrong with the first malformed ``__nd__`` array in ``value`` (None: none)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, dict):
+            if "__nd__" in v:
+                why = _array_problem(v)
+                if why is not None:
+                    return why
+            else:
+                stack.extend(v.values())
+    return None
+
+
+def _array_problem(v: dict[str, Any]) -> str | None:
+    values, dtype, shape = v.get("__nd__"), v.get("dtype"), v.get("shape")
+    if not (isinstance(values, list) and isinstance(dtype, str) and isinstance(shape, list)):
+        return None  # not an array of ours: refused where it is used (safety.check_spec)
+    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
+        return f"shape {shape!r}"
+    try:
+        dt = np.dtype(dtype)
+    except (TypeError, ValueError):
+        return None  # not a dtype: refused where it is used (safety.check_spec)
+    if dt.kind not in "fiub":
+        return None  # not numbers: refused where the array is used (safety.check_spec)
+    if int(np.prod(shape)) != len(values):
+        return f"{len(values)} values of dtype {dtype!r} for shape {shape!r}"
+    if dt.kind in "iub" and not all(isinstance(x, int) for x in values):
+        return f"non-integers for dtype {dtype!r}"
+    try:
+        arr = np.asarray(values, dtype=dt)
+    except (OverflowError, ValueError, TypeError):
+        return f"values out of the range of dtype {dtype!r}"
+    if dt.kind in "iu" and arr.tolist() != values:
+        return f"values out of the range of dtype {dtype!r}"
+    return None

@@ -20,7 +20,7 @@ import patsy.builtins
 from patsy import EvalEnvironment
 from patsy.eval import ast_names
 
-from . import store
+from . import lazy, store
 from .errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -187,6 +187,7 @@ def sample_dim_of(obj: Any, dim: str | None) -> str:
     dims = list(obj.dims)
     if dim is None:
         if isinstance(obj, xr.Dataset) and len(dims) == 1:
+            lazy.check_sample_dim(dims[0])  # not a name the store uses itself
             return dims[0]
         raise ArgumentError(
             f"pass dim= naming the sample dimension of the {type(obj).__name__} (dims {dims})"
@@ -196,6 +197,7 @@ def sample_dim_of(obj: Any, dim: str | None) -> str:
             f"dim={dim!r} is not a dimension of the {type(obj).__name__} (dims "
             f"{tuple(dims)}); pass one of {dims}"
         )
+    lazy.check_sample_dim(dim)
     return dim
 
 

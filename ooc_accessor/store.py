@@ -33,8 +33,10 @@ from .files import (  # noqa: F401 - re-exported: the store's callers use them f
     USERBLOCK,
     check_compression,
     check_target,
+    create_temp,
     discard,
     ensure_space,
+    keep_store,
     mark_temporary,
     remove_file,
     remove_stale_temps,
@@ -43,10 +45,12 @@ from .files import (  # noqa: F401 - re-exported: the store's callers use them f
     temporary_store_path,
     write_error,
 )
-from .lazy import open_checked
+from .lazy import check_sample_dim, open_checked
 from .manifest import (
     checked_attrs,
     hash_values,
+    int_attr,
+    json_attr,
     plain_attr,
     seal,
 )
@@ -197,6 +201,7 @@ class DesignWriter:
         # is completed in memory, not read back, checksummed and rewritten
         cache = self.chunk_rows * (max(p, 1) + k + 2) * 8 + 2**20
         try:
+            create_temp(self.tmp)
             self._f = h5netcdf.File(self.tmp, "w", rdcc_nbytes=cache, userblock_size=USERBLOCK)
             mark_temporary(self.tmp)
         except (OSError, RuntimeError) as exc:
@@ -435,6 +440,14 @@ def read_attrs(path: str, verify: bool = False) -> dict[str, Any]:
         raise StoreError(
             f"{path!r} lacks variable(s) {sorted(missing)}; rebuild it from its source"
         )
+    # every attribute the design reads, checked here (a crafted store: a StoreError
+    # naming the attribute, never an error from deep inside)
+    for name, minimum in (("chunk_rows", 1), ("n_obs", 0), ("n_dropped", 0)):
+        attrs[name] = int_attr(path, attrs, name, minimum)
+    if "spec" in attrs:
+        json_attr(path, "spec", attrs["spec"])
+    if "sample_dim" in attrs:
+        check_sample_dim(attrs["sample_dim"], StoreError)
     return attrs
 
 
@@ -535,6 +548,7 @@ def write_row_matrix(
         tmp = temp_path(path)
         f = None
         try:
+            create_temp(tmp)
             f = h5netcdf.File(tmp, "w", userblock_size=USERBLOCK)
             mark_temporary(tmp)
             # fixed-size dims: no HDF5 chunk may be longer than the rows (after drops)

@@ -3,7 +3,8 @@
 The kills run in ``kill_driver.py`` (one subprocess that forks a writer per trial); see its
 docstring for the outcomes. Here every trial must end ``absent``, ``previous`` or ``new``,
 every event kill point must really kill the writer, and every rerun must succeed and
-leave no temporary file behind.
+leave no temporary file of ours behind (an unmarked one, from a kill inside HDF5's creation
+call, is leaked by design and counted).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def test_killed_writer_leaves_nothing_or_a_whole_store(tmp_path, kind, n_random)
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report["failures"] == []
+    # unmarked temporaries (a kill inside HDF5's creation call): leaked, rare
+    assert len(report["leaked"]) <= 3, report["leaked"]
     outcomes = report["outcomes"]
     assert sum(outcomes.values()) == n_random + report["events"]
     # all three outcomes happen: kills before, during and after the rename were tried
