@@ -7,7 +7,6 @@ the accessor. Accessors hold only the object: anything fitted lives on the retur
 
 from __future__ import annotations
 
-import inspect
 import os
 from typing import Any
 
@@ -117,8 +116,6 @@ class _OocMixin:
         ``components_``); ``variables=`` picks a Dataset's variables. See
         :func:`ooc_accessor.pca.pca` for the parameters.
         """
-        accepted = [p for p in inspect.signature(IncrementalPCA).parameters if p != "n_components"]
-        check_keywords("pca", kwargs, ["n_components", "columns", "dim", "variables", *accepted])
         return pca(self._obj, n_components, columns=columns, dim=dim, variables=variables, **kwargs)
 
 

@@ -33,11 +33,12 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 
 from . import kernels, reduce
 from . import pca_solvers as solvers
+from .arguments import check_keywords
 from .errors import ArgumentError, ArgumentTypeError, DataError, NotFittedError, OOCError
 from .fields import FieldMatrix
 from .labels import FeatureLabels
 from .names import check_component_names
-from .pca_inputs import check_keywords, check_params, fitted_source, matrix_source
+from .pca_inputs import check_params, fitted_source, matrix_source
 from .sources import DesignMatrix, MatrixSource
 
 __all__ = ["IncrementalPCA", "pca"]
@@ -596,7 +597,8 @@ def pca(
     **kwargs
         Other :class:`IncrementalPCA` parameters (``whiten``, ``svd_solver``...).
     """
-    check_keywords(kwargs, IncrementalPCA._get_param_names())
+    params = [p for p in IncrementalPCA._get_param_names() if p != "n_components"]
+    check_keywords("pca", kwargs, ["n_components", "columns", "dim", "variables", *params])
     est = IncrementalPCA(n_components, **kwargs)
     est._labeled = True  # the accessor route: labeled results (see the class docstring)
     return est.fit(data, columns=columns, dim=dim, variables=variables)

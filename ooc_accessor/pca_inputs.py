@@ -27,7 +27,6 @@ __all__ = [
     "MISSING",
     "SOLVERS",
     "SparseMatrix",
-    "check_keywords",
     "check_params",
     "fitted_source",
     "input_names",
@@ -242,16 +241,6 @@ def check_params(est: Any) -> None:
     _flag("copy", est.copy)
     _choice("missing", est.missing, MISSING)
     check_random_state(est.random_state)
-
-
-def check_keywords(kwargs: dict, params: list) -> None:
-    """Refuse keywords of ``pca()`` that are no IncrementalPCA parameter, naming them."""
-    unknown = sorted(set(kwargs) - set(params) - {"n_components"})
-    if unknown:
-        raise ArgumentTypeError(
-            f"pca() got unknown keyword argument(s) {unknown}; it takes columns, dim, "
-            f"variables and IncrementalPCA's {sorted(params)}"
-        )
 
 
 def fitted_source(
