@@ -28,8 +28,12 @@ def test_predict_needs_a_table(df):
 
 def test_batch_size_must_be_a_positive_int(df):
     x = df[["b", "c", "d"]].to_numpy()
-    for bad in ("x", 2.5, True, 0):
-        with pytest.raises(ValueError, match=r"batch_size must be a positive int"):
+    # a wrong type is a TypeError, a wrong value a ValueError; both the library's own
+    for bad, exc in (("x", ooc.ArgumentTypeError), (True, ooc.ArgumentTypeError)):
+        with pytest.raises(exc, match=r"batch_size must be a positive int"):
+            ooc.IncrementalPCA(1, batch_size=bad).fit(x)
+    for bad in (2.5, 0):
+        with pytest.raises(ooc.ArgumentError, match=r"batch_size must be a positive int"):
             ooc.IncrementalPCA(1, batch_size=bad).fit(x)
 
 
