@@ -86,7 +86,8 @@ from bench_lstsq import FORMULA, make_frame  # noqa: E402 - the regression bench
 
 import ooc_accessor as ooc  # noqa: E402
 from ooc_accessor import reduce  # noqa: E402
-from ooc_accessor.sources import DesignMatrix, resolve_chunksize  # noqa: E402
+from ooc_accessor.arguments import resolve_chunksize  # noqa: E402
+from ooc_accessor.sources import DesignMatrix  # noqa: E402
 from ooc_accessor.spec import spec_from_json, spec_to_json  # noqa: E402
 from ooc_accessor.store import DesignWriter, read_attrs  # noqa: E402
 
