@@ -327,7 +327,7 @@ def _decimal(m: float, exp: int) -> tuple[float, int]:
     """``m * 2**exp`` as a decimal mantissa and exponent (for messages)."""
     if m <= 0:
         return 0.0, 0
-    lg = np.log10(m) + exp * np.log10(2.0)
+    lg = scaling.log10_scaled(m, exp)
     e10 = int(np.floor(lg))
     return float(10 ** (lg - e10)), e10
 

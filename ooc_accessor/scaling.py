@@ -71,10 +71,14 @@ _TINY = np.finfo(np.float64).tiny
 _LOG10_2 = float(np.log10(2.0))
 
 
+def log10_scaled(value: float, exp: int) -> float:
+    """``log10(|value| * 2**exp)``, computed without forming the product (for messages)."""
+    return float(np.log10(abs(float(value))) + exp * _LOG10_2)
+
+
 def _magnitude(value: float, exp: int) -> str:
     """``value * 2**exp`` as a power of ten, computed without forming it."""
-    v = abs(float(value))
-    return f"1e{np.log10(v) + exp * _LOG10_2:+.0f}" if v > 0 else "0"
+    return f"1e{log10_scaled(value, exp):+.0f}" if abs(float(value)) > 0 else "0"
 
 
 def exact_scale(values: Any, exps: Any, what: str, names: Any, fix: str) -> np.ndarray:
