@@ -222,11 +222,7 @@ class CSVWriter:
             # no chunk cache: each block's chunks are written when the block is (a full disk
             # then fails that write, not a later flush of cached chunks at close, which h5py
             # cannot recover from); rows are appended whole chunks at a time anyway
-            store.create_temp(self.tmp)
-            self._f = h5py.File(
-                self.tmp, "w", userblock_size=store.USERBLOCK, rdcc_nbytes=0, rdcc_nslots=1
-            )
-            store.mark_temporary(self.tmp)
+            self._f = store.open_temp(self.tmp, "hdf5", rdcc_nbytes=0, rdcc_nslots=1)
         except (OSError, RuntimeError) as exc:
             self.abort()
             raise store.write_error(exc, self.final) from exc

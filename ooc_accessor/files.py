@@ -10,7 +10,9 @@ refusing a write the disk cannot take, and turning HDF5's write failures into a
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -74,24 +76,53 @@ def temp_path(final: str) -> str:
     return os.path.join(directory, f".{base}.tmp-{tag}")
 
 
-def create_temp(tmp: str) -> None:
+def create_temp(tmp: str, skeleton: bytes = b"") -> None:
     """Create, exclusively and marked, the temporary file ``tmp`` (a :func:`temp_path`).
 
-    The file is created with ``O_EXCL`` (an existing file
-    or a symlink of that name is never written through) and mode 0600 (the store's own mode
-    is given when it is renamed into place, :func:`replace`), and it carries the mark
-    naming it (:func:`mark_temporary`) from its first byte. HDF5 then truncates it when it
-    opens it for writing (mode ``"w"`` keeps the file and its mode, not its bytes): the
-    writer marks it again right after (:func:`mark_temporary`), so the only window in which
-    a killed writer leaves an unmarked temporary is HDF5's creation call; such a file is
-    leaked, never taken for ours by :func:`remove_stale_temps`.
+    The file is created with ``O_EXCL`` (an existing file or a symlink of that name is never
+    written through) and mode 0600 (the store's own mode is given when it is renamed into
+    place, :func:`replace`). Its first bytes are the mark naming it (:func:`mark_temporary`),
+    followed by ``skeleton`` past the mark (an empty HDF5 file with a :data:`USERBLOCK`, see
+    :func:`open_temp`), all in one write: a killed writer leaves either an empty file (killed
+    between the create and the write, a window of one system call; such a file is leaked,
+    never taken for ours by :func:`remove_stale_temps`) or a marked one.
     """
+    mark = _mark_text(tmp)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(tmp, flags, 0o600)
     try:
-        os.pwrite(fd, _mark_text(tmp), 0)
+        os.pwrite(fd, mark + skeleton[len(mark) :], 0)
     finally:
         os.close(fd)
+
+
+@functools.cache
+def _skeleton(kind: str) -> bytes:
+    """The bytes of an empty HDF5 file (``kind`` "hdf5") or netCDF4 file ("netcdf").
+
+    Made in memory as the writers would make them on disk (a :data:`USERBLOCK`-byte user
+    block, left zero), once per process.
+    """
+    buf = io.BytesIO()
+    opener = h5netcdf.File if kind == "netcdf" else h5py.File
+    with opener(buf, "w", userblock_size=USERBLOCK):
+        pass
+    return buf.getvalue()
+
+
+def open_temp(tmp: str, kind: str, **access: Any) -> Any:
+    """Create the temporary ``tmp`` marked and open it for writing as ``kind``'s empty file.
+
+    ``kind`` is "netcdf" (an :class:`h5netcdf.File` is returned) or "hdf5" (an
+    :class:`h5py.File`); ``access`` goes to the opener (the chunk cache). HDF5 creating a
+    file itself would truncate it, so the mark could only be written after that call, and
+    a writer killed inside it would leave an unmarked temporary: here the empty file is
+    written with its mark in one write (:func:`create_temp`) and HDF5 only opens it.
+    """
+    create_temp(tmp, _skeleton(kind))
+    if kind == "netcdf":
+        return h5netcdf.File(tmp, "a", **access)
+    return h5py.File(tmp, "r+", **access)
 
 
 def _alive(pid: int) -> bool:
@@ -141,9 +172,9 @@ def _is_our_temporary(path: str) -> bool:
     """Whether ``path`` is provably a temporary this library created: its first bytes are
     the mark naming this very file (:func:`mark_temporary`).
 
-    Nothing else counts: an empty file, or an HDF5 file whose user block is still zeros
-    (a writer killed inside HDF5's creation call, before it could mark the file) may as
-    well be a user's, and is left alone (a leaked temporary is the lesser harm).
+    Nothing else counts: an empty file (a writer killed between creating its temporary and
+    writing it, :func:`create_temp`) or an HDF5 file whose user block is zeros may as well
+    be a user's, and is left alone (a leaked temporary is the lesser harm).
     """
     mark = _mark_text(path)
     try:

@@ -22,7 +22,6 @@ import json
 import uuid
 from typing import Any
 
-import h5netcdf
 import h5py
 import numpy as np
 import pandas as pd
@@ -38,6 +37,7 @@ from .files import (  # noqa: F401 - re-exported: the store's callers use them f
     ensure_space,
     keep_store,
     mark_temporary,
+    open_temp,
     remove_file,
     remove_stale_temps,
     replace,
@@ -201,9 +201,7 @@ class DesignWriter:
         # is completed in memory, not read back, checksummed and rewritten
         cache = self.chunk_rows * (max(p, 1) + k + 2) * 8 + 2**20
         try:
-            create_temp(self.tmp)
-            self._f = h5netcdf.File(self.tmp, "w", rdcc_nbytes=cache, userblock_size=USERBLOCK)
-            mark_temporary(self.tmp)
+            self._f = open_temp(self.tmp, "netcdf", rdcc_nbytes=cache)
         except (OSError, RuntimeError) as exc:
             self.abort()
             raise write_error(exc, self.path) from exc
@@ -548,9 +546,7 @@ def write_row_matrix(
         tmp = temp_path(path)
         f = None
         try:
-            create_temp(tmp)
-            f = h5netcdf.File(tmp, "w", userblock_size=USERBLOCK)
-            mark_temporary(tmp)
+            f = open_temp(tmp, "netcdf")
             # fixed-size dims: no HDF5 chunk may be longer than the rows (after drops)
             chunk_rows = max(1, min(chunk_rows, n))
             f.dimensions = {"obs": n, column_dim: len(columns)}

@@ -17,7 +17,8 @@ Kill points come two ways: ``random`` ones at a uniform random time within one w
 duration, and ``event`` ones at the k-th call of each step a write goes through (each block
 append, HDF5's close, the manifest seal, fsync, the rename), before and after the call.
 Every few trials, and at the end, a full rerun must succeed and leave no marked temporary
-(unmarked ones, from a kill inside HDF5's file creation, are counted as leaked and removed).
+(unmarked ones, empty files from a kill between a temporary's creation and its first
+write, are counted as leaked and removed).
 
 Usage: ``python kill_driver.py {design,csv} DIR N_RANDOM SEED`` prints one JSON line.
 """
@@ -223,9 +224,10 @@ def main() -> None:
             reruns += 1
             if wait(fork(lambda: job.write(0))) != 0 or job.fingerprint() != expected[0]:
                 failures.append(f"rerun after trial {i} failed")
-            # a writer killed inside HDF5's file creation (before it could mark the file)
-            # leaves an unmarked temporary: leaked by design (never taken for ours); counted,
-            # then removed here so that it is not reported again
+            # a writer killed between creating its temporary and its first write (one
+            # system call, files.create_temp) leaves an empty unmarked temporary: leaked by
+            # design (never taken for ours); counted, then removed here so that it is not
+            # reported again
             for t in job.temps():
                 if files._is_our_temporary(t):
                     failures.append(f"rerun after trial {i} left the marked temporary {t}")

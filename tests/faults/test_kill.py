@@ -35,8 +35,10 @@ def test_killed_writer_leaves_nothing_or_a_whole_store(tmp_path, kind, n_random)
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report["failures"] == []
-    # unmarked temporaries (a kill inside HDF5's creation call): leaked, rare
-    assert len(report["leaked"]) <= 3, report["leaked"]
+    # unmarked temporaries (a kill between a temporary's creation and its first write, one
+    # system call): leaked, empty, and rare (0 in 634 kills when this was written)
+    assert all(size == 0 for size in report["leaked"]), report["leaked"]
+    assert len(report["leaked"]) <= 1, report["leaked"]
     outcomes = report["outcomes"]
     assert sum(outcomes.values()) == n_random + report["events"]
     # all three outcomes happen: kills before, during and after the rename were tried

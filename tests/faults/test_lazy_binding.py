@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 import dask
 import h5py
@@ -177,12 +178,24 @@ def test_local_cluster(tmp_path):
         distributed.LocalCluster(
             n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
-        distributed.Client(cluster),
+        distributed.Client(cluster) as client,
     ):
         np.testing.assert_allclose(resid.compute().values, expected, rtol=1e-12)
         _design(tmp_path / "d.nc", seed=2)
+        # the same graph again: the scheduler must have forgotten the last run's keys, or
+        # it answers with their held results (or errors) instead of reading the file
+        _wait_forgotten(client)
         with pytest.raises(ooc.StoreError, match="replaced"):
             resid.compute()
         os.remove(tmp_path / "d.nc")
+        _wait_forgotten(client)
         with pytest.raises(ooc.StoreNotFoundError, match=r"d\.nc"):
             resid.compute()
+
+
+def _wait_forgotten(client, timeout=30.0):
+    """Wait until the scheduler holds no task (released keys are forgotten asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)):
+        assert time.monotonic() < deadline, "the scheduler kept the last run's tasks"
+        time.sleep(0.05)
