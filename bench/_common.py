@@ -83,7 +83,7 @@ def build_parser(
     description: str,
     default_rows: int,
     *,
-    smoke_rows: int = SMOKE_ROWS,
+    smoke_rows: int | Sequence[int] = SMOKE_ROWS,
     smoke_chunksize: int = SMOKE_CHUNKSIZE,
     default_repeats: int = DEFAULT_REPEATS,
 ) -> argparse.ArgumentParser:
@@ -93,10 +93,13 @@ def build_parser(
     ----------
     description : str
         The script's one-line description (``--help``).
-    default_rows : int
-        Rows of a full run.
-    smoke_rows, smoke_chunksize : int
-        Rows and rows per block of a ``--smoke`` run (as said in ``--help``).
+    default_rows : int or sequence of int
+        Rows of a full run. A sequence makes ``--rows`` take one or more sizes (a list),
+        for a script that runs at several sizes.
+    smoke_rows : int or sequence of int
+        Rows of a ``--smoke`` run (a sequence when ``default_rows`` is one).
+    smoke_chunksize : int
+        Rows per block of a ``--smoke`` run (as said in ``--help``).
     default_repeats : int
         Timed repeats of a full run (as said in ``--help``).
 
@@ -107,13 +110,25 @@ def build_parser(
         defaults.
     """
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument(
-        "--rows", type=int, default=None, help=f"rows of the main data (default {default_rows:,})"
-    )
+    if isinstance(default_rows, int):
+        parser.add_argument(
+            "--rows",
+            type=int,
+            default=None,
+            help=f"rows of the main data (default {default_rows:,})",
+        )
+    else:
+        parser.add_argument(
+            "--rows",
+            type=int,
+            nargs="+",
+            default=None,
+            help=f"rows of the data, one run per size (default {_sizes(default_rows)})",
+        )
     parser.add_argument(
         "--smoke",
         action="store_true",
-        help=f"a tiny run that checks the script works ({smoke_rows:,} rows, 1 repeat, "
+        help=f"a tiny run that checks the script works ({_sizes(smoke_rows)} rows, 1 repeat, "
         f"{smoke_chunksize:,}-row blocks); its timings mean nothing",
     )
     parser.add_argument(
@@ -134,10 +149,10 @@ def build_parser(
 
 def resolve_args(
     parser: argparse.ArgumentParser,
-    default_rows: int,
+    default_rows: int | Sequence[int],
     argv: Sequence[str] | None = None,
     *,
-    smoke_rows: int = SMOKE_ROWS,
+    smoke_rows: int | Sequence[int] = SMOKE_ROWS,
     smoke_chunksize: int = SMOKE_CHUNKSIZE,
     default_repeats: int = DEFAULT_REPEATS,
 ) -> argparse.Namespace:
@@ -147,28 +162,38 @@ def resolve_args(
     ----------
     parser : argparse.ArgumentParser
         From :func:`build_parser` (and the script's own options).
-    default_rows : int
-        Rows of a full run.
+    default_rows : int or sequence of int
+        Rows of a full run (a sequence: ``rows`` is a list of sizes).
     argv : sequence of str, optional
         The arguments (``sys.argv[1:]`` when ``None``).
-    smoke_rows, smoke_chunksize, default_repeats : int
+    smoke_rows, smoke_chunksize, default_repeats
         As given to :func:`build_parser`.
 
     Returns
     -------
     argparse.Namespace
-        As :func:`parse_args`, plus the script's own options.
+        As :func:`parse_args`, plus the script's own options; ``rows`` is a list of int
+        when ``default_rows`` is a sequence.
     """
     args = parser.parse_args(argv)
     if args.rows is None:
         args.rows = smoke_rows if args.smoke else default_rows
+    if not isinstance(args.rows, int):
+        args.rows = [int(n) for n in args.rows]
     if args.repeats is None:
         args.repeats = 1 if args.smoke else default_repeats
     if args.chunksize is None:
         args.chunksize = smoke_chunksize if args.smoke else "auto"
-    if args.rows < 1 or args.repeats < 1:
+    sizes = [args.rows] if isinstance(args.rows, int) else args.rows
+    if min(sizes) < 1 or args.repeats < 1:
         parser.error("--rows and --repeats must be positive")
     return args
+
+
+def _sizes(rows: int | Sequence[int]) -> str:
+    """``2,000,000`` or ``2,000,000 and 10,000,000``, for ``--help``."""
+    sizes = [rows] if isinstance(rows, int) else list(rows)
+    return " and ".join(f"{n:,}" for n in sizes)
 
 
 def _chunksize(text: str) -> int | str:
@@ -338,10 +363,16 @@ def blas_info() -> list[dict[str, Any]]:
     return threadpool_info()
 
 
-def machine_info() -> dict[str, Any]:
+def machine_info(extra_packages: Sequence[str] = ()) -> dict[str, Any]:
     """CPU, cores, RAM, OS, Python and package versions, BLAS and thread settings.
 
     Call it at the end of a run, when numpy, scipy and the rest have loaded their BLAS.
+
+    Parameters
+    ----------
+    extra_packages : sequence of str
+        Packages whose versions are listed besides those of :data:`PACKAGES` (e.g. a
+        contender only one script runs).
     """
     try:
         usable = len(os.sched_getaffinity(0))
@@ -358,7 +389,7 @@ def machine_info() -> dict[str, Any]:
         "ram_gb": _ram_gb(),
         "os": f"{platform.system()} {platform.release()} ({platform.machine()})",
         "python": f"{platform.python_version()} ({platform.python_implementation()})",
-        "packages": {name: _version(name) for name in PACKAGES},
+        "packages": {name: _version(name) for name in (*PACKAGES, *extra_packages)},
         "blas": blas_info(),
         "env": {k: os.environ[k] for k in THREAD_ENV if k in os.environ},
         "load_average": load,
@@ -416,6 +447,28 @@ def ratio(a: float | None, b: float | None) -> str:
     if a is None or b is None or b == 0:
         return "n/a"
     return f"{a / b:.2f}x"
+
+
+def write_json(path: Path | None, payload: dict[str, Any]) -> None:
+    """Write a run's figures as JSON (for scripts that take ``--json FILE``); no-op for None.
+
+    Non-finite floats are written as ``null`` so that any JSON reader takes the file.
+    """
+    import json
+    import math
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {str(k): clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(clean(payload), indent=2, default=str) + "\n")
 
 
 class Report:
