@@ -35,7 +35,7 @@ from __future__ import annotations
 import gc
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ import pandas as pd
 import patsy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402 - the helpers sit beside the scripts, not in a package
+from _common import (
     CpuMonitor,
     Report,
     Timing,
@@ -59,9 +59,9 @@ from _common import (  # noqa: E402 - the helpers sit beside the scripts, not in
     seconds,
     write_json,
 )
-from bench_lstsq import FORMULA, make_frame  # noqa: E402 - the demo's data, as there
+from bench_lstsq import FORMULA, make_frame  # the demo's data, as bench_lstsq makes it
 
-import ooc_accessor  # noqa: E402 - registers the .ooc accessor
+import ooc_accessor  # registers the .ooc accessor
 
 #: rows of a full run (the issue's size)
 DEFAULT_ROWS = 2_500_000
