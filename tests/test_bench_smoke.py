@@ -7,11 +7,14 @@ checked to be gone afterwards. Timings at this size mean nothing: no test assert
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,6 +46,34 @@ def run_script(script: Path, tmp_path: Path, *args: str) -> tuple[str, str]:
     return proc.stdout, out.read_text()
 
 
+#: scripts that also write their figures as JSON (``--json FILE``) in the smoke run
+WRITES_JSON = ("bench_design.py", "bench_e2e.py")
+
+
+@dataclass
+class SmokeRun:
+    """What one ``--smoke`` run of a script printed, wrote, and gave as JSON (or None)."""
+
+    stdout: str
+    report: str
+    figures: dict[str, Any] | None
+
+
+_SMOKE_RUNS: dict[str, SmokeRun] = {}
+
+
+def smoke_run(script: Path, factory: pytest.TempPathFactory) -> SmokeRun:
+    """The ``--smoke`` run of ``script``, made once per session (shared by the tests)."""
+    if script.name not in _SMOKE_RUNS:
+        tmp = factory.mktemp(script.stem)
+        figures = tmp / "figures.json"
+        extra = ("--json", str(figures)) if script.name in WRITES_JSON else ()
+        stdout, report = run_script(script, tmp, "--smoke", *extra)
+        data = json.loads(figures.read_text()) if extra else None
+        _SMOKE_RUNS[script.name] = SmokeRun(stdout, report, data)
+    return _SMOKE_RUNS[script.name]
+
+
 def table_rows(text: str, heading: str) -> list[list[str]]:
     """The body rows (cells) of the first markdown table after ``heading``."""
     lines: list[str] = []
@@ -60,8 +91,9 @@ def test_every_bench_script_is_found() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
-def test_bench_script_smoke(script: Path, tmp_path: Path) -> None:
-    stdout, report = run_script(script, tmp_path, "--smoke")
+def test_bench_script_smoke(script: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    run = smoke_run(script, tmp_path_factory)
+    stdout, report = run.stdout, run.report
     assert report.strip() and report.strip() in stdout  # printed and written alike
     assert re.search(r"^\|:---\|(---:\|)+$", report, flags=re.MULTILINE), "no table"
     assert re.search(r"^#+ Machine$", report, flags=re.MULTILINE)
@@ -87,6 +119,84 @@ def test_bench_lstsq_smoke_tables(tmp_path: Path) -> None:
     assert [r[0] for r in scale] == ["2,400", "4,800", "12,000", "24,000"]
     targets = report.split("#### Targets", 1)[1].split("#### Machine", 1)[0]
     assert len(re.findall(r"^- ", targets, flags=re.MULTILINE)) == 4
+
+
+#: what the machine section of the Step 7 scripts must list
+VERSIONS = ("Python", "numpy", "pandas", "patsy", "formulaic", "h5py", "dask", "ooc_accessor")
+
+
+def check_machine(report: str) -> None:
+    """The machine section names the CPU model, the cores and every version asked for."""
+    machine = report.split("#### Machine", 1)[1]
+    assert re.search(r"CPU: .+; cores: \d+ logical", machine)
+    for name in VERSIONS:
+        assert re.search(rf"{name} \d", machine), name
+
+
+@pytest.mark.slow
+def test_bench_design_smoke_tables(tmp_path_factory: pytest.TempPathFactory) -> None:
+    run = smoke_run(BENCH / "bench_design.py", tmp_path_factory)
+    report = run.report
+    assert "### Design build: 2,000 rows x 12 design columns" in report
+    rows = table_rows(report, "#### Build times")
+    assert len(rows) == 6  # library, patsy chunked, formulaic; for Categorical and str cat1
+    for case in ("Categorical `cat1`", "`str` `cat1`"):
+        names = [r[0] for r in rows if r[0].endswith(case)]
+        assert [n.split()[0] for n in names] == ["ooc", "patsy", "formulaic"], names
+        assert "WHOLE frame" in names[2]  # formulaic's build is said not to be chunked
+    for row in rows:
+        float(row[1])  # every build was timed
+        assert "DIFFER" not in row[3]
+    assert rows[1][2] == "1.00x" and rows[4][2] == "1.00x"  # ratios are to patsy chunked
+    assert "500-row chunks" in rows[0][3] and "4 blocks" in rows[0][3]
+    assert "the same column sums" in report and ": OK." in report
+    targets = report.split("#### Targets", 1)[1].split("#### Machine", 1)[0]
+    assert len(re.findall(r"^- .* \(target at most 0.2x\): ", targets, flags=re.M)) == 2
+    check_machine(report)
+    figures = run.figures
+    assert figures is not None and figures["rows"] == 2000 and figures["columns_checked"]
+    for case in figures["cases"]:
+        ratio = case["ooc_seconds"]["best"] / case["patsy_chunked_seconds"]["best"]
+        assert case["ratio_ooc_to_patsy"] == pytest.approx(ratio)
+        assert case["chunk_rows"] == 500 and case["formulaic_whole_seconds"]["best"] > 0
+
+
+@pytest.mark.slow
+def test_bench_e2e_smoke_tables(tmp_path_factory: pytest.TempPathFactory) -> None:
+    run = smoke_run(BENCH / "bench_e2e.py", tmp_path_factory)
+    report = run.report
+    for n in ("1,500", "3,000"):  # --smoke runs two sizes, as a full run does
+        heading = f"#### {n} rows ("
+        rows = table_rows(report, heading)
+        names = [r[0] for r in rows]
+        assert len(rows) == 5, names
+        assert "read_csv" in names[0] and "lstsq" in names[1] and "**" in names[2]
+        assert names[3].startswith("hand-made script") and names[4].startswith("bare parse")
+        for row in rows:
+            float(row[1])  # every path was timed
+        assert rows[3][3] == "1.00x" and rows[4][4] == "1.00x"
+        for row in rows[2:]:
+            assert float(row[5]) >= 0  # each process's memory was sampled
+        assert "pre-scan" in rows[3][6] and "dask solve" in rows[3][6]
+        # the library's coefficients equal the script's, on every row
+        section = report.split(heading, 1)[1].split("####", 1)[0]
+        assert "Coefficients, library against the script: 41 coefficients" in section
+        assert f"nobs {n} and {n}: OK." in section
+    targets = report.split("#### Targets", 1)[1].split("#### Machine", 1)[0]
+    assert len(re.findall(r"^- [\d,]+ rows: ", targets, flags=re.M)) == 6
+    assert "(target at most 0.35x)" in targets and "(target at most 4x)" in targets
+    assert "Memory against rows: from 1,500 to 3,000 rows" in targets
+    check_machine(report)
+    figures = run.figures
+    assert figures is not None and [s["rows"] for s in figures["sizes"]] == [1500, 3000]
+    for size in figures["sizes"]:
+        assert size["params_equal"] and size["bound_mb"] > 0
+        lib, script, parse = size["library"], size["script"], size["parse"]
+        assert lib["chunk_rows"] == 500 and parse["chunks"] == size["rows"] // 500
+        assert lib["seconds"] == pytest.approx(lib["read_seconds"] + lib["fit_seconds"])
+        assert size["ratio_library_to_script"] == pytest.approx(lib["seconds"] / script["seconds"])
+        assert size["ratio_library_to_parse"] == pytest.approx(lib["seconds"] / parse["seconds"])
+        assert lib["growth_mb"] >= 0 and lib["peak_mb"] > 0
 
 
 @pytest.mark.slow
@@ -133,6 +243,26 @@ def test_best_of_warms_up_and_keeps_the_first_value() -> None:
     assert len(u.times) == 2 and u.value == 5
 
 
+def test_rows_can_be_several_sizes() -> None:
+    sizes = {"smoke_rows": (15, 30), "smoke_chunksize": 5}
+    parser = _common.build_parser("x", (2_000, 10_000), **sizes)
+    a = _common.resolve_args(parser, (2_000, 10_000), ["--smoke"], **sizes)
+    assert (a.rows, a.chunksize, a.repeats) == ([15, 30], 5, 1)
+    b = _common.resolve_args(parser, (2_000, 10_000), ["--rows", "7", "9"], **sizes)
+    assert b.rows == [7, 9]
+    c = _common.resolve_args(parser, (2_000, 10_000), [], **sizes)
+    assert c.rows == [2_000, 10_000]
+    with pytest.raises(SystemExit):
+        _common.resolve_args(parser, (2_000, 10_000), ["--rows", "7", "0"], **sizes)
+
+
+def test_write_json_writes_non_finite_floats_as_null(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "figures.json"
+    _common.write_json(path, {"a": float("nan"), "b": [1.5, float("inf")], "c": {"d": 2}})
+    assert json.loads(path.read_text()) == {"a": None, "b": [1.5, None], "c": {"d": 2}}
+    _common.write_json(None, {"a": 1})  # no file asked for: nothing written, no error
+
+
 def test_markdown_table_and_machine_section() -> None:
     table = _common.markdown_table(["a", "b"], [["x", 1], ["y", 2]])
     assert table.splitlines() == ["| a | b |", "|:---|---:|", "| x | 1 |", "| y | 2 |"]
@@ -141,3 +271,6 @@ def test_markdown_table_and_machine_section() -> None:
     text = _common.machine_markdown(_common.machine_info(), monitor)
     for key in ("CPU:", "RAM:", "numpy", "pandas", "dask", "patsy", "h5py", "statsmodels"):
         assert key in text
+    assert "formulaic" not in text
+    extra = _common.machine_markdown(_common.machine_info(("formulaic",)))
+    assert re.search(r"formulaic \d", extra)
