@@ -9,8 +9,9 @@ pandas Categorical and as ``str`` (two cases), one run times side by side
    store on local disk (the scratch directory; the store is removed between repeats);
 2. patsy's own chunked build, in memory: ``patsy.incr_dbuilders(formula, lambda:
    iter(chunks))`` (the learning pass over all chunks), then ``build_design_matrices`` per
-   chunk, with the library's rows per chunk; each chunk's X is summed by column (a few
-   milliseconds in all) so that its result is used, then dropped;
+   chunk (y and X, as the library builds both), with the library's rows per chunk; each
+   chunk's X is summed by column (a few milliseconds in all) so that its result is used,
+   then dropped;
 3. formulaic's materializer, ``formulaic.model_matrix(formula, frame)``, on the WHOLE frame
    in memory, for scale: formulaic cannot learn a formula's state (levels, centring) over
    chunks (formulaic#192), so it has no chunked build to compare with.
@@ -98,12 +99,14 @@ def patsy_chunked(frame: pd.DataFrame, rows: int) -> pd.Series:
         checked against the other builds).
     """
     chunks = chunks_of(frame, rows)
-    _, x_builder = patsy.incr_dbuilders(FORMULA, lambda: iter(chunks))
-    total = np.zeros(len(x_builder.column_names))
+    builders = patsy.incr_dbuilders(FORMULA, lambda: iter(chunks))
+    names = builders[1].column_names
+    total = np.zeros(len(names))
     for chunk in chunks:
-        (x,) = patsy.build_design_matrices([x_builder], chunk)
+        # y and X, as the library builds and stores both
+        _, x = patsy.build_design_matrices(builders, chunk)
         total += np.asarray(x).sum(axis=0)
-    return pd.Series(total, index=x_builder.column_names)
+    return pd.Series(total, index=names)
 
 
 def formulaic_whole(frame: pd.DataFrame) -> pd.Series:
