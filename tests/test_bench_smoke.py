@@ -243,6 +243,72 @@ def test_best_of_warms_up_and_keeps_the_first_value() -> None:
     assert len(u.times) == 2 and u.value == 5
 
 
+# -- the scripts' own checks: a wrong answer is reported, never passed --------------------
+def test_design_columns_check_flags_other_columns_or_sums() -> None:
+    import bench_design
+    import pandas as pd
+
+    ref = pd.Series([2000.0, 370.0, -56.0, 0.0], index=["Intercept", "C(g)[T.b]", "a", "d:c"])
+    assert bench_design.same_columns(ref.copy(), ref) == "same"
+    off = ref.copy()
+    off["a"] += 1e-6  # a relative error of 2e-8, above the 1e-10 tolerance
+    assert bench_design.same_columns(off, ref).startswith("COLUMN SUMS DIFFER by 1.8e-08")
+    near_zero = ref.copy()
+    near_zero["d:c"] = 1e-6  # a column summing to ~0 is checked against 1, not its sum
+    assert "DIFFER" in bench_design.same_columns(near_zero, ref)
+    swapped = ref[["Intercept", "a", "C(g)[T.b]", "d:c"]]
+    assert bench_design.same_columns(swapped, ref).startswith("DIFFERENT COLUMNS")
+    # formulaic's order of terms and of an interaction's factors is its own
+    theirs = swapped.rename({"d:c": "c:d"})
+    assert bench_design.same_columns(theirs, ref, by_set=True) == "same"
+    renamed = ref.rename({"a": "b"})
+    assert bench_design.same_columns(renamed, ref, by_set=True).startswith("DIFFERENT COLUMNS")
+
+
+def _size_with(lib: dict[str, Any], script: dict[str, Any]) -> Any:
+    import bench_e2e
+
+    def contender(key: str, result: dict[str, Any]) -> Any:
+        run = _common.SampledRun(100.0, 150.0, 1.0, 10, 0, result, "", 0, 0.0)
+        return bench_e2e.Contender(key, run)
+
+    size = bench_e2e.Size(1000, 60_000, 0.1)
+    size.contenders = {
+        "library": contender("library", {"outcome": "ok", "chunk_rows": 500, **lib}),
+        "script": contender("script", {"outcome": "ok", **script}),
+    }
+    return size
+
+
+def test_e2e_params_check_flags_other_coefficients() -> None:
+    import bench_e2e
+
+    same = {"terms": ["Intercept", "a"], "params": [1.0, 0.5], "nobs": 1000.0}
+    ok, text = bench_e2e.params_check(_size_with(same, same))
+    assert ok and text.endswith(": OK")
+    off = {**same, "params": [1.0, 0.5 * (1 + 2e-6)]}  # beyond rtol 1e-6 on one term
+    ok, text = bench_e2e.params_check(_size_with(off, same))
+    assert not ok and "largest relative difference 2.0e-06" in text and "DIFFER" in text
+    fewer = {**same, "nobs": 999.0}  # rows dropped by one of them
+    assert not bench_e2e.params_check(_size_with(fewer, same))[0]
+    other = {**same, "terms": ["Intercept", "b"]}
+    ok, text = bench_e2e.params_check(_size_with(other, same))
+    assert not ok and text.startswith("DIFFERENT TERMS: a, b")
+    failed = _size_with(same, same)
+    failed["script"].run.result = {"outcome": "error", "error": "MemoryError: x"}
+    assert bench_e2e.params_check(failed) == (False, "not compared (a contender failed)")
+
+
+def test_e2e_memory_bound_is_blocks_plus_p_squared() -> None:
+    import bench_e2e
+
+    terms = [f"t{i}" for i in range(41)]
+    size = _size_with({"terms": terms, "params": [0.0] * 41, "nobs": 1.0}, {})
+    block = 500 * (7 + 41 + 1) * 8  # rows per chunk x (CSV + design + y columns) x 8 bytes
+    expected = (bench_e2e.BOUND_BLOCKS * block + 8 * 41**2) / 1e6 + bench_e2e.BOUND_SLACK_MB
+    assert bench_e2e.bound_mb(size) == pytest.approx(expected)
+
+
 def test_rows_can_be_several_sizes() -> None:
     sizes = {"smoke_rows": (15, 30), "smoke_chunksize": 5}
     parser = _common.build_parser("x", (2_000, 10_000), **sizes)
