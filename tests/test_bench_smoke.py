@@ -183,8 +183,9 @@ def test_bench_e2e_smoke_tables(tmp_path_factory: pytest.TempPathFactory) -> Non
         assert "Coefficients, library against the script: 41 coefficients" in section
         assert f"nobs {n} and {n}: OK." in section
     targets = report.split("#### Targets", 1)[1].split("#### Machine", 1)[0]
-    assert len(re.findall(r"^- [\d,]+ rows: ", targets, flags=re.M)) == 6
+    assert len(re.findall(r"^- [\d,]+ rows: ", targets, flags=re.M)) == 8
     assert "(target at most 0.35x)" in targets and "(target at most 4x)" in targets
+    assert "read_csv's MB/s / the bare parse's = " in targets
     assert "Memory against rows: from 1,500 to 3,000 rows" in targets
     check_machine(report)
     figures = run.figures
