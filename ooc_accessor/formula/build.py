@@ -18,6 +18,7 @@ from patsy import PatsyError
 from patsy.build import _CheckMatch, _eval_factor, _subterm_column_combinations
 from patsy.design_info import DesignInfo
 from patsy.missing import NAAction
+from patsy.util import atleast_2d_column_default, safe_issubdtype
 
 from .sniff import codes_of, unbox
 
@@ -27,6 +28,16 @@ __all__ = ["build_arrays"]
 def _evaluate(fi: Any, data: pd.DataFrame, na: NAAction) -> tuple[Any, np.ndarray, Any]:
     """``(values, NA mask, what carries the index)`` of one factor on ``data``."""
     if fi.type == "numerical":
+        # patsy's _eval_factor, on the numpy array (no pandas ufunc dispatch per block);
+        # anything its checks would refuse goes through it, for its own error
+        value = fi.factor.eval(fi.state, data)
+        arr = atleast_2d_column_default(np.asarray(value))
+        if (
+            arr.ndim == 2
+            and arr.shape[1] == fi.num_columns
+            and safe_issubdtype(arr.dtype, np.number)
+        ):
+            return arr, na.is_numerical_NA(arr), value
         value, is_na = _eval_factor(fi, data, na)
         return value, np.asarray(is_na), value
     value = fi.factor.eval(fi.state, data)

@@ -34,9 +34,9 @@ class Moments:
     m2: np.ndarray | None
 
     def __add__(self, other: Moments) -> Moments:
-        if self.n == 0 or self.total is None and self.mean is None:
+        if self.n == 0 or (self.total is None and self.mean is None):
             return other
-        if other.n == 0 or other.total is None and other.mean is None:
+        if other.n == 0 or (other.total is None and other.mean is None):
             return self
         if self.kind == "center":
             return replace(self, n=self.n + other.n, total=self.total + other.total)
