@@ -196,7 +196,7 @@ def test_factors_left_to_patsys_passes(formula):
     df = frame().dropna()
     env = EvalEnvironment([{"demean": demean, "np": np}])
     design = df.ooc.design(formula, chunksize=11, eval_env=env)
-    y, x = patsy.dmatrices(formula, df, eval_env=env, return_type="dataframe")
+    _, x = patsy.dmatrices(formula, df, eval_env=env, return_type="dataframe")
     assert list(design.terms) == list(x.columns)
     np.testing.assert_allclose(design.X.values, x.to_numpy(), rtol=0, atol=1e-12)
     with pytest.raises(FormulaError, match="data_iter_maker"):

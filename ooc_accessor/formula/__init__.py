@@ -41,10 +41,10 @@ What still goes through patsy's own code, for that factor alone:
   error (which the library translates into ``UnseenLevelError``/``ColumnTypeError``);
 - numerical factors: patsy's ``_eval_factor`` (already vectorized).
 
-One case differs from patsy's sequential sniff: patsy stops sniffing a factor once its
-levels are exactly ``{False, True}``; that is honoured in block order only (merging a
-bool-only state on the left), so levels other than bools in later blocks make a design
-where patsy would have refused the later rows.
+One rule of patsy's is sequential: it stops sniffing a factor once its levels are
+exactly ``{False, True}``. :func:`merge` keeps a bool-only state on its left as it is,
+so merging in block order equals patsy; in another order, values other than bools in
+other blocks (which patsy would refuse when building those rows) become levels.
 """
 
 from __future__ import annotations

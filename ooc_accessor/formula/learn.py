@@ -115,6 +115,7 @@ class Learner:
             if passes > 1 or not kinds <= set(_MERGEABLE):
                 self.sequential.add(f)
         self.numerical: dict = {}  # decided on the first block, as patsy does
+        self.fixed: set = set()  # fixed levels: patsy stops sniffing them, so do we
 
     def block(self, data: Any) -> State:
         """The state one block teaches."""
@@ -123,6 +124,8 @@ class Learner:
             if f in self.sequential:
                 out[f.code] = FactorState("patsy")
                 continue
+            if f in self.fixed:  # the state already learned holds it (merge keeps it)
+                continue
             moments = self._moments(f, data)
             if f in self.numerical:
                 out[f.code] = FactorState("numerical", self.numerical[f], transforms=moments)
@@ -130,6 +133,8 @@ class Learner:
             fs = self._examine(f, data, moments)
             if fs.kind == "numerical":
                 self.numerical[f] = fs.columns
+            elif fs.kind == "fixed":
+                self.fixed.add(f)
             out[f.code] = fs
         return State(len(data), out)
 
