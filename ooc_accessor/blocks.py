@@ -196,7 +196,8 @@ def align_categoricals(block: pd.DataFrame, infos: list[DesignInfo]) -> pd.DataF
             if list(col.cat.categories) == levels:
                 continue
             seen = col.cat.remove_unused_categories().cat.categories
-            unseen = [v for v in seen if v not in set(levels)]
+            known = set(levels)
+            unseen = [v for v in seen if v not in known]
             if unseen:
                 clash = level_type_clash(name, factor.code, unseen[0], levels)
                 if clash is not None:

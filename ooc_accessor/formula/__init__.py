@@ -41,10 +41,10 @@ What still goes through patsy's own code, for that factor alone:
   error (which the library translates into ``UnseenLevelError``/``ColumnTypeError``);
 - numerical factors: patsy's ``_eval_factor`` (already vectorized).
 
-One rule of patsy's is sequential: it stops sniffing a factor once its levels are
-exactly ``{False, True}``. :func:`merge` keeps a bool-only state on its left as it is,
-so merging in block order equals patsy; in another order, values other than bools in
-other blocks (which patsy would refuse when building those rows) become levels.
+Levels are those patsy finds when it sniffs all rows at once. patsy's own chunked
+sniff stops at the first chunk whose level set equals ``{False, True}`` (as ``{0, 1}``
+does), so there an integer factor whose first chunk holds only 0 and 1 loses its other
+levels; the merge has no such rule, so chunking does not change the levels.
 """
 
 from __future__ import annotations

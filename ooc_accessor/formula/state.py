@@ -9,8 +9,10 @@ merged exactly with the parallel formula of Chan, Golub and LeVeque.
 :func:`merge` is associative: blocks' states may be merged in any grouping (per worker,
 then across workers). Whatever is decided on the first block in patsy (a numerical
 factor's column count, a Categorical's categories, fixed levels) is taken from the
-left-most state, so merging in block order reproduces patsy exactly; level sets and
-moments do not depend on the order at all.
+left-most state; level sets and moments do not depend on the order at all. Levels are
+those patsy finds in the whole data at once: patsy's chunked sniff stops at the first
+chunk whose levels equal ``{False, True}``, which ``{0, 1}`` does too, so an integer
+factor whose first chunk holds only 0 and 1 lost its other levels; not here.
 """
 
 from __future__ import annotations
@@ -64,18 +66,11 @@ class FactorState:
     transforms: dict[str, Moments] = field(default_factory=dict)
 
 
-def _bool_done(levels: dict) -> bool:
-    # patsy stops sniffing once its level set is {True, False}
-    return len(levels) == 2 and set(levels) == {True, False}
-
-
 def _merge_factor(a: FactorState, b: FactorState) -> FactorState:
     moments = dict(a.transforms)
     for name, m in b.transforms.items():
         moments[name] = moments[name] + m if name in moments else m
     if a.kind in ("numerical", "fixed", "patsy"):
-        return replace(a, transforms=moments)
-    if a.kind == "levels" and _bool_done(a.levels):
         return replace(a, transforms=moments)
     if b.kind == "fixed" or b.kind == "patsy":
         return replace(b, transforms=moments)
