@@ -111,6 +111,36 @@ def test_state_pickles():
     assert_same(finish(FORMULA, again, env), finish(FORMULA, state, env))
 
 
+CONTRASTS = [
+    "Treatment(reference='c')",
+    "Poly",
+    "Poly([1, 2, 5, 7])",
+    "Sum(omit=1)",
+    "Helmert",
+    "Diff",
+    "np.eye(4)",
+    "ContrastMatrix(np.eye(4)[:, :2], ['_p', '_q'])",
+]
+
+
+@pytest.mark.parametrize("contrast", CONTRASTS)
+def test_states_with_any_contrast_pickle(contrast):
+    # patsy's contrast objects refuse pickling: a worker's state must still travel
+    df = frame().dropna()
+    formula = f"y ~ C(g, {contrast}) + a"
+    env = EvalEnvironment([{"np": np, "ContrastMatrix": patsy.ContrastMatrix}])
+    state = pickle.loads(pickle.dumps(merge_states(block_states_of(formula, df, env))))
+    infos = finish(formula, state, env)
+    _, x = patsy.dmatrices(formula, df, eval_env=env, return_type="dataframe")
+    assert infos[1].column_names == list(x.columns)
+    (built,) = patsy.build_design_matrices([infos[1]], df, return_type="dataframe")
+    np.testing.assert_array_equal(built.to_numpy(), x.to_numpy())
+
+
+def block_states_of(formula: str, df: pd.DataFrame, env: EvalEnvironment) -> list[State]:
+    return [learn_block(formula, df.iloc[i : i + 9], env) for i in range(0, len(df), 9)]
+
+
 def test_moments_merge_exactly():
     rng = np.random.default_rng(2)
     x = rng.normal(loc=1e6, scale=1e-2, size=(500, 2))

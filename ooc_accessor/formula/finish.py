@@ -25,7 +25,7 @@ from patsy.util import SortAnythingKey
 from ..errors import DataError, FormulaError
 from ..spec import default_eval_env, model_desc
 from .learn import all_factors, fill_transforms
-from .state import State
+from .state import State, restored
 
 __all__ = ["finish"]
 
@@ -83,9 +83,10 @@ def finish(
         if fs.kind == "numerical":
             num_columns[f] = fs.columns
         elif fs.kind == "fixed":
-            levels_contrasts[f] = (tuple(fs.levels), fs.contrast)
+            levels_contrasts[f] = (tuple(fs.levels), restored(fs.contrast))
         else:
-            levels_contrasts[f] = (tuple(sorted(fs.levels, key=SortAnythingKey)), fs.contrast)
+            levels = tuple(sorted(fs.levels, key=SortAnythingKey))
+            levels_contrasts[f] = (levels, restored(fs.contrast))
     if sequential:
         if data_iter_maker is None:
             codes = ", ".join(repr(f.code) for f in sequential)

@@ -27,7 +27,7 @@ from patsy.util import (
 
 from ..spec import default_eval_env, model_desc
 from .sniff import check_shape, distinct, present_categories, unbox
-from .state import FactorState, Moments, State
+from .state import FactorState, Moments, State, portable
 
 __all__ = ["Learner", "all_factors", "fill_transforms", "learn_block"]
 
@@ -166,6 +166,7 @@ class Learner:
     def _levels(self, f: Any, value: Any) -> FactorState:
         """patsy's ``CategoricalSniffer.sniff`` on one block, on its distinct values."""
         data, contrast, fixed, _ = unbox(value)
+        contrast = portable(contrast)
         if fixed is not None:
             return FactorState("fixed", levels=fixed, contrast=contrast)
         if safe_is_pandas_categorical(data):

@@ -21,8 +21,32 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from patsy.contrasts import ContrastMatrix, Diff, Helmert, Poly, Sum, Treatment
 
-__all__ = ["FactorState", "Moments", "State", "merge", "merge_states"]
+__all__ = ["FactorState", "Moments", "State", "merge", "merge_states", "portable", "restored"]
+
+# patsy's contrast objects refuse to pickle: a state carries them as (class, attributes)
+_CONTRASTS = {c.__name__: c for c in (Treatment, Poly, Sum, Helmert, Diff)}
+
+
+def portable(contrast: Any) -> Any:
+    """A contrast as a picklable value (patsy's own objects refuse pickling)."""
+    if type(contrast) in _CONTRASTS.values():
+        return ("contrast", type(contrast).__name__, dict(vars(contrast)))
+    if isinstance(contrast, ContrastMatrix):
+        return ("matrix", np.asarray(contrast.matrix), list(contrast.column_suffixes))
+    return contrast
+
+
+def restored(value: Any) -> Any:
+    """The contrast :func:`portable` made ``value`` from."""
+    if isinstance(value, tuple) and len(value) == 3 and value[0] == "contrast":
+        obj = _CONTRASTS[value[1]].__new__(_CONTRASTS[value[1]])
+        vars(obj).update(value[2])
+        return obj
+    if isinstance(value, tuple) and len(value) == 3 and value[0] == "matrix":
+        return ContrastMatrix(value[1], value[2])
+    return value
 
 
 @dataclass(frozen=True)
@@ -62,7 +86,7 @@ class FactorState:
     kind: str
     columns: int = 0
     levels: dict | tuple = ()
-    contrast: Any = None
+    contrast: Any = None  # as :func:`portable` keeps it
     transforms: dict[str, Moments] = field(default_factory=dict)
 
 
