@@ -19,7 +19,7 @@ from patsy import EvalEnvironment, stateful_transform
 import ooc_accessor  # noqa: F401  (registers .ooc)
 from ooc_accessor.blocks import build_block, learn_infos
 from ooc_accessor.errors import ColumnTypeError, FormulaError, UnseenLevelError
-from ooc_accessor.formula import Moments, finish, learn_block, merge, merge_states
+from ooc_accessor.formula import Moments, build_arrays, finish, learn_block, merge, merge_states
 from ooc_accessor.formula.state import State
 from ooc_accessor.spec import default_eval_env, design_spec, model_desc
 
@@ -238,3 +238,57 @@ def test_unhashable_values_keep_patsys_error():
     with pytest.raises(ColumnTypeError, match="hashable") as info:
         df.ooc.design("y ~ g")
     assert "column 'g'" in str(info.value)
+
+
+_POOLS = {
+    "objs": ["a", "b", None, np.nan, "nan", "c"],  # "nan" is NA to patsy (float("nan"))
+    "bools": [True, False, None],
+    "mixed": [1, 2.5, "x", None, True],  # pandas codes 1 and True alike; patsy adds False
+    "ints": [0, 1, 2, 3],
+    "floats": [0.5, 1.5, np.nan, 2.0],
+}
+_TERMS = ["objs", "bools", "C(ints)", "C(floats)", "x", "cat", "objs:x", "bools:cat"]
+_TERMS += ["C(ints, Sum):objs", "mixed", "C(mixed, Helmert):x"]
+
+
+def _random_case(seed: int) -> tuple[str, pd.DataFrame, int]:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 40))
+    cols = {}
+    for name, pool in _POOLS.items():
+        values = [pool[i] for i in rng.integers(0, len(pool), n)]
+        cols[name] = pd.Series(values, dtype=object if name in ("objs", "bools", "mixed") else None)
+    cols["x"], cols["y"] = rng.normal(size=n), rng.normal(size=n)
+    cols["cat"] = pd.Categorical(rng.choice(["p", "q", "r"], n), categories=["r", "q", "p", "s"])
+    terms = random.Random(seed).sample(_TERMS, 3)
+    return "y ~ " + " + ".join(terms), pd.DataFrame(cols), int(rng.integers(1, n + 1))
+
+
+@pytest.mark.parametrize("seed", range(0, 96, 8))
+def test_random_frames_equal_patsy_on_the_whole_frame(seed):
+    env = default_eval_env()
+    for s in range(seed, seed + 8):
+        formula, df, rows = _random_case(s)
+        desc = model_desc(formula)
+        try:
+            want = patsy.design_matrix_builders(
+                [desc.lhs_termlist, desc.rhs_termlist], lambda d=df: iter([d]), env, "drop"
+            )
+            (_, wx) = patsy.build_design_matrices(want, df, return_type="dataframe")
+        except patsy.PatsyError as exc:
+            with pytest.raises(patsy.PatsyError, match=str(exc).splitlines()[0][:40]):
+                blocks = [df.iloc[i : i + rows] for i in range(0, len(df), rows)]
+                infos = finish(desc, merge_states(learn_block(desc, b, env) for b in blocks), env)
+                build_arrays(infos, df, "drop")
+            continue
+        blocks = [df.iloc[i : i + rows] for i in range(0, len(df), rows)]
+        # merged in block order (equal levels 1 == 1.0 == True are named by the first
+        # seen, as patsy names them), in a tree of any grouping
+        states = [learn_block(desc, b, env) for b in blocks]
+        half = random.Random(s).randint(0, len(states))
+        state = merge(merge_states(states[:half]), merge_states(states[half:]))
+        infos = finish(desc, state, env)
+        assert infos[1].column_names == want[1].column_names, formula
+        (_, x), kept = build_arrays(infos, df, "drop")
+        np.testing.assert_array_equal(x, wx.to_numpy(), err_msg=formula)
+        np.testing.assert_array_equal(kept, wx.index.to_numpy())

@@ -17,7 +17,8 @@ The learn pass is mergeable, so it can run per block and per dask worker:
 ``merge_states(states) -> State``
     Associative: level sets are unions, moments merge exactly (Chan et al.'s parallel
     variance formula). What patsy decides on the first block (a numerical factor's
-    width, a Categorical's categories, fixed levels) comes from the left-most state.
+    width, a Categorical's categories, fixed levels) comes from the left-most state, as
+    does the name of a level given by equal values (``1 == 1.0 == True``).
 ``finish(desc, state, env, NA_action, data_iter_maker=None) -> [DesignInfo, DesignInfo]``
     The response's and the predictors' DesignInfo, as patsy's
     ``design_matrix_builders`` makes them (levels sorted by patsy's ``SortAnythingKey``).

@@ -26,7 +26,7 @@ from patsy.util import (
 )
 
 from ..spec import default_eval_env, model_desc
-from .sniff import check_shape, distinct, present_categories, unbox
+from .sniff import check_shape, distinct, holds_bool, present_categories, unbox
 from .state import FactorState, Moments, State, portable
 
 __all__ = ["Learner", "all_factors", "fill_transforms", "learn_block"]
@@ -186,13 +186,18 @@ class Learner:
                 "levels", levels=dict.fromkeys(sniffer._level_set), contrast=contrast
             )
         levels: dict = {}
-        for u in found[1]:
+        codes, uniques = found
+        for i, u in enumerate(uniques):
             if self.na.is_categorical_NA(u):
                 continue
             if u is True or u is False:
                 levels.update({True: None, False: None})
-            else:
-                levels[u] = None
+                continue
+            levels[u] = None
+            # a 1 or 0 seen first stands for a later True or False: patsy adds both
+            if isinstance(u, (int, float, np.number)) and u in (0, 1) and data.dtype == object:
+                if holds_bool(data, codes, i):
+                    levels.update({True: None, False: None})
         return FactorState("levels", levels=levels, contrast=contrast)
 
 

@@ -84,6 +84,17 @@ def distinct(data: Any) -> tuple[np.ndarray, list] | None:
     return codes, values
 
 
+def holds_bool(data: Any, codes: np.ndarray, i: int) -> bool:
+    """Whether the values coded ``i`` include a Python bool.
+
+    pandas codes ``1`` and ``True`` (``0`` and ``False``) alike and keeps the first seen,
+    but patsy's rule "``True`` or ``False`` implies both levels" needs to know a bool was
+    there.
+    """
+    values = np.asarray(data, dtype=object)[codes == i]
+    return bool(np.any(np.frompyfunc(lambda v: v is True or v is False, 1, 1)(values)))
+
+
 def present_categories(data: pd.Series) -> list:
     """The categories a Categorical Series actually holds, in category order."""
     codes = np.asarray(data.cat.codes)

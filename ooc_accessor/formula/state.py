@@ -9,7 +9,9 @@ merged exactly with the parallel formula of Chan, Golub and LeVeque.
 :func:`merge` is associative: blocks' states may be merged in any grouping (per worker,
 then across workers). Whatever is decided on the first block in patsy (a numerical
 factor's column count, a Categorical's categories, fixed levels) is taken from the
-left-most state; level sets and moments do not depend on the order at all. Levels are
+left-most state; level sets and moments do not depend on the order (but of values
+that are equal, ``1 == 1.0 == True``, the first seen names the level, as in patsy: in
+block order, merged in any grouping, that is patsy's). Levels are
 those patsy finds in the whole data at once: patsy's chunked sniff stops at the first
 chunk whose levels equal ``{False, True}``, which ``{0, 1}`` does too, so an integer
 factor whose first chunk holds only 0 and 1 lost its other levels; not here.
