@@ -244,11 +244,12 @@ _POOLS = {
     "objs": ["a", "b", None, np.nan, "nan", "c"],  # "nan" is NA to patsy (float("nan"))
     "bools": [True, False, None],
     "mixed": [1, 2.5, "x", None, True],  # pandas codes 1 and True alike; patsy adds False
+    "zero": [0, 0.0, False, 1.0, "0"],  # False before 1.0: True names the level
     "ints": [0, 1, 2, 3],
     "floats": [0.5, 1.5, np.nan, 2.0],
 }
 _TERMS = ["objs", "bools", "C(ints)", "C(floats)", "x", "cat", "objs:x", "bools:cat"]
-_TERMS += ["C(ints, Sum):objs", "mixed", "C(mixed, Helmert):x"]
+_TERMS += ["C(ints, Sum):objs", "mixed", "C(mixed, Helmert):x", "zero", "C(zero, Sum)"]
 
 
 def _random_case(seed: int) -> tuple[str, pd.DataFrame, int]:
@@ -257,7 +258,9 @@ def _random_case(seed: int) -> tuple[str, pd.DataFrame, int]:
     cols = {}
     for name, pool in _POOLS.items():
         values = [pool[i] for i in rng.integers(0, len(pool), n)]
-        cols[name] = pd.Series(values, dtype=object if name in ("objs", "bools", "mixed") else None)
+        cols[name] = pd.Series(
+            values, dtype=object if name in ("objs", "bools", "mixed", "zero") else None
+        )
     cols["x"], cols["y"] = rng.normal(size=n), rng.normal(size=n)
     cols["cat"] = pd.Categorical(rng.choice(["p", "q", "r"], n), categories=["r", "q", "p", "s"])
     terms = random.Random(seed).sample(_TERMS, 3)

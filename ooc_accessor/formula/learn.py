@@ -26,7 +26,7 @@ from patsy.util import (
 )
 
 from ..spec import default_eval_env, model_desc
-from .sniff import check_shape, distinct, holds_bool, present_categories, unbox
+from .sniff import check_shape, distinct, present_categories, sniffed_levels, unbox
 from .state import FactorState, Moments, State, portable
 
 __all__ = ["Learner", "all_factors", "fill_transforms", "learn_block"]
@@ -185,19 +185,7 @@ class Learner:
             return FactorState(
                 "levels", levels=dict.fromkeys(sniffer._level_set), contrast=contrast
             )
-        levels: dict = {}
-        codes, uniques = found
-        for i, u in enumerate(uniques):
-            if self.na.is_categorical_NA(u):
-                continue
-            if u is True or u is False:
-                levels.update({True: None, False: None})
-                continue
-            levels[u] = None
-            # a 1 or 0 seen first stands for a later True or False: patsy adds both
-            if isinstance(u, (int, float, np.number)) and u in (0, 1) and data.dtype == object:
-                if holds_bool(data, codes, i):
-                    levels.update({True: None, False: None})
+        levels = sniffed_levels(data, found[0], found[1], self.na)
         return FactorState("levels", levels=levels, contrast=contrast)
 
 

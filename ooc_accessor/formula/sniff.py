@@ -84,15 +84,55 @@ def distinct(data: Any) -> tuple[np.ndarray, list] | None:
     return codes, values
 
 
-def holds_bool(data: Any, codes: np.ndarray, i: int) -> bool:
-    """Whether the values coded ``i`` include a Python bool.
+def first_bool(data: Any, codes: np.ndarray, i: int) -> int | None:
+    """The first row whose value is coded ``i`` and is a Python bool, if any.
 
     pandas codes ``1`` and ``True`` (``0`` and ``False``) alike and keeps the first seen,
-    but patsy's rule "``True`` or ``False`` implies both levels" needs to know a bool was
-    there.
+    but patsy's rule "``True`` or ``False`` adds both levels" acts where a bool is.
     """
-    values = np.asarray(data, dtype=object)[codes == i]
-    return bool(np.any(np.frompyfunc(lambda v: v is True or v is False, 1, 1)(values)))
+    rows = np.flatnonzero(codes == i)
+    values = np.asarray(data, dtype=object)[rows]
+    hit = np.flatnonzero(
+        np.frompyfunc(lambda v: v is True or v is False, 1, 1)(values).astype(bool)
+    )
+    return int(rows[hit[0]]) if hit.size else None
+
+
+def sniffed_levels(data: Any, codes: np.ndarray, uniques: list, na_action: NAAction) -> dict:
+    """patsy's level set of one block from its distinct values, in patsy's insertion order.
+
+    patsy adds each value in row order, ``True``/``False`` adding both bools; of equal
+    values (``1 == 1.0 == True``) the first added names the level.
+    """
+    events: list[tuple[int, int, Any]] = []  # (row, order, value or None for the bools)
+    objects = isinstance(data.dtype, np.dtype) and data.dtype.kind == "O"
+    hidden = False
+    for i, u in enumerate(uniques):
+        if na_action.is_categorical_NA(u):
+            continue
+        events.append((i, 0, u))  # uniques come in order of first occurrence
+        if (
+            objects
+            and not isinstance(u, bool)
+            and isinstance(u, (int, float, np.number))
+            and u in (0, 1)
+        ):
+            hidden = True
+    if hidden:  # a bool coded with an equal 0 or 1 seen first: place it at its own row
+        first = pd.Series(np.arange(len(codes))).groupby(codes).first()
+        placed = [(int(first[i]), 0, u) for i, _, u in events]
+        for i, _, u in events:
+            row = first_bool(data, codes, i) if not isinstance(u, bool) else None
+            if row is not None:
+                placed.append((row, 1, None))
+        events = sorted(placed, key=lambda e: (e[0], e[1]))
+    levels: dict = {}
+    for _, _, u in events:
+        if u is None or u is True or u is False:
+            levels.update({True: None, False: None})
+        else:
+            levels[u] = None
+    return levels
 
 
 def present_categories(data: pd.Series) -> list:
