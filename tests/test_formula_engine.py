@@ -18,6 +18,7 @@ import pytest
 import xarray as xr
 
 import ooc_accessor  # noqa: F401  (registers .ooc)
+from ooc_accessor.errors import DataError
 
 N = 48
 
@@ -184,3 +185,9 @@ def test_int_factor_whose_first_block_holds_only_0_and_1():
     design = df.ooc.design("y ~ C(k)", chunksize=4)
     assert list(design.terms) == ["Intercept", "C(k)[T.1]", "C(k)[T.2]", "C(k)[T.3]"]
     check_equal(design, "y ~ C(k)", df, atol=0)
+
+
+def test_a_product_that_overflows_is_refused_by_name():
+    df = pd.DataFrame({"y": [1.0, 2, 3, 4], "a": [1e200, 1, 2, 3], "b": [1e200, 1, 2, 5]})
+    with pytest.raises(DataError, match="'a:b' is inf at row 0"):
+        df.ooc.design("y ~ a:b", chunksize=2)

@@ -84,7 +84,9 @@ def build_arrays(
             values = {fi: v[keep] for fi, v in values.items()}
             labels = labels[keep]
             n = len(labels)
-    return [_matrix(info, values, n) for info in infos], labels
+    # a product that overflows is refused by name afterwards (non-finite design values)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return [_matrix(info, values, n) for info in infos], labels
 
 
 def _matrix(info: DesignInfo, values: dict, n: int) -> np.ndarray:
