@@ -1,5 +1,7 @@
 """One block of rows through the formula: patsy's state learned over all blocks, then
-each block built with that fixed state (rows with a missing value dropped or refused).
+each block built with that fixed state (rows with a missing value dropped or refused),
+both by the vectorized engine of :mod:`ooc_accessor.formula` (patsy's columns, bit for
+bit, without its per-value loops).
 
 Errors name the real cause: a level of the wrong type is not "unseen", and a value a
 transform cannot take (``np.log`` of a negative, ``standardize()`` of a constant column)
