@@ -1,5 +1,7 @@
 """One block of rows through the formula: patsy's state learned over all blocks, then
-each block built with that fixed state (rows with a missing value dropped or refused).
+each block built with that fixed state (rows with a missing value dropped or refused),
+both by the vectorized engine of :mod:`ooc_accessor.formula` (patsy's columns, bit for
+bit, without its per-value loops).
 
 Errors name the real cause: a level of the wrong type is not "unseen", and a value a
 transform cannot take (``np.log`` of a negative, ``standardize()`` of a constant column)
@@ -14,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from patsy import EvalEnvironment, PatsyError, build_design_matrices, design_matrix_builders
+from patsy import EvalEnvironment, PatsyError
 from patsy.design_info import DesignInfo
 from patsy.eval import ast_names
 
@@ -27,6 +29,8 @@ from .errors import (
     OOCError,
     UnseenLevelError,
 )
+from .formula import Learner, build_arrays, finish, merge
+from .formula.state import State
 from .sources import DatasetSource, FrameSource
 from .translate import inputs_at, label, level_type_clash, translate
 
@@ -67,16 +71,24 @@ def learn_infos(
     missing: str,
     formula: str,
 ) -> list[DesignInfo]:
-    """patsy's design infos with state learned over all blocks of ``source``."""
+    """patsy's design infos with state learned over all blocks of ``source``.
+
+    Each block's state is learned on its own and merged (:mod:`ooc_accessor.formula`);
+    factors the engine leaves to patsy get patsy's passes over the blocks.
+    """
     current: list[pd.DataFrame] = []
 
     def blocks() -> Iterator[pd.DataFrame]:
         for block in source.blocks(rows):
-            current[:] = [block]  # the block patsy is reading, to name the culprit
+            current[:] = [block]  # the block being read, to name the culprit
             yield block
 
     try:
-        infos = design_matrix_builders([desc.lhs_termlist, desc.rhs_termlist], blocks, env, missing)
+        learner = Learner(desc, env, missing, getattr(source, "string_codes", frozenset()))
+        state = State()
+        for block in blocks():
+            state = merge(state, learner.block(block))
+        infos = finish(desc, state, env, missing, data_iter_maker=blocks)
     except PatsyError as exc:
         raise translate(exc, current[0] if current else None, formula) from exc
     except (ValueError, TypeError) as exc:
@@ -140,7 +152,7 @@ def build_block(
             )
     data = align_categoricals(data, infos)
     try:
-        ymat, xmat = build_design_matrices(infos, data, NA_action=missing, return_type="dataframe")
+        (y, x), pos = build_arrays(infos, data, missing)
     except PatsyError as exc:
         raise translate(exc, block, formula, infos) from exc
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -154,15 +166,14 @@ def build_block(
             f"{label(block.index[-1])!r} ({type(exc).__name__}: {exc}); check the terms it "
             "names and those columns' types"
         ) from exc
-    pos = xmat.index.to_numpy()
-    x = xmat.to_numpy(dtype=np.float64)
-    y = ymat.to_numpy(dtype=np.float64) if ymat.shape[1] else None
+    y = y if y.shape[1] else None
     if y is not None and y.shape[1] == 1:
         y = y[:, 0]
     index = block.index[pos]
-    _check_finite(x, list(xmat.columns), index, data, pos)
+    _check_finite(x, list(infos[1].column_names), index, data, pos)
     if y is not None:
-        _check_finite(y[:, None] if y.ndim == 1 else y, list(ymat.columns), index, data, pos)
+        names = list(infos[0].column_names)
+        _check_finite(y[:, None] if y.ndim == 1 else y, names, index, data, pos)
     return Block(x, y, index, pos, None if wv is None else wv[pos])
 
 
@@ -187,7 +198,8 @@ def align_categoricals(block: pd.DataFrame, infos: list[DesignInfo]) -> pd.DataF
             if list(col.cat.categories) == levels:
                 continue
             seen = col.cat.remove_unused_categories().cat.categories
-            unseen = [v for v in seen if v not in set(levels)]
+            known = set(levels)
+            unseen = [v for v in seen if v not in known]
             if unseen:
                 clash = level_type_clash(name, factor.code, unseen[0], levels)
                 if clash is not None:
@@ -236,7 +248,7 @@ def explain_dropped(
             continue
         row = align_categoricals(block.iloc[present[:1]], infos)
         try:
-            build_design_matrices(infos, row, NA_action="raise", return_type="dataframe")
+            build_arrays(infos, row, "raise")
         except PatsyError as exc:
             raise translate(exc, row, formula, infos) from exc
         return
