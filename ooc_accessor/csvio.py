@@ -22,7 +22,8 @@ import pandas as pd
 import xarray as xr
 
 from . import manifest, store
-from .csvstore import FORMAT, CSVWriter, open_store
+from .csvopen import open_store
+from .csvstore import FORMAT, CSVWriter
 from .errors import (
     ArgumentError,
     ArgumentTypeError,
