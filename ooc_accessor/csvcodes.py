@@ -18,11 +18,14 @@ themselves as a pandas Categorical (:class:`CodedColumn`): no string is decoded.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import h5py
 import numpy as np
 import pandas as pd
+from patsy.eval import ast_names
 
 from . import lazy
 from .errors import CSVError, StoreError
@@ -270,3 +273,32 @@ def coded_column(
             "codes with a table checksum; the store was changed: read the CSV files again"
         )
     return CodedColumn(path, column, ds.name.lstrip("/"), name, digest, store_id, n, ds.dtype.str)
+
+
+_CATEGORICAL_USE = re.compile(r"^(?:C\(\s*)?(?P<name>[A-Za-z_]\w*)\s*(?:\)|,.*\))?$", re.DOTALL)
+
+
+def coded_columns(ds: Any, columns: list[str], codes: list[str]) -> dict[str, CodedColumn]:
+    """The columns of ``ds`` a design can read as codes: ``{column: CodedColumn}``.
+
+    A string column of a read_csv store qualifies when its variable still holds exactly
+    the store's rows in order (its dask array is the one the store was opened with: no
+    ``isel``, reordering or rechunking since, so every level of the table is present) and
+    every factor in ``codes`` reading it is the bare name or ``C(name, ...)`` (a
+    categorical: any other use of the text gets the strings).
+    """
+    uses: dict[str, bool] = {}
+    for code in codes:
+        m = _CATEGORICAL_USE.match(code.strip())
+        plain = m.group("name") if m is not None else None
+        for name in ast_names(code):
+            uses[name] = uses.get(name, True) and name == plain
+    out = {}
+    for c in columns:
+        var = ds.variables.get(c)
+        coded = var.encoding.get(ENCODING_KEY) if var is not None else None
+        if not isinstance(coded, CodedColumn) or not uses.get(c, False):
+            continue
+        if getattr(var.data, "name", None) == coded.dask_name and var.shape == (coded.n,):
+            out[c] = coded
+    return out
