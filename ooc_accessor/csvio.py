@@ -15,6 +15,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -164,6 +165,31 @@ def _chunks(path: str, rows: int, kwargs: dict, progress: _Progress) -> Iterator
             raise CSVError(f"cannot read {path!r}: {exc}; check that the file is whole") from exc
 
 
+def _prefetched(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """``chunks``, the next one parsed in a thread while the caller stores this one.
+
+    pandas' C parser tokenizes and converts numbers without holding the GIL, so parsing
+    the next chunk overlaps coding, checksumming and writing this one: read_csv then takes
+    about the parse's time, not the parse's plus the writer's. At most one chunk is parsed
+    ahead (memory: two chunks). An error parsing is raised here, in the caller's thread;
+    the caller stopping early (an error writing) waits for the chunk being parsed, then
+    closes the file.
+    """
+    with ThreadPoolExecutor(1, thread_name_prefix="ooc-read-csv") as pool:
+        pending = pool.submit(next, chunks, None)
+        try:
+            while (chunk := pending.result()) is not None:
+                pending = pool.submit(next, chunks, None)
+                yield chunk
+        finally:
+            pending.cancel()
+            # a running parse cannot be cancelled: let it finish before closing its file
+            _ = pending.exception() if not pending.cancelled() else None
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+
 def read_csv(
     path_or_paths: str | os.PathLike | list,
     path: str | os.PathLike | None = None,
@@ -251,7 +277,7 @@ def read_csv(
         header: list[str] | None = None
         for file in files:
             first = True
-            for chunk in _chunks(file, rows, kwargs, bar):
+            for chunk in _prefetched(_chunks(file, rows, kwargs, bar)):
                 if first:
                     cols = [str(c) for c in chunk.columns]
                     if header is None:
