@@ -87,8 +87,9 @@ class LevelTable:
         self.n = 0
 
     def codes(self, text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        """Codes of a chunk's values into the table (-1: missing) and the levels it added
-        (in the order first seen; their codes are the table's last ones)."""
+        """Codes of a chunk's values into the table (-1: missing), in the smallest type that
+        holds the table's codes, and the levels it added (in the order first seen; their
+        codes are the table's last ones)."""
         local, uniq = pd.factorize(text, use_na_sentinel=True)
         uniq = np.asarray(uniq, dtype=object)
         mapping = np.full(len(uniq) + 1, -1, dtype=np.int64)  # the last: missing stays -1
@@ -104,7 +105,8 @@ class LevelTable:
         mapping[todo] = np.arange(self.n, self.n + len(todo))
         if len(new):
             self._add(new)
-        return mapping[local], new
+        # codes in their stored type straight away (one pass over the rows)
+        return mapping.astype(code_dtype(self.n))[local], new
 
     def _add(self, new: np.ndarray) -> None:
         self._parts.append(pd.Index(new, dtype=object))

@@ -353,7 +353,7 @@ class CSVWriter:
         for name in self.order:
             col = self.columns[name]
             if name in coded:
-                values = coded[name].astype(col.dtype)
+                values = coded[name].astype(col.dtype, copy=False)
             else:
                 values = encode(frame[name], kinds[name], where, col.dtype)
             ds = self._f[col.var]
