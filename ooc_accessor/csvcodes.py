@@ -76,14 +76,14 @@ def table_digest(table: np.ndarray) -> str:
 class LevelTable:
     """The distinct strings of one column, in the order first seen, with a lookup.
 
-    The lookup is a few pandas Indexes of halving sizes (merged as a binary counter
-    merges), so adding levels chunk after chunk costs O(levels log levels) in all, not
-    the O(levels) per chunk of rebuilding one Index whenever a level is new.
+    The lookup is a dict from level to code, consulted once per distinct value of a chunk
+    (``pd.factorize`` has reduced the chunk to those in C): amortized O(1) a level, so
+    the cost stays linear in the rows whatever the number of levels (an id column too).
     """
 
     def __init__(self) -> None:
-        self._parts: list[pd.Index] = []
-        self._offsets: list[int] = []
+        self._codes: dict[str, int] = {}
+        self._parts: list[np.ndarray] = []
         self.n = 0
 
     def codes(self, text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -92,36 +92,25 @@ class LevelTable:
         codes are the table's last ones)."""
         local, uniq = pd.factorize(text, use_na_sentinel=True)
         uniq = np.asarray(uniq, dtype=object)
-        mapping = np.full(len(uniq) + 1, -1, dtype=np.int64)  # the last: missing stays -1
-        todo = np.arange(len(uniq))
-        for index, offset in zip(self._parts, self._offsets, strict=True):
-            if not todo.size:
-                break
-            pos = index.get_indexer(uniq[todo])
-            hit = pos >= 0
-            mapping[todo[hit]] = pos[hit] + offset
-            todo = todo[~hit]
+        get = self._codes.get
+        mapping = np.fromiter((get(u, -1) for u in uniq), dtype=np.int64, count=len(uniq))
+        todo = np.flatnonzero(mapping < 0)
         new = uniq[todo]
-        mapping[todo] = np.arange(self.n, self.n + len(todo))
         if len(new):
-            self._add(new)
-        # codes in their stored type straight away (one pass over the rows)
-        return mapping.astype(code_dtype(self.n))[local], new
-
-    def _add(self, new: np.ndarray) -> None:
-        self._parts.append(pd.Index(new, dtype=object))
-        self._offsets.append(self.n)
-        self.n += len(new)
-        while len(self._parts) > 1 and len(self._parts[-2]) <= len(self._parts[-1]):
-            last = self._parts.pop()
-            self._offsets.pop()
-            self._parts[-1] = self._parts[-1].append(last)
+            mapping[todo] = np.arange(self.n, self.n + len(new))
+            self._codes.update(zip(new.tolist(), range(self.n, self.n + len(new)), strict=True))
+            self._parts.append(new)
+            self.n += len(new)
+        # the last entry: a missing value (local code -1) stays -1; codes in their stored
+        # type straight away (one pass over the rows)
+        mapping = np.append(mapping, -1).astype(code_dtype(self.n))
+        return mapping[local], new
 
     def levels(self) -> np.ndarray:
         """Every level, in the order first seen (an object array of str)."""
         if not self._parts:
             return np.empty(0, dtype=object)
-        return np.concatenate([p.to_numpy(dtype=object) for p in self._parts])
+        return np.concatenate(self._parts)
 
     def sorted(self) -> tuple[np.ndarray, np.ndarray | None]:
         """The table sorted as patsy sorts strings, and each old code's new code (None:
