@@ -270,3 +270,29 @@ def test_build_and_predict_on_another_store(tmp_path):
     other = ooc.read_csv(tmp_path / "odd.csv", tmp_path / "odd.nc", progress=False)
     with pytest.raises(ooc.UnseenLevelError, match=r"'never'.*column 'g'"):
         design.build(other)
+
+
+@pytest.mark.parametrize("chunk", [1, 13, 500])
+def test_level_table_merges_chunks_as_union_categoricals(chunk):
+    """Codes chunk by chunk into one table equal pd.factorize of the whole column; the
+    sorted table and remapped codes equal pandas' union of the chunks' categoricals."""
+    from ooc_accessor.csvcodes import LevelTable
+
+    rng = np.random.default_rng(3)
+    pool = np.array([f"v{i}" for i in range(300)] + ["", " ", "é"], dtype=object)
+    values = pool[np.minimum(rng.integers(0, 303, size=500), np.arange(500))]  # new ones late
+    values[rng.random(500) < 0.1] = None
+    series = pd.Series(values, dtype=object)
+    table = LevelTable()
+    parts = [series.iloc[a : a + chunk] for a in range(0, 500, chunk)]
+    codes = np.concatenate([table.codes(p)[0].astype(np.int64) for p in parts])
+    first, uniques = pd.factorize(series)  # the order first seen, over the whole column
+    assert list(table.levels()) == list(uniques)
+    np.testing.assert_array_equal(codes, first)
+    levels, rank = table.sorted()
+    union = pd.api.types.union_categoricals(
+        [pd.Categorical(p) for p in parts], sort_categories=True
+    )
+    assert list(levels) == list(union.categories)
+    np.testing.assert_array_equal(np.append(rank, -1)[codes], union.codes)
+    assert table.codes(parts[0])[0].dtype == np.int16  # 303 levels: int16 codes
