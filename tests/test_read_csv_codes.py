@@ -296,3 +296,20 @@ def test_level_table_merges_chunks_as_union_categoricals(chunk):
     assert list(levels) == list(union.categories)
     np.testing.assert_array_equal(np.append(rank, -1)[codes], union.codes)
     assert table.codes(parts[0])[0].dtype == np.int16  # 303 levels: int16 codes
+
+
+def test_the_design_never_decodes_strings(tmp_path, monkeypatch):
+    """A design (and a fit) from the store read the codes: no chunk is decoded to text."""
+    from ooc_accessor import csvcodes
+
+    whole = _design_csv(tmp_path / "d.csv")
+    ds = ooc.read_csv(tmp_path / "d.csv", tmp_path / "d.nc", chunksize=64, progress=False)
+
+    def refuse(self, codes):
+        raise AssertionError("a string chunk was decoded")
+
+    monkeypatch.setattr(csvcodes.CodesDecoder, "__call__", refuse)
+    formula = "y ~ a + C(g) + C(r)"
+    _assert_same_design(ds.ooc.design(formula), whole.ooc.design(formula))
+    with pytest.raises(AssertionError, match="decoded"):  # reading the strings does decode
+        ds["g"].values  # noqa: B018
