@@ -15,6 +15,7 @@ Dataset opened from it); this module finds and parses the files.
 from __future__ import annotations
 
 import glob
+import json
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -41,8 +42,9 @@ from .store import check_compression, temporary_store_path
 __all__ = ["read_csv"]
 
 #: CSV text per chunk when ``chunksize="auto"``: two parsed frames (the one written and the
-#: one parsed meanwhile) plus the write buffers stay near 100 MB
-AUTO_CHUNK_BYTES = 32 * 2**20
+#: one parsed meanwhile) plus the write buffers stay well under 100 MB, and the parse of the
+#: first chunk and the write of the last, which nothing overlaps, stay short
+AUTO_CHUNK_BYTES = 16 * 2**20
 _OWN = ("chunksize", "iterator", "nrows")
 _COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz", ".zst": "zstd"}
 
@@ -214,7 +216,7 @@ def read_csv(
         The NetCDF store to write. ``None`` writes a temporary store, removed when the
         returned Dataset is garbage collected.
     chunksize : int or "auto"
-        Rows parsed at a time (and rows per stored chunk); ``"auto"`` takes about 32 MiB
+        Rows parsed at a time (and rows per stored chunk); ``"auto"`` takes about 16 MiB
         of CSV text per chunk.
     dim : str, optional
         The row dimension's name: ``index_col``'s name when one is given, else ``"index"``.
@@ -309,7 +311,15 @@ def read_csv(
         raise
     finally:
         bar.close()
-    return open_csv_store(final, temporary=path is None)
+    # the store just written: its attributes are known (open_csv_store would check them
+    # against the manifest again); every chunk read still checks the store id
+    attrs = {
+        "chunk_rows": rows,
+        "store_id": writer.store_id,
+        "columns": json.dumps(writer.order),
+        "sources": json.dumps([str(s) for s in files]),
+    }
+    return open_store(os.path.abspath(final), attrs, temporary=path is None)
 
 
 def open_csv_store(

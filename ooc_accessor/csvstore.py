@@ -228,6 +228,7 @@ class CSVWriter:
         #: SHA-256 of each column's values, fed as they are written (the manifest's
         #: digests, without reading the store back at commit)
         self._hashes: dict[str, Any] = {}
+        self.store_id = ""  # set at commit
         self._f: h5py.File | None = None
         try:
             # no chunk cache: each block's chunks are written when the block is (a full disk
@@ -465,7 +466,7 @@ class CSVWriter:
             f.attrs["columns"] = json.dumps(self.order)
             f.attrs["n_rows"] = self.n
             f.attrs["chunk_rows"] = self.chunk_rows
-            f.attrs["store_id"] = uuid.uuid4().hex
+            f.attrs["store_id"] = self.store_id = uuid.uuid4().hex
             f.attrs["complete"] = 1
             f.close()
             known = {var: h.hexdigest() for var, h in self._hashes.items()}
