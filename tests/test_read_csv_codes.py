@@ -313,3 +313,13 @@ def test_the_design_never_decodes_strings(tmp_path, monkeypatch):
     _assert_same_design(ds.ooc.design(formula), whole.ooc.design(formula))
     with pytest.raises(AssertionError, match="decoded"):  # reading the strings does decode
         ds["g"].values  # noqa: B018
+
+
+def test_compressed_codes_round_trip(tmp_path):
+    path = tmp_path / "odd.csv"
+    _odd_csv(path)
+    target = tmp_path / "z.nc"
+    ds = ooc.read_csv(path, target, chunksize=9, compression="gzip", progress=False)
+    _same_strings(ds, pd.read_csv(path))
+    with h5py.File(target, "r") as f:
+        assert f["s"].compression == "gzip" and f["s"].fletcher32
