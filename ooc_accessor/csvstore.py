@@ -61,7 +61,8 @@ _STORED = {
 def kind_of(col: pd.Series) -> str:
     """The kind of one parsed chunk's column."""
     dtype = col.dtype
-    if col.isna().all():
+    # one value looked at first: a column with values (the common case) skips the full pass
+    if not len(col) or (pd.isna(col.iat[0]) and col.isna().all()):
         return "empty"
     if dtype.kind == "b" or isinstance(dtype, pd.BooleanDtype):
         return "bool"
@@ -146,6 +147,8 @@ def encode(col: pd.Series, kind: str, where: str = "", dtype: np.dtype | None = 
     """A chunk's column as the stored dtype of ``kind`` (``dtype``: of an int or date
     column, its width or unit; int64 and nanoseconds when not given)."""
     if kind == "float" or kind == "empty":
+        if col.dtype == np.float64:  # numpy's float64: NaN already missing, no copy
+            return col.to_numpy()
         return col.to_numpy(dtype=np.float64, na_value=np.nan)
     if kind == "int":
         return csvvalues.as_int(col, dtype or np.dtype(np.int64), where)
