@@ -6,8 +6,7 @@ float64 (the rows already written are converted in place, once), a column empty 
 the type of its first values, strings stay strings (stored as integer codes into a sorted
 table of the column's levels, every level kept: see :mod:`~ooc_accessor.csvcodes`), parsed
 dates stay dates. The store is written under a temporary name beside the target and renamed
-only when complete. The next chunk is parsed in a thread while the current one is written.
-The store's format is in :mod:`~ooc_accessor.csvstore` (the writer),
+only when complete. The store's format is in :mod:`~ooc_accessor.csvstore` (the writer),
 :mod:`~ooc_accessor.csvcodes` (string columns) and :mod:`~ooc_accessor.csvopen` (the lazy
 Dataset opened from it); this module finds and parses the files.
 """
@@ -18,7 +17,6 @@ import glob
 import json
 import os
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -41,9 +39,9 @@ from .store import check_compression, temporary_store_path
 
 __all__ = ["read_csv"]
 
-#: CSV text per chunk when ``chunksize="auto"``: two parsed frames (the one written and the
-#: one parsed meanwhile) plus the write buffers stay well under 100 MB, and the parse of the
-#: first chunk and the write of the last, which nothing overlaps, stay short
+#: CSV text per chunk when ``chunksize="auto"``: the parsed frame plus the write buffers stay
+#: well under 100 MB. (Parsing the next chunk in a thread while this one is written was
+#: measured slower: both hold the GIL often enough to stall each other.)
 AUTO_CHUNK_BYTES = 16 * 2**20
 _OWN = ("chunksize", "iterator", "nrows")
 _COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz", ".zst": "zstd"}
@@ -169,31 +167,6 @@ def _chunks(path: str, rows: int, kwargs: dict, progress: _Progress) -> Iterator
             raise CSVError(f"cannot read {path!r}: {exc}; check that the file is whole") from exc
 
 
-def _prefetched(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    """``chunks``, the next one parsed in a thread while the caller stores this one.
-
-    pandas' C parser tokenizes and converts numbers without holding the GIL, so parsing
-    the next chunk overlaps coding, checksumming and writing this one: read_csv then takes
-    about the parse's time, not the parse's plus the writer's. At most one chunk is parsed
-    ahead (memory: two chunks). An error parsing is raised here, in the caller's thread;
-    the caller stopping early (an error writing) waits for the chunk being parsed, then
-    closes the file.
-    """
-    with ThreadPoolExecutor(1, thread_name_prefix="ooc-read-csv") as pool:
-        pending = pool.submit(next, chunks, None)
-        try:
-            while (chunk := pending.result()) is not None:
-                pending = pool.submit(next, chunks, None)
-                yield chunk
-        finally:
-            pending.cancel()
-            # a running parse cannot be cancelled: let it finish before closing its file
-            _ = pending.exception() if not pending.cancelled() else None
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-
-
 def read_csv(
     path_or_paths: str | os.PathLike | list,
     path: str | os.PathLike | None = None,
@@ -288,7 +261,7 @@ def read_csv(
         header: list[str] | None = None
         for file in files:
             first = True
-            for chunk in _prefetched(_chunks(file, rows, kwargs, bar)):
+            for chunk in _chunks(file, rows, kwargs, bar):
                 if first:
                     cols = [str(c) for c in chunk.columns]
                     if header is None:
