@@ -20,7 +20,6 @@ under an escaped variable name and the ``columns`` attribute keeps the real name
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -34,7 +33,8 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from . import csvcodes, csvvalues, manifest, store
+from . import csvcodes, csvvalues, store
+from .digests import Digests
 from .errors import ColumnTypeError, CSVError
 
 FORMAT = "ooc_accessor.csv"
@@ -230,7 +230,7 @@ class CSVWriter:
         self._index: Any = None
         #: SHA-256 of each column's values, fed as they are written (the manifest's
         #: digests, without reading the store back at commit)
-        self._hashes: dict[str, Any] = {}
+        self._digests = Digests()
         self.store_id = ""  # set at commit
         self._f: h5py.File | None = None
         try:
@@ -280,7 +280,7 @@ class CSVWriter:
         old = self._f[col.var]
         tmp = f"{col.var}.__ooc_new__"
         new = self._create(tmp, kind, self.n, dtype)
-        h = self._hashes[col.var] = hashlib.sha256()
+        self._digests.restart(col.var)
         for a in range(0, self.n, self.chunk_rows):
             b = min(a + self.chunk_rows, self.n)
             # the only changes merge_kinds makes after rows are written: a column missing so
@@ -292,7 +292,7 @@ class CSVWriter:
             else:
                 values = old[a:b].astype(np.float64)
             new[a:b] = values
-            manifest.hash_values(h, values, new.dtype)
+            self._digests.feed(col.var, values, new.dtype)
         del self._f[col.var]
         self._f.move(tmp, col.var)
 
@@ -363,7 +363,7 @@ class CSVWriter:
             ds = self._f[col.var]
             ds.resize((b,))
             ds[a:b] = values
-            manifest.hash_values(self._hash(col.var), values, ds.dtype)
+            self._digests.feed(col.var, values, ds.dtype)
         if self.index_kind is not None:
             index = frame.index.to_series()
             kind = kind_of(index)
@@ -381,12 +381,6 @@ class CSVWriter:
                 index.rename(self.dim), self.index_kind, where, self.index_dtype
             )
         self.n = b
-
-    def _hash(self, var: str) -> Any:
-        h = self._hashes.get(var)
-        if h is None:
-            h = self._hashes[var] = hashlib.sha256()
-        return h
 
     def _codes(self, col: _Column, values: pd.Series, where: str) -> np.ndarray:
         """A chunk's strings as codes into the column's level table (new levels added)."""
@@ -472,7 +466,7 @@ class CSVWriter:
             f.attrs["store_id"] = self.store_id = uuid.uuid4().hex
             f.attrs["complete"] = 1
             f.close()
-            known = {var: h.hexdigest() for var, h in self._hashes.items()}
+            known = self._digests.result()
             store.seal(self.tmp, known)
         except (OSError, RuntimeError) as exc:
             _drop_hdf5_objects(exc)
@@ -500,11 +494,11 @@ class CSVWriter:
             ds = f[col.var]
             if rank is not None:
                 lookup = np.append(rank, -1).astype(col.dtype)  # code -1 stays -1
-                h = self._hashes[col.var] = hashlib.sha256()
+                self._digests.restart(col.var)
                 for a in range(0, self.n, self.chunk_rows):
                     values = lookup[ds[a : a + self.chunk_rows]]
                     ds[a : a + len(values)] = values
-                    manifest.hash_values(h, values, ds.dtype)
+                    self._digests.feed(col.var, values, ds.dtype)
             ds.attrs[csvcodes.LEVELS_ATTR] = tname
             ds.attrs[csvcodes.LEVELS_SHA_ATTR] = csvcodes.table_digest(table)
             tables.append(tname)
@@ -535,6 +529,7 @@ class CSVWriter:
 
     def abort(self) -> None:
         """Close and remove the temporary file; the target is untouched."""
+        self._digests.close()
         store.discard(self._f, self.tmp)
 
 
