@@ -3,16 +3,18 @@
 pandas parses each chunk; a column's dtype is decided across all chunks, as a whole-file
 ``pandas.read_csv`` would decide it: an int column that gains a NaN or a float later becomes
 float64 (the rows already written are converted in place, once), a column empty so far takes
-the type of its first values, strings stay strings (every level kept, so patsy sees them all
-when it learns levels from the store), parsed dates stay dates. The store is written under
-a temporary name beside the target and renamed only when complete. The store's format (the
-writer, and the lazy Dataset opened from it) is in :mod:`~ooc_accessor.csvstore`; this
-module finds and parses the files.
+the type of its first values, strings stay strings (stored as integer codes into a sorted
+table of the column's levels, every level kept: see :mod:`~ooc_accessor.csvcodes`), parsed
+dates stay dates. The store is written under a temporary name beside the target and renamed
+only when complete. The store's format is in :mod:`~ooc_accessor.csvstore` (the writer),
+:mod:`~ooc_accessor.csvcodes` (string columns) and :mod:`~ooc_accessor.csvopen` (the lazy
+Dataset opened from it); this module finds and parses the files.
 """
 
 from __future__ import annotations
 
 import glob
+import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -22,7 +24,8 @@ import pandas as pd
 import xarray as xr
 
 from . import manifest, store
-from .csvstore import FORMAT, CSVWriter, open_store
+from .csvopen import open_store
+from .csvstore import FORMAT, CSVWriter
 from .errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -36,9 +39,10 @@ from .store import check_compression, temporary_store_path
 
 __all__ = ["read_csv"]
 
-#: CSV text per chunk when ``chunksize="auto"``: the parsed frame (a few times the text for
-#: string columns) plus the write buffers stay near 100 MB
-AUTO_CHUNK_BYTES = 32 * 2**20
+#: CSV text per chunk when ``chunksize="auto"``: the parsed frame plus the write buffers stay
+#: well under 100 MB. (Parsing the next chunk in a thread while this one is written was
+#: measured slower: both hold the GIL often enough to stall each other.)
+AUTO_CHUNK_BYTES = 16 * 2**20
 _OWN = ("chunksize", "iterator", "nrows")
 _COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz", ".zst": "zstd"}
 
@@ -185,7 +189,7 @@ def read_csv(
         The NetCDF store to write. ``None`` writes a temporary store, removed when the
         returned Dataset is garbage collected.
     chunksize : int or "auto"
-        Rows parsed at a time (and rows per stored chunk); ``"auto"`` takes about 32 MiB
+        Rows parsed at a time (and rows per stored chunk); ``"auto"`` takes about 16 MiB
         of CSV text per chunk.
     dim : str, optional
         The row dimension's name: ``index_col``'s name when one is given, else ``"index"``.
@@ -201,7 +205,14 @@ def read_csv(
     -------
     xarray.Dataset
         Lazy (dask-chunked) over ``dim``: one variable per column. Without ``index_col``
-        the rows are numbered by position (no coordinate is stored or loaded).
+        the rows are numbered by position (no coordinate is stored or loaded). A string
+        column reads as the strings (objects, NaN where pandas gives a missing value),
+        though the store keeps it as integer codes (int8 up to 127 levels, wider beyond)
+        plus a sorted level table, so it is no larger than the numbers need and a design
+        reads the codes directly. A foreign reader (``xarray.open_dataset(path,
+        engine="h5netcdf")``) sees the codes (-1, its ``_FillValue``, for missing) and the
+        table as a coordinate named by the codes' ``ooc_levels`` attribute
+        (``"<column>.levels"``): ``table[codes]`` gives the strings.
 
     Raises
     ------
@@ -273,7 +284,15 @@ def read_csv(
         raise
     finally:
         bar.close()
-    return open_csv_store(final, temporary=path is None)
+    # the store just written: its attributes are known (open_csv_store would check them
+    # against the manifest again); every chunk read still checks the store id
+    attrs = {
+        "chunk_rows": rows,
+        "store_id": writer.store_id,
+        "columns": json.dumps(writer.order),
+        "sources": json.dumps([str(s) for s in files]),
+    }
+    return open_store(os.path.abspath(final), attrs, temporary=path is None)
 
 
 def open_csv_store(

@@ -1,4 +1,4 @@
-"""The read_csv store: column kinds across chunks, the writer, and the lazy opener.
+"""The read_csv store: column kinds across chunks, and the writer.
 
 One 1-D variable per CSV column along the row dimension, written with h5py in netCDF4's
 layout (dimension scales, ``_Netcdf4Dimid``), so xarray and netCDF readers open it too.
@@ -7,6 +7,12 @@ finds an unlimited dimension's length by asking every variable attached to it, o
 variable touched, which made a 1,000-column CSV take minutes. Rows are appended to
 resizable variables; the row dimension is created at commit with its final, fixed length,
 so any reader gets its size in one lookup.
+
+A string column is stored as integer codes plus a level table (see
+:mod:`~ooc_accessor.csvcodes`): a variable of codes (fletcher32-checked like the numbers)
+and a string variable of the sorted levels, its own dimension; the opener is
+:mod:`~ooc_accessor.csvopen`. The index column (``index_col``) stays variable-length text:
+it is the row dimension's coordinate, read whole when the store is opened.
 
 Column names are kept as written: a name HDF5 cannot hold (``/``, ``.``, ``%``) is stored
 under an escaped variable name and the ``columns`` attribute keeps the real names in order.
@@ -26,10 +32,10 @@ from urllib.parse import quote, unquote
 import h5py
 import numpy as np
 import pandas as pd
-import xarray as xr
 
-from . import csvvalues, lazy, manifest, store
-from .errors import ColumnTypeError, CSVError, StoreError
+from . import csvcodes, csvvalues, store
+from .digests import Digests
+from .errors import ColumnTypeError, CSVError
 
 FORMAT = "ooc_accessor.csv"
 _STR = h5py.string_dtype()
@@ -48,14 +54,15 @@ _STORED = {
     "int": np.int64,
     "float": np.float64,
     "datetime": np.int64,
-    "str": _STR,
+    "str": np.int8,  # codes into the level table; widened as levels come
 }
 
 
 def kind_of(col: pd.Series) -> str:
     """The kind of one parsed chunk's column."""
     dtype = col.dtype
-    if col.isna().all():
+    # one value looked at first: a column with values (the common case) skips the full pass
+    if not len(col) or (pd.isna(col.iat[0]) and col.isna().all()):
         return "empty"
     if dtype.kind == "b" or isinstance(dtype, pd.BooleanDtype):
         return "bool"
@@ -124,6 +131,7 @@ class _Column:
     #: the stored dtype of an int column (pandas' width) or a date column (pandas' unit)
     dtype: np.dtype | None = None
     negative: bool = False  # an int column held a negative value (uint64 then cannot)
+    levels: csvcodes.LevelTable | None = None  # a string column's levels, first seen first
 
 
 def value_dtype(col: pd.Series, kind: str) -> np.dtype | None:
@@ -139,6 +147,8 @@ def encode(col: pd.Series, kind: str, where: str = "", dtype: np.dtype | None = 
     """A chunk's column as the stored dtype of ``kind`` (``dtype``: of an int or date
     column, its width or unit; int64 and nanoseconds when not given)."""
     if kind == "float" or kind == "empty":
+        if col.dtype == np.float64:  # numpy's float64: NaN already missing, no copy
+            return col.to_numpy()
         return col.to_numpy(dtype=np.float64, na_value=np.nan)
     if kind == "int":
         return csvvalues.as_int(col, dtype or np.dtype(np.int64), where)
@@ -146,7 +156,8 @@ def encode(col: pd.Series, kind: str, where: str = "", dtype: np.dtype | None = 
         return col.to_numpy(dtype=np.int8)
     if kind == "datetime":
         return csvvalues.as_dates(col, dtype or np.dtype("datetime64[ns]"), where)
-    # strings: missing becomes "" under the _FillValue "", which xarray decodes as NaN
+    # text (the index column only: columns are codes): missing becomes "" under the
+    # _FillValue "", which xarray decodes as NaN
     if isinstance(col.dtype, pd.StringDtype):
         out = col.to_numpy(dtype=object, na_value="")  # one conversion, the common case
     else:
@@ -180,10 +191,10 @@ def _refuse_nul(values: np.ndarray, col: pd.Series, where: str) -> None:
         )
 
 
-def empty_as(kind: str, m: int) -> np.ndarray:
+def empty_as(kind: str, m: int, dtype: np.dtype | None = None) -> np.ndarray:
     """``m`` missing values of ``kind`` (rows written before a column had a kind)."""
     if kind == "str":
-        return np.full(m, "", dtype=object)
+        return np.full(m, -1, dtype=dtype or np.int8)  # no level: the missing code
     if kind == "datetime":
         return np.full(m, _NAT, dtype=np.int64)
     if kind in ("float", "empty"):
@@ -217,6 +228,10 @@ class CSVWriter:
         self.index_dtype: np.dtype | None = None
         self.indexed = indexed  # index_col given: its values become the dim's coordinate
         self._index: Any = None
+        #: SHA-256 of each column's values, fed as they are written (the manifest's
+        #: digests, without reading the store back at commit)
+        self._digests = Digests()
+        self.store_id = ""  # set at commit
         self._f: h5py.File | None = None
         try:
             # no chunk cache: each block's chunks are written when the block is (a full disk
@@ -229,24 +244,34 @@ class CSVWriter:
 
     # variables -------------------------------------------------------------------------------
     def _create(
-        self, var: str, kind: str, n: int = 0, dtype: np.dtype | None = None
+        self,
+        var: str,
+        kind: str,
+        n: int = 0,
+        dtype: np.dtype | None = None,
+        *,
+        text: bool = False,
     ) -> h5py.Dataset:
+        """A resizable variable of ``kind`` (``text``: variable-length strings, the index)."""
         opts: dict[str, Any] = {}
         if self.compression:
             opts["compression"] = self.compression
         if kind == "datetime":
             opts["fillvalue"] = _NAT
-        if kind != "str":  # HDF5 filters cannot take variable-length strings
+        if kind == "str" and not text:
+            opts["fillvalue"] = -1
+        if not text:  # HDF5 filters cannot take variable-length strings
             opts.update(fletcher32=True)
+        stored = _STR if text else _STORED[kind]
         ds = self._f.create_dataset(
             var,
             shape=(n,),
             maxshape=(None,),
             chunks=(self.chunk_rows,),
-            dtype=dtype if kind == "int" and dtype is not None else _STORED[kind],
+            dtype=dtype if kind in ("int", "str") and dtype is not None and not text else stored,
             **opts,
         )
-        _attrs(ds, kind, dtype)
+        _attrs(ds, kind, dtype, text)
         return ds
 
     def _rewrite(self, col: _Column, kind: str, dtype: np.dtype | None = None) -> None:
@@ -255,16 +280,19 @@ class CSVWriter:
         old = self._f[col.var]
         tmp = f"{col.var}.__ooc_new__"
         new = self._create(tmp, kind, self.n, dtype)
+        self._digests.restart(col.var)
         for a in range(0, self.n, self.chunk_rows):
             b = min(a + self.chunk_rows, self.n)
             # the only changes merge_kinds makes after rows are written: a column missing so
-            # far takes its first kind, and int becomes float
+            # far takes its first kind, int becomes float, and ints or codes widen
             if col.kind == "empty":
-                new[a:b] = empty_as(kind, b - a)
-            elif kind == "int":  # a wider int: every value fits (merge_int_dtypes)
-                new[a:b] = old[a:b].astype(dtype)
+                values = empty_as(kind, b - a, dtype)
+            elif kind in ("int", "str"):  # wider: every value fits (merge_int_dtypes)
+                values = old[a:b].astype(dtype)
             else:
-                new[a:b] = old[a:b].astype(np.float64)
+                values = old[a:b].astype(np.float64)
+            new[a:b] = values
+            self._digests.feed(col.var, values, new.dtype)
         del self._f[col.var]
         self._f.move(tmp, col.var)
 
@@ -292,7 +320,7 @@ class CSVWriter:
         # positional: pandas' names may repeat (they do not here) or not be strings
         frame = frame.set_axis(self.order, axis=1)
         frame.index = pd.RangeIndex(self.n, self.n + m) if not self.indexed else frame.index
-        kinds = {}
+        kinds, coded = {}, {}
         for name in self.order:
             col = self.columns[name]
             new = kind_of(frame[name])
@@ -310,6 +338,14 @@ class CSVWriter:
                     f"{new} values {where}; pass dtype={{{name!r}: str}} (or float) to "
                     "read_csv so every chunk is read alike"
                 )
+            if merged == "str":
+                coded[name] = self._codes(col, frame[name], where)
+                dtype = csvcodes.code_dtype(col.levels.n)
+                if merged != col.kind or dtype != col.dtype:  # (no rows yet: a new variable)
+                    self._rewrite(col, merged, dtype)
+                col.kind, col.dtype = merged, dtype
+                kinds[name] = merged
+                continue
             dtype = self._dtype(col, merged, frame[name], where)
             if merged != col.kind and self.n and not (col.kind == "empty" and merged == "float"):
                 self._rewrite(col, merged, dtype)  # (empty so far and now float: NaNs already)
@@ -319,10 +355,15 @@ class CSVWriter:
             kinds[name] = merged
         a, b = self.n, self.n + m
         for name in self.order:
-            values = encode(frame[name], kinds[name], where, self.columns[name].dtype)
-            ds = self._f[self.columns[name].var]
+            col = self.columns[name]
+            if name in coded:
+                values = coded[name].astype(col.dtype, copy=False)
+            else:
+                values = encode(frame[name], kinds[name], where, col.dtype)
+            ds = self._f[col.var]
             ds.resize((b,))
             ds[a:b] = values
+            self._digests.feed(col.var, values, ds.dtype)
         if self.index_kind is not None:
             index = frame.index.to_series()
             kind = kind_of(index)
@@ -340,6 +381,15 @@ class CSVWriter:
                 index.rename(self.dim), self.index_kind, where, self.index_dtype
             )
         self.n = b
+
+    def _codes(self, col: _Column, values: pd.Series, where: str) -> np.ndarray:
+        """A chunk's strings as codes into the column's level table (new levels added)."""
+        if col.levels is None:
+            col.levels = csvcodes.LevelTable()
+        first = col.levels.n
+        codes, new = col.levels.codes(csvcodes.text_of(values))
+        csvcodes.refuse_nul(new, codes, first, values, where)
+        return codes
 
     def _dtype(self, col: _Column, kind: str, values: pd.Series, where: str) -> np.dtype | None:
         """The stored dtype of an int or date column after this chunk (None: other kinds).
@@ -382,7 +432,7 @@ class CSVWriter:
                 raise CSVError(f"column {name!r} cannot be stored under a name of its own")
             taken.add(var)
             col = self.columns[name] = _Column(name, var, kind)
-            col.dtype = value_dtype(values, kind)
+            col.dtype = np.dtype(np.int8) if kind == "str" else value_dtype(values, kind)
             self._create(var, kind, dtype=col.dtype)
         if self.indexed:
             if isinstance(frame.index, pd.MultiIndex):
@@ -392,14 +442,18 @@ class CSVWriter:
             # the labels' width or unit is the first chunk's (a later one must fit it)
             self.index_dtype = value_dtype(frame.index.to_series(), self.index_kind)
             self._index = self._create(
-                f"{variable_name(self.dim)}.__ooc_index__", self.index_kind, dtype=self.index_dtype
+                f"{variable_name(self.dim)}.__ooc_index__",
+                self.index_kind,
+                dtype=self.index_dtype,
+                text=self.index_kind == "str",
             )
 
     def commit(self, sources: list[str]) -> str:
         """The row dimension, attributes, manifest, fsync, rename to the final path."""
         f = self._f
         try:
-            self._make_dimension()
+            tables = self._finish_codes()
+            self._make_dimension(tables)
             f.attrs["_NCProperties"] = np.bytes_(
                 f"version=2,ooc_accessor,hdf5={h5py.version.hdf5_version},h5py={h5py.__version__}"
             )
@@ -409,18 +463,50 @@ class CSVWriter:
             f.attrs["columns"] = json.dumps(self.order)
             f.attrs["n_rows"] = self.n
             f.attrs["chunk_rows"] = self.chunk_rows
-            f.attrs["store_id"] = uuid.uuid4().hex
+            f.attrs["store_id"] = self.store_id = uuid.uuid4().hex
             f.attrs["complete"] = 1
             f.close()
-            store.seal(self.tmp)
+            known = self._digests.result()
+            store.seal(self.tmp, known)
         except (OSError, RuntimeError) as exc:
             _drop_hdf5_objects(exc)
             raise store.write_error(exc, self.final) from exc
         store.replace(self.tmp, self.final, _sources_mode(sources))
         return self.final
 
-    def _make_dimension(self) -> None:
-        """The row dimension, fixed at its final length, attached to every column once."""
+    def _finish_codes(self) -> list[str]:
+        """Each string column's level table written sorted (its codes remapped once if the
+        order first seen was not sorted); the tables' variable names."""
+        f = self._f
+        taken = {c.var for c in self.columns.values()} | {variable_name(self.dim)}
+        tables = []
+        for name in self.order:
+            col = self.columns[name]
+            if col.kind != "str":
+                continue
+            levels = col.levels if col.levels is not None else csvcodes.LevelTable()
+            table, rank = levels.sorted()
+            tname = f"{col.var}.levels"
+            while tname in taken:  # a column may have that name: never clash with it
+                tname += "_"
+            taken.add(tname)
+            f.create_dataset(tname, data=table, dtype=_STR)
+            ds = f[col.var]
+            if rank is not None:
+                lookup = np.append(rank, -1).astype(col.dtype)  # code -1 stays -1
+                self._digests.restart(col.var)
+                for a in range(0, self.n, self.chunk_rows):
+                    values = lookup[ds[a : a + self.chunk_rows]]
+                    ds[a : a + len(values)] = values
+                    self._digests.feed(col.var, values, ds.dtype)
+            ds.attrs[csvcodes.LEVELS_ATTR] = tname
+            ds.attrs[csvcodes.LEVELS_SHA_ATTR] = csvcodes.table_digest(table)
+            tables.append(tname)
+        return tables
+
+    def _make_dimension(self, tables: list[str]) -> None:
+        """The row dimension, fixed at its final length, attached to every column once;
+        each level table is a coordinate of its own dimension."""
         f, n, dim = self._f, self.n, variable_name(self.dim)
         if self._index is not None:  # index_col: the dimension holds the labels
             f.move(self._index.name, dim)
@@ -436,9 +522,14 @@ class CSVWriter:
             ds = f[self.columns[name].var]
             ds.attrs["_Netcdf4Coordinates"] = np.array([0], dtype=np.int32)
             ds.dims[0].attach_scale(scale)
+        for i, tname in enumerate(tables, start=1):
+            table = f[tname]
+            table.make_scale(tname)
+            table.attrs["_Netcdf4Dimid"] = np.int32(i)
 
     def abort(self) -> None:
         """Close and remove the temporary file; the target is untouched."""
+        self._digests.close()
         store.discard(self._f, self.tmp)
 
 
@@ -466,118 +557,16 @@ def _drop_hdf5_objects(exc: BaseException) -> None:
     traceback.clear_frames(exc.__traceback__)
 
 
-def _attrs(ds: h5py.Dataset, kind: str, dtype: np.dtype | None = None) -> None:
-    """The attributes xarray decodes ``kind`` from (dates: in ``dtype``'s unit)."""
+def _attrs(ds: h5py.Dataset, kind: str, dtype: np.dtype | None = None, text: bool = False) -> None:
+    """The attributes xarray decodes ``kind`` from (dates: in ``dtype``'s unit; strings:
+    codes, missing as -1, or ``text``)."""
     if kind == "bool":
         ds.attrs["dtype"] = "bool"  # xarray's convention: decoded back to bool
     elif kind == "datetime":
         ds.attrs["_FillValue"] = np.array([_NAT])
         ds.attrs["units"] = csvvalues.date_units(dtype) if dtype is not None else _DATE_UNITS
         ds.attrs["calendar"] = "proleptic_gregorian"
-    elif kind == "str":
+    elif kind == "str" and text:
         ds.attrs.create("_FillValue", "", dtype=_STR)  # decoded as missing
-
-
-# -- opening ------------------------------------------------------------------------------------
-def _decoder(ds: h5py.Dataset) -> tuple[Any, Any]:
-    """How a stored column reads back: (decode function or None, dtype after decoding)."""
-    if h5py.check_string_dtype(ds.dtype) is not None:
-        return _decode_text, np.dtype(object)
-    if manifest.plain_attr(ds.attrs.get("dtype", "")) == "bool":
-        return _decode_bool, np.dtype(bool)
-    if "units" in ds.attrs and ds.dtype == np.int64:
-        dates = csvvalues.units_dtype(manifest.plain_attr(ds.attrs["units"]))
-        if dates is not None:
-            return (lambda values: values.view(dates)), dates
-    return None, ds.dtype
-
-
-def _decode_text(values: np.ndarray) -> np.ndarray:
-    out = np.asarray([v.decode() if isinstance(v, bytes) else v for v in values], dtype=object)
-    out[out == ""] = np.nan  # stored missing values
-    return out
-
-
-def _decode_bool(values: np.ndarray) -> np.ndarray:
-    return values.astype(bool)
-
-
-def stored_columns(attrs: dict[str, Any]) -> list[str]:
-    """The column names of a store, in file order (a JSON list; stores before it: an array)."""
-    cols = attrs["columns"]
-    if isinstance(cols, str):
-        return list(json.loads(cols))
-    return [c.decode() if isinstance(c, bytes) else str(c) for c in np.atleast_1d(cols)]
-
-
-def _layout(f: h5py.File, path: str, columns: list[str]) -> tuple[str, int, Any, list]:
-    """What the opener needs from the file, as plain values: the row dimension, its
-    length, its labels (index_col) or None, and each column's (name, variable, dtype,
-    decoder).
-
-    No h5py object outlives this call: every one is closed before the file is (an object
-    closed by the file's own close, then freed, is closed twice; after an earlier failed
-    write in the process, HDF5 may have reused its id, and that crashes).
-    """
-    scales = [
-        n
-        for n, o in f.items()
-        if manifest.plain_attr(o.attrs.get("CLASS", "")) == "DIMENSION_SCALE"
-    ]
-    if len(scales) != 1:
-        raise StoreError(f"{path!r} has {len(scales)} row dimensions, not one; read the CSV again")
-    scale = f[scales[0]]
-    dim = column_name(scales[0])
-    n = int(scale.shape[0])
-    index = None
-    if manifest.plain_attr(scale.attrs.get("NAME", "")) == dim:  # index_col: labels
-        decode, _ = _decoder(scale)
-        values = scale[:]
-        index = decode(values) if decode is not None else values
-    layout = []
-    for name in columns:
-        ds = f[variable_name(name)]
-        decode, dtype = _decoder(ds)
-        layout.append((name, ds.name.lstrip("/"), dtype, decode))
-    return dim, n, index, layout
-
-
-def open_store(path: str, attrs: dict[str, Any], *, temporary: bool = False) -> xr.Dataset:
-    """A checked read_csv store as a lazy Dataset, every chunk read bound to the store.
-
-    Each column is a dask array whose chunk reads open the file, check its ``store_id``
-    and decode the values (see :mod:`~ooc_accessor.lazy`): a store replaced or removed
-    since raises a StoreError naming it. ``temporary``: the file goes with the last
-    array read from it.
-    """
-    rows = int(attrs["chunk_rows"])
-    store_id = str(attrs.get("store_id", ""))
-    keep = lazy.TemporaryFile(path) if temporary else None
-    columns = stored_columns(attrs)
-    data: dict[str, Any] = {}
-    coords: dict[str, Any] = {}
-    with lazy.open_checked(path, store_id, "read_csv store") as f:
-        dim, n, index, layout = _layout(f, path, columns)
-    if index is not None:
-        coords[dim] = index
-    for name, var_name, dtype, decode in layout:
-        array = lazy.StoreArray(
-            path, var_name, store_id, (n,), dtype, decode, "read_csv store", keep
-        )
-        var = xr.Variable((dim,), lazy.lazy_variable(array, (max(1, min(rows, n)),)))
-        var.encoding["source"] = path
-        data[name] = var
-    ds = xr.Dataset(data, coords=coords)
-    ds.encoding["source"] = path
-    # only what a user reads: where the rows came from (the rest is the store's bookkeeping)
-    ds.attrs = {"sources": _sources(attrs.get("sources", []))}
-    return ds
-
-
-def _sources(value: Any) -> list[str]:
-    if isinstance(value, str):
-        try:
-            return list(json.loads(value))
-        except ValueError:
-            return [value]
-    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.atleast_1d(value)]
+    elif kind == "str":
+        ds.attrs["_FillValue"] = np.array([-1], dtype=dtype or np.int8)
