@@ -16,6 +16,8 @@ same file from the first) never holds a file for longer than one read.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import uuid
 import weakref
@@ -71,6 +73,82 @@ def open_checked(path: str, store_id: str = "", what: str = "store") -> Iterator
         yield f
 
 
+#: the attribute of a store assembled from part stores: its parts, in row order
+PARTS_ATTR = "parts"
+
+
+def parts_of(f: h5py.File, path: str) -> list[tuple[int, int, str, str]] | None:
+    """``(first row, stop, part path, part store_id)`` of an assembled store, else None.
+
+    Part file names are relative to the store's own directory (where its parts directory
+    sits beside it), so a store moved with its parts directory, or opened from another
+    working directory, still finds them.
+    """
+    if PARTS_ATTR not in f.attrs:
+        return None
+    try:
+        table = json.loads(plain_attr(f.attrs[PARTS_ATTR]))
+        base = os.path.dirname(os.path.abspath(path))
+        out, start = [], 0
+        for entry in table:
+            rows = int(entry["rows"])
+            out.append((start, start + rows, os.path.join(base, entry["file"]), entry["store_id"]))
+            start += rows
+    except (TypeError, ValueError, KeyError) as exc:
+        raise StoreError(
+            f"{path!r}: its {PARTS_ATTR!r} attribute is not a list of parts ({exc}); the store "
+            "was changed or crafted: rebuild it from its source"
+        ) from None
+    return out
+
+
+class PartRows:
+    """A variable of an assembled store, read from its part stores directly.
+
+    The store's own variable is an HDF5 virtual dataset over the parts (any HDF5 reader sees
+    one array), but HDF5 reads a missing source file as fill values and resolves relative
+    source names through ``HDF5_VDS_PREFIX`` first. The library therefore reads each part
+    itself, by the path the store records, checking that it is still the part the store was
+    assembled from (its ``store_id``): a part removed or replaced under the store raises,
+    naming it, and never yields another store's rows.
+    """
+
+    def __init__(self, f: h5py.File, path: str, name: str, parts: list) -> None:
+        ds = f[name]
+        self.path, self.name, self.parts = path, name, parts
+        self.attrs, self.shape, self.dtype = ds.attrs, ds.shape, ds.dtype
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        key = key if isinstance(key, tuple) else (key,)
+        rows, rest = (key[0] if key else slice(None)), key[1:]
+        if isinstance(rows, (int, np.integer)):
+            i = int(rows) % self.shape[0] if self.shape[0] else int(rows)
+            return self[(slice(i, i + 1), *rest)][0]
+        if not isinstance(rows, slice) or rows.step not in (None, 1):
+            return self[(slice(None), *rest)][rows]  # a fancy selection: rows, then it
+        a, b, _ = rows.indices(self.shape[0])
+        pieces = [
+            self._read(*part, a, b, rest) for part in self.parts if part[0] < b and a < part[1]
+        ]
+        if not pieces:
+            width = self.shape[1:]
+            return np.empty((0, *width), self.dtype)[(slice(None), *rest)]
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+    def _read(self, lo: int, hi: int, part: str, sid: str, a: int, b: int, rest: tuple) -> Any:
+        what = f"part of the design store {self.path!r}"
+        with open_checked(part, sid, what) as g:
+            return g[self.name][(slice(max(a, lo) - lo, min(b, hi) - lo), *rest)]
+
+
+def rows_of(f: h5py.File, path: str, name: str) -> Any:
+    """The variable ``name`` to read rows from: the dataset itself, or its parts."""
+    parts = parts_of(f, path)
+    if parts is None or not f[name].is_virtual:
+        return f[name]
+    return PartRows(f, path, name, parts)
+
+
 class StoreArray:
     """One stored variable as an array dask reads a slice at a time (see the module).
 
@@ -105,11 +183,13 @@ class StoreArray:
                     "lazy result was made; build it again"
                 )
             try:
-                values = f[self.name][key]
+                values = rows_of(f, self.path, self.name)[key]
                 # strings have no checksum (HDF5 filters cannot take variable-length data):
                 # a damaged one shows only as text that does not decode, or a heap HDF5
                 # cannot follow
                 return self.decode(values) if self.decode is not None else values
+            except (StoreError, StoreNotFoundError):  # a part missing or replaced: as raised
+                raise
             except (OSError, ValueError, RuntimeError, KeyError) as exc:  # incl. Unicode
                 raise StoreError(
                     f"cannot read variable {self.name!r} of {self.path!r} at {_where(key)} "
@@ -144,7 +224,10 @@ def _where(key: Any) -> str:
 def lazy_variable(array: StoreArray, chunks: tuple[int, ...]) -> da.Array:
     """A dask array over ``array``; its task keys carry the store id (never mixed up)."""
     tag = array.store_id or uuid.uuid4().hex
-    name = f"ooc-{array.name}-{tag}-{'x'.join(map(str, chunks))}"
+    shape = "x".join(map(str, chunks))
+    if len(shape) > 64:  # explicit chunks of an assembled store: their digest
+        shape = hashlib.sha256(shape.encode()).hexdigest()[:16]
+    name = f"ooc-{array.name}-{tag}-{shape}"
     meta = np.empty((0,) * array.ndim, array.dtype)
     return da.from_array(array, chunks=chunks, asarray=False, meta=meta, name=name)
 
@@ -169,7 +252,7 @@ def _text(values: np.ndarray) -> np.ndarray:
     return np.asarray([v.decode() if isinstance(v, bytes) else v for v in values], dtype=object)
 
 
-def _layout(f: h5py.File, decode_index: Any) -> tuple[dict[str, Any], list]:
+def _layout(f: h5py.File, path: str, decode_index: Any) -> tuple[dict[str, Any], list]:
     """The coordinates (read) and each data variable's (name, dims, shape, dtype, attrs).
 
     No h5py object outlives this call: each is closed before the file (see
@@ -182,7 +265,8 @@ def _layout(f: h5py.File, decode_index: Any) -> tuple[dict[str, Any], list]:
             continue
         dims = dims_of(ds)
         if name == "obs":
-            index = decode_index(ds) if decode_index is not None else pd.Index(ds[:])
+            obs = rows_of(f, path, name)
+            index = decode_index(obs) if decode_index is not None else pd.Index(obs[:])
             coords["obs"] = index.rename("obs")
         elif dims == (name,):  # a coordinate (term, response, component): small, in memory
             values = ds[:]
@@ -216,7 +300,7 @@ def check_sample_dim(dim: Any, error: type[Exception] = ArgumentError) -> None:
 
 def open_rows(
     path: str,
-    chunk_rows: int,
+    chunk_rows: int | tuple[int, ...],
     sample_dim: str = "obs",
     store_id: str | None = None,
     decode_index: Callable[[h5py.Dataset], pd.Index] | None = None,
@@ -232,12 +316,16 @@ def open_rows(
     check_sample_dim(sample_dim, StoreError)  # a crafted store's sample_dim attribute
     with open_checked(path, store_id or "") as f:
         sid = store_id or str(plain_attr(f.attrs.get("store_id", "")))
-        coords, layout = _layout(f, decode_index)
+        coords, layout = _layout(f, path, decode_index)
     data: dict[str, Any] = {}
     for name, dims, shape, dtype, attrs in layout:
+        n_rows = shape[dims.index("obs")] if "obs" in dims else 0
+        # an assembled store's blocks follow its parts (one part's chunk each), not a grid
+        row_chunks = (
+            tuple(chunk_rows) if isinstance(chunk_rows, tuple) else max(1, min(chunk_rows, n_rows))
+        )
         chunks = tuple(
-            max(1, min(chunk_rows, n)) if d == "obs" else max(n, 1)
-            for d, n in zip(dims, shape, strict=True)
+            row_chunks if d == "obs" else max(n, 1) for d, n in zip(dims, shape, strict=True)
         )
         array = StoreArray(path, name, sid, shape, dtype, keep=keep)
         var = xr.Variable(dims, lazy_variable(array, chunks), attrs)

@@ -10,8 +10,6 @@ built on the client instead.
 from __future__ import annotations
 
 import functools
-import os
-import uuid
 from typing import Any
 
 from patsy.design_info import DesignInfo
@@ -22,7 +20,7 @@ from .safety import offence
 from .sources import missing_columns
 from .spec import default_eval_env, infos_from_spec, spec_from_json
 
-__all__ = ["append_blocks", "build_part", "infos_for", "parts_dir", "worker_groups"]
+__all__ = ["append_blocks", "build_part", "infos_for", "worker_groups"]
 
 
 def append_blocks(
@@ -56,14 +54,6 @@ def worker_groups(source: Any, infos: list[DesignInfo], rows: int) -> list | Non
         return None
     groups = reduce.worker_groups(source.ranges(rows))
     return groups if groups is not None and len(groups) > 1 else None
-
-
-def parts_dir(final: str) -> str:
-    """A fresh directory beside ``final`` for the workers' part stores (a shared disk)."""
-    directory = os.path.dirname(os.path.abspath(final))
-    parts = os.path.join(directory, f".{os.path.basename(final)}.parts-{uuid.uuid4().hex[:12]}")
-    os.mkdir(parts)
-    return parts
 
 
 @functools.lru_cache(maxsize=8)
@@ -100,5 +90,5 @@ def build_part(
     with store.DesignWriter(part, **layout) as writer:
         blocks = (source.block(a, b) for a, b in ranges)
         dropped = append_blocks(writer, source, blocks, infos, missing, wcol, formula)
-        writer.commit({"part": 1})
+        writer.commit({"part": 1, "n_dropped": dropped})
     return writer.n, dropped

@@ -26,7 +26,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from .errors import StoreError
+from .errors import StoreError, StoreNotFoundError
 from .files import (  # noqa: F401 - re-exported: the store's callers use them from here
     TMPDIR_ENV,
     USERBLOCK,
@@ -45,7 +45,7 @@ from .files import (  # noqa: F401 - re-exported: the store's callers use them f
     temporary_store_path,
     write_error,
 )
-from .lazy import check_sample_dim, open_checked
+from .lazy import check_sample_dim, open_checked, parts_of, rows_of
 from .manifest import (
     checked_attrs,
     hash_values,
@@ -348,11 +348,14 @@ class DesignWriter:
             raise write_error(exc, self.path) from exc
 
     def _copy(self, part: str) -> int:
-        with h5py.File(part, "r") as f:
+        with open_checked(part, what="design store") as f:
             n = int(f["X"].shape[0])
             if n == 0:
                 return 0
-            obs = f["obs"]
+            obs = rows_of(f, part, "obs")
+            x = rows_of(f, part, "X")
+            ys = rows_of(f, part, "y") if self._y is not None else None
+            ws = rows_of(f, part, "weights") if self._w is not None else None
             kind = plain_attr(obs.attrs.get("index_kind", "numeric"))
             if self._obs is None:
                 self._first_dtype = obs.dtype
@@ -364,9 +367,9 @@ class DesignWriter:
                 )
             for a in range(0, n, self.chunk_rows):
                 b = min(a + self.chunk_rows, n)
-                y = f["y"][a:b] if self._y is not None else None
-                w = f["weights"][a:b] if self._w is not None else None
-                self._write(self.n, f["X"][a:b], y, w, obs[a:b])
+                y = ys[a:b] if ys is not None else None
+                w = ws[a:b] if ws is not None else None
+                self._write(self.n, x[a:b], y, w, obs[a:b])
         return n
 
     def commit(self, attrs: dict[str, Any]) -> str:
@@ -446,7 +449,36 @@ def read_attrs(path: str, verify: bool = False) -> dict[str, Any]:
         json_attr(path, "spec", attrs["spec"])
     if "sample_dim" in attrs:
         check_sample_dim(attrs["sample_dim"], StoreError)
+    if "parts" in attrs:
+        check_parts(path, attrs, verify)
     return attrs
+
+
+def check_parts(path: str, attrs: dict[str, Any], verify: bool) -> None:
+    """Every part of an assembled store is there, complete, undamaged and the one it was
+    assembled from (its ``store_id`` and rows), checked as the store itself is."""
+    with open_checked(path) as f:
+        parts = parts_of(f, path) or []
+    if not parts or parts[-1][1] != attrs["n_obs"]:
+        raise StoreError(
+            f"{path!r}: its parts hold {parts[-1][1] if parts else 0} rows, not its n_obs "
+            f"{attrs['n_obs']}; the store was changed: rebuild it from its source"
+        )
+    for lo, hi, part, sid in parts:
+        what = f"part of the design store {path!r}"
+        got = checked_attrs(
+            part,
+            fmt=FORMAT,
+            what=what,
+            rebuild="rebuild the design store from its source",
+            version=STORE_VERSION,
+            verify=verify,
+        )
+        if got.get("store_id") != sid or got.get("n_obs") != hi - lo:
+            raise StoreError(
+                f"{part!r}, a {what}, was replaced: it is not the part the store was "
+                "assembled from (another store's rows); rebuild the design store"
+            )
 
 
 def read_block(
@@ -465,7 +497,9 @@ def read_block(
     """
     with open_checked(path, store_id, "design store") as f:
         try:
-            return [f[n][start:stop] if n in f else None for n in names]
+            return [rows_of(f, path, n)[start:stop] if n in f else None for n in names]
+        except (StoreError, StoreNotFoundError):  # a part missing or replaced: as raised
+            raise
         except (OSError, KeyError, ValueError) as exc:
             raise StoreError(
                 f"cannot read rows {start}-{stop - 1} of {path!r} ({exc}): the store is "
@@ -482,7 +516,7 @@ def store_id_of(path: str) -> str:
 def read_index(path: str) -> pd.Index:
     """The stored row labels as a pandas Index, decoded to their original kind."""
     with open_checked(path) as f:
-        return decode_index(f["obs"])
+        return decode_index(rows_of(f, path, "obs"))
 
 
 def decode_index(obs: h5py.Dataset) -> pd.Index:
@@ -540,8 +574,9 @@ def write_row_matrix(
         Rows per HDF5 chunk.
     """
     remove_stale_temps(path)
-    with h5py.File(source, "r") as src:
-        n = src["obs"].shape[0]
+    with open_checked(source, what="design store") as src:
+        src_obs = rows_of(src, source, "obs")
+        n = src_obs.shape[0]
         ensure_space(path, n * (len(columns) + 1) * 8)
         tmp = temp_path(path)
         f = None
@@ -550,11 +585,11 @@ def write_row_matrix(
             # fixed-size dims: no HDF5 chunk may be longer than the rows (after drops)
             chunk_rows = max(1, min(chunk_rows, n))
             f.dimensions = {"obs": n, column_dim: len(columns)}
-            opts = {} if h5py.check_string_dtype(src["obs"].dtype) else CHECKSUM
-            obs = f.create_variable("obs", ("obs",), src["obs"].dtype, chunks=(chunk_rows,), **opts)
+            opts = {} if h5py.check_string_dtype(src_obs.dtype) else CHECKSUM
+            obs = f.create_variable("obs", ("obs",), src_obs.dtype, chunks=(chunk_rows,), **opts)
             for key in (*_OBS_HINTS, "units", "calendar"):
-                if key in src["obs"].attrs:  # the decoding hints, not HDF5's own bookkeeping
-                    obs.attrs[key] = plain_attr(src["obs"].attrs[key])
+                if key in src_obs.attrs:  # the decoding hints, not HDF5's own bookkeeping
+                    obs.attrs[key] = plain_attr(src_obs.attrs[key])
             f.create_variable(column_dim, (column_dim,), np.asarray(columns).dtype)[:] = columns
             var = f.create_variable(
                 name,
@@ -565,7 +600,7 @@ def write_row_matrix(
             )
             for a, b, values in blocks:
                 var[a:b] = values
-                obs[a:b] = src["obs"][a:b]
+                obs[a:b] = src_obs[a:b]
             f.attrs["format"] = "ooc_accessor.rows"
             # lazy reads of U or scores check it (see lazy.open_rows)
             f.attrs["store_id"] = uuid.uuid4().hex
