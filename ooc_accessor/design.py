@@ -33,6 +33,7 @@ from .blocks import (
 )
 from .coltypes import check_numeric_inputs, dtypes_attr, stored_dtypes
 from .errors import ArgumentError, ArgumentTypeError, DataError, FormulaError, StoreError
+from .learnparts import learn_on_workers
 from .parts import append_blocks, build_part, worker_groups
 from .safety import trust_names
 from .sources import (
@@ -148,14 +149,11 @@ def build_design(
     table.check(used, [c for c in lhs if c in table.names], wcol)
     columns = used + ([wcol] if wcol and wcol not in used else [])
     source = table.select(columns, codes)
-    infos = learn_infos(
-        desc,
-        source,
-        resolve_chunksize(chunksize, len(columns), source.n_rows),
-        env,
-        missing,
-        formula,
-    )
+    rows = resolve_chunksize(chunksize, len(columns), source.n_rows)
+    # on a cluster, a remote source's state is learned by the workers and merged here
+    infos = learn_on_workers(desc, source, rows, env, missing, formula)
+    if infos is None:
+        infos = learn_infos(desc, source, rows, env, missing, formula)
     response_check(infos, source)
     return write_design(
         source,
