@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import xarray as xr
-from dask.delayed import delayed
 from patsy import EvalEnvironment
 from patsy.design_info import DesignInfo
 
-from . import assemble, lazy, reduce, store
+from . import assemble, lazy, store
 from .arguments import check_path, resolve_chunksize
 from .blocks import (
     Block,
@@ -34,7 +32,7 @@ from .blocks import (
 from .coltypes import check_numeric_inputs, dtypes_attr, stored_dtypes
 from .errors import ArgumentError, ArgumentTypeError, DataError, FormulaError, StoreError
 from .learnparts import learn_on_workers
-from .parts import append_blocks, build_part, worker_groups
+from .parts import append_blocks, worker_groups, write_parts
 from .safety import trust_names
 from .sources import (
     WEIGHTS_COL,
@@ -209,7 +207,14 @@ def write_design(
     # an assembled store at ``final`` (a rebuild): its parts go once the new store is there
     old_parts = assemble.parts_dir_of(final) if os.path.exists(final) else None
     if groups is not None:
-        _write_parts(source, infos, formula, groups, final, layout, missing, wcol, spec_json, p)
+        # each worker writes a part store; the store is assembled over them (no row copied)
+        def finish(n: int, dropped: int) -> dict[str, Any]:
+            if n == 0:  # a term's NaN, not a missing value, may be the cause
+                explain_dropped(infos, source.blocks(rows), wcol, formula)
+            _check_rows(n, dropped, source, p, formula)
+            return _store_attrs(source, dropped, formula, spec_json, wcol)
+
+        write_parts(source, groups, final, layout, (spec_json, formula, missing, wcol), finish)
     else:
         with store.DesignWriter(final, **layout) as writer:
             dropped = append_blocks(
@@ -223,44 +228,6 @@ def write_design(
         assemble.remove_parts(old_parts)
     # the user's own formula (or one checked when its store was opened): trusted as written
     return Design(final, temporary=path is None, eval_env=eval_env, own_spec=spec_json)
-
-
-def _write_parts(
-    source: Any,
-    infos: list[DesignInfo],
-    formula: str,
-    groups: list,
-    final: str,
-    layout: dict,
-    missing: str,
-    wcol: str | None,
-    spec_json: str,
-    p: int,
-) -> None:
-    """On a dask.distributed cluster: each worker builds a run of blocks into a part store
-    of its own (one writer per file), and the store is assembled over the parts without
-    the client reading a row (:mod:`~ooc_accessor.assemble`)."""
-    tmpdir = assemble.parts_dir(final)
-    kept = False
-    try:
-        parts = [os.path.join(tmpdir, f"part-{i:05d}.nc") for i in range(len(groups))]
-        tasks = [
-            delayed(build_part, pure=False)(
-                source, g, spec_json, formula, missing, wcol, part, layout
-            )
-            for g, part in zip(groups, parts, strict=True)
-        ]
-        counts = reduce.compute(*tasks)
-        n, dropped = sum(c[0] for c in counts), sum(c[1] for c in counts)
-        if n == 0:  # a term's NaN, not a missing value, may be the cause
-            explain_dropped(infos, source.blocks(layout["chunk_rows"]), wcol, formula)
-        _check_rows(n, dropped, source, p, formula)
-        attrs = _store_attrs(source, dropped, formula, spec_json, wcol)
-        assemble.assemble(final, tmpdir, parts, layout, attrs)
-        kept = True
-    finally:
-        if not kept:
-            shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def _check_rows(n: int, dropped: int, source: Any, p: int, formula: str) -> None:

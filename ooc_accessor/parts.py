@@ -10,17 +10,21 @@ built on the client instead.
 from __future__ import annotations
 
 import functools
+import os
+import shutil
+from collections.abc import Callable
 from typing import Any
 
+from dask.delayed import delayed
 from patsy.design_info import DesignInfo
 
-from . import reduce, store
+from . import assemble, reduce, store
 from .blocks import build_block
 from .safety import offence
 from .sources import missing_columns
 from .spec import default_eval_env, infos_from_spec, spec_from_json
 
-__all__ = ["append_blocks", "build_part", "infos_for", "worker_groups"]
+__all__ = ["append_blocks", "build_part", "infos_for", "worker_groups", "write_parts"]
 
 
 def append_blocks(
@@ -92,3 +96,36 @@ def build_part(
         dropped = append_blocks(writer, source, blocks, infos, missing, wcol, formula)
         writer.commit({"part": 1, "n_dropped": dropped})
     return writer.n, dropped
+
+
+def write_parts(
+    source: Any,
+    groups: list,
+    final: str,
+    layout: dict,
+    args: tuple,
+    finish: Callable[[int, int], dict],
+) -> None:
+    """Build the store ``final`` on a dask.distributed cluster, assembled over parts.
+
+    Each worker builds a run of blocks (``groups``) of ``source`` into a part store of its
+    own (one writer per file: HDF5 has no safe concurrent writers), in a fresh parts
+    directory beside ``final``; ``args`` are :func:`build_part`'s ``(spec_json, formula,
+    missing, wcol)``. ``finish(rows, dropped)`` checks the counts (raising to refuse the
+    store) and returns the store's attributes; the store is then assembled over the parts
+    without a row passing through this process (:mod:`~ooc_accessor.assemble`). On any
+    failure the parts directory is removed.
+    """
+    directory = assemble.parts_dir(final)
+    try:
+        parts = [os.path.join(directory, f"part-{i:05d}.nc") for i in range(len(groups))]
+        tasks = [
+            delayed(build_part, pure=False)(source, g, *args, part, layout)
+            for g, part in zip(groups, parts, strict=True)
+        ]
+        counts = reduce.compute(*tasks)
+        attrs = finish(sum(c[0] for c in counts), sum(c[1] for c in counts))
+        assemble.assemble(final, directory, parts, layout, attrs)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
