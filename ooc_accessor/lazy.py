@@ -114,37 +114,81 @@ class PartRows:
     """
 
     def __init__(self, f: h5py.File, path: str, name: str, parts: list) -> None:
-        ds = f[name]
-        self.path, self.name, self.parts = path, name, parts
-        self.attrs, self.shape, self.dtype = ds.attrs, ds.shape, ds.dtype
+        self.path, self.name, self.parts, self._f = path, name, parts, f
+        self.n = parts[-1][1] if parts else 0
+
+    @property
+    def _ds(self) -> h5py.Dataset:
+        # opening the virtual dataset costs HDF5 a look at its sources: only on demand
+        return self._f[self.name]
+
+    @property
+    def attrs(self) -> Any:
+        """The variable's attributes (the row labels' decoding hints)."""
+        return self._ds.attrs
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The whole variable's shape."""
+        return self._ds.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The stored dtype."""
+        return self._ds.dtype
 
     def __getitem__(self, key: Any) -> np.ndarray:
         key = key if isinstance(key, tuple) else (key,)
         rows, rest = (key[0] if key else slice(None)), key[1:]
         if isinstance(rows, (int, np.integer)):
-            i = int(rows) % self.shape[0] if self.shape[0] else int(rows)
+            i = int(rows) % self.n if self.n else int(rows)
             return self[(slice(i, i + 1), *rest)][0]
         if not isinstance(rows, slice) or rows.step not in (None, 1):
             return self[(slice(None), *rest)][rows]  # a fancy selection: rows, then it
-        a, b, _ = rows.indices(self.shape[0])
+        a, b, _ = rows.indices(self.n)
         pieces = [
-            self._read(*part, a, b, rest) for part in self.parts if part[0] < b and a < part[1]
+            read_part(self.path, pt, a, b, (self.name,), rest)[0]
+            for pt in self.parts
+            if pt[0] < b and a < pt[1]
         ]
         if not pieces:
-            width = self.shape[1:]
-            return np.empty((0, *width), self.dtype)[(slice(None), *rest)]
+            return np.empty((0, *self.shape[1:]), self.dtype)[(slice(None), *rest)]
         return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
-    def _read(self, lo: int, hi: int, part: str, sid: str, a: int, b: int, rest: tuple) -> Any:
-        what = f"part of the design store {self.path!r}"
-        with open_checked(part, sid, what) as g:
-            return g[self.name][(slice(max(a, lo) - lo, min(b, hi) - lo), *rest)]
+
+def read_part(
+    path: str, part: tuple, a: int, b: int, names: tuple[str, ...], rest: tuple = ()
+) -> list[Any]:
+    """Rows ``a:b`` (store rows) of the variables ``names`` from one part of ``path``, the
+    part opened once and checked to be the one the store was assembled from."""
+    lo, hi, file, sid = part
+    rows = slice(max(a, lo) - lo, min(b, hi) - lo)
+    with open_checked(file, sid, f"part of the design store {path!r}") as g:
+        return [g[n][(rows, *rest)] if n in g else None for n in names]
+
+
+def read_rows(f: h5py.File, path: str, names: tuple[str, ...], a: int, b: int) -> list[Any]:
+    """Rows ``a:b`` of each of ``names`` (None for one the store lacks), from the store
+    itself or, for an assembled store, from its parts (each opened once)."""
+    parts = parts_of(f, path)
+    if parts is None:
+        return [f[n][a:b] if n in f else None for n in names]
+    b = min(b, parts[-1][1] if parts else 0)
+    chunks = [read_part(path, pt, a, b, names) for pt in parts if pt[0] < b and a < pt[1]]
+    if not chunks:
+        return [rows_of(f, path, n)[a:b] if n in f else None for n in names]
+    return [
+        None
+        if chunks[0][i] is None
+        else (np.concatenate([c[i] for c in chunks]) if len(chunks) > 1 else chunks[0][i])
+        for i in range(len(names))
+    ]
 
 
 def rows_of(f: h5py.File, path: str, name: str) -> Any:
     """The variable ``name`` to read rows from: the dataset itself, or its parts."""
     parts = parts_of(f, path)
-    if parts is None or not f[name].is_virtual:
+    if parts is None:
         return f[name]
     return PartRows(f, path, name, parts)
 

@@ -44,7 +44,7 @@ from .files import (  # noqa: F401 - re-exported: the store's callers use them f
     temporary_store_path,
     write_error,
 )
-from .lazy import check_sample_dim, open_checked, parts_of, rows_of
+from .lazy import check_sample_dim, open_checked, parts_of, read_rows, rows_of
 from .manifest import (
     checked_attrs,
     hash_values,
@@ -413,7 +413,7 @@ def read_block(
     """
     with open_checked(path, store_id, "design store") as f:
         try:
-            return [rows_of(f, path, n)[start:stop] if n in f else None for n in names]
+            return read_rows(f, path, names, start, stop)
         except (StoreError, StoreNotFoundError):  # a part missing or replaced: as raised
             raise
         except (OSError, KeyError, ValueError) as exc:

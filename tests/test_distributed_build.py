@@ -162,7 +162,6 @@ def test_moved_with_its_parts_and_opened_from_elsewhere(built, tmp_path):
     code = textwrap.dedent(
         f"""
         import ooc_accessor as ooc
-from ooc_accessor.assemble import parts_dir_of
         d = ooc.open_design({moved!r})
         print(float(d.X.values.sum()))
         """
