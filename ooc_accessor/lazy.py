@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import uuid
 import weakref
 from collections.abc import Callable, Iterator
@@ -75,6 +76,8 @@ def open_checked(path: str, store_id: str = "", what: str = "store") -> Iterator
 
 #: the attribute of a store assembled from part stores: its parts, in row order
 PARTS_ATTR = "parts"
+#: a part's name in that attribute: a file in a parts directory beside the store, no more
+_PART_NAME = re.compile(r"^\.[^/]+\.parts-[0-9a-f]{12}/part-[0-9]{5}\.nc$")
 
 
 def parts_of(f: h5py.File, path: str) -> list[tuple[int, int, str, str]] | None:
@@ -92,6 +95,8 @@ def parts_of(f: h5py.File, path: str) -> list[tuple[int, int, str, str]] | None:
         out, start = [], 0
         for entry in table:
             rows = int(entry["rows"])
+            if not _PART_NAME.match(entry["file"]) or rows < 0:
+                raise ValueError(f"part {entry['file']!r} is not a part beside the store")
             out.append((start, start + rows, os.path.join(base, entry["file"]), entry["store_id"]))
             start += rows
     except (TypeError, ValueError, KeyError) as exc:

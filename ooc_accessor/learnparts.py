@@ -211,7 +211,7 @@ def learn_on_workers(
         return None
     tasks = [delayed(learn_part, pure=False)(source, g, formula, missing) for g in groups]
     state = merge(list(reduce.compute(*tasks)))
-    if state is None:
-        return None
+    if state is None or any(k == ("cat", ()) for k in state["kinds"].values()):
+        return None  # kinds disagree, or a factor has no level: learned (and named) here
     head = source.block(0, min(source.n_rows, _HEAD))
     return finish(desc, state, head, env, missing)

@@ -116,6 +116,7 @@ def write_parts(
     without a row passing through this process (:mod:`~ooc_accessor.assemble`). On any
     failure the parts directory is removed.
     """
+    store.check_target(final)  # a user's file there is refused before any work
     directory = assemble.parts_dir(final)
     try:
         parts = [os.path.join(directory, f"part-{i:05d}.nc") for i in range(len(groups))]

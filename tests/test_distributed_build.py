@@ -10,6 +10,7 @@ client's I/O does not grow with the rows.
 from __future__ import annotations
 
 import gc
+import json
 import os
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ import xarray as xr
 
 import ooc_accessor as ooc
 from ooc_accessor.assemble import parts_dir_of
+from ooc_accessor.manifest import seal
 
 distributed = pytest.importorskip("distributed")
 
@@ -117,6 +119,34 @@ def test_chunking_does_not_change_the_columns(client, chunk):
     _, x = patsy.dmatrices(FORMULA, df, return_type="dataframe")
     assert got.terms == list(x.columns)
     np.testing.assert_allclose(got.X.values, x.to_numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "y ~ C(i) + C(flag) + C(g, Treatment('m')) + C(h, levels=['y', 'x'])",
+        "y ~ 0 + C(g, Helmert):C(h) + C(i, Poly) + standardize(np.log(w))",
+        "y ~ C(g, Sum):c + I(a * 2) + center(a):C(flag)",
+    ],
+)
+def test_codings_and_kinds_equal_patsy(client, formula):
+    df = _frame(900, seed=4)
+    df["i"] = (df.a * 2).round().clip(-2, 2).astype(int)  # ints, sniffed and sorted
+    df["flag"] = df.b > 3  # bools
+    got, ran = _tasks(client, lambda: _dataset(df, 150).ooc.design(formula, dim="row"))
+    assert "learn_part" in ran, ran
+    _, x = patsy.dmatrices(formula, df, return_type="dataframe")
+    assert got.terms == list(x.columns)
+    np.testing.assert_allclose(got.X.values, x.to_numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_a_users_file_at_the_target_is_refused_before_any_work(client, tmp_path):
+    target = tmp_path / "mine.nc"
+    target.write_bytes(b"the user's own data")
+    with pytest.raises(ooc.StoreError, match=r"mine\.nc"):
+        _dataset(_frame(600), 100).ooc.design(FORMULA, dim="row", path=target)
+    assert os.listdir(tmp_path) == ["mine.nc"]
+    assert target.read_bytes() == b"the user's own data"
 
 
 def test_unmergeable_state_is_learned_on_the_client(client):
@@ -275,3 +305,18 @@ def test_client_traffic_does_not_grow_with_rows(client, tmp_path):
     assert large_data > 3.5 * small_data
     assert large < 1.5 * small, (small, large)
     assert large < 0.5 * large_data, (large, large_data)  # not a pass over the data
+
+
+@pytest.mark.parametrize("name", ["/tmp/elsewhere.nc", "../up/part-00000.nc", "part-00000.nc"])
+def test_a_crafted_part_name_is_refused(built, tmp_path, name):
+    """A store is data: its parts are files in its parts directory, never another path
+    (even with the manifest rewritten to match)."""
+    path = _copy(built, tmp_path)
+    with h5py.File(path, "r+") as f:
+        table = json.loads(f.attrs["parts"])
+        table[0]["file"] = name
+        f.attrs["parts"] = json.dumps(table)
+        del f.attrs["manifest"]
+    seal(path)
+    with pytest.raises(ooc.StoreError, match="not a part beside the store"):
+        ooc.open_design(path, verify=False)
