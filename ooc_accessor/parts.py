@@ -1,5 +1,7 @@
 """A design built by a dask.distributed cluster: each worker builds a run of blocks into a
-part store of its own, rebuilding the formula state from its JSON spec.
+part store of its own, rebuilding the formula state from its JSON spec, and the store is
+assembled over the parts without the client reading a row (:mod:`~ooc_accessor.assemble`).
+The learn pass before it runs on the workers too (:mod:`~ooc_accessor.learnparts`).
 
 The spec a worker receives is data like a store's: its codes are checked against the
 allow-list before anything is evaluated (the user's namespace does not travel, so only
