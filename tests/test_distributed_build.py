@@ -320,3 +320,16 @@ def test_a_crafted_part_name_is_refused(built, tmp_path, name):
     seal(path)
     with pytest.raises(ooc.StoreError, match="not a part beside the store"):
         ooc.open_design(path, verify=False)
+
+
+def test_a_failed_rebuild_leaves_the_old_store_and_its_parts(built, client, tmp_path):
+    path = _copy(built, tmp_path)
+    before = ooc.open_design(path).X.values
+    bad = _frame(3000, seed=6)
+    bad.loc[2900, "b"] = np.inf  # in the last worker's blocks
+    with pytest.raises(ooc.DataError, match="infinite"):
+        _dataset(bad, 250).ooc.design(FORMULA, dim="row", chunksize=170, path=path)
+    assert sorted(n for n in os.listdir(tmp_path) if ".parts-" in n) == [
+        os.path.basename(parts_dir_of(path))
+    ]
+    np.testing.assert_array_equal(ooc.open_design(path).X.values, before)
