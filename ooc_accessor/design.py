@@ -7,19 +7,18 @@ appends it to the store. :class:`Design` is the handle on a finished store.
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import xarray as xr
-from dask.delayed import delayed
 from patsy import EvalEnvironment
 from patsy.design_info import DesignInfo
 
-from . import lazy, reduce, store
+from . import assemble, lazy, store
 from .arguments import check_path, resolve_chunksize
 from .blocks import (
     Block,
@@ -32,7 +31,8 @@ from .blocks import (
 )
 from .coltypes import check_numeric_inputs, dtypes_attr, stored_dtypes
 from .errors import ArgumentError, ArgumentTypeError, DataError, FormulaError, StoreError
-from .parts import append_blocks, build_part, parts_dir, worker_groups
+from .learnparts import learn_on_workers
+from .parts import append_blocks, worker_groups, write_parts
 from .safety import trust_names
 from .sources import (
     WEIGHTS_COL,
@@ -147,14 +147,11 @@ def build_design(
     table.check(used, [c for c in lhs if c in table.names], wcol)
     columns = used + ([wcol] if wcol and wcol not in used else [])
     source = table.select(columns, codes)
-    infos = learn_infos(
-        desc,
-        source,
-        resolve_chunksize(chunksize, len(columns), source.n_rows),
-        env,
-        missing,
-        formula,
-    )
+    rows = resolve_chunksize(chunksize, len(columns), source.n_rows)
+    # on a cluster, a remote source's state is learned by the workers and merged here
+    infos = learn_on_workers(desc, source, rows, env, missing, formula)
+    if infos is None:
+        infos = learn_infos(desc, source, rows, env, missing, formula)
     response_check(infos, source)
     return write_design(
         source,
@@ -205,76 +202,65 @@ def write_design(
         "compression": compression,
     }
     groups = worker_groups(source, infos, rows)
-    # the whole store's bytes must be free before a block is built (parts: their share)
-    store.ensure_space(final, source.n_rows * (p + len(y_names) + 2) * 8 * (1 + bool(groups)))
-    tmpdir = None
-    try:
-        if groups is not None:
-            # on a dask.distributed cluster: each worker builds a run of blocks into a part
-            # store of its own (one writer per file), and the parts are copied in order
-            tmpdir = parts_dir(final)
-            parts = [os.path.join(tmpdir, f"part-{i:05d}.nc") for i in range(len(groups))]
-            tasks = [
-                delayed(build_part, pure=False)(
-                    source, g, spec_json, formula, missing, wcol, part, layout
-                )
-                for g, part in zip(groups, parts, strict=True)
-            ]
-            counts = reduce.compute(*tasks)
+    # the whole store's bytes must be free before a block is built (the parts hold them)
+    store.ensure_space(final, source.n_rows * (p + len(y_names) + 2) * 8)
+    # an assembled store at ``final`` (a rebuild): its parts go once the new store is there
+    old_parts = assemble.parts_dir_of(final) if os.path.exists(final) else None
+    if groups is not None:
+        # each worker writes a part store; the store is assembled over them (no row copied)
+        def finish(n: int, dropped: int) -> dict[str, Any]:
+            if n == 0:  # a term's NaN, not a missing value, may be the cause
+                explain_dropped(infos, source.blocks(rows), wcol, formula)
+            _check_rows(n, dropped, source, p, formula)
+            return _store_attrs(source, dropped, formula, spec_json, wcol)
+
+        write_parts(source, groups, final, layout, (spec_json, formula, missing, wcol), finish)
+    else:
         with store.DesignWriter(final, **layout) as writer:
-            if groups is not None:
-                dropped = sum(d for _, d in counts)
-                for part in parts:
-                    writer.copy_from(part)
-            else:
-                dropped = append_blocks(
-                    writer, source, source.blocks(rows), infos, missing, wcol, formula
-                )
+            dropped = append_blocks(
+                writer, source, source.blocks(rows), infos, missing, wcol, formula
+            )
             if writer.n == 0:  # a term's NaN, not a missing value, may be the cause
                 explain_dropped(infos, source.blocks(rows), wcol, formula)
-            _finish(writer, source, dropped, p, formula, spec_json, wcol)
-    finally:
-        if tmpdir is not None:
-            shutil.rmtree(tmpdir, ignore_errors=True)
+            _check_rows(writer.n, dropped, source, p, formula)
+            writer.commit(_store_attrs(source, dropped, formula, spec_json, wcol))
+    if old_parts is not None and old_parts != assemble.parts_dir_of(final):
+        assemble.remove_parts(old_parts)
     # the user's own formula (or one checked when its store was opened): trusted as written
     return Design(final, temporary=path is None, eval_env=eval_env, own_spec=spec_json)
 
 
-def _finish(
-    writer: store.DesignWriter,
-    source: Any,
-    dropped: int,
-    p: int,
-    formula: str,
-    spec_json: str,
-    wcol: str | None,
-) -> None:
-    """Refuse a store with no or too few rows, else write its attributes and commit it."""
-    if writer.n == 0:
+def _check_rows(n: int, dropped: int, source: Any, p: int, formula: str) -> None:
+    """Refuse a store with no rows, or fewer rows than columns."""
+    if n == 0:
         columns = [c if c != WEIGHTS_COL else "weights" for c in source.columns]
         raise DataError(
             f"all {dropped} rows were dropped for missing values in the columns "
             f"{columns}; nothing is left to fit: fill or drop the missing values of those "
             "columns, or leave an all-missing column out of the formula"
         )
-    if writer.n < p:
+    if n < p:
         raise DataError(
-            f"{writer.n} rows remain (after dropping {dropped} with missing values) "
+            f"{n} rows remain (after dropping {dropped} with missing values) "
             f"for {p} design columns of {formula!r}; a fit needs at least as many rows as "
             "columns: use more rows or fewer terms"
         )
-    writer.commit(
-        {
-            "formula": formula,
-            "spec": spec_json,
-            "n_dropped": dropped,
-            "weights_column": "" if wcol in (None, WEIGHTS_COL) else wcol,
-            "source_kind": source.kind,
-            "sample_dim": source.sample_dim,
-            # what each column was, so new data of another kind is named in an error
-            "column_dtypes": dtypes_attr(source, WEIGHTS_COL),
-        }
-    )
+
+
+def _store_attrs(
+    source: Any, dropped: int, formula: str, spec_json: str, wcol: str | None
+) -> dict[str, Any]:
+    """The design store's own attributes (formula, spec, counts, what the source was)."""
+    return {
+        "formula": formula,
+        "spec": spec_json,
+        "n_dropped": dropped,
+        "weights_column": "" if wcol in (None, WEIGHTS_COL) else wcol,
+        "source_kind": source.kind,
+        "sample_dim": source.sample_dim,
+        # what each column was, so new data of another kind is named in an error
+        "column_dtypes": dtypes_attr(source, WEIGHTS_COL),
+    }
 
 
 class Design:
@@ -342,8 +328,13 @@ class Design:
         self._eval_env = eval_env
         self._infos: list[DesignInfo] | None = None
         self._ds: xr.Dataset | None = None
+        #: rows per part of a store assembled from a cluster's part stores, else None
+        self._part_rows: list[int] | None = (
+            [int(e["rows"]) for e in json.loads(attrs["parts"])] if "parts" in attrs else None
+        )
+        parts = assemble.parts_dir_of(self._path) if self._part_rows is not None else None
         self._finalizer = (
-            weakref.finalize(self, store.remove_file, self._path) if temporary else None
+            weakref.finalize(self, assemble.remove_store, self._path, parts) if temporary else None
         )
 
     # -- labels -----------------------------------------------------------------
@@ -385,7 +376,8 @@ class Design:
             # opening builds a pandas index of obs (8 bytes a row, in memory): that is why
             # the reductions read the store with h5py and never go through here
             keep = self if self._finalizer is not None else None  # a temporary store's owner
-            self._ds = open_rows(self._path, self.chunk_rows, self.sample_dim, self.store_id, keep)
+            rows = self.chunk_rows if self._part_rows is None else self._row_chunks()
+            self._ds = open_rows(self._path, rows, self.sample_dim, self.store_id, keep)
         return self._ds
 
     @property
@@ -415,7 +407,17 @@ class Design:
     def blocks(self) -> list[tuple[int, int]]:
         """Row ranges ``(start, stop)`` of the stored chunks, the unit of every reduction."""
         r = self.chunk_rows
-        return [(a, min(a + r, self.n_obs)) for a in range(0, self.n_obs, r)]
+        if self._part_rows is None:
+            return [(a, min(a + r, self.n_obs)) for a in range(0, self.n_obs, r)]
+        # an assembled store: each part's own chunks, so a block is one chunk of one part
+        out, start = [], 0
+        for n in self._part_rows:
+            out += [(start + a, start + min(a + r, n)) for a in range(0, n, r)]
+            start += n
+        return out
+
+    def _row_chunks(self) -> tuple[int, ...]:
+        return tuple(b - a for a, b in self.blocks())
 
     # -- results ----------------------------------------------------------------
     def lstsq(self, weights: Any = None) -> LstsqResult:
@@ -535,11 +537,18 @@ class Design:
         self.close()
         # as every store is written: an exclusive, marked temporary beside the target, its
         # room checked, renamed over the target when complete (StoreError on failure)
-        store.keep_store(self._path, target, move=self._finalizer is not None)
+        # an assembled store goes with its parts directory (or is written out whole)
+        assemble.keep(self._path, target, move=self._finalizer is not None)
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
         self._path = target
+        if self._part_rows is not None:  # it may have been written out as one file
+            attrs = store.read_attrs(target)
+            self.store_id = str(attrs["store_id"])
+            self._part_rows = (
+                [int(e["rows"]) for e in json.loads(attrs["parts"])] if "parts" in attrs else None
+            )
         return self
 
     def close(self) -> None:

@@ -16,7 +16,10 @@ same file from the first) never holds a file for longer than one read.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
+import re
 import uuid
 import weakref
 from collections.abc import Callable, Iterator
@@ -71,6 +74,130 @@ def open_checked(path: str, store_id: str = "", what: str = "store") -> Iterator
         yield f
 
 
+#: the attribute of a store assembled from part stores: its parts, in row order
+PARTS_ATTR = "parts"
+#: a part's name in that attribute: a file in a parts directory beside the store, no more
+_PART_NAME = re.compile(r"^\.[^/]+\.parts-[0-9a-f]{12}/part-[0-9]{5}\.nc$")
+
+
+def parts_of(f: h5py.File, path: str) -> list[tuple[int, int, str, str]] | None:
+    """``(first row, stop, part path, part store_id)`` of an assembled store, else None.
+
+    Part file names are relative to the store's own directory (where its parts directory
+    sits beside it), so a store moved with its parts directory, or opened from another
+    working directory, still finds them.
+    """
+    if PARTS_ATTR not in f.attrs:
+        return None
+    try:
+        table = json.loads(plain_attr(f.attrs[PARTS_ATTR]))
+        base = os.path.dirname(os.path.abspath(path))
+        out, start = [], 0
+        for entry in table:
+            rows = int(entry["rows"])
+            if not _PART_NAME.match(entry["file"]) or rows < 0:
+                raise ValueError(f"part {entry['file']!r} is not a part beside the store")
+            out.append((start, start + rows, os.path.join(base, entry["file"]), entry["store_id"]))
+            start += rows
+    except (TypeError, ValueError, KeyError) as exc:
+        raise StoreError(
+            f"{path!r}: its {PARTS_ATTR!r} attribute is not a list of parts ({exc}); the store "
+            "was changed or crafted: rebuild it from its source"
+        ) from None
+    return out
+
+
+class PartRows:
+    """A variable of an assembled store, read from its part stores directly.
+
+    The store's own variable is an HDF5 virtual dataset over the parts (any HDF5 reader sees
+    one array), but HDF5 reads a missing source file as fill values and resolves relative
+    source names through ``HDF5_VDS_PREFIX`` first. The library therefore reads each part
+    itself, by the path the store records, checking that it is still the part the store was
+    assembled from (its ``store_id``): a part removed or replaced under the store raises,
+    naming it, and never yields another store's rows.
+    """
+
+    def __init__(self, f: h5py.File, path: str, name: str, parts: list) -> None:
+        self.path, self.name, self.parts, self._f = path, name, parts, f
+        self.n = parts[-1][1] if parts else 0
+
+    @property
+    def _ds(self) -> h5py.Dataset:
+        # opening the virtual dataset costs HDF5 a look at its sources: only on demand
+        return self._f[self.name]
+
+    @property
+    def attrs(self) -> Any:
+        """The variable's attributes (the row labels' decoding hints)."""
+        return self._ds.attrs
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The whole variable's shape."""
+        return self._ds.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The stored dtype."""
+        return self._ds.dtype
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        key = key if isinstance(key, tuple) else (key,)
+        rows, rest = (key[0] if key else slice(None)), key[1:]
+        if isinstance(rows, (int, np.integer)):
+            i = int(rows) % self.n if self.n else int(rows)
+            return self[(slice(i, i + 1), *rest)][0]
+        if not isinstance(rows, slice) or rows.step not in (None, 1):
+            return self[(slice(None), *rest)][rows]  # a fancy selection: rows, then it
+        a, b, _ = rows.indices(self.n)
+        pieces = [
+            read_part(self.path, pt, a, b, (self.name,), rest)[0]
+            for pt in self.parts
+            if pt[0] < b and a < pt[1]
+        ]
+        if not pieces:
+            return np.empty((0, *self.shape[1:]), self.dtype)[(slice(None), *rest)]
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+
+def read_part(
+    path: str, part: tuple, a: int, b: int, names: tuple[str, ...], rest: tuple = ()
+) -> list[Any]:
+    """Rows ``a:b`` (store rows) of the variables ``names`` from one part of ``path``, the
+    part opened once and checked to be the one the store was assembled from."""
+    lo, hi, file, sid = part
+    rows = slice(max(a, lo) - lo, min(b, hi) - lo)
+    with open_checked(file, sid, f"part of the design store {path!r}") as g:
+        return [g[n][(rows, *rest)] if n in g else None for n in names]
+
+
+def read_rows(f: h5py.File, path: str, names: tuple[str, ...], a: int, b: int) -> list[Any]:
+    """Rows ``a:b`` of each of ``names`` (None for one the store lacks), from the store
+    itself or, for an assembled store, from its parts (each opened once)."""
+    parts = parts_of(f, path)
+    if parts is None:
+        return [f[n][a:b] if n in f else None for n in names]
+    b = min(b, parts[-1][1] if parts else 0)
+    chunks = [read_part(path, pt, a, b, names) for pt in parts if pt[0] < b and a < pt[1]]
+    if not chunks:
+        return [rows_of(f, path, n)[a:b] if n in f else None for n in names]
+    return [
+        None
+        if chunks[0][i] is None
+        else (np.concatenate([c[i] for c in chunks]) if len(chunks) > 1 else chunks[0][i])
+        for i in range(len(names))
+    ]
+
+
+def rows_of(f: h5py.File, path: str, name: str) -> Any:
+    """The variable ``name`` to read rows from: the dataset itself, or its parts."""
+    parts = parts_of(f, path)
+    if parts is None:
+        return f[name]
+    return PartRows(f, path, name, parts)
+
+
 class StoreArray:
     """One stored variable as an array dask reads a slice at a time (see the module).
 
@@ -105,11 +232,13 @@ class StoreArray:
                     "lazy result was made; build it again"
                 )
             try:
-                values = f[self.name][key]
+                values = rows_of(f, self.path, self.name)[key]
                 # strings have no checksum (HDF5 filters cannot take variable-length data):
                 # a damaged one shows only as text that does not decode, or a heap HDF5
                 # cannot follow
                 return self.decode(values) if self.decode is not None else values
+            except (StoreError, StoreNotFoundError):  # a part missing or replaced: as raised
+                raise
             except (OSError, ValueError, RuntimeError, KeyError) as exc:  # incl. Unicode
                 raise StoreError(
                     f"cannot read variable {self.name!r} of {self.path!r} at {_where(key)} "
@@ -144,7 +273,10 @@ def _where(key: Any) -> str:
 def lazy_variable(array: StoreArray, chunks: tuple[int, ...]) -> da.Array:
     """A dask array over ``array``; its task keys carry the store id (never mixed up)."""
     tag = array.store_id or uuid.uuid4().hex
-    name = f"ooc-{array.name}-{tag}-{'x'.join(map(str, chunks))}"
+    shape = "x".join(map(str, chunks))
+    if len(shape) > 64:  # explicit chunks of an assembled store: their digest
+        shape = hashlib.sha256(shape.encode()).hexdigest()[:16]
+    name = f"ooc-{array.name}-{tag}-{shape}"
     meta = np.empty((0,) * array.ndim, array.dtype)
     return da.from_array(array, chunks=chunks, asarray=False, meta=meta, name=name)
 
@@ -169,7 +301,7 @@ def _text(values: np.ndarray) -> np.ndarray:
     return np.asarray([v.decode() if isinstance(v, bytes) else v for v in values], dtype=object)
 
 
-def _layout(f: h5py.File, decode_index: Any) -> tuple[dict[str, Any], list]:
+def _layout(f: h5py.File, path: str, decode_index: Any) -> tuple[dict[str, Any], list]:
     """The coordinates (read) and each data variable's (name, dims, shape, dtype, attrs).
 
     No h5py object outlives this call: each is closed before the file (see
@@ -182,7 +314,8 @@ def _layout(f: h5py.File, decode_index: Any) -> tuple[dict[str, Any], list]:
             continue
         dims = dims_of(ds)
         if name == "obs":
-            index = decode_index(ds) if decode_index is not None else pd.Index(ds[:])
+            obs = rows_of(f, path, name)
+            index = decode_index(obs) if decode_index is not None else pd.Index(obs[:])
             coords["obs"] = index.rename("obs")
         elif dims == (name,):  # a coordinate (term, response, component): small, in memory
             values = ds[:]
@@ -216,7 +349,7 @@ def check_sample_dim(dim: Any, error: type[Exception] = ArgumentError) -> None:
 
 def open_rows(
     path: str,
-    chunk_rows: int,
+    chunk_rows: int | tuple[int, ...],
     sample_dim: str = "obs",
     store_id: str | None = None,
     decode_index: Callable[[h5py.Dataset], pd.Index] | None = None,
@@ -232,12 +365,16 @@ def open_rows(
     check_sample_dim(sample_dim, StoreError)  # a crafted store's sample_dim attribute
     with open_checked(path, store_id or "") as f:
         sid = store_id or str(plain_attr(f.attrs.get("store_id", "")))
-        coords, layout = _layout(f, decode_index)
+        coords, layout = _layout(f, path, decode_index)
     data: dict[str, Any] = {}
     for name, dims, shape, dtype, attrs in layout:
+        n_rows = shape[dims.index("obs")] if "obs" in dims else 0
+        # an assembled store's blocks follow its parts (one part's chunk each), not a grid
+        row_chunks = (
+            tuple(chunk_rows) if isinstance(chunk_rows, tuple) else max(1, min(chunk_rows, n_rows))
+        )
         chunks = tuple(
-            max(1, min(chunk_rows, n)) if d == "obs" else max(n, 1)
-            for d, n in zip(dims, shape, strict=True)
+            row_chunks if d == "obs" else max(n, 1) for d, n in zip(dims, shape, strict=True)
         )
         array = StoreArray(path, name, sid, shape, dtype, keep=keep)
         var = xr.Variable(dims, lazy_variable(array, chunks), attrs)

@@ -126,9 +126,16 @@ def describe(
             # wrongly while the numpy dtype string and the chunks' checksums still match
             "h5type": hashlib.sha256(ds.id.get_type().encode()).hexdigest()[:32],
         }
-        if ds.chunks is not None:
+        if ds.is_virtual:
+            # a view of part stores (each with its own manifest, checked on its own):
+            # recorded is where each piece of it comes from, not values read through it
+            entry["virtual"] = [
+                [m.file_name, m.dset_name, _jsonable(list(m.vspace.get_select_bounds()))]
+                for m in ds.virtual_sources()
+            ]
+        elif ds.chunks is not None:
             entry["chunks"] = _chunk_layout(ds)
-        if digests:
+        if digests and not ds.is_virtual:
             entry["sha256"] = known[name] if name in known else _digest(ds)
         variables[name] = entry
     return {"attrs": _user_attrs(f.attrs), "variables": variables}
@@ -186,6 +193,8 @@ def _differences(written: dict, found: dict) -> list[str]:
         ):
             if w[key] != g[key]:
                 out.append(f"variable {name!r}'s {what} changed")
+        if w.get("virtual") != g.get("virtual"):
+            out.append(f"variable {name!r}'s mapping onto its parts changed")
         if "h5type" in w and w["h5type"] != g.get("h5type"):  # stores before it: not kept
             out.append(f"variable {name!r}'s HDF5 datatype changed")
         if "sha256" in w and "sha256" in g and w["sha256"] != g["sha256"]:

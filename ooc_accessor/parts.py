@@ -1,5 +1,7 @@
 """A design built by a dask.distributed cluster: each worker builds a run of blocks into a
-part store of its own, rebuilding the formula state from its JSON spec.
+part store of its own, rebuilding the formula state from its JSON spec, and the store is
+assembled over the parts without the client reading a row (:mod:`~ooc_accessor.assemble`).
+The learn pass before it runs on the workers too (:mod:`~ooc_accessor.learnparts`).
 
 The spec a worker receives is data like a store's: its codes are checked against the
 allow-list before anything is evaluated (the user's namespace does not travel, so only
@@ -11,18 +13,20 @@ from __future__ import annotations
 
 import functools
 import os
-import uuid
+import shutil
+from collections.abc import Callable
 from typing import Any
 
+from dask.delayed import delayed
 from patsy.design_info import DesignInfo
 
-from . import reduce, store
+from . import assemble, reduce, store
 from .blocks import build_block
 from .safety import offence
 from .sources import missing_columns
 from .spec import default_eval_env, infos_from_spec, spec_from_json
 
-__all__ = ["append_blocks", "build_part", "infos_for", "parts_dir", "worker_groups"]
+__all__ = ["append_blocks", "build_part", "infos_for", "worker_groups", "write_parts"]
 
 
 def append_blocks(
@@ -56,14 +60,6 @@ def worker_groups(source: Any, infos: list[DesignInfo], rows: int) -> list | Non
         return None
     groups = reduce.worker_groups(source.ranges(rows))
     return groups if groups is not None and len(groups) > 1 else None
-
-
-def parts_dir(final: str) -> str:
-    """A fresh directory beside ``final`` for the workers' part stores (a shared disk)."""
-    directory = os.path.dirname(os.path.abspath(final))
-    parts = os.path.join(directory, f".{os.path.basename(final)}.parts-{uuid.uuid4().hex[:12]}")
-    os.mkdir(parts)
-    return parts
 
 
 @functools.lru_cache(maxsize=8)
@@ -100,5 +96,39 @@ def build_part(
     with store.DesignWriter(part, **layout) as writer:
         blocks = (source.block(a, b) for a, b in ranges)
         dropped = append_blocks(writer, source, blocks, infos, missing, wcol, formula)
-        writer.commit({"part": 1})
+        writer.commit({"part": 1, "n_dropped": dropped})
     return writer.n, dropped
+
+
+def write_parts(
+    source: Any,
+    groups: list,
+    final: str,
+    layout: dict,
+    args: tuple,
+    finish: Callable[[int, int], dict],
+) -> None:
+    """Build the store ``final`` on a dask.distributed cluster, assembled over parts.
+
+    Each worker builds a run of blocks (``groups``) of ``source`` into a part store of its
+    own (one writer per file: HDF5 has no safe concurrent writers), in a fresh parts
+    directory beside ``final``; ``args`` are :func:`build_part`'s ``(spec_json, formula,
+    missing, wcol)``. ``finish(rows, dropped)`` checks the counts (raising to refuse the
+    store) and returns the store's attributes; the store is then assembled over the parts
+    without a row passing through this process (:mod:`~ooc_accessor.assemble`). On any
+    failure the parts directory is removed.
+    """
+    store.check_target(final)  # a user's file there is refused before any work
+    directory = assemble.parts_dir(final)
+    try:
+        parts = [os.path.join(directory, f"part-{i:05d}.nc") for i in range(len(groups))]
+        tasks = [
+            delayed(build_part, pure=False)(source, g, *args, part, layout)
+            for g, part in zip(groups, parts, strict=True)
+        ]
+        counts = reduce.compute(*tasks)
+        attrs = finish(sum(c[0] for c in counts), sum(c[1] for c in counts))
+        assemble.assemble(final, directory, parts, layout, attrs)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise

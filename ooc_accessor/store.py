@@ -18,7 +18,6 @@ Temporary names, stale temporaries, free space and write errors live in
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from typing import Any
 
@@ -26,7 +25,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from .errors import StoreError
+from .errors import StoreError, StoreNotFoundError
 from .files import (  # noqa: F401 - re-exported: the store's callers use them from here
     TMPDIR_ENV,
     USERBLOCK,
@@ -45,7 +44,7 @@ from .files import (  # noqa: F401 - re-exported: the store's callers use them f
     temporary_store_path,
     write_error,
 )
-from .lazy import check_sample_dim, open_checked
+from .lazy import check_sample_dim, open_checked, parts_of, read_rows, rows_of
 from .manifest import (
     checked_attrs,
     hash_values,
@@ -53,6 +52,13 @@ from .manifest import (
     json_attr,
     plain_attr,
     seal,
+)
+from .rowlabels import (
+    OBS_HINTS,
+    UNIT_NAMES,
+    decode_index,
+    index_hints,
+    index_values,
 )
 
 FORMAT = "ooc_accessor.design"
@@ -62,96 +68,6 @@ STORE_VERSION = 2
 CHECKSUM: dict[str, Any] = {"fletcher32": True}
 _STR = h5py.string_dtype()
 _EPOCH_UNITS = "nanoseconds since 1970-01-01"
-
-
-#: epoch units of stored datetimes, by pandas unit (CF names, which xarray decodes)
-_UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
-#: attributes of ``obs`` that say how to decode the labels (copied with them)
-_OBS_HINTS = ("index_kind", "index_name", "index_unit", "index_freq", "index_closed")
-
-
-def _plain_index(index: pd.Index) -> pd.Index:
-    """A categorical index as its values (the labels themselves, in their own dtype)."""
-    if isinstance(index, pd.CategoricalIndex):
-        return pd.Index(np.asarray(index), dtype=index.categories.dtype, name=index.name)
-    return index
-
-
-def _index_values(index: pd.Index) -> tuple[np.ndarray, str]:
-    """Row labels as an array HDF5 can hold, and the kind to decode them back.
-
-    The kind follows from the index's dtype alone, never from the labels of one block, so
-    every block of an index is stored alike.
-    """
-    if isinstance(index, pd.MultiIndex):
-        return np.asarray([repr(t) for t in index], dtype=object), "str"
-    index = _plain_index(index)
-    dtype = index.dtype
-    if isinstance(dtype, pd.PeriodDtype):
-        return np.asarray(index.astype(str), dtype=object), "period"
-    if isinstance(dtype, pd.IntervalDtype):
-        pairs = zip(index.left.tolist(), index.right.tolist(), strict=True)
-        return np.asarray(
-            [json.dumps([_plain_label(lo), _plain_label(hi)]) for lo, hi in pairs], dtype=object
-        ), "interval"
-    if dtype.kind == "M":
-        if getattr(dtype, "tz", None) is not None:
-            raise StoreError(
-                f"the row index has time zone {dtype.tz}, which a store cannot hold; make it "
-                "naive first (df.index.tz_convert(None))"
-            )
-        return index.asi8, "datetime"
-    if dtype.kind == "m":
-        return index.asi8, "timedelta"
-    if dtype.kind in "iuf":
-        return index.to_numpy(), "numeric"
-    if dtype.kind == "b":
-        return index.to_numpy().astype(np.int8), "bool"
-    if pd.api.types.is_object_dtype(dtype):
-        # ints, floats, bools, None and strings, each as JSON: it comes back the same
-        # value of the same type (str() would turn 10 into "10")
-        labels = [json.dumps(_plain_label(v)) for v in index]
-        return np.asarray(labels, dtype=object), "json"
-    if index.hasnans:
-        raise StoreError(
-            f"the row index holds a missing label (at position {int(np.argmax(index.isna()))}); "
-            "a store cannot hold one: fill it (df.index.fillna(...)) or reset_index() first"
-        )
-    text = np.asarray(index.astype(str), dtype=object)
-    bad = next((v for v in text if "\x00" in v), None)
-    if bad is not None:
-        raise StoreError(
-            f"the row label {bad!r} holds a NUL character, which HDF5 strings cannot hold; "
-            "replace it or reset_index() first"
-        )
-    return text, "str"
-
-
-def _index_hints(index: pd.Index, kind: str) -> dict[str, Any]:
-    """What decoding ``kind`` needs beyond the values: unit, frequency, closed side."""
-    index = _plain_index(index)
-    hints: dict[str, Any] = {}
-    if kind in ("datetime", "timedelta"):
-        hints["index_unit"] = index.unit
-    elif kind == "period":
-        hints["index_freq"] = index.freqstr
-    elif kind == "interval":
-        hints["index_closed"] = index.closed
-    return hints
-
-
-def _plain_label(v: Any) -> Any:
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if isinstance(v, np.generic):
-        return v.item()
-    if v is None or isinstance(v, (int, float, str)):
-        return v
-    raise StoreError(
-        f"the row index holds a label of type {type(v).__name__} that a store cannot hold (it "
-        "keeps numbers, strings, bools and None); reset_index() or convert the index to "
-        "strings first"
-    )
 
 
 class DesignWriter:
@@ -246,7 +162,7 @@ class DesignWriter:
             raise
 
     def _make_obs(self, kind: str, index: pd.Index) -> None:
-        hints = _index_hints(index, kind)
+        hints = index_hints(index, kind)
         if index.name is not None:
             hints["index_name"] = str(index.name)
         self._make_obs_var(kind, hints)
@@ -269,7 +185,7 @@ class DesignWriter:
             "obs", ("obs",), dtype, chunks=(self.chunk_rows,), **opts
         )
         if kind == "datetime":  # CF's encoding, so xarray decodes the dates itself
-            unit = _UNIT_NAMES[hints.get("index_unit", "ns")]
+            unit = UNIT_NAMES[hints.get("index_unit", "ns")]
             self._obs.attrs["units"] = f"{unit} since 1970-01-01"
             self._obs.attrs["calendar"] = "proleptic_gregorian"
         self._obs.attrs["index_kind"] = kind
@@ -289,7 +205,7 @@ class DesignWriter:
         m = x.shape[0]
         if m == 0:
             return
-        values, kind = _index_values(index)
+        values, kind = index_values(index)
         if self._obs is None:
             self._first_dtype = values.dtype
             self._make_obs(kind, index)
@@ -348,15 +264,18 @@ class DesignWriter:
             raise write_error(exc, self.path) from exc
 
     def _copy(self, part: str) -> int:
-        with h5py.File(part, "r") as f:
+        with open_checked(part, what="design store") as f:
             n = int(f["X"].shape[0])
             if n == 0:
                 return 0
-            obs = f["obs"]
+            obs = rows_of(f, part, "obs")
+            x = rows_of(f, part, "X")
+            ys = rows_of(f, part, "y") if self._y is not None else None
+            ws = rows_of(f, part, "weights") if self._w is not None else None
             kind = plain_attr(obs.attrs.get("index_kind", "numeric"))
             if self._obs is None:
                 self._first_dtype = obs.dtype
-                hints = {k: plain_attr(obs.attrs[k]) for k in _OBS_HINTS if k in obs.attrs}
+                hints = {k: plain_attr(obs.attrs[k]) for k in OBS_HINTS if k in obs.attrs}
                 self._make_obs_var(kind, hints)
             elif kind != self._index_kind:
                 raise StoreError(
@@ -364,9 +283,9 @@ class DesignWriter:
                 )
             for a in range(0, n, self.chunk_rows):
                 b = min(a + self.chunk_rows, n)
-                y = f["y"][a:b] if self._y is not None else None
-                w = f["weights"][a:b] if self._w is not None else None
-                self._write(self.n, f["X"][a:b], y, w, obs[a:b])
+                y = ys[a:b] if ys is not None else None
+                w = ws[a:b] if ws is not None else None
+                self._write(self.n, x[a:b], y, w, obs[a:b])
         return n
 
     def commit(self, attrs: dict[str, Any]) -> str:
@@ -446,7 +365,36 @@ def read_attrs(path: str, verify: bool = False) -> dict[str, Any]:
         json_attr(path, "spec", attrs["spec"])
     if "sample_dim" in attrs:
         check_sample_dim(attrs["sample_dim"], StoreError)
+    if "parts" in attrs:
+        check_parts(path, attrs, verify)
     return attrs
+
+
+def check_parts(path: str, attrs: dict[str, Any], verify: bool) -> None:
+    """Every part of an assembled store is there, complete, undamaged and the one it was
+    assembled from (its ``store_id`` and rows), checked as the store itself is."""
+    with open_checked(path) as f:
+        parts = parts_of(f, path) or []
+    if not parts or parts[-1][1] != attrs["n_obs"]:
+        raise StoreError(
+            f"{path!r}: its parts hold {parts[-1][1] if parts else 0} rows, not its n_obs "
+            f"{attrs['n_obs']}; the store was changed: rebuild it from its source"
+        )
+    for lo, hi, part, sid in parts:
+        what = f"part of the design store {path!r}"
+        got = checked_attrs(
+            part,
+            fmt=FORMAT,
+            what=what,
+            rebuild="rebuild the design store from its source",
+            version=STORE_VERSION,
+            verify=verify,
+        )
+        if got.get("store_id") != sid or got.get("n_obs") != hi - lo:
+            raise StoreError(
+                f"{part!r}, a {what}, was replaced: it is not the part the store was "
+                "assembled from (another store's rows); rebuild the design store"
+            )
 
 
 def read_block(
@@ -465,7 +413,9 @@ def read_block(
     """
     with open_checked(path, store_id, "design store") as f:
         try:
-            return [f[n][start:stop] if n in f else None for n in names]
+            return read_rows(f, path, names, start, stop)
+        except (StoreError, StoreNotFoundError):  # a part missing or replaced: as raised
+            raise
         except (OSError, KeyError, ValueError) as exc:
             raise StoreError(
                 f"cannot read rows {start}-{stop - 1} of {path!r} ({exc}): the store is "
@@ -482,35 +432,7 @@ def store_id_of(path: str) -> str:
 def read_index(path: str) -> pd.Index:
     """The stored row labels as a pandas Index, decoded to their original kind."""
     with open_checked(path) as f:
-        return decode_index(f["obs"])
-
-
-def decode_index(obs: h5py.Dataset) -> pd.Index:
-    """A store's ``obs`` variable as the row labels it was written from."""
-    kind = plain_attr(obs.attrs.get("index_kind", "numeric"))
-    name = plain_attr(obs.attrs["index_name"]) if "index_name" in obs.attrs else None
-    hints = {k: plain_attr(obs.attrs[k]) for k in _OBS_HINTS if k in obs.attrs}
-    values = obs[:]
-    unit = hints.get("index_unit", "ns")
-    if kind == "datetime":
-        return pd.DatetimeIndex(values.astype(f"datetime64[{unit}]"), name=name)
-    if kind == "timedelta":
-        return pd.TimedeltaIndex(values.astype(f"timedelta64[{unit}]"), name=name)
-    if kind == "bool":
-        return pd.Index(values.astype(bool), name=name)
-    if kind in ("str", "json", "period", "interval"):
-        text = [v.decode() if isinstance(v, bytes) else v for v in values]
-        if kind == "json":
-            return pd.Index([json.loads(v) for v in text], dtype=object, name=name)
-        if kind == "period":
-            return pd.PeriodIndex(text, freq=hints["index_freq"], name=name)
-        if kind == "interval":
-            pairs = np.asarray([json.loads(v) for v in text]).reshape(-1, 2)
-            return pd.IntervalIndex.from_arrays(
-                pairs[:, 0], pairs[:, 1], closed=hints["index_closed"], name=name
-            )
-        return pd.Index(text, name=name)
-    return pd.Index(values, name=name)
+        return decode_index(rows_of(f, path, "obs"))
 
 
 def write_row_matrix(
@@ -540,8 +462,9 @@ def write_row_matrix(
         Rows per HDF5 chunk.
     """
     remove_stale_temps(path)
-    with h5py.File(source, "r") as src:
-        n = src["obs"].shape[0]
+    with open_checked(source, what="design store") as src:
+        src_obs = rows_of(src, source, "obs")
+        n = src_obs.shape[0]
         ensure_space(path, n * (len(columns) + 1) * 8)
         tmp = temp_path(path)
         f = None
@@ -550,11 +473,11 @@ def write_row_matrix(
             # fixed-size dims: no HDF5 chunk may be longer than the rows (after drops)
             chunk_rows = max(1, min(chunk_rows, n))
             f.dimensions = {"obs": n, column_dim: len(columns)}
-            opts = {} if h5py.check_string_dtype(src["obs"].dtype) else CHECKSUM
-            obs = f.create_variable("obs", ("obs",), src["obs"].dtype, chunks=(chunk_rows,), **opts)
-            for key in (*_OBS_HINTS, "units", "calendar"):
-                if key in src["obs"].attrs:  # the decoding hints, not HDF5's own bookkeeping
-                    obs.attrs[key] = plain_attr(src["obs"].attrs[key])
+            opts = {} if h5py.check_string_dtype(src_obs.dtype) else CHECKSUM
+            obs = f.create_variable("obs", ("obs",), src_obs.dtype, chunks=(chunk_rows,), **opts)
+            for key in (*OBS_HINTS, "units", "calendar"):
+                if key in src_obs.attrs:  # the decoding hints, not HDF5's own bookkeeping
+                    obs.attrs[key] = plain_attr(src_obs.attrs[key])
             f.create_variable(column_dim, (column_dim,), np.asarray(columns).dtype)[:] = columns
             var = f.create_variable(
                 name,
@@ -565,7 +488,7 @@ def write_row_matrix(
             )
             for a, b, values in blocks:
                 var[a:b] = values
-                obs[a:b] = src["obs"][a:b]
+                obs[a:b] = src_obs[a:b]
             f.attrs["format"] = "ooc_accessor.rows"
             # lazy reads of U or scores check it (see lazy.open_rows)
             f.attrs["store_id"] = uuid.uuid4().hex

@@ -245,7 +245,9 @@ def test_dataset_design_is_built_by_the_workers(cluster, tmp_path):
         ran,
     )
     assert "build_part" in ran, ran
-    assert sorted(os.listdir(tmp_path)) == ["here.nc", "there.nc"]  # parts removed
+    # the store is assembled over the workers' parts, kept in one directory beside it
+    files = sorted(os.listdir(tmp_path))
+    assert files[1:] == ["here.nc", "there.nc"] and files[0].startswith(".there.nc.parts-")
     reopened = ooc.open_design(tmp_path / "there.nc")
     assert reopened.n_obs == here.n_obs and reopened.n_dropped == here.n_dropped == 5
     np.testing.assert_array_equal(reopened.X.values, here.X.values)
@@ -276,7 +278,9 @@ def test_killed_worker_while_the_design_is_built(cluster, tmp_path):
     )
     assert landed
     assert "error" not in out, out.get("error")
-    assert sorted(os.listdir(tmp_path)) == ["killed.nc", "ref.nc"]  # no parts, no temp
+    files = sorted(os.listdir(tmp_path))  # its parts directory, no stray part, no temp
+    assert files[1:] == ["killed.nc", "ref.nc"] and files[0].startswith(".killed.nc.parts-")
+    assert len(os.listdir(tmp_path / files[0])) == 2  # one part per worker thread
     got = ooc.open_design(target)
     np.testing.assert_array_equal(got.X.values, ref.X.values)
     np.testing.assert_array_equal(got.obs, ref.obs)
