@@ -25,6 +25,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from .digests import Digests
 from .errors import StoreError, StoreNotFoundError
 from .files import (  # noqa: F401 - re-exported: the store's callers use them from here
     TMPDIR_ENV,
@@ -112,7 +113,8 @@ class DesignWriter:
         self.n = 0
         self.chunk_rows = int(chunk_rows)
         self._index_kind: str | None = None
-        self._hashes: dict[str, Any] = {}
+        self._hashes: dict[str, Any] = {}  # text variables (the row labels), hashed here
+        self._digests = Digests()  # numeric ones, hashed on a thread of their own
         # a chunk cache holding one chunk of X: a block that ends mid-chunk (rows dropped)
         # is completed in memory, not read back, checksummed and rewritten
         cache = self.chunk_rows * (max(p, 1) + k + 2) * 8 + 2**20
@@ -230,6 +232,9 @@ class DesignWriter:
         obs: np.ndarray,
     ) -> None:
         b = a + x.shape[0]
+        # row-major once (the engine builds X by columns): HDF5 and the digest then take
+        # the same buffer, with no copy each
+        x = np.ascontiguousarray(x, dtype=np.float64)
         self._f.resize_dimension("obs", b)
         self._x[a:b] = x
         if self._y is not None:
@@ -247,9 +252,10 @@ class DesignWriter:
         self._hash("obs", obs, self._obs.dtype)
 
     def _hash(self, name: str, values: Any, dtype: Any = np.float64) -> None:
-        h = self._hashes.setdefault(name, hashlib.sha256())
-        text = dtype is _STR or h5py.check_string_dtype(np.dtype(dtype)) is not None
-        hash_values(h, values, None if text else dtype)
+        if dtype is _STR or h5py.check_string_dtype(np.dtype(dtype)) is not None:
+            hash_values(self._hashes.setdefault(name, hashlib.sha256()), values, None)
+        else:
+            self._digests.feed(name, values, np.dtype(dtype))
 
     def copy_from(self, part: str) -> int:
         """Append every row of a complete store written by another writer (a worker's part).
@@ -307,6 +313,7 @@ class DesignWriter:
             f.attrs["complete"] = 1  # a reader refuses a store without it
             f.close()  # HDF5 writes its cached chunks here: a full disk may show only now
             known = {name: h.hexdigest() for name, h in self._hashes.items()}
+            known.update(self._digests.result())
             known.setdefault("X", hashlib.sha256().hexdigest())  # no rows: empty
             seal(self.tmp, known)
         except (OSError, RuntimeError) as exc:
@@ -316,6 +323,8 @@ class DesignWriter:
 
     def abort(self) -> None:
         """Close and remove the temporary file; the final path is untouched."""
+        if hasattr(self, "_digests"):
+            self._digests.close()
         discard(getattr(self, "_f", None), self.tmp)
 
     def __enter__(self) -> DesignWriter:
