@@ -212,17 +212,24 @@ class CodedColumn:
             )
         return codes
 
-    def codes(self, a: int, b: int) -> np.ndarray:
-        """Stored codes of rows ``a:b`` (checked against the table)."""
-        array = lazy.StoreArray(
+    def array(self) -> lazy.StoreArray:
+        """The stored codes, as raw rows (:meth:`check` them)."""
+        return lazy.StoreArray(
             self.path, self.var, self.store_id, (self.n,), np.dtype(self.code_type),
             what="read_csv store",
         )  # fmt: skip
-        return self.check(array[a:b])
+
+    def codes(self, a: int, b: int) -> np.ndarray:
+        """Stored codes of rows ``a:b`` (checked against the table)."""
+        return self.check(self.array()[a:b])
 
     def categorical(self, a: int, b: int) -> pd.Categorical:
         """Rows ``a:b`` as a Categorical of the sorted table, straight from the codes."""
-        return pd.Categorical.from_codes(self.codes(a, b), dtype=self.dtype())
+        return self.categorical_of(self.array()[a:b])
+
+    def categorical_of(self, codes: np.ndarray) -> pd.Categorical:
+        """Raw stored ``codes`` (checked here) as a Categorical of the sorted table."""
+        return pd.Categorical.from_codes(self.check(codes), dtype=self.dtype())
 
     def dtype(self) -> pd.CategoricalDtype:
         """The column's categories: the sorted level table."""

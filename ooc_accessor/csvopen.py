@@ -137,6 +137,9 @@ def open_store(path: str, attrs: dict[str, Any], *, temporary: bool = False) -> 
         values = lazy.lazy_variable(array, (max(1, min(rows, n)),))
         var = xr.Variable((dim,), values)
         var.encoding["source"] = path
+        # the stored rows, so a design reads a block of every column in one open of the
+        # file (lazy.read_many), not one open per column through dask
+        var.encoding[lazy.ARRAY_KEY] = (array, values.name)
         if coded is not None:
             coded.dask_name = values.name
             var.encoding[csvcodes.ENCODING_KEY] = coded

@@ -226,28 +226,75 @@ class StoreArray:
 
     def __getitem__(self, key: Any) -> np.ndarray:
         with open_checked(self.path, self.store_id, self.what) as f:
-            if self.name not in f:
-                raise StoreError(
-                    f"{self.path!r} lacks variable {self.name!r}: it was changed after this "
-                    "lazy result was made; build it again"
-                )
-            try:
-                values = rows_of(f, self.path, self.name)[key]
-                # strings have no checksum (HDF5 filters cannot take variable-length data):
-                # a damaged one shows only as text that does not decode, or a heap HDF5
-                # cannot follow
-                return self.decode(values) if self.decode is not None else values
-            except (StoreError, StoreNotFoundError):  # a part missing or replaced: as raised
-                raise
-            except (OSError, ValueError, RuntimeError, KeyError) as exc:  # incl. Unicode
-                raise StoreError(
-                    f"cannot read variable {self.name!r} of {self.path!r} at {_where(key)} "
-                    f"({type(exc).__name__}: {exc}): the store is damaged; rebuild it"
-                ) from exc
+            return self.read(f, key)
+
+    def read(self, f: h5py.File, key: Any) -> np.ndarray:
+        """Rows ``key`` from ``f``, this store opened and checked (:func:`open_checked`)."""
+        if self.name not in f:
+            raise StoreError(
+                f"{self.path!r} lacks variable {self.name!r}: it was changed after this "
+                "lazy result was made; build it again"
+            )
+        try:
+            values = rows_of(f, self.path, self.name)[key]
+            # strings have no checksum (HDF5 filters cannot take variable-length data):
+            # a damaged one shows only as text that does not decode, or a heap HDF5
+            # cannot follow
+            return self.decode(values) if self.decode is not None else values
+        except (StoreError, StoreNotFoundError):  # a part missing or replaced: as raised
+            raise
+        except (OSError, ValueError, RuntimeError, KeyError) as exc:  # incl. Unicode
+            raise StoreError(
+                f"cannot read variable {self.name!r} of {self.path!r} at {_where(key)} "
+                f"({type(exc).__name__}: {exc}): the store is damaged; rebuild it"
+            ) from exc
 
     def __getstate__(self) -> dict:
         # a worker reads by path; the owner (and its finalizer) stays with the client
         return {k: v for k, v in vars(self).items() if k != "keep"}
+
+
+#: a variable's ``encoding`` key holding ``(StoreArray, dask name)``: the stored rows it reads
+ARRAY_KEY = "ooc_array"
+
+
+def stored_arrays(ds: Any, columns: list[str]) -> dict[str, StoreArray]:
+    """The ``columns`` of ``ds`` still reading exactly the rows of their store.
+
+    A variable qualifies when its dask array is the one it was opened with (no ``isel``,
+    arithmetic or rechunking since: the same dask name) over the whole store.
+    """
+    out = {}
+    for c in columns:
+        var = ds.variables.get(c)
+        held = var.encoding.get(ARRAY_KEY) if var is not None else None
+        if not (isinstance(held, tuple) and len(held) == 2):
+            continue
+        array, name = held
+        if (
+            isinstance(array, StoreArray)
+            and getattr(var.data, "name", None) == name
+            and var.shape == array.shape
+        ):
+            out[c] = array
+    return out
+
+
+def read_many(arrays: dict[str, StoreArray], key: Any) -> dict[str, np.ndarray]:
+    """Rows ``key`` of several stored variables, each store opened and checked once.
+
+    What reading each array alone gives (:meth:`StoreArray.__getitem__`), with one open
+    and ``store_id`` check per store instead of one per variable.
+    """
+    groups: dict[tuple[str, str, str], list[tuple[str, StoreArray]]] = {}
+    for name, array in arrays.items():
+        groups.setdefault((array.path, array.store_id, array.what), []).append((name, array))
+    out: dict[str, np.ndarray] = {}
+    for (path, store_id, what), items in groups.items():
+        with open_checked(path, store_id, what) as f:
+            for name, array in items:
+                out[name] = array.read(f, key)
+    return out
 
 
 class TemporaryFile:

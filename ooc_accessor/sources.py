@@ -233,6 +233,7 @@ class DatasetSource:
     what = "a variable of the Dataset"
     string_codes: frozenset[str] = frozenset()
     _coded: dict[str, Any] = {}  # noqa: RUF012 - replaced, never mutated
+    _stored: dict[str, Any] = {}  # noqa: RUF012 - replaced, never mutated
 
     def __init__(self, ds: Any, dim: str, columns: list[str] | None = None) -> None:
         self.ds = ds
@@ -268,6 +269,8 @@ class DatasetSource:
         out = DatasetSource(sub, self.sample_dim, columns)
         out._coded = csvcodes.coded_columns(sub, columns, codes or [])
         out.string_codes = frozenset(out._coded)
+        plain = [c for c in columns if c not in out._coded]
+        out._stored = lazy.stored_arrays(sub, plain)
         return out
 
     @property
@@ -345,17 +348,22 @@ class DatasetSource:
         """Rows ``a:b`` as a DataFrame indexed by ``dim``'s labels (infinite values refused)."""
         dim = self.sample_dim
         index = self.ds.indexes.get(dim)
-        sub = self.ds[self.columns] if self.columns else self.ds
-        part = sub.isel({dim: slice(a, b)})
         labels = index[a:b] if index is not None else pd.RangeIndex(a, b, name=dim)
         # read here, in one go: with a distributed client active, a round trip per block and
         # column would make the driver's learn pass crawl (the rows come here either way)
-        plain = [c for c in self.columns if c not in self._coded]
-        with dask.config.set(scheduler="sync"):
-            values = dask.compute(*[part[c].data for c in plain])
+        plain = [c for c in self.columns if c not in self._coded and c not in self._stored]
+        values: tuple = ()
+        if plain:
+            part = self.ds[plain].isel({dim: slice(a, b)})
+            with dask.config.set(scheduler="sync"):
+                values = dask.compute(*[part[c].data for c in plain])
         data = {c: np.asarray(v) for c, v in zip(plain, values, strict=True)}
-        # string columns of a store: their codes, never decoded to strings
-        data.update({c: coded.categorical(a, b) for c, coded in self._coded.items()})
+        # columns of a store, untouched since opened: one open of the file for all of them;
+        # its string columns as their codes, never decoded to strings
+        arrays = {**self._stored, **{c: coded.array() for c, coded in self._coded.items()}}
+        data.update(lazy.read_many(arrays, slice(a, b)))
+        for c, coded in self._coded.items():
+            data[c] = coded.categorical_of(data[c])
         frame = pd.DataFrame({c: data[c] for c in self.columns}, index=labels)
         _check_infinite(frame, frame.columns, "variable")
         return frame
