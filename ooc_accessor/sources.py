@@ -100,6 +100,9 @@ def _patsy_ready(col: pd.Series, int_levels: bool = False) -> pd.Series:
 
 WEIGHTS_COL = "__ooc_weights__"
 
+#: the most a Dataset source reads at once to hand on as several blocks (a store's chunk)
+SPAN_BYTES = 64 * 2**20
+
 
 class FrameSource:
     """An in-memory DataFrame as a source of row blocks.
@@ -327,22 +330,38 @@ class DatasetSource:
 
     def ranges(self, rows: int) -> list[tuple[int, int]]:
         """Row ranges of at most ``rows`` rows that never straddle a dask chunk."""
+        return [r for _, _, runs in self._segments(rows) for r in runs]
+
+    def _segments(self, rows: int) -> list[tuple[int, int, list[tuple[int, int]]]]:
+        """Each dask chunk's rows ``(lo, hi)`` (chunks of all columns merged) and its ranges."""
         dim, n = self.sample_dim, self.n_rows
         edges = {0, n}
         for c in self.columns:
             chunks = self.ds[c].chunksizes.get(dim)
             if chunks:  # never straddle a dask chunk: each would be computed twice
                 edges.update(np.cumsum((0, *chunks)).tolist())
-        cuts = sorted(edges)
-        out = []
-        for lo, hi in itertools.pairwise(cuts):
-            out.extend((a, min(a + rows, hi)) for a in range(lo, hi, rows))
-        return out
+        return [
+            (lo, hi, [(a, min(a + rows, hi)) for a in range(lo, hi, rows)])
+            for lo, hi in itertools.pairwise(sorted(edges))
+        ]
 
     def blocks(self, rows: int) -> Iterator[pd.DataFrame]:
-        """Blocks of at most ``rows`` rows as DataFrames, indexed by ``dim``'s labels."""
-        for a, b in self.ranges(rows):
-            yield self.block(a, b)
+        """Blocks of at most ``rows`` rows as DataFrames, indexed by ``dim``'s labels.
+
+        A store's columns read directly (see :meth:`block`) are read a whole chunk at a
+        time, up to :data:`SPAN_BYTES`, and handed on in blocks: HDF5 verifies a chunk's
+        checksum whenever any row of it is read, so reading it block by block would verify
+        (and read) it once per block.
+        """
+        whole = not any(c not in self._stored and c not in self._coded for c in self.columns)
+        for lo, hi, runs in self._segments(rows):
+            if whole and len(runs) > 1 and (hi - lo) * len(self.columns) * 8 <= SPAN_BYTES:
+                span = self.block(lo, hi)
+                for a, b in runs:
+                    yield span.iloc[a - lo : b - lo]
+            else:
+                for a, b in runs:
+                    yield self.block(a, b)
 
     def block(self, a: int, b: int) -> pd.DataFrame:
         """Rows ``a:b`` as a DataFrame indexed by ``dim``'s labels (infinite values refused)."""

@@ -70,3 +70,16 @@ def test_a_subset_is_read_through_dask(store):
     frame = store.to_dataframe().iloc[100:400]
     fit_frame = frame.ooc.lstsq("y ~ a + C(g)")
     np.testing.assert_allclose(fit_sub.params.values, fit_frame.params.values, rtol=1e-12)
+
+
+@pytest.mark.parametrize("rows", [1, 13, 96, 97, 1000])
+def test_blocks_read_by_chunk_equal_blocks_read_alone(store, rows):
+    """Blocks cut from a whole stored chunk are the blocks read one by one."""
+    columns = ["y", "a", "k", "flag", "g"]  # all read directly: whole chunks
+    source = table_source(store, None).select(columns, ["y", "a", "k", "flag", "C(g)"])
+    assert set(source._stored) | source.string_codes == set(columns)
+    ranges = source.ranges(rows)
+    blocks = list(source.blocks(rows))
+    assert [(len(b)) for b in blocks] == [b - a for a, b in ranges]
+    for (a, b), block in zip(ranges, blocks, strict=True):
+        pd.testing.assert_frame_equal(block, source.block(a, b))
