@@ -35,7 +35,16 @@ from .errors import StoreError
 from .lazy import PARTS_ATTR
 from .manifest import plain_attr
 
-__all__ = ["assemble", "keep", "parts_dir", "parts_dir_of", "remove_parts", "remove_store"]
+__all__ = [
+    "assemble",
+    "keep",
+    "owned_parts_dir",
+    "parts_dir",
+    "parts_dir_of",
+    "remove_parts",
+    "remove_store",
+    "set_owner",
+]
 
 #: a parts directory's name: hidden, after its store's, with a random tag
 _PARTS_RE = re.compile(r"^\.[^/]+\.parts-[0-9a-f]{12}$")
@@ -73,6 +82,34 @@ def parts_dir_of(path: str) -> str | None:
         return None
     directory = os.path.join(os.path.dirname(os.path.abspath(path)), name)
     return directory if os.path.isdir(directory) else None
+
+
+#: the file in a parts directory naming the store that owns it (its base name)
+_OWNER = ".owner"
+
+
+def set_owner(directory: str, path: str) -> None:
+    """Record the store at ``path`` as the owner of the parts ``directory``."""
+    with open(os.path.join(directory, _OWNER), "w", encoding="utf-8") as fh:
+        fh.write(os.path.basename(path))
+
+
+def owned_parts_dir(path: str) -> str | None:
+    """The parts directory of the assembled store at ``path`` if that store owns it.
+
+    A copy of an assembled store's main file (``cp a.nc b.nc``) reads the same parts, but
+    they are ``a.nc``'s: replacing or removing ``b.nc`` must not remove them. Only the
+    store the directory names as its owner (:func:`set_owner`) has its parts removed.
+    """
+    directory = parts_dir_of(path)
+    if directory is None:
+        return None
+    try:
+        with open(os.path.join(directory, _OWNER), encoding="utf-8") as fh:
+            owner = fh.read()
+    except OSError:
+        return None
+    return directory if owner == os.path.basename(path) else None
 
 
 def remove_parts(directory: str | None) -> None:
@@ -138,7 +175,8 @@ def assemble(final: str, directory: str, parts: list[str], layout: dict, attrs: 
             os.remove(part)
     if first is None:
         raise StoreError(f"no part of {final!r} holds a row; nothing to assemble")
-    old = parts_dir_of(final) if os.path.exists(final) else None
+    old = owned_parts_dir(final) if os.path.exists(final) else None
+    set_owner(directory, final)
     store.remove_stale_temps(final)
     tmp = store.temp_path(final)
     base = os.path.dirname(final)
@@ -215,7 +253,7 @@ def keep(design_path: str, target: str, move: bool) -> None:
     mapping still holds); copied, or moved across file systems, it is written out as a
     single-file store. An assembled store it replaces at ``target`` has its parts removed.
     """
-    old = parts_dir_of(target) if os.path.exists(target) else None
+    old = owned_parts_dir(target) if os.path.exists(target) else None
     directory = parts_dir_of(design_path)
     if directory is None:
         store.keep_store(design_path, target, move)
@@ -228,6 +266,7 @@ def keep(design_path: str, target: str, move: bool) -> None:
                 os.rename(directory, there)
             try:
                 store.keep_store(design_path, target, move=True)
+                set_owner(there, target)
             except BaseException:
                 if moved:
                     with contextlib.suppress(OSError):

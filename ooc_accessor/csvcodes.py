@@ -18,6 +18,7 @@ themselves as a pandas Categorical (:class:`CodedColumn`): no string is decoded.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ import h5py
 import numpy as np
 import pandas as pd
 from patsy.eval import ast_names
+from patsy.missing import NAAction
 
 from . import lazy
 from .errors import CSVError, StoreError
@@ -172,6 +174,14 @@ def read_table(f: h5py.File, path: str, column: str, name: str, digest: str) -> 
             "written (its SHA-256 does not match): the store is damaged; read the CSV files "
             "again"
         )
+    # a writer stores the distinct levels sorted; the codes' meaning and the design's
+    # levels rely on it, so a table otherwise (a crafted file) is refused
+    if any(a >= b for a, b in itertools.pairwise(table)):
+        raise StoreError(
+            f"{path!r}: the level table {name!r} of column {column!r} is not a sorted list "
+            "of distinct levels, as this library writes it: the store was changed; read the "
+            "CSV files again"
+        )
     return table
 
 
@@ -194,6 +204,7 @@ class CodedColumn:
     #: variable still has it holds exactly the store's rows, in order
     dask_name: str = ""
     _table: np.ndarray | None = field(default=None, repr=False, compare=False)
+    _na_like: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def table(self) -> np.ndarray:
         """The sorted level table (read once per process)."""
@@ -228,8 +239,26 @@ class CodedColumn:
         return self.categorical_of(self.array()[a:b])
 
     def categorical_of(self, codes: np.ndarray) -> pd.Categorical:
-        """Raw stored ``codes`` (checked here) as a Categorical of the sorted table."""
-        return pd.Categorical.from_codes(self.check(codes), dtype=self.dtype())
+        """Raw stored ``codes`` (checked here) as a Categorical of the sorted table.
+
+        A level patsy reads as missing in text (one ``float()`` parses as NaN: ``"NAN"``,
+        ``" nan"``, ``"+nan"``; pandas keeps those as text) is missing here too, so the
+        design drops (or refuses) those rows as patsy does on the strings.
+        """
+        codes = self.check(codes)
+        na_like = self.na_like()
+        if na_like.any():
+            codes = np.where(na_like[np.maximum(codes, 0)] & (codes >= 0), -1, codes)
+        return pd.Categorical.from_codes(codes, dtype=self.dtype())
+
+    def na_like(self) -> np.ndarray:
+        """Which levels of the table patsy's NA rule (None, a float NaN) takes for missing."""
+        if self._na_like is None:
+            na = NAAction()
+            self._na_like = np.fromiter(
+                (na.is_categorical_NA(v) for v in self.table()), dtype=bool, count=-1
+            )
+        return self._na_like
 
     def dtype(self) -> pd.CategoricalDtype:
         """The column's categories: the sorted level table."""
@@ -237,7 +266,7 @@ class CodedColumn:
 
     def __getstate__(self) -> dict:
         # a worker reads the table itself (small, but not sent with every task)
-        return {**vars(self), "_table": None}
+        return {**vars(self), "_table": None, "_na_like": None}
 
 
 class CodesDecoder:

@@ -386,6 +386,16 @@ class CSVWriter:
         """A chunk's strings as codes into the column's level table (new levels added)."""
         if col.levels is None:
             col.levels = csvcodes.LevelTable()
+        if values.dtype == object:
+            # an object column (a converter's, or dtype=object) of values that are not all
+            # text: its levels would be text ('10' < '9') where pandas' are the values
+            kind = pd.api.types.infer_dtype(values, skipna=True)
+            if kind not in ("string", "empty"):
+                raise ColumnTypeError(
+                    f"column {col.name!r} holds values that are not text ({kind}, {where}); "
+                    "the store keeps a column of one type: make its converter return str "
+                    f"(or numbers only), or pass dtype={{{col.name!r}: str}}"
+                )
         first = col.levels.n
         codes, new = col.levels.codes(csvcodes.text_of(values))
         csvcodes.refuse_nul(new, codes, first, values, where)

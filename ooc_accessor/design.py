@@ -205,7 +205,7 @@ def write_design(
     # the whole store's bytes must be free before a block is built (the parts hold them)
     store.ensure_space(final, source.n_rows * (p + len(y_names) + 2) * 8)
     # an assembled store at ``final`` (a rebuild): its parts go once the new store is there
-    old_parts = assemble.parts_dir_of(final) if os.path.exists(final) else None
+    old_parts = assemble.owned_parts_dir(final) if os.path.exists(final) else None
     if groups is not None:
         # each worker writes a part store; the store is assembled over them (no row copied)
         def finish(n: int, dropped: int) -> dict[str, Any]:
@@ -332,7 +332,7 @@ class Design:
         self._part_rows: list[int] | None = (
             [int(e["rows"]) for e in json.loads(attrs["parts"])] if "parts" in attrs else None
         )
-        parts = assemble.parts_dir_of(self._path) if self._part_rows is not None else None
+        parts = assemble.owned_parts_dir(self._path) if self._part_rows is not None else None
         self._finalizer = (
             weakref.finalize(self, assemble.remove_store, self._path, parts) if temporary else None
         )

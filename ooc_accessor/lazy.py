@@ -96,9 +96,14 @@ def parts_of(f: h5py.File, path: str) -> list[tuple[int, int, str, str]] | None:
         for entry in table:
             rows = int(entry["rows"])
             if not _PART_NAME.match(entry["file"]) or rows < 0:
-                raise ValueError(f"part {entry['file']!r} is not a part beside the store")
+                raise StoreError(
+                    f"{path!r}: part {entry['file']!r} is not a part beside the store; the "
+                    "store was changed or crafted: rebuild it from its source"
+                )
             out.append((start, start + rows, os.path.join(base, entry["file"]), entry["store_id"]))
             start += rows
+    except StoreError:
+        raise
     except (TypeError, ValueError, KeyError) as exc:
         raise StoreError(
             f"{path!r}: its {PARTS_ATTR!r} attribute is not a list of parts ({exc}); the store "

@@ -115,15 +115,13 @@ class DesignWriter:
         self._index_kind: str | None = None
         self._hashes: dict[str, Any] = {}  # text variables (the row labels), hashed here
         self._digests = Digests()  # numeric ones, hashed on a thread of their own
-        self._held: dict[str, h5py.Dataset] = {}  # see _h5
-        # a chunk cache holding two chunks of every variable, evicting whole chunks first
-        # (w0=1): a block that is not aligned to the chunks (rows dropped, a source's own
-        # block size) leaves a chunk half written at each end, which is completed in memory;
-        # with room for one, HDF5 evicted it half written and read it back (checksummed)
-        # to complete it: 4-8x the write's time
-        cache = 2 * self.chunk_rows * (max(p, 1) + k + 2) * 8 + 2**20
+        self._written = 0  # rows in the file (self.n: rows appended, some may be staged)
+        self._pending: tuple | None = None  # rows short of a whole chunk (see _stage)
+        # a chunk cache holding a chunk of every variable (rows are written whole chunks
+        # at a time, see _stage)
+        cache = self.chunk_rows * (max(p, 1) + k + 2) * 8 + 2**20
         try:
-            self._f = open_temp(self.tmp, "netcdf", rdcc_nbytes=cache, rdcc_w0=1.0)
+            self._f = open_temp(self.tmp, "netcdf", rdcc_nbytes=cache)
         except (OSError, RuntimeError) as exc:
             self.abort()
             raise write_error(exc, self.path) from exc
@@ -223,7 +221,7 @@ class DesignWriter:
         row_bytes = x.shape[1] + (0 if y is None else y.size // m) + 2
         ensure_space(self.path, m * row_bytes * 8, self.n * row_bytes * 8)
         try:
-            self._write(self.n, x, y, w, values)
+            self._stage(x, y, w, values)
         except (OSError, RuntimeError) as exc:
             raise write_error(exc, self.path) from exc
 
@@ -240,13 +238,13 @@ class DesignWriter:
         # the same buffer, with no copy each
         x = np.ascontiguousarray(x, dtype=np.float64)
         self._f.resize_dimension("obs", b)
-        self._h5(self._x)[a:b] = x
+        self._x[a:b] = x
         if self._y is not None:
-            self._h5(self._y)[a:b] = y
+            self._y[a:b] = y
         if self._w is not None:
-            self._h5(self._w)[a:b] = w
-        self._h5(self._obs)[a:b] = obs
-        self.n = b
+            self._w[a:b] = w
+        self._obs[a:b] = obs
+        self._written = b
         # the manifest's digests, as a reader will hash them: the stored dtype, row order
         self._hash("X", x)
         if self._y is not None:
@@ -255,17 +253,42 @@ class DesignWriter:
             self._hash("weights", w)
         self._hash("obs", obs, self._obs.dtype)
 
-    def _h5(self, var: Any) -> h5py.Dataset:
-        """One h5py handle per variable, held while writing.
+    def _stage(
+        self, x: np.ndarray, y: np.ndarray | None, w: np.ndarray | None, obs: np.ndarray
+    ) -> None:
+        """Write rows after those staged before, whole HDF5 chunks at a time.
 
-        h5netcdf opens a new handle on every access; when it is dropped, HDF5 closes the
-        dataset and flushes its chunk cache, so a chunk left half written by one block was
-        written out (checksummed) and read back by the next: 3x the write's time.
+        Rows short of a whole chunk wait in memory for the next block (:meth:`_flush`
+        writes the last ones). A write that ends mid-chunk would leave that chunk half
+        written: HDF5 then writes it out (checksummed) when h5netcdf drops its handle, and
+        reads it back to complete it with the next block, 3x the write's time.
         """
-        ds = self._held.get(var.name)
-        if ds is None:
-            ds = self._held[var.name] = var._h5ds
-        return ds
+        self.n += x.shape[0]
+        if self._pending is not None:
+            px, py, pw, po = self._pending
+            self._pending = None
+            x = np.concatenate([px, x])
+            y = None if y is None else np.concatenate([py, y])
+            w = None if w is None else np.concatenate([pw, w])
+            obs = np.concatenate([po, obs])
+        m = x.shape[0]
+        whole = m - m % self.chunk_rows
+        if whole:
+            self._write(self._written, x[:whole], _head(y, whole), _head(w, whole), obs[:whole])
+        if whole < m:
+            self._pending = (
+                np.array(x[whole:], dtype=np.float64),
+                None if y is None else y[whole:].copy(),
+                None if w is None else w[whole:].copy(),
+                obs[whole:].copy(),
+            )
+
+    def _flush(self) -> None:
+        """Write the rows still waiting for a whole chunk (the store's last rows)."""
+        if self._pending is not None:
+            x, y, w, obs = self._pending
+            self._pending = None
+            self._write(self._written, x, y, w, obs)
 
     def _hash(self, name: str, values: Any, dtype: Any = np.float64) -> None:
         if dtype is _STR or h5py.check_string_dtype(np.dtype(dtype)) is not None:
@@ -307,7 +330,7 @@ class DesignWriter:
                 b = min(a + self.chunk_rows, n)
                 y = ys[a:b] if ys is not None else None
                 w = ws[a:b] if ws is not None else None
-                self._write(self.n, x[a:b], y, w, obs[a:b])
+                self._stage(x[a:b], y, w, obs[a:b])
         return n
 
     def commit(self, attrs: dict[str, Any]) -> str:
@@ -317,6 +340,7 @@ class DesignWriter:
             self._make_obs("numeric", pd.RangeIndex(0))
         f = self._f
         try:
+            self._flush()
             for key, value in attrs.items():
                 f.attrs[key] = value
             f.attrs["format"] = FORMAT
@@ -327,7 +351,6 @@ class DesignWriter:
             # earlier store at the same path are never taken for this one's
             f.attrs["store_id"] = uuid.uuid4().hex
             f.attrs["complete"] = 1  # a reader refuses a store without it
-            self._held.clear()
             f.close()  # HDF5 writes its cached chunks here: a full disk may show only now
             known = {name: h.hexdigest() for name, h in self._hashes.items()}
             known.update(self._digests.result())
@@ -342,7 +365,7 @@ class DesignWriter:
         """Close and remove the temporary file; the final path is untouched."""
         if hasattr(self, "_digests"):
             self._digests.close()
-            self._held.clear()
+        self._pending = None
         discard(getattr(self, "_f", None), self.tmp)
 
     def __enter__(self) -> DesignWriter:
@@ -351,6 +374,10 @@ class DesignWriter:
     def __exit__(self, exc_type: Any, *_: Any) -> None:
         if exc_type is not None:
             self.abort()
+
+
+def _head(a: np.ndarray | None, m: int) -> np.ndarray | None:
+    return None if a is None else a[:m]
 
 
 def read_attrs(path: str, verify: bool = False) -> dict[str, Any]:

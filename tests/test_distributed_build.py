@@ -95,7 +95,7 @@ def _copy(built, tmp_path) -> str:
 
 def _parts(path) -> list[str]:
     full = parts_dir_of(str(path))  # the directory the store names
-    return sorted(os.path.join(full, n) for n in os.listdir(full))
+    return sorted(os.path.join(full, n) for n in os.listdir(full) if n.startswith("part-"))
 
 
 # -- the learn pass and the columns --------------------------------------------------------

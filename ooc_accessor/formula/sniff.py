@@ -35,14 +35,19 @@ def unbox(value: Any) -> tuple[Any, Any, tuple | None, bool]:
     return value, getattr(value, "contrast", None), None, hasattr(value, "contrast")
 
 
+def _hashable_kind(dtype: np.dtype) -> bool:
+    """Whether pd.factorize takes this numpy dtype (it has no float16 hash table)."""
+    return dtype.kind in _KINDS and dtype != np.float16
+
+
 def _array(data: Any) -> Any:
     """A 1-D Series or ndarray patsy would iterate value by value, or None."""
     if isinstance(data, pd.Series):
         dtype = data.dtype
         if isinstance(dtype, np.dtype):
-            return data if dtype.kind in _KINDS else None
+            return data if _hashable_kind(dtype) else None
         return data if isinstance(dtype, pd.StringDtype) else None
-    if isinstance(data, np.ndarray) and data.ndim == 1 and data.dtype.kind in _KINDS:
+    if isinstance(data, np.ndarray) and data.ndim == 1 and _hashable_kind(data.dtype):
         return data
     return None
 
@@ -114,7 +119,7 @@ def sniffed_levels(data: Any, codes: np.ndarray, uniques: list, na_action: NAAct
         if (
             objects
             and not isinstance(u, bool)
-            and isinstance(u, (int, float, np.number))
+            and isinstance(u, (int, float, np.number, np.bool_))
             and u in (0, 1)
         ):
             hidden = True
@@ -150,17 +155,24 @@ def codes_of(value: Any, levels: tuple, na_action: NAAction, origin: Any) -> np.
     :func:`distinct` cannot handle go through patsy's own function, so its errors and
     messages are unchanged.
     """
-    data = value
+    data, boxed = value, False
     if isinstance(value, _CategoricalBox):
         if value.levels is not None and tuple(value.levels) != levels:
             return np.asarray(categorical_to_int(value, levels, na_action, origin=origin))
-        data = value.data
+        data, boxed = value.data, True
     if safe_is_pandas_categorical(data):
         cats = data.cat.categories if isinstance(data, pd.Series) else data.categories
         if len(cats) != len(levels) or tuple(cats) != levels:
             return np.asarray(categorical_to_int(data, levels, na_action, origin=origin))
-        codes = data.cat.codes if isinstance(data, pd.Series) else data.codes
-        return np.asarray(codes, dtype=np.intp)
+        codes = np.asarray(data.cat.codes if isinstance(data, pd.Series) else data.codes)
+        codes = codes.astype(np.intp)
+        if boxed:
+            # patsy takes a Categorical's codes as they are only unboxed; inside C() it
+            # codes value by value, so a category it reads as NA ('NAN') is missing there
+            na = np.array([na_action.is_categorical_NA(c) for c in cats] + [False])
+            if na.any():
+                codes = np.where(na[codes], -1, codes)
+        return codes
     found = distinct(data)
     if found is None:
         return np.asarray(categorical_to_int(data, levels, na_action, origin=origin))

@@ -463,5 +463,5 @@ def test_undecodable_string_is_a_store_error(tmp_path):
     i = data.index(b"zzzzqq")
     data[i] = 0xE1  # a UTF-8 lead byte without its continuation
     path.write_bytes(bytes(data))
-    with pytest.raises(ooc.StoreError, match=r"variable 'g'.*damaged"):
+    with pytest.raises(ooc.StoreError, match=r"'g'.*damaged"):
         _ = ooc.open_csv_store(path)["g"].values
