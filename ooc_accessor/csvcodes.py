@@ -131,7 +131,11 @@ def refuse_nul(new: np.ndarray, codes: np.ndarray, first_code: int, col: pd.Seri
     if not len(new) or "\x00" not in "".join(new):  # one pass in C: the common case
         return
     k = next(i for i, v in enumerate(new) if "\x00" in v)
-    i = int(np.argmax(codes == first_code + k))
+    raise nul_error(col, int(np.argmax(codes == first_code + k)), where)
+
+
+def nul_error(col: pd.Series, i: int, where: str) -> CSVError:
+    """The error for a NUL character in row ``i`` of a chunk's column ``col``."""
     label = col.index[i]
     label = label.item() if isinstance(label, np.generic) else label
     row = (
@@ -139,7 +143,7 @@ def refuse_nul(new: np.ndarray, codes: np.ndarray, first_code: int, col: pd.Seri
         if isinstance(col.index, pd.RangeIndex)
         else f"the row labelled {label!r}"
     )
-    raise CSVError(
+    return CSVError(
         f"column {col.name!r} holds a NUL character (\\x00) at {row}, "
         f"{where.strip() or 'in the file'}; a store cannot hold it: remove it from the "
         "file, or pass converters={" + repr(col.name) + ": lambda s: "
@@ -229,14 +233,6 @@ class CodedColumn:
             self.path, self.var, self.store_id, (self.n,), np.dtype(self.code_type),
             what="read_csv store",
         )  # fmt: skip
-
-    def codes(self, a: int, b: int) -> np.ndarray:
-        """Stored codes of rows ``a:b`` (checked against the table)."""
-        return self.check(self.array()[a:b])
-
-    def categorical(self, a: int, b: int) -> pd.Categorical:
-        """Rows ``a:b`` as a Categorical of the sorted table, straight from the codes."""
-        return self.categorical_of(self.array()[a:b])
 
     def categorical_of(self, codes: np.ndarray) -> pd.Categorical:
         """Raw stored ``codes`` (checked here) as a Categorical of the sorted table.

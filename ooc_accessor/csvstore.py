@@ -175,20 +175,7 @@ def _refuse_nul(values: np.ndarray, col: pd.Series, where: str) -> None:
         return
     has = np.fromiter(("\x00" in v for v in values), dtype=bool, count=len(values))
     if has.any():
-        i = int(np.argmax(has))
-        label = col.index[i]
-        label = label.item() if isinstance(label, np.generic) else label
-        row = (
-            f"data row {col.index[i]} (counting from 0, the header not counted)"
-            if isinstance(col.index, pd.RangeIndex)
-            else f"the row labelled {label!r}"
-        )
-        raise CSVError(
-            f"column {col.name!r} holds a NUL character (\\x00) at {row}, "
-            f"{where.strip() or 'in the file'}; a store cannot hold it: remove it from the "
-            "file, or pass converters={" + repr(col.name) + ": lambda s: "
-            "s.replace('\\x00', '')} to read_csv"
-        )
+        raise csvcodes.nul_error(col, int(np.argmax(has)), where)
 
 
 def empty_as(kind: str, m: int, dtype: np.dtype | None = None) -> np.ndarray:
