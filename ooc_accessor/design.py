@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -21,29 +21,25 @@ from patsy.design_info import DesignInfo
 from . import assemble, lazy, store
 from .arguments import check_path, resolve_chunksize
 from .blocks import (
-    Block,
-    build_block,
     check_missing_policy,
-    empty_info,
     explain_dropped,
     learn_infos,
     response_check,
 )
-from .coltypes import check_numeric_inputs, dtypes_attr, stored_dtypes
+from .coltypes import dtypes_attr, stored_dtypes
+from .designbase import DesignBase
 from .errors import ArgumentError, ArgumentTypeError, DataError, FormulaError, StoreError
 from .learnparts import learn_on_workers
 from .parts import append_blocks, worker_groups, write_parts
 from .safety import trust_names
 from .sources import (
     WEIGHTS_COL,
-    missing_columns,
     table_source,
     used_columns,
 )
 from .spec import (
     default_eval_env,
     design_spec,
-    infos_from_spec,
     model_desc,
     spec_from_json,
     spec_to_json,
@@ -137,6 +133,31 @@ def build_design(
     Design
     """
     env = capture_env(eval_env)
+    source, infos, wcol = learn_design(data, formula, dim, chunksize, missing, weights, env)
+    return write_design(
+        source,
+        infos,
+        formula,
+        chunksize=chunksize,
+        path=path,
+        missing=missing,
+        wcol=wcol,
+        eval_env=env,
+        compression=compression,
+    )
+
+
+def learn_design(
+    data: pd.DataFrame | xr.Dataset,
+    formula: str,
+    dim: str | None,
+    chunksize: int | str,
+    missing: str,
+    weights: Any,
+    env: EvalEnvironment,
+) -> tuple[Any, list[DesignInfo], str | None]:
+    """Pass one: the source of the used columns, the learned DesignInfos of y and X, and
+    the weights' column (or None); :func:`build_design`'s parameters."""
     check_missing_policy(missing)
     table = table_source(data, dim)
     desc = model_desc(formula)
@@ -153,17 +174,7 @@ def build_design(
     if infos is None:
         infos = learn_infos(desc, source, rows, env, missing, formula)
     response_check(infos, source)
-    return write_design(
-        source,
-        infos,
-        formula,
-        chunksize=chunksize,
-        path=path,
-        missing=missing,
-        wcol=wcol,
-        eval_env=env,
-        compression=compression,
-    )
+    return source, infos, wcol
 
 
 def write_design(
@@ -179,13 +190,9 @@ def write_design(
     compression: str | None,
 ) -> Design:
     """Pass two: build every block with the learned state and store it atomically."""
+    spec_json = check_spec(infos, formula)
     y_names, terms = list(infos[0].column_names), list(infos[1].column_names)
     p = len(terms)
-    if p == 0:
-        raise FormulaError(
-            f"formula {formula!r} has no right-hand-side columns; add a term or the "
-            "intercept (e.g. 'y ~ 1 + a')"
-        )
     # no HDF5 chunk longer than the data (it would be allocated whole) nor beyond memory
     rows = resolve_chunksize(chunksize, p + len(y_names) + 1, source.n_rows)
     final = (
@@ -193,7 +200,6 @@ def write_design(
         if path is not None
         else store.temporary_store_path()
     )
-    spec_json = spec_to_json(design_spec(infos, formula))
     layout = {
         "terms": terms,
         "responses": y_names,
@@ -211,7 +217,7 @@ def write_design(
         def finish(n: int, dropped: int) -> dict[str, Any]:
             if n == 0:  # a term's NaN, not a missing value, may be the cause
                 explain_dropped(infos, source.blocks(rows), wcol, formula)
-            _check_rows(n, dropped, source, p, formula)
+            check_rows(n, dropped, source, p, formula)
             return _store_attrs(source, dropped, formula, spec_json, wcol)
 
         write_parts(source, groups, final, layout, (spec_json, formula, missing, wcol), finish)
@@ -222,7 +228,7 @@ def write_design(
             )
             if writer.n == 0:  # a term's NaN, not a missing value, may be the cause
                 explain_dropped(infos, source.blocks(rows), wcol, formula)
-            _check_rows(writer.n, dropped, source, p, formula)
+            check_rows(writer.n, dropped, source, p, formula)
             writer.commit(_store_attrs(source, dropped, formula, spec_json, wcol))
     if old_parts is not None and old_parts != assemble.parts_dir_of(final):
         assemble.remove_parts(old_parts)
@@ -230,7 +236,17 @@ def write_design(
     return Design(final, temporary=path is None, eval_env=eval_env, own_spec=spec_json)
 
 
-def _check_rows(n: int, dropped: int, source: Any, p: int, formula: str) -> None:
+def check_spec(infos: list[DesignInfo], formula: str) -> str:
+    """The learned state as the store's JSON spec; a formula with no columns is refused."""
+    if not infos[1].column_names:
+        raise FormulaError(
+            f"formula {formula!r} has no right-hand-side columns; add a term or the "
+            "intercept (e.g. 'y ~ 1 + a')"
+        )
+    return spec_to_json(design_spec(infos, formula))
+
+
+def check_rows(n: int, dropped: int, source: Any, p: int, formula: str) -> None:
     """Refuse a store with no rows, or fewer rows than columns."""
     if n == 0:
         columns = [c if c != WEIGHTS_COL else "weights" for c in source.columns]
@@ -263,7 +279,7 @@ def _store_attrs(
     }
 
 
-class Design:
+class Design(DesignBase):
     """A handle on a stored design matrix (X, y and their labels).
 
     Made by ``df.ooc.design(...)``, :func:`open_design` or :meth:`build`; holds no rows in
@@ -342,34 +358,6 @@ class Design:
     def path(self) -> str:
         """Path of the store."""
         return self._path
-
-    @property
-    def terms(self) -> list[str]:
-        """Column names of X."""
-        return list(self._spec["matrices"][1]["column_names"])
-
-    @property
-    def responses(self) -> list[str]:
-        """Column names of y (empty without a left side)."""
-        return list(self._spec["matrices"][0]["column_names"])
-
-    @property
-    def spec(self) -> dict:
-        """The JSON-able formula state (levels, transform state), as saved in the store."""
-        return self._spec
-
-    @property
-    def design_infos(self) -> list[DesignInfo]:
-        """patsy's DesignInfo of y and X, rebuilt from the saved spec."""
-        if self._infos is None:
-            self._infos = infos_from_spec(
-                self._spec,
-                self._eval_env,
-                where=self._where,
-                formula=self.formula,
-                trust=self._trust,
-            )
-        return self._infos
 
     def _dataset(self) -> xr.Dataset:
         if self._ds is None:
@@ -465,66 +453,6 @@ class Design:
 
         return pca(self, n_components, **kwargs)
 
-    def build(
-        self,
-        data: pd.DataFrame | xr.Dataset,
-        *,
-        dim: str | None = None,
-        path: str | os.PathLike | None = None,
-        chunksize: int | str = "auto",
-        missing: str = "drop",
-        weights: str | Any | None = None,
-    ) -> Design:
-        """The same columns (levels, transform state) for new data, stored.
-
-        A response column absent from ``data`` is left out (a design for prediction). A
-        categorical level the design never saw raises :class:`UnseenLevelError`.
-        ``weights`` is a column name or one weight per row, as in :func:`build_design`.
-        """
-        check_missing_policy(missing)
-        y_info, x_info = self.design_infos
-        env = self._eval_env if self._eval_env is not None else default_eval_env()
-        table = table_source(data, dim)
-        if missing_columns(table, [f.code for f in y_info.factor_infos], env):
-            y_info = empty_info()
-        codes = [f.code for info in (y_info, x_info) for f in info.factor_infos]
-        table, wcol = table.with_weights(weights)
-        used = used_columns(table, codes, env, self.formula)
-        self._check_inputs(table, [y_info, x_info])
-        columns = used + ([wcol] if wcol and wcol not in used else [])
-        return write_design(
-            table.select(columns, codes),
-            [y_info, x_info],
-            self.formula,
-            chunksize=chunksize,
-            path=path,
-            missing=missing,
-            wcol=wcol,
-            eval_env=self._eval_env,
-            compression=None,
-        )
-
-    def predictor_blocks(
-        self, data: pd.DataFrame | xr.Dataset, chunksize: int | str = "auto", dim: str | None = None
-    ) -> Iterator[tuple[int, Block]]:
-        """X of ``data`` built block by block in memory: ``(first row, Block)`` pairs."""
-        x_info = self.design_infos[1]
-        env = self._eval_env if self._eval_env is not None else default_eval_env()
-        table = table_source(data, dim)
-        used = used_columns(table, [f.code for f in x_info.factor_infos], env, self.formula)
-        self._check_inputs(table, [x_info])
-        rows = resolve_chunksize(chunksize, len(self.terms), table.n_rows)
-        start = 0
-        for block in table.select(used, [f.code for f in x_info.factor_infos]).blocks(rows):
-            yield start, build_block([empty_info(), x_info], block, "drop", None, self.formula)
-            start += len(block)
-
-    def _check_inputs(self, table: Any, infos: list[DesignInfo]) -> None:
-        """New data's columns are of the kinds the design was built from (numbers stay
-        numbers), checked before a block is read."""
-        if self._column_dtypes is not None:
-            check_numeric_inputs(infos, table.dtype, set(table.names), self._column_dtypes)
-
     def save(self, path: str | os.PathLike) -> Design:
         """Keep the store at ``path`` (a temporary store is moved, a kept one copied)."""
         check_path(path, "where to keep the design store")
@@ -550,6 +478,13 @@ class Design:
                 [int(e["rows"]) for e in json.loads(attrs["parts"])] if "parts" in attrs else None
             )
         return self
+
+    def discard(self) -> None:
+        """Remove a temporary store now (its rows turned out not to be wanted)."""
+        self.close()
+        if self._finalizer is not None:
+            self._finalizer()
+            self._finalizer = None
 
     def close(self) -> None:
         """Close the lazily opened dataset (the store stays)."""

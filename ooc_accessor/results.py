@@ -11,16 +11,23 @@ import html
 import os
 import warnings
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import kernels, labels, reduce, solve, store
+from . import kernels, labels, reduce, solve, store, streamfit
 from .arguments import check_keywords
-from .design import Design, build_design, capture_env, open_rows
-from .errors import ArgumentError, ArgumentTypeError, DataError, FormulaError, RankWarning
+from .design import (
+    Design,
+    build_design,
+    capture_env,
+    open_rows,
+)
+from .designbase import DesignBase
+from .errors import ArgumentError, ArgumentTypeError, DataError, RankWarning
 from .fitstats import FitStatistics, check_alpha
 from .rowweights import row_weights
 from .scaling import exact_scale
@@ -60,34 +67,43 @@ def _resolve_weights(design: Design, weights: Any) -> np.ndarray | bool | None:
 
 def lstsq_design(design: Design, weights: Any = None) -> LstsqResult:
     """Fit y on X of a stored design (see :meth:`Design.lstsq`)."""
-    if len(design.responses) != 1:
-        raise FormulaError(
-            f"design {design.formula!r} has {len(design.responses)} response columns; "
-            "lstsq needs exactly one (a formula like 'y ~ a + b')"
-        )
+    streamfit.one_response(design.formula, design.responses)
     w = _resolve_weights(design, weights)
     stats = reduce.compute(
         reduce.lstsq_stats_graph(design.path, design.blocks(), w, design.store_id)
     )[0]
-    if w is not None and not np.any(stats.r):
+
+    def gradient(beta: np.ndarray) -> np.ndarray:
+        graph = reduce.gradient_graph(design.path, design.blocks(), beta, w, design.store_id)
+        return reduce.compute(graph)[0]
+
+    return _fit(stats, design, w is not None, gradient)
+
+
+def _fit(
+    stats: kernels.LstsqStats,
+    design: DesignBase,
+    weighted: bool,
+    gradient: Callable[[np.ndarray], np.ndarray],
+) -> LstsqResult:
+    """The result of merged statistics; ``gradient(beta)`` is ``X' W (y - X beta)`` by
+    one more pass over the rows, asked for only when the one-pass answer may be short of
+    digits."""
+    if weighted and not np.any(stats.r):
         raise DataError(
             f"every weight of the {design.n_obs} rows is zero: a weighted fit has nothing to "
             "fit; give some rows a positive weight"
         )
     p = len(design.terms)
     sol = solve.solve_r(stats.xy_r(), p, stats.nobs, stats.exp[:p])
-    result = LstsqResult(
-        stats, design, weighted=w is not None, solution=sol, kind=design.source_kind
-    )
+    result = LstsqResult(stats, design, weighted=weighted, solution=sol, kind=design.source_kind)
     if solve.needs_refinement(sol, stats.xy_r()):
         # a second pass, only for fits whose one-pass answer may have under 13 digits; measured
         # on NIST, further steps gain nothing (the extended-precision gradient is the floor).
         # The pass reads raw rows, so it gets the raw coefficients and its gradient is scaled
         # back (in extended precision) to the units of the R factor.
-        g = reduce.compute(
-            reduce.gradient_graph(design.path, design.blocks(), result._params, w, design.store_id)
-        )
-        result._sol = solve.refine(sol, stats.xy_r(), solve.scaled_gradient(stats, g[0]))
+        g = gradient(result._params)
+        result._sol = solve.refine(sol, stats.xy_r(), solve.scaled_gradient(stats, g))
     return result
 
 
@@ -399,7 +415,17 @@ def lstsq(
     """
     check_keywords("lstsq", design_kwargs, LSTSQ_KEYWORDS)
     env = capture_env(eval_env)
-    design = build_design(data, formula, dim=dim, weights=weights, eval_env=env, **design_kwargs)
+    if design_kwargs.get("path") is None:
+        # nothing to keep: built and folded block by block, written only when asked for
+        design = streamfit.streamed_design(
+            data, formula, dim=dim, weights=weights, eval_env=env, **design_kwargs
+        )
+        if isinstance(design, streamfit.DeferredDesign):
+            return _fit(design.stats, design, design.has_weights, design.gradient)
+    else:
+        design = build_design(
+            data, formula, dim=dim, weights=weights, eval_env=env, **design_kwargs
+        )
     return design.lstsq()
 
 

@@ -172,17 +172,7 @@ class DesignWriter:
         self._make_obs_var(kind, hints)
 
     def _make_obs_var(self, kind: str, hints: dict[str, Any]) -> None:
-        dtype = {
-            "str": _STR,
-            "json": _STR,
-            "period": _STR,
-            "interval": _STR,
-            "datetime": np.int64,
-            "timedelta": np.int64,
-            "bool": np.int8,
-        }.get(kind)
-        if dtype is None:  # numbers keep their dtype (uint64 labels above 2**63 too)
-            dtype = self._first_dtype
+        dtype = obs_dtype(kind, self._first_dtype)
         # HDF5 filters cannot take variable-length strings: the manifest hashes those
         opts = {} if dtype is _STR else CHECKSUM
         self._obs = self._f.create_variable(
@@ -291,8 +281,8 @@ class DesignWriter:
             self._write(self._written, x, y, w, obs)
 
     def _hash(self, name: str, values: Any, dtype: Any = np.float64) -> None:
-        if dtype is _STR or h5py.check_string_dtype(np.dtype(dtype)) is not None:
-            hash_values(self._hashes.setdefault(name, hashlib.sha256()), values, None)
+        if is_text(dtype):
+            hash_obs(self._hashes.setdefault(name, hashlib.sha256()), values, dtype)
         else:
             self._digests.feed(name, values, np.dtype(dtype))
 
@@ -374,6 +364,31 @@ class DesignWriter:
     def __exit__(self, exc_type: Any, *_: Any) -> None:
         if exc_type is not None:
             self.abort()
+
+
+def obs_dtype(kind: str, first: np.dtype) -> Any:
+    """The stored dtype of row labels of ``kind`` (``first``: the first block's dtype)."""
+    dtype = {
+        "str": _STR,
+        "json": _STR,
+        "period": _STR,
+        "interval": _STR,
+        "datetime": np.int64,
+        "timedelta": np.int64,
+        "bool": np.int8,
+    }.get(kind)
+    # numbers keep their dtype (uint64 labels above 2**63 too)
+    return first if dtype is None else dtype
+
+
+def is_text(dtype: Any) -> bool:
+    """Whether a stored dtype holds text (the manifest hashes each value's bytes)."""
+    return dtype is _STR or h5py.check_string_dtype(np.dtype(dtype)) is not None
+
+
+def hash_obs(h: Any, values: np.ndarray, dtype: Any) -> None:
+    """Feed row labels stored as ``dtype`` to ``h`` as the writer's manifest hashes them."""
+    hash_values(h, values, None if is_text(dtype) else dtype)
 
 
 def _head(a: np.ndarray | None, m: int) -> np.ndarray | None:

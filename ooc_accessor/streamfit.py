@@ -1,0 +1,420 @@
+"""A least-squares fit straight from the source: each block built and folded, none written.
+
+``df.ooc.lstsq(formula)`` without ``path=`` needs the design's rows only once, for the R
+factor. Writing them first (an n x p store, checksummed and fsynced) and reading them back
+cost three times the fit itself, so here each block is built with the learned state and
+folded into the R factor as it is built: the main thread reads and builds, a pool of
+threads folds (numpy's QR lets go of the GIL), and a third hashes.
+
+The design is still there when asked for: :class:`DeferredDesign` writes the store the first
+time a row-length output needs it (``fit.fittedvalues``, ``fit.resid``), from the same
+source with the same state, and checks the SHA-256 of what it wrote (X, y, weights, row
+labels) against the digests taken while fitting. Data changed in between (a frame edited,
+a file replaced) is refused rather than paired with a fit it did not make.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, NamedTuple
+
+import numpy as np
+from patsy import EvalEnvironment
+from patsy.design_info import DesignInfo
+from threadpoolctl import threadpool_limits
+
+from . import kernels, manifest, reduce, solve, store
+from .arguments import resolve_chunksize
+from .blocks import Block, build_block, explain_dropped
+from .coltypes import dtypes_attr, stored_dtypes
+from .design import Design, check_rows, check_spec, learn_design, write_design
+from .designbase import DesignBase
+from .digests import Digests
+from .errors import DataError, FormulaError, StoreError
+from .parts import worker_groups
+from .rowlabels import index_values
+from .sources import WEIGHTS_COL
+from .spec import spec_from_json
+
+__all__ = [
+    "DeferredDesign",
+    "StreamedStats",
+    "one_response",
+    "stream_gradient",
+    "stream_stats",
+    "streamed_design",
+]
+
+#: blocks built and not yet folded, per folding thread (memory: a few blocks)
+WINDOW_PER_THREAD = 2
+
+
+def one_response(formula: str, responses: list[str]) -> None:
+    """A least-squares fit has one response column; else a FormulaError."""
+    if len(responses) != 1:
+        raise FormulaError(
+            f"design {formula!r} has {len(responses)} response columns; "
+            "lstsq needs exactly one (a formula like 'y ~ a + b')"
+        )
+
+
+def streamed_design(
+    data: Any,
+    formula: str,
+    *,
+    dim: str | None,
+    weights: Any,
+    eval_env: EvalEnvironment,
+    chunksize: int | str = "auto",
+    missing: str = "drop",
+    compression: str | None = None,
+    path: None = None,
+) -> DeferredDesign | Design:
+    """The learn pass, then the fit's pass over the source (:func:`stream_stats`).
+
+    Returns the fitted :class:`DeferredDesign`, or, when a dask.distributed cluster's
+    workers can build the design where the data lives, the stored :class:`Design` they
+    built (:func:`~ooc_accessor.design.write_design`) for the caller to fit.
+    """
+    source, infos, wcol = learn_design(data, formula, dim, chunksize, missing, weights, eval_env)
+    spec_json = check_spec(infos, formula)
+    one_response(formula, list(infos[0].column_names))
+    write_args = {"chunksize": chunksize, "missing": missing, "wcol": wcol}
+    write_args["compression"] = compression
+    rows = resolve_chunksize(chunksize, len(infos[1].column_names) + 2, source.n_rows)
+    if worker_groups(source, infos, rows) is not None:
+        return write_design(source, infos, formula, path=None, eval_env=eval_env, **write_args)
+    streamed = stream_stats(source, infos, rows, missing, wcol, formula)
+    return DeferredDesign(
+        source,
+        infos,
+        formula,
+        streamed,
+        rows=rows,
+        write_args=write_args,
+        eval_env=eval_env,
+        spec_json=spec_json,
+    )
+
+
+def fold_threads() -> int:
+    """Threads that fold blocks: the cores this process may run on, at most four."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
+class StreamedStats(NamedTuple):
+    """What one pass over the source gives: the merged statistics, the row counts, and
+    each stored variable's SHA-256 as the design store would record it."""
+
+    stats: kernels.LstsqStats
+    n: int
+    dropped: int
+    digests: dict[str, str]
+
+
+class _TreeMerge:
+    """Merge statistics as they come, :data:`~ooc_accessor.reduce.SPLIT_EVERY` at a time
+    per level (the dask tree's shape): O(log n) parts held, each merge of few parts."""
+
+    def __init__(self, merge: Callable[[list], Any]) -> None:
+        self._merge = merge
+        self._levels: list[list] = []
+
+    def add(self, part: Any) -> None:
+        level = 0
+        while True:
+            if level == len(self._levels):
+                self._levels.append([])
+            self._levels[level].append(part)
+            if len(self._levels[level]) < reduce.SPLIT_EVERY:
+                return
+            part = self._merge(self._levels[level])
+            self._levels[level] = []
+            level += 1
+
+    def result(self) -> Any:
+        parts = [self._merge(p) if len(p) > 1 else p[0] for p in reversed(self._levels) if p]
+        return parts[0] if len(parts) == 1 else self._merge(parts)
+
+
+def _pipeline(
+    blocks: Iterator[Block], fold: Callable[[Block], Any], take: Callable[[Block, Any], None]
+) -> None:
+    """``take(block, fold(block))`` for every block, in order, ``fold`` on a thread pool.
+
+    The caller's thread builds the blocks; at most :data:`WINDOW_PER_THREAD` per thread
+    wait to be folded, so memory stays a few blocks. BLAS runs one thread per fold: the
+    pool is the parallelism (two multi-threaded BLAS calls oversubscribe the cores).
+    """
+    threads = fold_threads()
+    window: deque[tuple[Block, Future]] = deque()
+    with (
+        threadpool_limits(limits=1, user_api="blas"),
+        ThreadPoolExecutor(threads, thread_name_prefix="ooc-fold") as pool,
+    ):
+        try:
+            for block in blocks:
+                if block.x.shape[0] == 0:
+                    continue
+                if len(window) >= WINDOW_PER_THREAD * threads:
+                    done, fut = window.popleft()
+                    take(done, fut.result())
+                window.append((block, pool.submit(fold, block)))
+            while window:
+                done, fut = window.popleft()
+                take(done, fut.result())
+        except BaseException:
+            for _, fut in window:
+                fut.cancel()
+            raise
+
+
+def _built(
+    source: Any,
+    infos: list[DesignInfo],
+    rows: int,
+    missing: str,
+    wcol: str | None,
+    formula: str,
+    dropped: list[int],
+) -> Iterator[Block]:
+    """Each block of ``source`` built with the learned state (rows dropped counted)."""
+    for block in source.blocks(rows):
+        built = build_block(infos, block, missing, wcol, formula)
+        dropped[0] += len(block) - len(built.index)
+        yield built
+
+
+def _fold_block(block: Block) -> tuple[kernels.LstsqStats, np.ndarray]:
+    # row-major once, on the pool: the QR's panels and the digest take this buffer
+    x = np.ascontiguousarray(block.x, dtype=np.float64)
+    return kernels.lstsq_stats(x, block.y, block.w), x
+
+
+class _Hashes:
+    """The store's digests of X, y, weights and row labels, fed block by block in order."""
+
+    def __init__(self) -> None:
+        self._numbers = Digests()
+        self._labels: Any = None  # text row labels: hashed here, as the writer does
+        self._kind: str | None = None
+        self._dtype: Any = None
+
+    def feed(self, block: Block, x: np.ndarray) -> None:
+        self._numbers.feed("X", x, np.dtype(np.float64))
+        self._numbers.feed("y", block.y, np.dtype(np.float64))
+        if block.w is not None:
+            self._numbers.feed("weights", block.w, np.dtype(np.float64))
+        values, kind = index_values(block.index)
+        if self._kind is None:
+            self._kind, self._dtype = kind, store.obs_dtype(kind, values.dtype)
+        elif kind != self._kind:  # as the writer refuses it
+            raise StoreError(
+                f"row labels changed kind from {self._kind} to {kind}; give the source one "
+                "index type"
+            )
+        if store.is_text(self._dtype):
+            self._labels = self._labels or hashlib.sha256()
+            store.hash_obs(self._labels, values, self._dtype)
+        else:
+            self._numbers.feed("obs", values, np.dtype(self._dtype))
+
+    def result(self) -> dict[str, str]:
+        out = self._numbers.result()
+        if self._labels is not None:
+            out["obs"] = self._labels.hexdigest()
+        return out
+
+    def close(self) -> None:
+        self._numbers.close()
+
+
+def stream_stats(
+    source: Any,
+    infos: list[DesignInfo],
+    rows: int,
+    missing: str,
+    wcol: str | None,
+    formula: str,
+) -> StreamedStats:
+    """One pass: every block of ``source`` built and reduced to least-squares statistics.
+
+    The counts are checked as a stored design's are (no rows left, fewer rows than
+    columns: :class:`~ooc_accessor.errors.DataError`).
+    """
+    dropped = [0]
+    merged = _TreeMerge(kernels.merge_lstsq_stats)
+    hashes = _Hashes()
+    n = 0
+
+    def take(block: Block, folded: tuple[kernels.LstsqStats, np.ndarray]) -> None:
+        nonlocal n
+        stats, x = folded
+        merged.add(stats)
+        hashes.feed(block, x)
+        n += x.shape[0]
+
+    try:
+        _pipeline(_built(source, infos, rows, missing, wcol, formula, dropped), _fold_block, take)
+        digests = hashes.result()
+    finally:
+        hashes.close()
+    p = len(infos[1].column_names)
+    if n == 0:  # a term's NaN, not a missing value, may be the cause
+        explain_dropped(infos, source.blocks(rows), wcol, formula)
+    check_rows(n, dropped[0], source, p, formula)
+    return StreamedStats(merged.result(), n, dropped[0], digests)
+
+
+def stream_gradient(
+    source: Any,
+    infos: list[DesignInfo],
+    rows: int,
+    missing: str,
+    wcol: str | None,
+    formula: str,
+    beta: np.ndarray,
+) -> np.ndarray:
+    """``X' W (y - X beta)`` over the source's blocks, in extended precision (the
+    refinement pass of an ill-conditioned fit, rebuilt rather than read)."""
+    total: list[np.ndarray] = []
+
+    def fold(block: Block) -> np.ndarray:
+        return solve.residual_gradient(block.x, block.y, beta, block.w)
+
+    _pipeline(
+        _built(source, infos, rows, missing, wcol, formula, [0]),
+        fold,
+        lambda _, g: total.append(g),
+    )
+    return np.sum(total, axis=0)
+
+
+class DeferredDesign(DesignBase):
+    """A fit's design whose store is written only when its rows are asked for.
+
+    It answers what needs no rows (``terms``, ``formula``, ``build``, ``n_obs``...) at
+    once. ``X``, ``y``, ``weights``, ``obs``, ``path`` and ``save`` write the store from
+    the source it keeps (the design's own temporary, removed with it), check it against
+    the digests taken while fitting, and then hand on to that :class:`Design`; the source
+    is let go of once the store is written.
+    """
+
+    def __init__(
+        self,
+        source: Any,
+        infos: list[DesignInfo],
+        formula: str,
+        streamed: StreamedStats,
+        *,
+        rows: int,
+        write_args: dict[str, Any],
+        eval_env: EvalEnvironment | None,
+        spec_json: str,
+    ) -> None:
+        self.formula = formula
+        self._spec = spec_from_json(spec_json)
+        self._eval_env = eval_env
+        self._where = None  # the user's own formula, as written: trusted
+        self._trust = frozenset()
+        self._infos = infos
+        self._column_dtypes = stored_dtypes(dtypes_attr(source, WEIGHTS_COL))
+        self.sample_dim: str = source.sample_dim
+        self.source_kind: str = source.kind
+        wcol = write_args["wcol"]
+        self.weights_column: str | None = None if wcol in (None, WEIGHTS_COL) else wcol
+        self.has_weights = wcol is not None
+        self.n_obs: int = streamed.n
+        self.n_dropped: int = streamed.dropped
+        self._source = source
+        #: write_design's chunksize, missing, wcol and compression, as the fit was given them
+        self._write_args = write_args
+        self._digests = streamed.digests
+        self._stored: Design | None = None
+        #: the merged least-squares statistics of the fit's pass
+        self.stats = streamed.stats
+        self._pass = (infos, rows, write_args["missing"], wcol, formula)
+
+    def gradient(self, beta: np.ndarray) -> np.ndarray:
+        """``X' W (y - X beta)`` by one more pass over the source (the refinement pass)."""
+        if self._stored is not None:
+            return reduce.compute(
+                reduce.gradient_graph(
+                    self._stored.path,
+                    self._stored.blocks(),
+                    beta,
+                    self.has_weights or None,
+                    self._stored.store_id,
+                )
+            )[0]
+        return stream_gradient(self._source, *self._pass, beta)
+
+    def stored(self) -> Design:
+        """The design written to its store (once), checked against the fit's digests."""
+        if self._stored is not None:
+            return self._stored
+        design = write_design(
+            self._source,
+            self._infos,
+            self.formula,
+            path=None,
+            eval_env=self._eval_env,
+            **self._write_args,
+        )
+        found = manifest.written_digests(design.path)
+        changed = [name for name, d in self._digests.items() if found.get(name) != d]
+        if changed or design.n_obs != self.n_obs:
+            design.discard()
+            what = ", ".join(changed) if changed else "the row count"
+            raise DataError(
+                f"the data of the fit of {self.formula!r} changed after it was fitted (its "
+                f"{what} differ now): its rows cannot be written as they were fitted; fit "
+                "again on the data as it is, or pass path= to keep a fit's design as it is built"
+            )
+        self._stored = design
+        self._source = None  # the rows are in the store now
+        return design
+
+    @property
+    def X(self) -> Any:  # noqa: N802 - the design matrix's conventional name
+        """The design matrix, lazy (see :attr:`Design.X`); writes the store first."""
+        return self.stored().X
+
+    @property
+    def y(self) -> Any:
+        """The response, lazy (see :attr:`Design.y`); writes the store first."""
+        return self.stored().y
+
+    @property
+    def weights(self) -> Any:
+        """Stored weights, lazy, or None; writes the store first."""
+        return self.stored().weights
+
+    @property
+    def obs(self) -> Any:
+        """The stored row labels; writes the store first."""
+        return self.stored().obs
+
+    @property
+    def path(self) -> str:
+        """Path of the store; writes it first."""
+        return self.stored().path
+
+    def save(self, path: str | os.PathLike) -> Design:
+        """Write the store and keep it at ``path`` (see :meth:`Design.save`)."""
+        return self.stored().save(path)
+
+    def __repr__(self) -> str:
+        kind = "not written yet" if self._stored is None else f"at {self._stored.path}"
+        return (
+            f"<ooc.Design {self.formula!r}: {self.n_obs} obs x {len(self.terms)} terms "
+            f"({self.n_dropped} dropped), {kind}>"
+        )
