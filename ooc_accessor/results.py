@@ -390,7 +390,16 @@ def lstsq(
     eval_env: Any = 0,
     **design_kwargs: Any,
 ) -> LstsqResult:
-    """Least squares of ``formula`` on ``data``, through a stored design.
+    """Least squares of ``formula`` on ``data``, one pass over its blocks.
+
+    Without ``path``, each block is built and folded into the R factor as it is built, and
+    nothing is written: the design's temporary store (8 bytes per row and design column, in
+    ``$OOC_ACCESSOR_TMPDIR`` or the system's temporary directory) is written only when
+    ``fittedvalues`` or ``resid`` first need its rows, and checked against the digests the
+    fit took, so data changed since the fit raises :class:`~ooc_accessor.errors.DataError`.
+    The result keeps a reference to ``data`` until then. With ``path``, the design is
+    stored there first, kept, and fitted from the store. On a dask.distributed cluster with
+    a dask-backed Dataset, the workers build the design where the data lives.
 
     Parameters
     ----------
