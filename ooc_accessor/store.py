@@ -166,10 +166,7 @@ class DesignWriter:
             raise
 
     def _make_obs(self, kind: str, index: pd.Index) -> None:
-        hints = index_hints(index, kind)
-        if index.name is not None:
-            hints["index_name"] = str(index.name)
-        self._make_obs_var(kind, hints)
+        self._make_obs_var(kind, label_hints(index, kind))
 
     def _make_obs_var(self, kind: str, hints: dict[str, Any]) -> None:
         dtype = obs_dtype(kind, self._first_dtype)
@@ -379,6 +376,21 @@ def obs_dtype(kind: str, first: np.dtype) -> Any:
     }.get(kind)
     # numbers keep their dtype (uint64 labels above 2**63 too)
     return first if dtype is None else dtype
+
+
+def label_hints(index: pd.Index, kind: str) -> dict[str, Any]:
+    """What ``obs`` records beside the labels' values (name, unit, frequency, closed side)."""
+    hints = index_hints(index, kind)
+    if index.name is not None:
+        hints["index_name"] = str(index.name)
+    return hints
+
+
+def read_label_hints(path: str) -> dict[str, Any]:
+    """The store's ``obs`` attributes that say how its labels decode (kind and hints)."""
+    with h5py.File(path, "r") as f:
+        attrs = f["obs"].attrs
+        return {k: plain_attr(attrs[k]) for k in OBS_HINTS if k in attrs}
 
 
 def is_text(dtype: Any) -> bool:

@@ -34,7 +34,7 @@ from .coltypes import dtypes_attr, stored_dtypes
 from .design import Design, check_rows, check_spec, learn_design, write_design
 from .designbase import DesignBase
 from .digests import Digests
-from .errors import DataError, FormulaError, StoreError
+from .errors import DataError, FormulaError, OOCError, StoreError
 from .parts import worker_groups
 from .rowlabels import index_values
 from .sources import WEIGHTS_COL
@@ -80,6 +80,7 @@ def streamed_design(
     workers can build the design where the data lives, the stored :class:`Design` they
     built (:func:`~ooc_accessor.design.write_design`) for the caller to fit.
     """
+    store.check_compression(compression)  # used only if the rows are asked for: check it now
     source, infos, wcol = learn_design(data, formula, dim, chunksize, missing, weights, eval_env)
     spec_json = check_spec(infos, formula)
     one_response(formula, list(infos[0].column_names))
@@ -118,6 +119,7 @@ class StreamedStats(NamedTuple):
     n: int
     dropped: int
     digests: dict[str, str]
+    hints: dict[str, Any]
 
 
 class _TreeMerge:
@@ -207,6 +209,7 @@ class _Hashes:
         self._labels: Any = None  # text row labels: hashed here, as the writer does
         self._kind: str | None = None
         self._dtype: Any = None
+        self.hints: dict[str, Any] = {}
 
     def feed(self, block: Block, x: np.ndarray) -> None:
         self._numbers.feed("X", x, np.dtype(np.float64))
@@ -216,6 +219,8 @@ class _Hashes:
         values, kind = index_values(block.index)
         if self._kind is None:
             self._kind, self._dtype = kind, store.obs_dtype(kind, values.dtype)
+            # the labels' kind, name, unit...: equal bytes can decode to other labels
+            self.hints = {"index_kind": kind, **store.label_hints(block.index, kind)}
         elif kind != self._kind:  # as the writer refuses it
             raise StoreError(
                 f"row labels changed kind from {self._kind} to {kind}; give the source one "
@@ -271,7 +276,7 @@ def stream_stats(
     if n == 0:  # a term's NaN, not a missing value, may be the cause
         explain_dropped(infos, source.blocks(rows), wcol, formula)
     check_rows(n, dropped[0], source, p, formula)
-    return StreamedStats(merged.result(), n, dropped[0], digests)
+    return StreamedStats(merged.result(), n, dropped[0], digests, hashes.hints)
 
 
 def stream_gradient(
@@ -282,20 +287,44 @@ def stream_gradient(
     wcol: str | None,
     formula: str,
     beta: np.ndarray,
+    digests: dict[str, str],
 ) -> np.ndarray:
     """``X' W (y - X beta)`` over the source's blocks, in extended precision (the
-    refinement pass of an ill-conditioned fit, rebuilt rather than read)."""
+    refinement pass of an ill-conditioned fit, rebuilt rather than read).
+
+    The rebuilt rows are hashed and must equal the fit's (``digests``): a refinement of
+    other rows than those fitted would mix two data sets in one result.
+    """
     total: list[np.ndarray] = []
+    hashes = _Hashes()
 
     def fold(block: Block) -> np.ndarray:
         return solve.residual_gradient(block.x, block.y, beta, block.w)
 
-    _pipeline(
-        _built(source, infos, rows, missing, wcol, formula, [0]),
-        fold,
-        lambda _, g: total.append(g),
-    )
+    def take(block: Block, g: np.ndarray) -> None:
+        total.append(g)
+        hashes.feed(block, block.x)
+
+    try:
+        _pipeline(_built(source, infos, rows, missing, wcol, formula, [0]), fold, take)
+        found = hashes.result()
+    finally:
+        hashes.close()
+    changed = [name for name, d in digests.items() if found.get(name) != d]
+    if changed:
+        raise DataError(
+            f"the rows of {formula!r} built again for the fit's second (refinement) pass "
+            f"differ from those of its first ({', '.join(changed)}): {_CHANGED_WHY}"
+        )
     return np.sum(total, axis=0)
+
+
+#: why rebuilt rows can differ from the fitted ones, and what to do
+_CHANGED_WHY = (
+    "the data changed in between, or a term of the formula gives other values each time it "
+    "is evaluated (random numbers, a clock, a counter). Fit again on data that stays as it "
+    "is, or pass path= so that the design is built once, stored, and fitted from the store"
+)
 
 
 class DeferredDesign(DesignBase):
@@ -338,6 +367,7 @@ class DeferredDesign(DesignBase):
         #: write_design's chunksize, missing, wcol and compression, as the fit was given them
         self._write_args = write_args
         self._digests = streamed.digests
+        self._hints = streamed.hints
         self._stored: Design | None = None
         #: the merged least-squares statistics of the fit's pass
         self.stats = streamed.stats
@@ -355,29 +385,39 @@ class DeferredDesign(DesignBase):
                     self._stored.store_id,
                 )
             )[0]
-        return stream_gradient(self._source, *self._pass, beta)
+        return stream_gradient(self._source, *self._pass, beta, self._digests)
 
     def stored(self) -> Design:
         """The design written to its store (once), checked against the fit's digests."""
         if self._stored is not None:
             return self._stored
-        design = write_design(
-            self._source,
-            self._infos,
-            self.formula,
-            path=None,
-            eval_env=self._eval_env,
-            **self._write_args,
-        )
+        try:
+            design = write_design(
+                self._source,
+                self._infos,
+                self.formula,
+                path=None,
+                eval_env=self._eval_env,
+                **self._write_args,
+            )
+        except OOCError:
+            raise
+        except Exception as exc:  # a column gone or renamed, the frame reshaped
+            raise DataError(
+                f"the data of the fit of {self.formula!r} cannot be read as it was fitted "
+                f"({type(exc).__name__}: {exc}): {_CHANGED_WHY}"
+            ) from exc
         found = manifest.written_digests(design.path)
         changed = [name for name, d in self._digests.items() if found.get(name) != d]
+        if store.read_label_hints(design.path) != self._hints:
+            changed.append("row labels' kind, name or unit")
         if changed or design.n_obs != self.n_obs:
             design.discard()
             what = ", ".join(changed) if changed else "the row count"
             raise DataError(
-                f"the data of the fit of {self.formula!r} changed after it was fitted (its "
-                f"{what} differ now): its rows cannot be written as they were fitted; fit "
-                "again on the data as it is, or pass path= to keep a fit's design as it is built"
+                f"the data of the fit of {self.formula!r} changed after it was fitted ({what} "
+                "differ now), so its rows cannot be written as they were fitted: "
+                f"{_CHANGED_WHY}"
             )
         self._stored = design
         self._source = None  # the rows are in the store now

@@ -217,3 +217,80 @@ def test_multiple_responses_refused_before_a_pass(monkeypatch):
     monkeypatch.setattr(streamfit, "stream_stats", lambda *a: pytest.fail("a pass was made"))
     with pytest.raises(ooc.FormulaError, match="exactly one"):
         df.ooc.lstsq("y + a ~ b")
+
+
+def _drop_a(df):
+    del df["a"]
+
+
+def _rename_b(df):
+    df.columns = ["bb" if c == "b" else c for c in df.columns]
+
+
+def _duplicate_c(df):
+    df.insert(0, "c", df["c"], allow_duplicates=True)
+
+
+@pytest.mark.parametrize("change", [_drop_a, _rename_b, _duplicate_c])
+def test_columns_gone_after_the_fit_are_refused(change, tmpdir_env):
+    df = make_frame()
+    fit = df.ooc.lstsq(FORMULA, chunksize=40)
+    change(df)
+    with pytest.raises(ooc.DataError, match="cannot be read as it was fitted"):
+        _ = fit.fittedvalues
+    assert _stores(tmpdir_env) == []
+
+
+def _as_nanoseconds(df):
+    df.index = pd.to_datetime(df.index.to_numpy(), unit="ns")
+
+
+def _renamed_index(df):
+    df.index = df.index.rename("other")
+
+
+def _strings_to_ints(df):
+    df.index = pd.Index([int(v) for v in df.index], dtype=object)
+
+
+@pytest.mark.parametrize(
+    ("labels", "change"),
+    [
+        (lambda n: pd.RangeIndex(n), _as_nanoseconds),
+        (lambda n: pd.RangeIndex(n, name="row"), _renamed_index),
+        (lambda n: pd.Index([str(i) for i in range(n)], dtype=object), _strings_to_ints),
+    ],
+)
+def test_labels_of_another_kind_with_equal_bytes_are_refused(labels, change, tmpdir_env):
+    df = make_frame(200)
+    df.index = labels(len(df))
+    fit = df.ooc.lstsq(FORMULA, chunksize=30)
+    change(df)
+    with pytest.raises(ooc.DataError, match="changed after it was fitted"):
+        _ = fit.fittedvalues
+    assert _stores(tmpdir_env) == []
+
+
+def test_a_formula_that_differs_on_each_evaluation(monkeypatch, tmp_path):
+    """Rows built again must be the fitted ones: in the refinement pass and on writing."""
+    df = make_frame(300).dropna()
+    rng = np.random.default_rng(0)
+
+    def jitter(v):
+        return np.asarray(v) + rng.normal(scale=1e-3, size=len(v))
+
+    monkeypatch.setattr(solve, "needs_refinement", lambda *a: True)
+    with pytest.raises(ooc.DataError, match=r"refinement.*other values each time"):
+        df.ooc.lstsq("jitter(y) ~ a + b", chunksize=50)
+    monkeypatch.undo()
+    fit = df.ooc.lstsq("jitter(y) ~ a + b", chunksize=50)
+    with pytest.raises(ooc.DataError, match="other values each time"):
+        _ = fit.resid
+    # stored once with path=, the fit and its rows agree
+    stored = df.ooc.lstsq("jitter(y) ~ a + b", chunksize=50, path=tmp_path / "j.nc")
+    np.testing.assert_allclose(float((stored.resid**2).sum()), stored.ssr, rtol=1e-10)
+
+
+def test_bad_compression_is_refused_at_the_call():
+    with pytest.raises(ooc.ArgumentError, match="compression"):
+        make_frame().ooc.lstsq(FORMULA, compression="bogus")
