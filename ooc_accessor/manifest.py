@@ -153,14 +153,6 @@ def seal(path: str, known: dict[str, str] | None = None) -> None:
         os.fsync(fh.fileno())
 
 
-def written_digests(path: str) -> dict[str, str]:
-    """Each variable's SHA-256 as the manifest of the store at ``path`` records it."""
-    with h5py.File(path, "r") as f:
-        text = f.attrs.get(_MANIFEST)
-    entries = json.loads(plain_attr(text))["variables"] if text is not None else {}
-    return {name: e["sha256"] for name, e in entries.items() if "sha256" in e}
-
-
 def _differences(written: dict, found: dict) -> list[str]:
     """How the store differs from its manifest, one phrase per difference."""
     out = []

@@ -100,6 +100,37 @@ def gradient_graph(
     return tree_reduce(leaves, _sum)
 
 
+def _block_rows(
+    path: str,
+    start: int,
+    stop: int,
+    fn: Callable,
+    args: tuple,
+    weights: np.ndarray | bool | None,
+    version: str = "",
+) -> np.ndarray:
+    """Leaf task: ``fn(x, y, w, *args)`` of one stored chunk."""
+    x, y, w = _read(path, start, stop, weights, version)
+    return fn(x, y, w, *args)
+
+
+def rows_graph(
+    path: str,
+    blocks: Sequence[tuple[int, int]],
+    fn: Callable,
+    args: tuple,
+    weights: np.ndarray | bool | None = None,
+    version: str = "",
+) -> Delayed:
+    """Graph of the sum over a stored design's blocks of ``fn(x, y, w, *args)`` (a pass
+    after the fit: a sandwich's meat, leverages), ``fn`` a module-level function."""
+    leaves = [
+        delayed(_block_rows, pure=True)(path, a, b, fn, args, _slice(weights, a, b), version)
+        for a, b in blocks
+    ]
+    return tree_reduce(leaves, _sum)
+
+
 def _slice(weights: np.ndarray | bool | None, a: int, b: int) -> np.ndarray | bool | None:
     return weights[a:b] if isinstance(weights, np.ndarray) else weights
 

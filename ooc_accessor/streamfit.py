@@ -3,19 +3,20 @@
 ``df.ooc.lstsq(formula)`` without ``path=`` needs the design's rows only once, for the R
 factor. Writing them first (an n x p store, checksummed and fsynced) and reading them back
 cost three times the fit itself, so here each block is built with the learned state and
-folded into the R factor as it is built: the main thread reads and builds, a pool of
-threads folds (numpy's QR lets go of the GIL), and a third hashes.
+folded into the R factor as it is built: the main thread reads, builds and fingerprints
+the rows (:mod:`~ooc_accessor.rowdigests`), a pool of threads folds them (LAPACK lets go
+of the GIL).
 
 The design is still there when asked for: :class:`DeferredDesign` writes the store the first
 time a row-length output needs it (``fit.fittedvalues``, ``fit.resid``), from the same
-source with the same state, and checks the SHA-256 of what it wrote (X, y, weights, row
-labels) against the digests taken while fitting. Data changed in between (a frame edited,
-a file replaced) is refused rather than paired with a fit it did not make.
+source with the same state, reads it back and checks its fingerprints (X, y, weights, row
+labels and their kind) against those taken while fitting. Data changed in between (a frame
+edited, a file replaced) is refused rather than paired with a fit it did not make; so are
+rows rebuilt for a later pass (refinement, a sandwich's meat) that differ from the fitted.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -27,16 +28,15 @@ from patsy import EvalEnvironment
 from patsy.design_info import DesignInfo
 from threadpoolctl import threadpool_limits
 
-from . import kernels, manifest, reduce, solve, store
+from . import kernels, reduce, solve, store
 from .arguments import resolve_chunksize
 from .blocks import Block, build_block, explain_dropped
 from .coltypes import dtypes_attr, stored_dtypes
 from .design import Design, check_rows, check_spec, learn_design, write_design
 from .designbase import DesignBase
-from .digests import Digests
-from .errors import DataError, FormulaError, OOCError, StoreError
+from .errors import DataError, FormulaError, OOCError
 from .parts import worker_groups
-from .rowlabels import index_values
+from .rowdigests import RowDigests, store_digests
 from .sources import WEIGHTS_COL
 from .spec import spec_from_json
 
@@ -45,6 +45,7 @@ __all__ = [
     "StreamedStats",
     "one_response",
     "stream_gradient",
+    "stream_rows",
     "stream_stats",
     "streamed_design",
 ]
@@ -196,50 +197,9 @@ def _built(
 
 
 def _fold_block(block: Block) -> tuple[kernels.LstsqStats, np.ndarray]:
-    # row-major once, on the pool: the QR's panels and the digest take this buffer
+    # row-major once, on the pool: the QR's panels and the fingerprint take this buffer
     x = np.ascontiguousarray(block.x, dtype=np.float64)
     return kernels.lstsq_stats(x, block.y, block.w), x
-
-
-class _Hashes:
-    """The store's digests of X, y, weights and row labels, fed block by block in order."""
-
-    def __init__(self) -> None:
-        self._numbers = Digests()
-        self._labels: Any = None  # text row labels: hashed here, as the writer does
-        self._kind: str | None = None
-        self._dtype: Any = None
-        self.hints: dict[str, Any] = {}
-
-    def feed(self, block: Block, x: np.ndarray) -> None:
-        self._numbers.feed("X", x, np.dtype(np.float64))
-        self._numbers.feed("y", block.y, np.dtype(np.float64))
-        if block.w is not None:
-            self._numbers.feed("weights", block.w, np.dtype(np.float64))
-        values, kind = index_values(block.index)
-        if self._kind is None:
-            self._kind, self._dtype = kind, store.obs_dtype(kind, values.dtype)
-            # the labels' kind, name, unit...: equal bytes can decode to other labels
-            self.hints = {"index_kind": kind, **store.label_hints(block.index, kind)}
-        elif kind != self._kind:  # as the writer refuses it
-            raise StoreError(
-                f"row labels changed kind from {self._kind} to {kind}; give the source one "
-                "index type"
-            )
-        if store.is_text(self._dtype):
-            self._labels = self._labels or hashlib.sha256()
-            store.hash_obs(self._labels, values, self._dtype)
-        else:
-            self._numbers.feed("obs", values, np.dtype(self._dtype))
-
-    def result(self) -> dict[str, str]:
-        out = self._numbers.result()
-        if self._labels is not None:
-            out["obs"] = self._labels.hexdigest()
-        return out
-
-    def close(self) -> None:
-        self._numbers.close()
 
 
 def stream_stats(
@@ -257,26 +217,65 @@ def stream_stats(
     """
     dropped = [0]
     merged = _TreeMerge(kernels.merge_lstsq_stats)
-    hashes = _Hashes()
+    hashes = RowDigests()
     n = 0
 
     def take(block: Block, folded: tuple[kernels.LstsqStats, np.ndarray]) -> None:
         nonlocal n
         stats, x = folded
         merged.add(stats)
-        hashes.feed(block, x)
+        hashes.feed(x, block.y, block.w, block.index)
         n += x.shape[0]
 
-    try:
-        _pipeline(_built(source, infos, rows, missing, wcol, formula, dropped), _fold_block, take)
-        digests = hashes.result()
-    finally:
-        hashes.close()
+    _pipeline(_built(source, infos, rows, missing, wcol, formula, dropped), _fold_block, take)
+    digests = hashes.result()
     p = len(infos[1].column_names)
     if n == 0:  # a term's NaN, not a missing value, may be the cause
         explain_dropped(infos, source.blocks(rows), wcol, formula)
     check_rows(n, dropped[0], source, p, formula)
     return StreamedStats(merged.result(), n, dropped[0], digests, hashes.hints)
+
+
+def stream_rows(
+    source: Any,
+    infos: list[DesignInfo],
+    rows: int,
+    missing: str,
+    wcol: str | None,
+    formula: str,
+    fn: Callable,
+    args: tuple,
+    digests: dict[str, str],
+    what: str = "a pass after the fit",
+) -> np.ndarray:
+    """The sum over the source's blocks, rebuilt, of ``fn(x, y, w, *args)``.
+
+    The rebuilt rows are hashed and must equal the fit's (``digests``): a pass over other
+    rows than those fitted would mix two data sets in one result.
+    """
+    total: list[np.ndarray] = []
+    hashes = RowDigests()
+
+    def take(block: Block, value: np.ndarray) -> None:
+        total.append(value)
+        hashes.feed(block.x, block.y, block.w, block.index)
+
+    def fold(block: Block) -> np.ndarray:
+        return fn(block.x, block.y, block.w, *args)
+
+    _pipeline(_built(source, infos, rows, missing, wcol, formula, [0]), fold, take)
+    found = hashes.result()
+    changed = [name for name, d in digests.items() if found.get(name) != d]
+    if changed:
+        raise DataError(
+            f"the rows of {formula!r} built again for {what} differ from those fitted "
+            f"({', '.join(changed)}): {_CHANGED_WHY}"
+        )
+    return np.sum(total, axis=0)
+
+
+def _gradient(x: np.ndarray, y: np.ndarray, w: np.ndarray | None, beta: np.ndarray) -> np.ndarray:
+    return solve.residual_gradient(x, y, beta, w)
 
 
 def stream_gradient(
@@ -290,33 +289,10 @@ def stream_gradient(
     digests: dict[str, str],
 ) -> np.ndarray:
     """``X' W (y - X beta)`` over the source's blocks, in extended precision (the
-    refinement pass of an ill-conditioned fit, rebuilt rather than read).
-
-    The rebuilt rows are hashed and must equal the fit's (``digests``): a refinement of
-    other rows than those fitted would mix two data sets in one result.
-    """
-    total: list[np.ndarray] = []
-    hashes = _Hashes()
-
-    def fold(block: Block) -> np.ndarray:
-        return solve.residual_gradient(block.x, block.y, beta, block.w)
-
-    def take(block: Block, g: np.ndarray) -> None:
-        total.append(g)
-        hashes.feed(block, block.x)
-
-    try:
-        _pipeline(_built(source, infos, rows, missing, wcol, formula, [0]), fold, take)
-        found = hashes.result()
-    finally:
-        hashes.close()
-    changed = [name for name, d in digests.items() if found.get(name) != d]
-    if changed:
-        raise DataError(
-            f"the rows of {formula!r} built again for the fit's second (refinement) pass "
-            f"differ from those of its first ({', '.join(changed)}): {_CHANGED_WHY}"
-        )
-    return np.sum(total, axis=0)
+    refinement pass of an ill-conditioned fit, rebuilt rather than read; checked as
+    :func:`stream_rows` checks)."""
+    args = (source, infos, rows, missing, wcol, formula)
+    return stream_rows(*args, _gradient, (beta,), digests, "the fit's second (refinement) pass")
 
 
 #: why rebuilt rows can differ from the fitted ones, and what to do
@@ -373,6 +349,17 @@ class DeferredDesign(DesignBase):
         self.stats = streamed.stats
         self._pass = (infos, rows, write_args["missing"], wcol, formula)
 
+    def rows_pass(self, fn: Callable, *args: Any) -> np.ndarray:
+        """The sum over the fit's rows of ``fn(x, y, w, *args)``: read from the store once
+        it is written, else rebuilt from the source (and checked against the fit's)."""
+        if self._stored is not None:
+            weights = True if self.has_weights else None
+            d = self._stored
+            return reduce.compute(
+                reduce.rows_graph(d.path, d.blocks(), fn, args, weights, d.store_id)
+            )[0]
+        return stream_rows(self._source, *self._pass, fn, args, self._digests)
+
     def gradient(self, beta: np.ndarray) -> np.ndarray:
         """``X' W (y - X beta)`` by one more pass over the source (the refinement pass)."""
         if self._stored is not None:
@@ -407,9 +394,9 @@ class DeferredDesign(DesignBase):
                 f"the data of the fit of {self.formula!r} cannot be read as it was fitted "
                 f"({type(exc).__name__}: {exc}): {_CHANGED_WHY}"
             ) from exc
-        found = manifest.written_digests(design.path)
+        found, hints = store_digests(design.path)
         changed = [name for name, d in self._digests.items() if found.get(name) != d]
-        if store.read_label_hints(design.path) != self._hints:
+        if hints != self._hints:
             changed.append("row labels' kind, name or unit")
         if changed or design.n_obs != self.n_obs:
             design.discard()
