@@ -75,14 +75,19 @@ class _OocMixin:
         *,
         dim: str | None = None,
         eval_env: Any = 0,
+        cov_type: str = "nonrobust",
+        cov_kwds: dict | None = None,
+        use_t: bool | None = None,
         **design_kwargs: Any,
     ) -> LstsqResult:
         """Least-squares fit of ``formula`` (statsmodels' OLS, or WLS with ``weights``).
 
-        See :func:`ooc_accessor.results.lstsq` for the parameters.
+        ``cov_type="HC0"``... ``"HC3"`` gives heteroscedasticity-robust inference. See
+        :func:`ooc_accessor.results.lstsq` for the parameters.
         """
         env = capture_env(eval_env)
-        return lstsq(self._obj, formula, weights, dim=dim, eval_env=env, **design_kwargs)
+        robust = {"cov_type": cov_type, "cov_kwds": cov_kwds, "use_t": use_t}
+        return lstsq(self._obj, formula, weights, dim=dim, eval_env=env, **robust, **design_kwargs)
 
     def svd(
         self,

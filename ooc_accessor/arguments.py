@@ -20,11 +20,7 @@ from .sources import auto_rows
 __all__ = ["available_memory", "check_keywords", "check_path", "resolve_chunksize"]
 
 #: keywords of statsmodels' API this library has not implemented yet: what to say instead
-NOT_YET = {
-    "cov_type": "robust covariances (cov_type=) are not supported yet: standard errors are "
-    "statsmodels' default nonrobust ones; compute HC/HAC errors in statsmodels on a sample",
-    "cov_kwds": "robust covariances (cov_kwds=) are not supported yet",
-}
+NOT_YET: dict[str, str] = {}
 
 
 def check_keywords(method: str, given: Mapping[str, Any], accepted: Iterable[str]) -> None:

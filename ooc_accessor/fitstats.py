@@ -83,8 +83,34 @@ class FitStatistics:
 
     @property
     def _cov_s(self) -> np.ndarray:
-        """The coefficients' covariance in the scaled units."""
-        return self._sol.normalized_cov * self._scale_s
+        """The coefficients' covariance in the scaled units (a robust one if chosen)."""
+        robust = getattr(self, "_robust_s", None)
+        return robust if robust is not None else self._sol.normalized_cov * self._scale_s
+
+    def _raw_cov(self, cov_s: np.ndarray):
+        """A covariance of the coefficients from the scaled units, term by term."""
+        e = 2 * self._ey - self._ex[:, None] - self._ex[None, :]
+        names = [[f"{a!r} and {b!r}" for b in self.terms] for a in self.terms]
+        cov = exact_scale(cov_s, e, "the covariance", names, self._fix())
+        return labels.term_by_term(cov, self.terms, self._kind)
+
+    def _raw_se(self, cov_s: np.ndarray) -> np.ndarray:
+        """Standard errors (raw units) from a covariance in the scaled units."""
+        return exact_scale(
+            np.sqrt(np.diag(cov_s)),
+            self._ey - self._ex,
+            "the standard error",
+            [repr(t) for t in self.terms],
+            self._fix(),
+        )
+
+    def _quantile(self, alpha: float) -> float:
+        """The two-sided critical value (Student t on ``df_resid``)."""
+        return float(sps.t.ppf(1 - alpha / 2, self.df_resid))
+
+    def _two_sided(self, t: np.ndarray) -> np.ndarray:
+        """Two-sided p-values of statistics ``t`` (Student t on ``df_resid``)."""
+        return 2 * sps.t.sf(np.abs(t), self.df_resid)
 
     # -- degrees of freedom ---------------------------------------------------------------
     @property
@@ -178,6 +204,8 @@ class FitStatistics:
     @property
     def fvalue(self) -> float:
         """F-statistic of the model against the constant-only (or empty) model."""
+        if getattr(self, "cov_type", "nonrobust") != "nonrobust":
+            return self._robust_f()[0]
         if self.df_model <= 0 or self.df_resid <= 0:
             return np.nan
         return ((self._tss_s - self._sol.ssr) / self.df_model) / self._scale_s
@@ -185,7 +213,12 @@ class FitStatistics:
     @property
     def f_pvalue(self) -> float:
         """p-value of :attr:`fvalue`."""
+        if getattr(self, "cov_type", "nonrobust") != "nonrobust":
+            return self._robust_f()[1]
         return float(sps.f.sf(self.fvalue, self.df_model, self.df_resid))
+
+    def _robust_f(self) -> tuple[float, float]:  # pragma: no cover - a robust result's
+        raise NotImplementedError
 
     @property
     def llf(self) -> float:
@@ -212,11 +245,9 @@ class FitStatistics:
         return self._by_term(self._params)
 
     def cov_params(self):
-        """Covariance matrix of the coefficients (``scale * (R'R)^+``), term by term."""
-        e = 2 * self._ey - self._ex[:, None] - self._ex[None, :]
-        names = [[f"{a!r} and {b!r}" for b in self.terms] for a in self.terms]
-        cov = exact_scale(self._cov_s, e, "the covariance", names, self._fix())
-        return labels.term_by_term(cov, self.terms, self._kind)
+        """Covariance matrix of the coefficients (``scale * (R'R)^+``, or the robust one
+        the result was made with), term by term."""
+        return self._raw_cov(self._cov_s)
 
     @property
     def normalized_cov_params(self) -> np.ndarray:
@@ -229,13 +260,7 @@ class FitStatistics:
 
     @property
     def _bse(self) -> np.ndarray:
-        return exact_scale(
-            np.sqrt(np.diag(self._cov_s)),
-            self._ey - self._ex,
-            "the standard error",
-            [repr(t) for t in self.terms],
-            self._fix(),
-        )
+        return self._raw_se(self._cov_s)
 
     @property
     def bse(self):
@@ -253,13 +278,14 @@ class FitStatistics:
 
     @property
     def pvalues(self):
-        """Two-sided p-values of the t statistics (Student t, ``df_resid``)."""
-        return self._by_term(2 * sps.t.sf(np.abs(self._t), self.df_resid))
+        """Two-sided p-values of the t statistics (Student t on ``df_resid``; the normal
+        for a robust covariance unless ``use_t``, as statsmodels)."""
+        return self._by_term(self._two_sided(self._t))
 
     def conf_int(self, alpha: float = 0.05):
         """Confidence intervals at level ``1 - alpha``: a frame with columns 0 and 1."""
         check_alpha(alpha)
-        q = sps.t.ppf(1 - alpha / 2, self.df_resid)
+        q = self._quantile(alpha)
         params, half = self._params, q * self._bse
         return labels.intervals(params - half, params + half, self.terms, self._kind)
 

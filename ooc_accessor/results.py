@@ -6,8 +6,7 @@ numbers), never n-length arrays, and exposes statsmodels' names and values.
 
 from __future__ import annotations
 
-import datetime as _dt
-import html
+import copy
 import os
 import warnings
 import weakref
@@ -28,14 +27,25 @@ from .design import (
 )
 from .designbase import DesignBase
 from .errors import ArgumentError, ArgumentTypeError, DataError, RankWarning
-from .fitstats import FitStatistics, check_alpha
+from .fitstats import FitStatistics
 from .rowweights import row_weights
 from .scaling import exact_scale
 from .sources import sample_dim_of
+from .stats.robust import RobustCovariance, normalize_cov_type
+from .stats.summary import Summary
 
 #: build_design's keywords each fit passes on (svd has no weights: it would ignore them)
 DESIGN_KEYWORDS = ("chunksize", "path", "missing", "compression")
-LSTSQ_KEYWORDS = ("formula", "weights", "dim", "eval_env", *DESIGN_KEYWORDS)
+LSTSQ_KEYWORDS = (
+    "formula",
+    "weights",
+    "dim",
+    "eval_env",
+    "cov_type",
+    "cov_kwds",
+    "use_t",
+    *DESIGN_KEYWORDS,
+)
 SVD_KEYWORDS = ("formula", "k", "dim", "eval_env", *DESIGN_KEYWORDS)
 
 __all__ = ["LstsqResult", "SVDResult", "Summary", "lstsq", "lstsq_design", "svd", "svd_design"]
@@ -77,7 +87,17 @@ def lstsq_design(design: Design, weights: Any = None) -> LstsqResult:
         graph = reduce.gradient_graph(design.path, design.blocks(), beta, w, design.store_id)
         return reduce.compute(graph)[0]
 
-    return _fit(stats, design, w is not None, gradient)
+    return _fit(stats, design, w is not None, gradient, _store_pass(design, w))
+
+
+def _store_pass(design: Design, w: np.ndarray | bool | None) -> Callable[..., np.ndarray]:
+    """``(fn, *args) ->`` the sum of ``fn(x, y, w, *args)`` over a stored design's blocks."""
+
+    def rows_pass(fn: Callable, *args: Any) -> np.ndarray:
+        graph = reduce.rows_graph(design.path, design.blocks(), fn, args, w, design.store_id)
+        return reduce.compute(graph)[0]
+
+    return rows_pass
 
 
 def _fit(
@@ -85,10 +105,12 @@ def _fit(
     design: DesignBase,
     weighted: bool,
     gradient: Callable[[np.ndarray], np.ndarray],
+    rows_pass: Callable[..., np.ndarray],
 ) -> LstsqResult:
     """The result of merged statistics; ``gradient(beta)`` is ``X' W (y - X beta)`` by
     one more pass over the rows, asked for only when the one-pass answer may be short of
-    digits."""
+    digits; ``rows_pass(fn, *args)`` sums ``fn(x, y, w, *args)`` over the fit's rows (the
+    robust covariances' pass)."""
     if weighted and not np.any(stats.r):
         raise DataError(
             f"every weight of the {design.n_obs} rows is zero: a weighted fit has nothing to "
@@ -96,7 +118,14 @@ def _fit(
         )
     p = len(design.terms)
     sol = solve.solve_r(stats.xy_r(), p, stats.nobs, stats.exp[:p])
-    result = LstsqResult(stats, design, weighted=weighted, solution=sol, kind=design.source_kind)
+    result = LstsqResult(
+        stats,
+        design,
+        weighted=weighted,
+        solution=sol,
+        kind=design.source_kind,
+        rows_pass=rows_pass,
+    )
     if solve.needs_refinement(sol, stats.xy_r()):
         # a second pass, only for fits whose one-pass answer may have under 13 digits; measured
         # on NIST, further steps gain nothing (the extended-precision gradient is the floor).
@@ -107,7 +136,7 @@ def _fit(
     return result
 
 
-class LstsqResult(FitStatistics):
+class LstsqResult(RobustCovariance, FitStatistics):
     """A least-squares fit with statsmodels' names: ``params``, ``bse``, ``summary()``...
 
     Holds the merged R factor of ``sqrt(w) [X | y | 1]`` and a few sums (scaled by powers
@@ -141,8 +170,10 @@ class LstsqResult(FitStatistics):
         extra: tuple[Design, ...] = (),
         kind: str = "pandas",
         solution: solve.LstsqSolution | None = None,
+        rows_pass: Callable[..., np.ndarray] | None = None,
     ) -> None:
         self._stats = stats
+        self._main_pass = rows_pass
         self._design = design
         self._extra = extra
         self._weighted = weighted
@@ -184,6 +215,21 @@ class LstsqResult(FitStatistics):
     # -- rows ---------------------------------------------------------------------
     def _designs(self) -> tuple[Design, ...]:
         return (self._design, *self._extra)
+
+    def _rows_pass(self, fn: Callable, *args: Any) -> np.ndarray:
+        """The sum of ``fn(x, y, w, *args)`` over every row of the fit (those of
+        :meth:`update` too), one more pass."""
+        main = self._main_pass or _store_pass(self._design, True if self._weighted else None)
+        total = main(fn, *args)
+        for d in self._extra:
+            total = total + _store_pass(d, True if self._weighted else None)(fn, *args)
+        return total
+
+    def _with_cov(self, cov_type: str, use_t: bool) -> LstsqResult:
+        """A copy whose inference uses ``cov_type`` (the meats' pass is shared)."""
+        out = copy.copy(self)
+        out.cov_type, out.use_t, out._robust_s = cov_type, use_t, None
+        return out
 
     @property
     def fittedvalues(self) -> xr.DataArray:
@@ -255,13 +301,17 @@ class LstsqResult(FitStatistics):
         w = True if wspec is not None else None
         stats = reduce.compute(reduce.lstsq_stats_graph(new.path, new.blocks(), w, new.store_id))[0]
         merged = kernels.merge_lstsq_stats([self._stats, stats])
-        return LstsqResult(
+        out = LstsqResult(
             merged,
             self._design,
             weighted=self._weighted,
             extra=(*self._extra, new),
             kind=self._kind,
+            rows_pass=self._main_pass,
         )
+        if self.cov_type != "nonrobust":  # the same covariance, over every row
+            out = out.get_robustcov_results(self.cov_type, self.use_t)
+        return out
 
     # -- display ------------------------------------------------------------------
     def summary(self, alpha: float = 0.05) -> Summary:
@@ -278,109 +328,6 @@ class LstsqResult(FitStatistics):
         return self.summary()._repr_html_()
 
 
-def _fmt(v: float) -> str:
-    if not np.isfinite(v):
-        return str(v)
-    a = abs(v)
-    if a != 0 and (a < 1e-3 or a >= 1e6):
-        return f"{v:.3e}"
-    return f"{v:.4f}"
-
-
-class Summary:
-    """Printable summary of an :class:`LstsqResult`, laid out like statsmodels'."""
-
-    def __init__(self, result: LstsqResult, alpha: float = 0.05) -> None:
-        check_alpha(alpha)
-        self.result = result
-        self.alpha = alpha
-
-    def _header(self) -> list[tuple[str, str, str, str]]:
-        r = self.result
-        now = _dt.datetime.now()
-        return [
-            ("Dep. Variable:", r.response, "R-squared:", _fmt(r.rsquared)),
-            ("Model:", r.model_name, "Adj. R-squared:", _fmt(r.rsquared_adj)),
-            ("Method:", "Least Squares (TSQR)", "F-statistic:", _fmt(r.fvalue)),
-            ("Date:", now.strftime("%a, %d %b %Y"), "Prob (F-statistic):", _fmt(r.f_pvalue)),
-            ("Time:", now.strftime("%H:%M:%S"), "Log-Likelihood:", _fmt(r.llf)),
-            ("No. Observations:", str(r._stats.nobs), "AIC:", _fmt(r.aic)),
-            ("Df Residuals:", f"{r.df_resid:.0f}", "BIC:", _fmt(r.bic)),
-            ("Df Model:", f"{r.df_model:.0f}", "Rank:", str(r.rank)),
-        ]
-
-    def table(self) -> pd.DataFrame:
-        """The coefficient table: coef, std err, t, P>|t| and the interval bounds."""
-        r = self.result
-        ci = r.conf_int(self.alpha)
-        lo, hi = f"[{self.alpha / 2:g}", f"{1 - self.alpha / 2:g}]"
-        return pd.DataFrame(
-            {
-                "coef": np.asarray(r.params),
-                "std err": np.asarray(r.bse),
-                "t": np.asarray(r.tvalues),
-                "P>|t|": np.asarray(r.pvalues),
-                lo: np.asarray(ci)[:, 0],
-                hi: np.asarray(ci)[:, 1],
-            },
-            index=r.terms,
-        )
-
-    def as_text(self) -> str:
-        """The summary as plain text."""
-        tab = self.table()
-        w0 = max(12, max(len(t) for t in tab.index) + 1)
-        width = w0 + 11 * tab.shape[1]
-        head = self._header()
-        title = f"{self.result.model_name} Regression Results".center(width)
-        half = width // 2
-        lines = [title, "=" * width]
-        for a, b, c, d in head:
-            left = a + " " * max(1, half - 1 - len(a) - len(b)) + b + " "
-            right = c + " " * max(1, width - half - len(c) - len(d)) + d
-            lines.append(left + right)
-        lines.append("=" * width)
-        lines.append(" " * w0 + "".join(f"{c:>11}" for c in tab.columns))
-        lines.append("-" * width)
-        for term, row in tab.iterrows():
-            cells = []
-            for col, v in row.items():
-                cells.append(f"{v:>11.3f}" if col == "P>|t|" else f"{_fmt(v):>11}")
-            lines.append(f"{term:<{w0}}" + "".join(cells))
-        lines.append("=" * width)
-        notes = []
-        if self.result.rank < len(self.result.terms):
-            notes.append(
-                f"The design is rank deficient (rank {self.result.rank}); minimum-norm fit."
-            )
-        sv = self.result.singular_values
-        with np.errstate(over="ignore", divide="ignore"):  # columns 1e200 and 1e-200 apart
-            cond = np.float64(sv[0]) / sv[-1] if sv[-1] > 0 else np.inf
-        notes.append(f"Smallest singular value {sv[-1]:.3g}, condition number {cond:.3g}.")
-        lines.extend(f"[{i + 1}] {n}" for i, n in enumerate(notes))
-        return "\n".join(lines)
-
-    def as_html(self) -> str:
-        """The summary as HTML tables."""
-        head = "".join(
-            f"<tr><th>{html.escape(a)}</th><td>{html.escape(b)}</td>"
-            f"<th>{html.escape(c)}</th><td>{html.escape(d)}</td></tr>"
-            for a, b, c, d in self._header()
-        )
-        caption = f"<caption>{self.result.model_name} Regression Results</caption>"
-        return f"<table class='simpletable'>{caption}{head}</table>" + self.table().to_html(
-            float_format=_fmt
-        )
-
-    def __str__(self) -> str:
-        return self.as_text()
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        return self.as_html()
-
-
 def lstsq(
     data: pd.DataFrame | xr.Dataset,
     formula: str,
@@ -388,6 +335,9 @@ def lstsq(
     *,
     dim: str | None = None,
     eval_env: Any = 0,
+    cov_type: str = "nonrobust",
+    cov_kwds: dict | None = None,
+    use_t: bool | None = None,
     **design_kwargs: Any,
 ) -> LstsqResult:
     """Least squares of ``formula`` on ``data``, one pass over its blocks.
@@ -414,6 +364,14 @@ def lstsq(
         A Dataset's sample dimension (results are then xarray objects over it).
     eval_env : int or patsy.EvalEnvironment
         Where names in the formula that are not columns are looked up.
+    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}
+        The covariance behind ``bse``, ``pvalues``, ``conf_int`` and the F test, as
+        statsmodels' ``fit(cov_type=)``; a robust one costs one more pass over the rows.
+    cov_kwds : dict, optional
+        The covariance's keywords (the HC types take none).
+    use_t : bool, optional
+        Student t distributions (True) or the normal; by default True for "nonrobust"
+        and False for the robust types, as statsmodels.
     **design_kwargs
         ``chunksize``, ``path``, ``missing``, ``compression``: see
         :func:`~ooc_accessor.design.build_design`.
@@ -423,6 +381,7 @@ def lstsq(
     LstsqResult
     """
     check_keywords("lstsq", design_kwargs, LSTSQ_KEYWORDS)
+    normalize_cov_type(cov_type)  # a misspelt type is refused before the pass
     env = capture_env(eval_env)
     if design_kwargs.get("path") is None:
         # nothing to keep: built and folded block by block, written only when asked for
@@ -430,12 +389,26 @@ def lstsq(
             data, formula, dim=dim, weights=weights, eval_env=env, **design_kwargs
         )
         if isinstance(design, streamfit.DeferredDesign):
-            return _fit(design.stats, design, design.has_weights, design.gradient)
+            fit = _fit(design.stats, design, design.has_weights, design.gradient, design.rows_pass)
+            return _robust(fit, cov_type, cov_kwds, use_t)
     else:
         design = build_design(
             data, formula, dim=dim, weights=weights, eval_env=env, **design_kwargs
         )
-    return design.lstsq()
+    return _robust(design.lstsq(), cov_type, cov_kwds, use_t)
+
+
+def _robust(
+    fit: LstsqResult, cov_type: str, cov_kwds: dict | None, use_t: bool | None
+) -> LstsqResult:
+    """``fit`` with the covariance asked for (itself for the default)."""
+    if cov_type == "nonrobust" and not cov_kwds and use_t in (None, True):
+        return fit
+    if cov_kwds is not None and not isinstance(cov_kwds, dict):
+        raise ArgumentTypeError(f"cov_kwds must be a dict, not {type(cov_kwds).__name__}")
+    if use_t is None:  # statsmodels' fit(cov_type=): the normal for a robust covariance
+        use_t = normalize_cov_type(cov_type) == "nonrobust"
+    return fit.get_robustcov_results(cov_type, use_t, **(cov_kwds or {}))
 
 
 class SVDResult:

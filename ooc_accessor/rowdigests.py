@@ -2,12 +2,14 @@
 
 A fit that writes nothing (:mod:`~ooc_accessor.streamfit`) takes these as it builds its
 blocks, and checks them whenever the rows are built or written again: data changed in
-between is refused rather than paired with the fit. Each variable is hashed as the design
-store holds it (float64 rows in order, labels in their stored dtype, text labels value by
-value as the manifest hashes them), so a store written later is read back and hashed the
-same way. XXH3 (the ``xxhash`` package) runs at ~10 GB/s and lets go of the GIL: the
-fingerprint costs the fit a few hundredths of a second per GB. It guards against change,
-not against an adversary: a store's own integrity is the manifest's SHA-256.
+between is refused rather than paired with the fit. Each block's variables are hashed as
+the design store holds them (float64 rows, labels in their stored dtype, text labels value
+by value as the manifest hashes them) on the thread that folds the block; a variable's
+fingerprint is the hash of its blocks' hashes in order, with the blocks' row counts. A
+store written later is read back in those same row counts and hashed the same way.
+
+XXH3 (the ``xxhash`` package) runs at ~10 GB/s and lets go of the GIL. It guards against
+change, not against an adversary: a store's own integrity is its manifest's SHA-256.
 """
 
 from __future__ import annotations
@@ -24,63 +26,88 @@ from .errors import StoreError
 from .manifest import hash_values
 from .rowlabels import index_values
 
-__all__ = ["RowDigests", "store_digests"]
+__all__ = ["RowDigests", "block_digests", "store_digests"]
 
-#: rows of a stored variable read at a time when a store is hashed back
-READ_ROWS = 65536
+
+def _digest(values: np.ndarray, dtype: Any) -> bytes:
+    h = xxhash.xxh3_128()
+    hash_values(h, values, dtype)
+    return h.digest()
+
+
+def block_digests(
+    x: np.ndarray,
+    y: np.ndarray | None,
+    w: np.ndarray | None,
+    index: pd.Index,
+    labels: tuple[str, Any],
+) -> dict[str, bytes]:
+    """One block's hash of each variable; ``labels`` is the first block's ``(kind, stored
+    dtype)`` (:meth:`RowDigests.labels`), which every block's labels must share."""
+    out = {"X": _digest(x, np.float64)}
+    if y is not None:
+        out["y"] = _digest(y, np.float64)
+    if w is not None:
+        out["weights"] = _digest(w, np.float64)
+    values, kind = index_values(index)
+    if kind != labels[0]:  # as the writer refuses it
+        raise StoreError(
+            f"row labels changed kind from {labels[0]} to {kind}; give the source one index type"
+        )
+    out["obs"] = _digest(values, None if store.is_text(labels[1]) else labels[1])
+    return out
 
 
 class RowDigests:
-    """Digests of the rows fed block by block in order, and the labels' kind and hints."""
+    """The fingerprints of blocks added in order, the blocks' row counts, and the labels'
+    kind and hints (name, unit, frequency, closed side)."""
 
     def __init__(self) -> None:
         self._hashes: dict[str, Any] = {}
-        self._dtype: Any = None
+        self.sizes: list[int] = []
         self.hints: dict[str, Any] = {}
+        self._labels: tuple[str, Any] | None = None
 
-    def _update(self, name: str, values: np.ndarray, dtype: Any) -> None:
-        h = self._hashes.get(name)
-        if h is None:
-            h = self._hashes[name] = xxhash.xxh3_128()
-        hash_values(h, values, dtype)
-
-    def feed(
-        self, x: np.ndarray, y: np.ndarray | None, w: np.ndarray | None, index: pd.Index
-    ) -> None:
-        """Add one block's rows after those fed before."""
-        self._update("X", x, np.float64)
-        if y is not None:
-            self._update("y", y, np.float64)
-        if w is not None:
-            self._update("weights", w, np.float64)
-        values, kind = index_values(index)
-        if self._dtype is None:
-            self._dtype = store.obs_dtype(kind, values.dtype)
-            # the labels' kind, name, unit...: equal bytes can decode to other labels
+    def labels(self, index: pd.Index) -> tuple[str, Any]:
+        """``(kind, stored dtype)`` of the row labels, fixed by the first block's."""
+        if self._labels is None:
+            values, kind = index_values(index)
+            self._labels = (kind, store.obs_dtype(kind, values.dtype))
+            # equal bytes can decode to other labels: the hints are compared too
             self.hints = {"index_kind": kind, **store.label_hints(index, kind)}
-        elif kind != self.hints["index_kind"]:  # as the writer refuses it
-            raise StoreError(
-                f"row labels changed kind from {self.hints['index_kind']} to {kind}; give "
-                "the source one index type"
-            )
-        self._update("obs", values, None if store.is_text(self._dtype) else self._dtype)
+        return self._labels
+
+    def add(self, rows: int, digests: dict[str, bytes]) -> None:
+        """Add the next block's hashes (:func:`block_digests`) and its row count."""
+        self.sizes.append(int(rows))
+        for name, d in digests.items():
+            h = self._hashes.get(name)
+            if h is None:
+                h = self._hashes[name] = xxhash.xxh3_128()
+            h.update(rows.to_bytes(8, "little"))
+            h.update(d)
 
     def result(self) -> dict[str, str]:
-        """Each variable's hex digest."""
+        """Each variable's fingerprint (hex)."""
         return {name: h.hexdigest() for name, h in self._hashes.items()}
 
 
-def store_digests(path: str) -> tuple[dict[str, str], dict[str, Any]]:
-    """The same digests of a design store's rows, read back, and its labels' hints."""
+def store_digests(path: str, sizes: list[int]) -> tuple[dict[str, str], dict[str, Any]]:
+    """The fingerprints of a design store's rows, read back in blocks of ``sizes`` rows,
+    and its labels' hints. A store of another length cannot match: an empty result."""
     out = RowDigests()
     with h5py.File(path, "r") as f:
-        n = f["X"].shape[0]
-        for name in ("X", "y", "weights", "obs"):
-            if name not in f or n == 0:
-                continue
-            ds = f[name]
-            text = h5py.check_string_dtype(ds.dtype) is not None
-            for a in range(0, n, READ_ROWS):
-                values = ds[a : a + READ_ROWS]
-                out._update(name, values, None if text else values.dtype)
+        if f["X"].shape[0] != sum(sizes):
+            return {}, store.read_label_hints(path)
+        variables = [name for name in ("X", "y", "weights", "obs") if name in f]
+        a = 0
+        for m in sizes:
+            digests = {}
+            for name in variables:
+                ds = f[name]
+                values = ds[a : a + m]
+                text = h5py.check_string_dtype(ds.dtype) is not None
+                digests[name] = _digest(values, None if text else values.dtype)
+            out.add(m, digests)
+            a += m
     return out.result(), store.read_label_hints(path)

@@ -36,7 +36,7 @@ from .design import Design, check_rows, check_spec, learn_design, write_design
 from .designbase import DesignBase
 from .errors import DataError, FormulaError, OOCError
 from .parts import worker_groups
-from .rowdigests import RowDigests, store_digests
+from .rowdigests import RowDigests, block_digests, store_digests
 from .sources import WEIGHTS_COL
 from .spec import spec_from_json
 
@@ -114,13 +114,12 @@ def fold_threads() -> int:
 
 class StreamedStats(NamedTuple):
     """What one pass over the source gives: the merged statistics, the row counts, and
-    each stored variable's SHA-256 as the design store would record it."""
+    the fingerprints of the rows built (:class:`~ooc_accessor.rowdigests.RowDigests`)."""
 
     stats: kernels.LstsqStats
     n: int
     dropped: int
-    digests: dict[str, str]
-    hints: dict[str, Any]
+    rows: RowDigests
 
 
 class _TreeMerge:
@@ -188,18 +187,16 @@ def _built(
     wcol: str | None,
     formula: str,
     dropped: list[int],
+    hashes: RowDigests,
 ) -> Iterator[Block]:
-    """Each block of ``source`` built with the learned state (rows dropped counted)."""
+    """Each block of ``source`` built with the learned state (rows dropped counted); the
+    first block with rows fixes the kind of the row labels ``hashes`` expects."""
     for block in source.blocks(rows):
         built = build_block(infos, block, missing, wcol, formula)
         dropped[0] += len(block) - len(built.index)
+        if built.x.shape[0]:
+            hashes.labels(built.index)
         yield built
-
-
-def _fold_block(block: Block) -> tuple[kernels.LstsqStats, np.ndarray]:
-    # row-major once, on the pool: the QR's panels and the fingerprint take this buffer
-    x = np.ascontiguousarray(block.x, dtype=np.float64)
-    return kernels.lstsq_stats(x, block.y, block.w), x
 
 
 def stream_stats(
@@ -218,22 +215,28 @@ def stream_stats(
     dropped = [0]
     merged = _TreeMerge(kernels.merge_lstsq_stats)
     hashes = RowDigests()
-    n = 0
 
-    def take(block: Block, folded: tuple[kernels.LstsqStats, np.ndarray]) -> None:
-        nonlocal n
-        stats, x = folded
-        merged.add(stats)
-        hashes.feed(x, block.y, block.w, block.index)
-        n += x.shape[0]
+    def fold(block: Block) -> tuple[kernels.LstsqStats, dict[str, bytes]]:
+        # row-major once, on the pool: the QR's panels and the fingerprint take this buffer
+        x = np.ascontiguousarray(block.x, dtype=np.float64)
+        labels = hashes.labels(block.index)
+        return (
+            kernels.lstsq_stats(x, block.y, block.w),
+            block_digests(x, block.y, block.w, block.index, labels),
+        )
 
-    _pipeline(_built(source, infos, rows, missing, wcol, formula, dropped), _fold_block, take)
-    digests = hashes.result()
+    def take(block: Block, folded: tuple[kernels.LstsqStats, dict[str, bytes]]) -> None:
+        merged.add(folded[0])
+        hashes.add(block.x.shape[0], folded[1])
+
+    blocks = _built(source, infos, rows, missing, wcol, formula, dropped, hashes)
+    _pipeline(blocks, fold, take)
+    n = sum(hashes.sizes)
     p = len(infos[1].column_names)
     if n == 0:  # a term's NaN, not a missing value, may be the cause
         explain_dropped(infos, source.blocks(rows), wcol, formula)
     check_rows(n, dropped[0], source, p, formula)
-    return StreamedStats(merged.result(), n, dropped[0], digests, hashes.hints)
+    return StreamedStats(merged.result(), n, dropped[0], hashes)
 
 
 def stream_rows(
@@ -245,27 +248,31 @@ def stream_rows(
     formula: str,
     fn: Callable,
     args: tuple,
-    digests: dict[str, str],
+    fitted: RowDigests,
     what: str = "a pass after the fit",
 ) -> np.ndarray:
     """The sum over the source's blocks, rebuilt, of ``fn(x, y, w, *args)``.
 
-    The rebuilt rows are hashed and must equal the fit's (``digests``): a pass over other
-    rows than those fitted would mix two data sets in one result.
+    The rebuilt rows are fingerprinted and must equal the fit's (``fitted``): a pass over
+    other rows than those fitted would mix two data sets in one result.
     """
     total: list[np.ndarray] = []
     hashes = RowDigests()
 
-    def take(block: Block, value: np.ndarray) -> None:
-        total.append(value)
-        hashes.feed(block.x, block.y, block.w, block.index)
+    def fold(block: Block) -> tuple[np.ndarray, dict[str, bytes]]:
+        labels = hashes.labels(block.index)
+        return (
+            fn(block.x, block.y, block.w, *args),
+            block_digests(block.x, block.y, block.w, block.index, labels),
+        )
 
-    def fold(block: Block) -> np.ndarray:
-        return fn(block.x, block.y, block.w, *args)
+    def take(block: Block, folded: tuple[np.ndarray, dict[str, bytes]]) -> None:
+        total.append(folded[0])
+        hashes.add(block.x.shape[0], folded[1])
 
-    _pipeline(_built(source, infos, rows, missing, wcol, formula, [0]), fold, take)
+    _pipeline(_built(source, infos, rows, missing, wcol, formula, [0], hashes), fold, take)
     found = hashes.result()
-    changed = [name for name, d in digests.items() if found.get(name) != d]
+    changed = [name for name, d in fitted.result().items() if found.get(name) != d]
     if changed:
         raise DataError(
             f"the rows of {formula!r} built again for {what} differ from those fitted "
@@ -286,13 +293,13 @@ def stream_gradient(
     wcol: str | None,
     formula: str,
     beta: np.ndarray,
-    digests: dict[str, str],
+    fitted: RowDigests,
 ) -> np.ndarray:
     """``X' W (y - X beta)`` over the source's blocks, in extended precision (the
     refinement pass of an ill-conditioned fit, rebuilt rather than read; checked as
     :func:`stream_rows` checks)."""
     args = (source, infos, rows, missing, wcol, formula)
-    return stream_rows(*args, _gradient, (beta,), digests, "the fit's second (refinement) pass")
+    return stream_rows(*args, _gradient, (beta,), fitted, "the fit's second (refinement) pass")
 
 
 #: why rebuilt rows can differ from the fitted ones, and what to do
@@ -342,8 +349,7 @@ class DeferredDesign(DesignBase):
         self._source = source
         #: write_design's chunksize, missing, wcol and compression, as the fit was given them
         self._write_args = write_args
-        self._digests = streamed.digests
-        self._hints = streamed.hints
+        self._fitted = streamed.rows
         self._stored: Design | None = None
         #: the merged least-squares statistics of the fit's pass
         self.stats = streamed.stats
@@ -358,7 +364,7 @@ class DeferredDesign(DesignBase):
             return reduce.compute(
                 reduce.rows_graph(d.path, d.blocks(), fn, args, weights, d.store_id)
             )[0]
-        return stream_rows(self._source, *self._pass, fn, args, self._digests)
+        return stream_rows(self._source, *self._pass, fn, args, self._fitted)
 
     def gradient(self, beta: np.ndarray) -> np.ndarray:
         """``X' W (y - X beta)`` by one more pass over the source (the refinement pass)."""
@@ -372,7 +378,7 @@ class DeferredDesign(DesignBase):
                     self._stored.store_id,
                 )
             )[0]
-        return stream_gradient(self._source, *self._pass, beta, self._digests)
+        return stream_gradient(self._source, *self._pass, beta, self._fitted)
 
     def stored(self) -> Design:
         """The design written to its store (once), checked against the fit's digests."""
@@ -394,9 +400,9 @@ class DeferredDesign(DesignBase):
                 f"the data of the fit of {self.formula!r} cannot be read as it was fitted "
                 f"({type(exc).__name__}: {exc}): {_CHANGED_WHY}"
             ) from exc
-        found, hints = store_digests(design.path)
-        changed = [name for name, d in self._digests.items() if found.get(name) != d]
-        if hints != self._hints:
+        found, hints = store_digests(design.path, self._fitted.sizes)
+        changed = [name for name, d in self._fitted.result().items() if found.get(name) != d]
+        if hints != self._fitted.hints:
             changed.append("row labels' kind, name or unit")
         if changed or design.n_obs != self.n_obs:
             design.discard()

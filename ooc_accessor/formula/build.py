@@ -104,8 +104,11 @@ def _matrix(info: DesignInfo, values: dict, n: int) -> np.ndarray:
         for subterm in subterms:
             for combo in _subterm_column_combinations(factor_infos, subterm):
                 column = out[:, col]
-                column[...] = 1
-                for factor, j in zip(subterm.factors, combo, strict=True):
+                if not subterm.factors:  # the intercept
+                    column[...] = 1
+                # the first factor is written, the others multiply: 1 * v is v exactly, so
+                # this is patsy's product bit for bit, one pass over the column fewer
+                for i, (factor, j) in enumerate(zip(subterm.factors, combo, strict=True)):
                     fi = factor_infos[factor]
                     v = values[fi]
                     if fi.type == "categorical":
@@ -115,7 +118,13 @@ def _matrix(info: DesignInfo, values: dict, n: int) -> np.ndarray:
                             raise PatsyError(
                                 "can't build a design matrix containing missing values", factor
                             )
-                        column *= np.take(subterm.contrast_matrices[factor].matrix[:, j], v)
+                        coded = subterm.contrast_matrices[factor].matrix[:, j]
+                        if i == 0:  # codes are in range: "clip" spares take's out= buffer
+                            np.take(coded, v, out=column, mode="clip")
+                        else:
+                            column *= np.take(coded, v)
+                    elif i == 0:
+                        column[...] = v[:, j]
                     else:
                         column *= v[:, j]
                 col += 1

@@ -295,9 +295,10 @@ def test_unknown_keywords_are_named_with_the_accepted_ones(df, ds, call, pattern
     assert "build_design" not in str(info.value)
 
 
-def test_cov_type_is_not_supported_yet(df):
-    with _raises(ooc.ArgumentTypeError, TypeError, r"cov_type=.*not supported yet"):
-        df.ooc.lstsq("y ~ x", cov_type="HC3")
+def test_cov_type_is_a_supported_one(df):
+    assert df.ooc.lstsq("y ~ x", cov_type="HC3").cov_type == "HC3"
+    with _raises(ooc.ArgumentError, ValueError, r"cov_type='HAC' is not one this fit offers"):
+        df.ooc.lstsq("y ~ x", cov_type="HAC")
 
 
 @pytest.mark.parametrize("bad", [3, 2.5, b"x.nc", ["a"], None.__class__])

@@ -1,0 +1,121 @@
+"""A least-squares fit's summary table, laid out like statsmodels'."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..fitstats import check_alpha
+
+__all__ = ["Summary"]
+
+
+def _fmt(v: float) -> str:
+    if not np.isfinite(v):
+        return str(v)
+    a = abs(v)
+    if a != 0 and (a < 1e-3 or a >= 1e6):
+        return f"{v:.3e}"
+    return f"{v:.4f}"
+
+
+class Summary:
+    """Printable summary of an :class:`~ooc_accessor.results.LstsqResult`, laid out like
+    statsmodels'."""
+
+    def __init__(self, result: Any, alpha: float = 0.05) -> None:
+        check_alpha(alpha)
+        self.result = result
+        self.alpha = alpha
+
+    def _header(self) -> list[tuple[str, str, str, str]]:
+        r = self.result
+        now = _dt.datetime.now()
+        return [
+            ("Dep. Variable:", r.response, "R-squared:", _fmt(r.rsquared)),
+            ("Model:", r.model_name, "Adj. R-squared:", _fmt(r.rsquared_adj)),
+            ("Method:", "Least Squares (TSQR)", "F-statistic:", _fmt(r.fvalue)),
+            ("Date:", now.strftime("%a, %d %b %Y"), "Prob (F-statistic):", _fmt(r.f_pvalue)),
+            ("Time:", now.strftime("%H:%M:%S"), "Log-Likelihood:", _fmt(r.llf)),
+            ("No. Observations:", str(r._stats.nobs), "AIC:", _fmt(r.aic)),
+            ("Df Residuals:", f"{r.df_resid:.0f}", "BIC:", _fmt(r.bic)),
+            ("Df Model:", f"{r.df_model:.0f}", "Rank:", str(r.rank)),
+            ("Covariance Type:", r.cov_type, "", ""),
+        ]
+
+    def table(self) -> pd.DataFrame:
+        """The coefficient table: coef, std err, t, P>|t| (z and P>|z| when the normal is
+        used, as statsmodels labels them) and the interval bounds."""
+        r = self.result
+        ci = r.conf_int(self.alpha)
+        lo, hi = f"[{self.alpha / 2:g}", f"{1 - self.alpha / 2:g}]"
+        stat = "t" if r.use_t else "z"
+        return pd.DataFrame(
+            {
+                "coef": np.asarray(r.params),
+                "std err": np.asarray(r.bse),
+                stat: np.asarray(r.tvalues),
+                f"P>|{stat}|": np.asarray(r.pvalues),
+                lo: np.asarray(ci)[:, 0],
+                hi: np.asarray(ci)[:, 1],
+            },
+            index=r.terms,
+        )
+
+    def as_text(self) -> str:
+        """The summary as plain text."""
+        tab = self.table()
+        w0 = max(12, max(len(t) for t in tab.index) + 1)
+        width = w0 + 11 * tab.shape[1]
+        head = self._header()
+        title = f"{self.result.model_name} Regression Results".center(width)
+        half = width // 2
+        lines = [title, "=" * width]
+        for a, b, c, d in head:
+            left = a + " " * max(1, half - 1 - len(a) - len(b)) + b + " "
+            right = c + " " * max(1, width - half - len(c) - len(d)) + d
+            lines.append(left + right)
+        lines.append("=" * width)
+        lines.append(" " * w0 + "".join(f"{c:>11}" for c in tab.columns))
+        lines.append("-" * width)
+        for term, row in tab.iterrows():
+            cells = []
+            for col, v in row.items():
+                cells.append(f"{v:>11.3f}" if col.startswith("P>|") else f"{_fmt(v):>11}")
+            lines.append(f"{term:<{w0}}" + "".join(cells))
+        lines.append("=" * width)
+        notes = []
+        if self.result.rank < len(self.result.terms):
+            notes.append(
+                f"The design is rank deficient (rank {self.result.rank}); minimum-norm fit."
+            )
+        sv = self.result.singular_values
+        with np.errstate(over="ignore", divide="ignore"):  # columns 1e200 and 1e-200 apart
+            cond = np.float64(sv[0]) / sv[-1] if sv[-1] > 0 else np.inf
+        notes.append(f"Smallest singular value {sv[-1]:.3g}, condition number {cond:.3g}.")
+        lines.extend(f"[{i + 1}] {n}" for i, n in enumerate(notes))
+        return "\n".join(lines)
+
+    def as_html(self) -> str:
+        """The summary as HTML tables."""
+        head = "".join(
+            f"<tr><th>{html.escape(a)}</th><td>{html.escape(b)}</td>"
+            f"<th>{html.escape(c)}</th><td>{html.escape(d)}</td></tr>"
+            for a, b, c, d in self._header()
+        )
+        caption = f"<caption>{self.result.model_name} Regression Results</caption>"
+        return f"<table class='simpletable'>{caption}{head}</table>" + self.table().to_html(
+            float_format=_fmt
+        )
+
+    def __str__(self) -> str:
+        return self.as_text()
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return self.as_html()
