@@ -31,6 +31,7 @@ from .fitstats import FitStatistics
 from .rowweights import row_weights
 from .scaling import exact_scale
 from .sources import sample_dim_of
+from .stats.inference import HypothesisTests
 from .stats.robust import RobustCovariance, normalize_cov_type
 from .stats.summary import Summary
 
@@ -136,7 +137,7 @@ def _fit(
     return result
 
 
-class LstsqResult(RobustCovariance, FitStatistics):
+class LstsqResult(RobustCovariance, HypothesisTests, FitStatistics):
     """A least-squares fit with statsmodels' names: ``params``, ``bse``, ``summary()``...
 
     Holds the merged R factor of ``sqrt(w) [X | y | 1]`` and a few sums (scaled by powers

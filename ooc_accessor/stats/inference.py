@@ -1,0 +1,226 @@
+"""Hypothesis tests of a fit: statsmodels' t_test, f_test, wald_test and model comparisons.
+
+They need no pass over the rows: the coefficients and their covariance (the plain one, or
+the robust one the result was made with) are all there is to it. Constraints are patsy's
+language (``"a = b"``, ``"a = 0, b = 0"``, ``"2 * a + b = 1"``), a matrix ``R`` (``R b =
+0``) or a pair ``(R, q)``, matched to the terms by name as statsmodels does.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from patsy import PatsyError
+from patsy.design_info import DesignInfo
+from scipy import stats as sps
+
+from ..errors import ArgumentError, FormulaError
+
+__all__ = ["ContrastResults", "HypothesisTests"]
+
+
+class ContrastResults:
+    """The outcome of a test, with statsmodels' ``ContrastResults`` names.
+
+    Attributes
+    ----------
+    effect : ndarray or None
+        ``R b`` of a t (or z) test; None for an F or chi2 test.
+    sd : ndarray or None
+        Its standard errors.
+    statistic : ndarray or float
+        ``tvalue`` (t or z tests), ``fvalue`` (F) or the chi2 statistic.
+    pvalue : ndarray or float
+    df_denom, df_num : float
+        Degrees of freedom (``df_num`` for F tests only; a chi2 test's ``df_denom`` is
+        its number of constraints, as statsmodels').
+    distribution : {"t", "norm", "F", "chi2"}
+    """
+
+    def __init__(
+        self,
+        distribution: str,
+        statistic: Any,
+        df_denom: float,
+        *,
+        effect: np.ndarray | None = None,
+        sd: np.ndarray | None = None,
+        df_num: float | None = None,
+    ) -> None:
+        self.distribution = distribution
+        self.statistic = statistic
+        self.effect = effect
+        self.sd = sd
+        self.df_denom = df_denom
+        if distribution == "F":
+            self.fvalue = statistic
+            self.df_num = df_num
+            self.dist_args: tuple = (df_num, df_denom)
+            self.pvalue = np.squeeze(sps.f.sf(statistic, df_num, df_denom))
+        elif distribution == "chi2":
+            self.dist_args = (df_denom,)
+            self.pvalue = np.squeeze(sps.chi2.sf(statistic, df_denom))
+        else:
+            self.tvalue = statistic
+            self.dist_args = (df_denom,) if distribution == "t" else ()
+            dist = sps.t if distribution == "t" else sps.norm
+            self.pvalue = np.squeeze(2 * dist.sf(np.abs(statistic), *self.dist_args))
+
+    @property
+    def _dist(self) -> Any:
+        return {"t": sps.t, "norm": sps.norm, "F": sps.f, "chi2": sps.chi2}[self.distribution]
+
+    def conf_int(self, alpha: float = 0.05) -> np.ndarray:
+        """Intervals for ``effect`` at level ``1 - alpha`` (t and z tests only)."""
+        if self.effect is None:
+            raise ArgumentError(
+                f"a {self.distribution} test has no effect to give an interval for; "
+                "t_test gives one per constraint"
+            )
+        q = self._dist.ppf(1 - alpha / 2, *self.dist_args)
+        return np.column_stack((self.effect - q * self.sd, self.effect + q * self.sd))
+
+    def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+        """One row per constraint: coef, std err, t (or z), P>|t|, and the interval."""
+        ci = self.conf_int(alpha)
+        stat = "t" if self.distribution == "t" else "z"
+        return pd.DataFrame(
+            {
+                "coef": self.effect,
+                "std err": self.sd,
+                stat: np.atleast_1d(self.statistic),
+                f"P>|{stat}|": np.atleast_1d(self.pvalue),
+                "Conf. Int. Low": ci[:, 0],
+                "Conf. Int. Upp.": ci[:, 1],
+            },
+            index=[f"c{i}" for i in range(len(self.effect))],
+        )
+
+    def __repr__(self) -> str:
+        if self.distribution == "F":
+            return (
+                f"<F test: F={float(self.fvalue)!r}, p={float(self.pvalue)!r}, "
+                f"df_denom={self.df_denom:.3g}, df_num={self.df_num:.3g}>"
+            )
+        if self.distribution == "chi2":
+            return (
+                f"<Wald test (chi2): statistic={float(self.statistic)!r}, "
+                f"p-value={float(self.pvalue)!r}, df_denom={self.df_denom:.3g}>"
+            )
+        return f"<{self.distribution} test>\n{self.summary_frame()}"
+
+
+def constraints(spec: Any, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(R, q)`` of a constraint specification, matched to ``terms`` by name."""
+    try:
+        lc = DesignInfo(list(terms)).linear_constraint(spec)
+    except PatsyError as exc:
+        raise FormulaError(
+            f"cannot read the constraint {spec!r} against the terms {terms}: {exc}"
+        ) from exc
+    except (ValueError, TypeError) as exc:
+        raise ArgumentError(
+            f"the constraint {spec!r} is not a string like 'a = b', a matrix with "
+            f"{len(terms)} columns (one per term), or a pair (R, q): {exc}"
+        ) from exc
+    return np.asarray(lc.coefs, dtype=np.float64), np.asarray(lc.constants, dtype=np.float64)
+
+
+class HypothesisTests:
+    """statsmodels' tests on a fitted model (a mixin of the result).
+
+    Needs ``terms``, ``params``, ``cov_params()``, ``use_t``, ``df_resid``, ``ssr``,
+    ``llf`` and ``cov_type``.
+    """
+
+    def _raw(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(self.params, dtype=np.float64), np.asarray(
+            self.cov_params(), dtype=np.float64
+        )
+
+    def t_test(self, r_matrix: Any, use_t: bool | None = None) -> ContrastResults:
+        """A t test (z test without ``use_t``) of each row of ``R b = q``.
+
+        Parameters
+        ----------
+        r_matrix : str, list of str, array or (R, q)
+            E.g. ``"a = b"``, ``"a = 0, b = 0"`` (one test each), or ``R`` by term.
+        use_t : bool, optional
+            Default: the result's ``use_t``.
+        """
+        r, q = constraints(r_matrix, self.terms)
+        b, cov = self._raw()
+        effect = r @ b
+        sd = np.sqrt(np.diag(r @ cov @ r.T))
+        t = (effect - q.reshape(-1)) / sd
+        use_t = self.use_t if use_t is None else use_t
+        return ContrastResults("t" if use_t else "norm", t, self.df_resid, effect=effect, sd=sd)
+
+    def wald_test(self, r_matrix: Any, use_f: bool | None = None) -> ContrastResults:
+        """The joint test of ``R b = q``: F (``use_f``, by default the result's
+        ``use_t``) or chi2, as statsmodels' ``wald_test(scalar=True)``."""
+        r, q = constraints(r_matrix, self.terms)
+        b, cov = self._raw()
+        d = r @ b - q.reshape(-1)
+        v = r @ cov @ r.T
+        if np.isnan(v).any():
+            raise ArgumentError(f"the constraints {r_matrix!r} have no finite covariance")
+        j = r.shape[0]
+        rank = int(np.linalg.matrix_rank(v))
+        if rank < j:
+            warnings.warn(
+                f"covariance of constraints does not have full rank. The number of "
+                f"constraints is {j}, but rank is {rank}",
+                stacklevel=2,
+            )
+            j = rank
+        stat = float(d @ np.linalg.pinv(v) @ d)
+        if use_f if use_f is not None else self.use_t:
+            return ContrastResults("F", stat / j, self.df_resid, df_num=float(j))
+        return ContrastResults("chi2", stat, float(j))
+
+    def f_test(self, r_matrix: Any) -> ContrastResults:
+        """The joint F test of ``R b = q`` (:meth:`wald_test` with ``use_f=True``)."""
+        return self.wald_test(r_matrix, use_f=True)
+
+    def _comparison(self, restricted: Any) -> tuple[float, float]:
+        for r in (self, restricted):
+            if getattr(r, "cov_type", "nonrobust") != "nonrobust":
+                warnings.warn(
+                    "F test for comparison is likely invalid with robust covariance, "
+                    "proceeding anyway",
+                    stacklevel=3,
+                )
+                break
+        df_diff = float(restricted.df_resid - self.df_resid)
+        if df_diff <= 0:
+            raise ArgumentError(
+                f"the restricted model has {restricted.df_resid:g} residual degrees of "
+                f"freedom, not more than this one's {self.df_resid:g}: pass the smaller "
+                "(nested) model as restricted"
+            )
+        return float(self.df_resid), df_diff
+
+    def compare_f_test(self, restricted: Any) -> tuple[float, float, float]:
+        """F test that the nested ``restricted`` fit is as good: ``(f_value, p_value,
+        df_diff)``, as statsmodels'."""
+        df_full, df_diff = self._comparison(restricted)
+        f = (restricted.ssr - self.ssr) / df_diff / self.ssr * df_full
+        return float(f), float(sps.f.sf(f, df_diff, df_full)), df_diff
+
+    def compare_lr_test(
+        self, restricted: Any, large_sample: bool = False
+    ) -> tuple[float, float, float]:
+        """Likelihood-ratio test against the nested ``restricted`` fit: ``(lr_stat,
+        p_value, df_diff)``, as statsmodels' (``large_sample=False``)."""
+        if large_sample:
+            raise ArgumentError(
+                "compare_lr_test(large_sample=True) (the robust LM form) is not offered; "
+                "use large_sample=False"
+            )
+        _, df_diff = self._comparison(restricted)
+        lr = -2.0 * (restricted.llf - self.llf)
+        return float(lr), float(sps.chi2.sf(lr, df_diff)), df_diff
