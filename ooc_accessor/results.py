@@ -30,8 +30,8 @@ from .errors import ArgumentError, ArgumentTypeError, DataError, RankWarning
 from .fitstats import FitStatistics
 from .rowweights import row_weights
 from .scaling import exact_scale
-from .sources import sample_dim_of
 from .stats.inference import HypothesisTests
+from .stats.prediction import PredictionResults, get_prediction, prediction_blocks
 from .stats.robust import RobustCovariance, normalize_cov_type
 from .stats.summary import Summary
 
@@ -260,17 +260,7 @@ class LstsqResult(RobustCovariance, HypothesisTests, FitStatistics):
         a categorical level the fit never saw raises :class:`UnseenLevelError`. A Dataset
         gives a DataArray along ``dim`` (by default the fit's sample dimension).
         """
-        if not isinstance(data, (pd.DataFrame, xr.Dataset)):
-            raise ArgumentTypeError(
-                f"predict needs a DataFrame or a Dataset with the formula's columns, not "
-                f"{type(data).__name__}; wrap an array as pd.DataFrame(values, columns=[...])"
-            )
-        if isinstance(data, xr.Dataset) and dim is None and self._design.sample_dim in data.dims:
-            dim = self._design.sample_dim
-        if isinstance(data, xr.Dataset):
-            dim = sample_dim_of(data, dim)  # a dim the Dataset lacks is named, not a KeyError
-        n = len(data) if isinstance(data, pd.DataFrame) else int(data.sizes[dim])
-        blocks = self._design.predictor_blocks(data, chunksize, dim)
+        n, dim, blocks = prediction_blocks(self, data, chunksize, dim)
         beta = self._params
         out = np.full(n, np.nan)
         for start, built in blocks:
@@ -280,6 +270,34 @@ class LstsqResult(RobustCovariance, HypothesisTests, FitStatistics):
             coords = {d: data.indexes[d]} if d in data.indexes else {}
             return xr.DataArray(out, dims=(d,), coords=coords, name="predicted")
         return labels.by_row(out, data.index, "predicted")
+
+    def get_prediction(
+        self,
+        data: pd.DataFrame | xr.Dataset,
+        weights: Any = None,
+        *,
+        chunksize: int | str = "auto",
+        dim: str | None = None,
+    ) -> PredictionResults:
+        """Predicted means for ``data`` with standard errors and intervals (statsmodels').
+
+        ``summary_frame(alpha)`` gives ``mean``, ``mean_se``, ``mean_ci_*`` and
+        ``obs_ci_*`` aligned to ``data``'s rows (NaN where an input is missing), under
+        this result's covariance and ``use_t``. ``weights`` (a column name, a scalar, or
+        one per row) divide the residual variance of ``obs_ci``, as statsmodels'.
+        """
+        return get_prediction(self, data, weights, chunksize=chunksize, dim=dim)
+
+    @property
+    def eigenvals(self) -> np.ndarray:
+        """Eigenvalues of ``X'WX``, largest first (the squared singular values)."""
+        return self.singular_values**2
+
+    @property
+    def condition_number(self) -> float:
+        """``sqrt(largest / smallest eigenvalue)`` of ``X'WX`` (inf when singular)."""
+        ev = self.eigenvals
+        return float(np.sqrt(ev[0] / ev[-1])) if ev[-1] > 0 else float("inf")
 
     def update(
         self, data: pd.DataFrame | xr.Dataset, weights: Any = None, *, dim: str | None = None
