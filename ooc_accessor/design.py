@@ -133,7 +133,7 @@ def build_design(
     Design
     """
     env = capture_env(eval_env)
-    source, infos, wcol = learn_design(data, formula, dim, chunksize, missing, weights, env)
+    source, infos, wcol, _ = learn_design(data, formula, dim, chunksize, missing, weights, env)
     return write_design(
         source,
         infos,
@@ -155,9 +155,10 @@ def learn_design(
     missing: str,
     weights: Any,
     env: EvalEnvironment,
-) -> tuple[Any, list[DesignInfo], str | None]:
-    """Pass one: the source of the used columns, the learned DesignInfos of y and X, and
-    the weights' column (or None); :func:`build_design`'s parameters."""
+) -> tuple[Any, list[DesignInfo], str | None, Any]:
+    """Pass one: the source of the used columns, the learned DesignInfos of y and X, the
+    weights' column (or None) and the whole table (with the weights); :func:`build_design`'s
+    parameters."""
     check_missing_policy(missing)
     table = table_source(data, dim)
     desc = model_desc(formula)
@@ -174,7 +175,7 @@ def learn_design(
     if infos is None:
         infos = learn_infos(desc, source, rows, env, missing, formula)
     response_check(infos, source)
-    return source, infos, wcol
+    return source, infos, wcol, table
 
 
 def write_design(

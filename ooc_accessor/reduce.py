@@ -109,10 +109,12 @@ def _block_rows(
     args: tuple,
     weights: np.ndarray | bool | None,
     version: str = "",
-) -> np.ndarray:
-    """Leaf task: ``fn(x, y, w, *args)`` of one stored chunk."""
+    values: Any = None,
+) -> Any:
+    """Leaf task: ``fn(x, y, w, *args)`` of one stored chunk (``fn(x, y, w, values,
+    *args)`` with the chunk's per-row ``values``)."""
     x, y, w = _read(path, start, stop, weights, version)
-    return fn(x, y, w, *args)
+    return fn(x, y, w, *args) if values is None else fn(x, y, w, values, *args)
 
 
 def rows_graph(
@@ -122,14 +124,20 @@ def rows_graph(
     args: tuple,
     weights: np.ndarray | bool | None = None,
     version: str = "",
+    per_row: np.ndarray | None = None,
+    merge: Callable[[list], Any] | None = None,
 ) -> Delayed:
-    """Graph of the sum over a stored design's blocks of ``fn(x, y, w, *args)`` (a pass
-    after the fit: a sandwich's meat, leverages), ``fn`` a module-level function."""
+    """Graph of the merge (by default the sum) over a stored design's blocks of ``fn(x, y,
+    w, *args)`` (a pass after the fit: a sandwich's meat, cluster sums), ``fn`` a
+    module-level function; ``per_row`` (one value or row per stored row) is sliced per
+    block and handed on after ``w``."""
     leaves = [
-        delayed(_block_rows, pure=True)(path, a, b, fn, args, _slice(weights, a, b), version)
+        delayed(_block_rows, pure=True)(
+            path, a, b, fn, args, _slice(weights, a, b), version, _slice(per_row, a, b)
+        )
         for a, b in blocks
     ]
-    return tree_reduce(leaves, _sum)
+    return tree_reduce(leaves, merge or _sum)
 
 
 def _slice(weights: np.ndarray | bool | None, a: int, b: int) -> np.ndarray | bool | None:

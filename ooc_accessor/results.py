@@ -91,14 +91,35 @@ def lstsq_design(design: Design, weights: Any = None) -> LstsqResult:
     return _fit(stats, design, w is not None, gradient, _store_pass(design, w))
 
 
-def _store_pass(design: Design, w: np.ndarray | bool | None) -> Callable[..., np.ndarray]:
-    """``(fn, *args) ->`` the sum of ``fn(x, y, w, *args)`` over a stored design's blocks."""
+def _store_pass(design: Design, w: np.ndarray | bool | None) -> Callable[..., Any]:
+    """``(fn, *args, per_row=, merge=) ->`` the merge (sum) of ``fn(x, y, w, *args)`` over
+    a stored design's blocks (see :func:`~ooc_accessor.reduce.rows_graph`)."""
 
-    def rows_pass(fn: Callable, *args: Any) -> np.ndarray:
-        graph = reduce.rows_graph(design.path, design.blocks(), fn, args, w, design.store_id)
+    def rows_pass(fn: Callable, *args: Any, per_row: Any = None, merge: Any = None) -> Any:
+        if isinstance(per_row, pd.Series):  # by label, on the stored row labels
+            per_row = _by_label(per_row, design.obs)
+        if isinstance(per_row, list):
+            raise ArgumentError(
+                f"the groups {per_row} name columns, but this fit's rows come from a stored "
+                "design that has none: pass one group value per fitted row (an array of "
+                f"{design.n_obs}), or fit from the data without path="
+            )
+        graph = reduce.rows_graph(
+            design.path, design.blocks(), fn, args, w, design.store_id, per_row, merge
+        )
         return reduce.compute(graph)[0]
 
     return rows_pass
+
+
+def _by_label(series: pd.Series, labels: pd.Index) -> np.ndarray:
+    """A Series' values at ``labels`` (each label once in the Series)."""
+    if not series.index.is_unique:
+        raise ArgumentError(
+            "the groups Series has repeated labels, so it cannot be matched to the fit's rows "
+            "by label; pass an array in the order of the fitted rows"
+        )
+    return series.reindex(labels).to_numpy()
 
 
 def _fit(
@@ -217,19 +238,35 @@ class LstsqResult(RobustCovariance, HypothesisTests, FitStatistics):
     def _designs(self) -> tuple[Design, ...]:
         return (self._design, *self._extra)
 
-    def _rows_pass(self, fn: Callable, *args: Any) -> np.ndarray:
-        """The sum of ``fn(x, y, w, *args)`` over every row of the fit (those of
-        :meth:`update` too), one more pass."""
-        main = self._main_pass or _store_pass(self._design, True if self._weighted else None)
-        total = main(fn, *args)
-        for d in self._extra:
-            total = total + _store_pass(d, True if self._weighted else None)(fn, *args)
-        return total
+    def _rows_pass(
+        self, fn: Callable, *args: Any, per_row: Any = None, merge: Callable | None = None
+    ) -> Any:
+        """The merge (sum) of ``fn(x, y, w, *args)`` over every row of the fit (those of
+        :meth:`update` too), one more pass; ``per_row``: an array of one value per fitted
+        row (split among the designs), or column names of the data (no update then)."""
+        w = True if self._weighted else None
+        main = self._main_pass or _store_pass(self._design, w)
+        if not self._extra:
+            return main(fn, *args, per_row=per_row, merge=merge)
+        if isinstance(per_row, (list, pd.Series)):
+            raise ArgumentError(
+                f"the groups {per_row} name columns of the first data only; after update() "
+                "pass one group value per fitted row (an array in the order of the rows)"
+            )
+        parts, start = [], 0
+        for i, d in enumerate(self._designs()):
+            values = None if per_row is None else per_row[start : start + d.n_obs]
+            run = main if i == 0 else _store_pass(d, w)
+            parts.append(run(fn, *args, per_row=values, merge=merge))
+            start += d.n_obs
+        return (merge or (lambda p: np.sum(p, axis=0)))(parts)
 
     def _with_cov(self, cov_type: str, use_t: bool) -> LstsqResult:
         """A copy whose inference uses ``cov_type`` (the meats' pass is shared)."""
         out = copy.copy(self)
         out.cov_type, out.use_t, out._robust_s = cov_type, use_t, None
+        out.__dict__.pop("df_resid_inference", None)  # a cluster covariance's own
+        out.__dict__.pop("n_groups", None)
         return out
 
     @property
@@ -366,7 +403,7 @@ def lstsq(
     ``$OOC_ACCESSOR_TMPDIR`` or the system's temporary directory) is written only when
     ``fittedvalues`` or ``resid`` first need its rows, and checked against the digests the
     fit took, so data changed since the fit raises :class:`~ooc_accessor.errors.DataError`.
-    The result keeps a reference to ``data`` until then. With ``path``, the design is
+    The result keeps a reference to ``data``. With ``path``, the design is
     stored there first, kept, and fitted from the store. On a dask.distributed cluster with
     a dask-backed Dataset, the workers build the design where the data lives.
 

@@ -24,6 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 from patsy import EvalEnvironment
 from patsy.design_info import DesignInfo
 from threadpoolctl import threadpool_limits
@@ -34,7 +35,7 @@ from .blocks import Block, build_block, explain_dropped
 from .coltypes import dtypes_attr, stored_dtypes
 from .design import Design, check_rows, check_spec, learn_design, write_design
 from .designbase import DesignBase
-from .errors import DataError, FormulaError, OOCError
+from .errors import ArgumentError, DataError, FormulaError, MissingColumnError, OOCError
 from .parts import worker_groups
 from .rowdigests import RowDigests, block_digests, store_digests
 from .sources import WEIGHTS_COL
@@ -82,7 +83,8 @@ def streamed_design(
     built (:func:`~ooc_accessor.design.write_design`) for the caller to fit.
     """
     store.check_compression(compression)  # used only if the rows are asked for: check it now
-    source, infos, wcol = learn_design(data, formula, dim, chunksize, missing, weights, eval_env)
+    learned = learn_design(data, formula, dim, chunksize, missing, weights, eval_env)
+    source, infos, wcol, table = learned
     spec_json = check_spec(infos, formula)
     one_response(formula, list(infos[0].column_names))
     write_args = {"chunksize": chunksize, "missing": missing, "wcol": wcol}
@@ -93,6 +95,7 @@ def streamed_design(
     streamed = stream_stats(source, infos, rows, missing, wcol, formula)
     return DeferredDesign(
         source,
+        table,
         infos,
         formula,
         streamed,
@@ -148,7 +151,7 @@ class _TreeMerge:
 
 
 def _pipeline(
-    blocks: Iterator[Block], fold: Callable[[Block], Any], take: Callable[[Block, Any], None]
+    blocks: Iterator[Any], fold: Callable[[Any], Any], take: Callable[[Any, Any], None]
 ) -> None:
     """``take(block, fold(block))`` for every block, in order, ``fold`` on a thread pool.
 
@@ -157,15 +160,13 @@ def _pipeline(
     pool is the parallelism (two multi-threaded BLAS calls oversubscribe the cores).
     """
     threads = fold_threads()
-    window: deque[tuple[Block, Future]] = deque()
+    window: deque[tuple[Any, Future]] = deque()
     with (
         threadpool_limits(limits=1, user_api="blas"),
         ThreadPoolExecutor(threads, thread_name_prefix="ooc-fold") as pool,
     ):
         try:
             for block in blocks:
-                if block.x.shape[0] == 0:
-                    continue
                 if len(window) >= WINDOW_PER_THREAD * threads:
                     done, fut = window.popleft()
                     take(done, fut.result())
@@ -188,15 +189,38 @@ def _built(
     formula: str,
     dropped: list[int],
     hashes: RowDigests,
-) -> Iterator[Block]:
-    """Each block of ``source`` built with the learned state (rows dropped counted); the
-    first block with rows fixes the kind of the row labels ``hashes`` expects."""
+    per_row: Any = None,
+) -> Iterator[tuple[Block, Any]]:
+    """``(block, its per-row values)`` for each block of ``source`` with rows, built with
+    the learned state (rows dropped counted); the first fixes the kind of the row labels
+    ``hashes`` expects.
+
+    ``per_row`` is None, an array with one value (or row) per fitted row, or a source of
+    extra columns (the same rows, read in the same blocks): the values at the rows each
+    block kept.
+    """
+    extra = per_row.blocks(rows) if per_row is not None and hasattr(per_row, "blocks") else None
+    start = 0
     for block in source.blocks(rows):
         built = build_block(infos, block, missing, wcol, formula)
         dropped[0] += len(block) - len(built.index)
-        if built.x.shape[0]:
+        values = None
+        if extra is not None:
+            values = next(extra).iloc[built.pos]
+        elif isinstance(per_row, pd.Series):  # by label, on the rows this block kept
+            if not per_row.index.is_unique:
+                raise ArgumentError(
+                    "the groups Series has repeated labels, so it cannot be matched to the "
+                    "fit's rows by label; pass an array in the order of the fitted rows"
+                )
+            values = per_row.reindex(built.index).to_numpy()
+        m = built.x.shape[0]
+        if isinstance(per_row, np.ndarray):
+            values = per_row[start : start + m]
+        start += m
+        if m:
             hashes.labels(built.index)
-        yield built
+            yield built, values
 
 
 def stream_stats(
@@ -216,7 +240,8 @@ def stream_stats(
     merged = _TreeMerge(kernels.merge_lstsq_stats)
     hashes = RowDigests()
 
-    def fold(block: Block) -> tuple[kernels.LstsqStats, dict[str, bytes]]:
+    def fold(item: tuple[Block, Any]) -> tuple[kernels.LstsqStats, dict[str, bytes]]:
+        block = item[0]
         # row-major once, on the pool: the QR's panels and the fingerprint take this buffer
         x = np.ascontiguousarray(block.x, dtype=np.float64)
         labels = hashes.labels(block.index)
@@ -225,9 +250,9 @@ def stream_stats(
             block_digests(x, block.y, block.w, block.index, labels),
         )
 
-    def take(block: Block, folded: tuple[kernels.LstsqStats, dict[str, bytes]]) -> None:
+    def take(item: tuple[Block, Any], folded: tuple[kernels.LstsqStats, dict]) -> None:
         merged.add(folded[0])
-        hashes.add(block.x.shape[0], folded[1])
+        hashes.add(item[0].x.shape[0], folded[1])
 
     blocks = _built(source, infos, rows, missing, wcol, formula, dropped, hashes)
     _pipeline(blocks, fold, take)
@@ -237,6 +262,10 @@ def stream_stats(
         explain_dropped(infos, source.blocks(rows), wcol, formula)
     check_rows(n, dropped[0], source, p, formula)
     return StreamedStats(merged.result(), n, dropped[0], hashes)
+
+
+def _sum(parts: list) -> Any:
+    return np.sum(parts, axis=0)
 
 
 def stream_rows(
@@ -250,27 +279,33 @@ def stream_rows(
     args: tuple,
     fitted: RowDigests,
     what: str = "a pass after the fit",
-) -> np.ndarray:
-    """The sum over the source's blocks, rebuilt, of ``fn(x, y, w, *args)``.
+    per_row: Any = None,
+    merge: Callable[[list], Any] = _sum,
+) -> Any:
+    """The merge (by default the sum) over the source's blocks, rebuilt, of ``fn(x, y, w,
+    *args)``, or ``fn(x, y, w, values, *args)`` with ``per_row`` (see :func:`_built`).
 
     The rebuilt rows are fingerprinted and must equal the fit's (``fitted``): a pass over
     other rows than those fitted would mix two data sets in one result.
     """
-    total: list[np.ndarray] = []
+    merged = _TreeMerge(merge)
     hashes = RowDigests()
 
-    def fold(block: Block) -> tuple[np.ndarray, dict[str, bytes]]:
+    def fold(item: tuple[Block, Any]) -> tuple[Any, dict[str, bytes]]:
+        block, values = item
         labels = hashes.labels(block.index)
+        extra = () if per_row is None else (values,)
         return (
-            fn(block.x, block.y, block.w, *args),
+            fn(block.x, block.y, block.w, *extra, *args),
             block_digests(block.x, block.y, block.w, block.index, labels),
         )
 
-    def take(block: Block, folded: tuple[np.ndarray, dict[str, bytes]]) -> None:
-        total.append(folded[0])
-        hashes.add(block.x.shape[0], folded[1])
+    def take(item: tuple[Block, Any], folded: tuple[Any, dict[str, bytes]]) -> None:
+        merged.add(folded[0])
+        hashes.add(item[0].x.shape[0], folded[1])
 
-    _pipeline(_built(source, infos, rows, missing, wcol, formula, [0], hashes), fold, take)
+    built = _built(source, infos, rows, missing, wcol, formula, [0], hashes, per_row)
+    _pipeline(built, fold, take)
     found = hashes.result()
     changed = [name for name, d in fitted.result().items() if found.get(name) != d]
     if changed:
@@ -278,7 +313,7 @@ def stream_rows(
             f"the rows of {formula!r} built again for {what} differ from those fitted "
             f"({', '.join(changed)}): {_CHANGED_WHY}"
         )
-    return np.sum(total, axis=0)
+    return merged.result()
 
 
 def _gradient(x: np.ndarray, y: np.ndarray, w: np.ndarray | None, beta: np.ndarray) -> np.ndarray:
@@ -316,13 +351,15 @@ class DeferredDesign(DesignBase):
     It answers what needs no rows (``terms``, ``formula``, ``build``, ``n_obs``...) at
     once. ``X``, ``y``, ``weights``, ``obs``, ``path`` and ``save`` write the store from
     the source it keeps (the design's own temporary, removed with it), check it against
-    the digests taken while fitting, and then hand on to that :class:`Design`; the source
-    is let go of once the store is written.
+    the fingerprints taken while fitting, and then hand on to that :class:`Design`. The
+    data stay referenced (as statsmodels' ``model.data``): a cluster covariance reads its
+    group columns from them.
     """
 
     def __init__(
         self,
         source: Any,
+        table: Any,
         infos: list[DesignInfo],
         formula: str,
         streamed: StreamedStats,
@@ -347,6 +384,7 @@ class DeferredDesign(DesignBase):
         self.n_obs: int = streamed.n
         self.n_dropped: int = streamed.dropped
         self._source = source
+        self._table = table  # every column, for a cluster covariance's groups
         #: write_design's chunksize, missing, wcol and compression, as the fit was given them
         self._write_args = write_args
         self._fitted = streamed.rows
@@ -355,16 +393,38 @@ class DeferredDesign(DesignBase):
         self.stats = streamed.stats
         self._pass = (infos, rows, write_args["missing"], wcol, formula)
 
-    def rows_pass(self, fn: Callable, *args: Any) -> np.ndarray:
-        """The sum over the fit's rows of ``fn(x, y, w, *args)``: read from the store once
-        it is written, else rebuilt from the source (and checked against the fit's)."""
-        if self._stored is not None:
+    def rows_pass(
+        self, fn: Callable, *args: Any, per_row: Any = None, merge: Callable | None = None
+    ) -> Any:
+        """The merge (sum) over the fit's rows of ``fn(x, y, w, *args)`` (``fn(x, y, w,
+        values, *args)`` with ``per_row``: an array with one value per fitted row, or
+        column names of the data): read from the store once it is written, else rebuilt
+        from the source (and checked against the fit's). Column names always rebuild."""
+        if isinstance(per_row, list):  # the data's columns, read beside the rows
+            absent = [c for c in per_row if c not in self._table.names]
+            if absent:
+                raise MissingColumnError(
+                    f"the groups {absent} are not columns of the data this fit was made from "
+                    f"(columns: {self._table.names[:20]}); name one of them, or pass one group "
+                    "value per fitted row"
+                )
+            per_row = self._table.select(per_row)
+        elif self._stored is not None and not isinstance(per_row, pd.Series):
             weights = True if self.has_weights else None
             d = self._stored
-            return reduce.compute(
-                reduce.rows_graph(d.path, d.blocks(), fn, args, weights, d.store_id)
-            )[0]
-        return stream_rows(self._source, *self._pass, fn, args, self._fitted)
+            graph = reduce.rows_graph(
+                d.path, d.blocks(), fn, args, weights, d.store_id, per_row=per_row, merge=merge
+            )
+            return reduce.compute(graph)[0]
+        return stream_rows(
+            self._source,
+            *self._pass,
+            fn,
+            args,
+            self._fitted,
+            per_row=per_row,
+            merge=merge or _sum,
+        )
 
     def gradient(self, beta: np.ndarray) -> np.ndarray:
         """``X' W (y - X beta)`` by one more pass over the source (the refinement pass)."""
@@ -413,7 +473,6 @@ class DeferredDesign(DesignBase):
                 f"{_CHANGED_WHY}"
             )
         self._stored = design
-        self._source = None  # the rows are in the store now
         return design
 
     @property

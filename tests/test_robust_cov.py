@@ -8,6 +8,7 @@ F test) as statsmodels decides it.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 from conftest import FORMULA, make_frame
@@ -157,3 +158,88 @@ def test_bad_arguments():
         fit.get_robustcov_results("HC1", groups="cat1")
     with pytest.raises(ooc.ArgumentError, match="cov_type"):
         fit.get_robustcov_results("cluster")
+
+
+def _panel(n=600, seed=3):
+    df = make_frame(n, seed=seed)
+    rng = np.random.default_rng(seed)
+    df["firm"] = rng.integers(0, 37, len(df))
+    df["year"] = rng.choice(["y1", "y2", "y3", "y4", "y5", "y6"], len(df))
+    return df
+
+
+def _cluster_ref(df, weights, groups, use_t=None):
+    kept = df.dropna(subset=["a", "cat1", "y"])
+    model = smf.ols(FORMULA, kept) if weights is None else smf.wls(FORMULA, kept, weights=kept.w)
+    if isinstance(groups, list) and len(groups) == 2:
+        g = np.column_stack([kept[groups[0]], pd.factorize(kept[groups[1]])[0]])
+    else:
+        g = kept[groups if isinstance(groups, str) else groups[0]].to_numpy()
+    return model.fit(cov_type="cluster", cov_kwds={"groups": g}, use_t=use_t), kept
+
+
+@pytest.mark.parametrize("groups", ["firm", ["firm", "year"]])
+@pytest.mark.parametrize("weights", [None, "w"])
+@pytest.mark.parametrize("chunksize", [1, 29, "auto"])
+@pytest.mark.parametrize("use_t", [None, True])
+def test_cluster_equals_statsmodels(groups, weights, chunksize, use_t):
+    df = _panel()  # with missing values: the fitted rows are a subset
+    ref, _ = _cluster_ref(df, weights, groups, use_t)
+    fit = df.ooc.lstsq(
+        FORMULA,
+        weights=weights,
+        cov_type="cluster",
+        cov_kwds={"groups": groups},
+        use_t=use_t,
+        chunksize=chunksize,
+    )
+    _same_inference(fit, ref)
+    assert fit.df_resid_inference == ref.df_resid_inference
+    for spec in ("a = 0", "a = b, c = 0"):
+        np.testing.assert_allclose(fit.t_test(spec).pvalue, ref.t_test(spec).pvalue, rtol=1e-6)
+        np.testing.assert_allclose(fit.f_test(spec).fvalue, ref.f_test(spec).fvalue, rtol=1e-8)
+
+
+def test_cluster_groups_as_arrays_and_series(tmp_path):
+    df = _panel()
+    ref, kept = _cluster_ref(df, None, "firm")
+    values = kept["firm"].to_numpy()
+    series = pd.Series(values, index=kept.index).iloc[::-1]  # matched by label, not position
+    streamed = df.ooc.lstsq(FORMULA, chunksize=41)
+    stored = df.ooc.lstsq(FORMULA, chunksize=41, path=tmp_path / "d.nc")
+    for fit in (streamed, stored):
+        for groups in (values, series, values.tolist()):
+            robust = fit.get_robustcov_results("cluster", groups=groups, use_t=False)
+            np.testing.assert_allclose(robust.bse, ref.bse, rtol=1e-8)
+    with pytest.raises(ooc.ArgumentError, match="stored design"):
+        stored.get_robustcov_results("cluster", groups="firm")
+    with pytest.raises(ooc.ArgumentError, match="one per fitted row"):
+        streamed.get_robustcov_results("cluster", groups=values[:-1])
+    with pytest.raises(ooc.MissingColumnError, match="nope"):
+        streamed.get_robustcov_results("cluster", groups="nope")
+    with pytest.raises(ooc.ArgumentError, match="groups"):
+        streamed.get_robustcov_results("cluster")
+    with pytest.raises(ooc.ArgumentError, match="takes the keywords"):
+        streamed.get_robustcov_results("cluster", groups="firm", maxlags=2)
+
+
+def test_cluster_missing_group_and_single_group():
+    df = _panel()
+    df.loc[df.index[20], "firm"] = np.nan
+    with pytest.raises(ooc.DataError, match="group is missing"):
+        df.ooc.lstsq(FORMULA, cov_type="cluster", cov_kwds={"groups": "firm"})
+    df["one"] = 1
+    with pytest.raises(ooc.DataError, match="at least two groups"):
+        df.ooc.lstsq(FORMULA, cov_type="cluster", cov_kwds={"groups": "one"})
+
+
+def test_cluster_after_update_and_without_correction():
+    df = _panel(700, seed=9).dropna()
+    first, second = df.iloc[:400], df.iloc[400:]
+    fit = first.ooc.lstsq(FORMULA, chunksize=53).update(second)
+    kwds = {"groups": df["firm"].to_numpy(), "use_correction": False, "df_correction": False}
+    ref = smf.ols(FORMULA, df).fit(cov_type="cluster", cov_kwds=dict(kwds))
+    robust = fit.get_robustcov_results("cluster", use_t=False, **kwds)
+    np.testing.assert_allclose(robust.bse, ref.bse, rtol=1e-8)
+    np.testing.assert_allclose(robust.pvalues, ref.pvalues, rtol=1e-6, atol=1e-300)
+    assert not hasattr(robust, "df_resid_inference")

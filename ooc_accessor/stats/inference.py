@@ -157,7 +157,8 @@ class HypothesisTests:
         sd = np.sqrt(np.diag(r @ cov @ r.T))
         t = (effect - q.reshape(-1)) / sd
         use_t = self.use_t if use_t is None else use_t
-        return ContrastResults("t" if use_t else "norm", t, self.df_resid, effect=effect, sd=sd)
+        df = self._df_inference
+        return ContrastResults("t" if use_t else "norm", t, df, effect=effect, sd=sd)
 
     def wald_test(self, r_matrix: Any, use_f: bool | None = None) -> ContrastResults:
         """The joint test of ``R b = q``: F (``use_f``, by default the result's
@@ -179,7 +180,7 @@ class HypothesisTests:
             j = rank
         stat = float(d @ np.linalg.pinv(v) @ d)
         if use_f if use_f is not None else self.use_t:
-            return ContrastResults("F", stat / j, self.df_resid, df_num=float(j))
+            return ContrastResults("F", stat / j, self._df_inference, df_num=float(j))
         return ContrastResults("chi2", stat, float(j))
 
     def f_test(self, r_matrix: Any) -> ContrastResults:

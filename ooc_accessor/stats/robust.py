@@ -19,9 +19,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats as sps
 
-from ..errors import ArgumentError
+from ..errors import ArgumentError, ArgumentTypeError, DataError
 from ..kernels import sub_rows
 
 __all__ = ["HC_TYPES", "RobustCovariance", "meat_blocks"]
@@ -50,12 +51,7 @@ def meat_blocks(
     out = np.zeros((3, p, p))
     step = sub_rows(p + 1)
     for a in range(0, m, step):
-        xs = np.ldexp(np.asarray(x[a : a + step], dtype=np.float64), -ex)
-        e = np.ldexp(np.asarray(y[a : a + step], dtype=np.float64).reshape(-1), -ey) - xs @ beta
-        if w is not None:
-            sw = np.sqrt(np.ldexp(np.asarray(w[a : a + step], dtype=np.float64), -ew))
-            xs *= sw[:, None]
-            e *= sw
+        xs, e = _whitened(x, y, w, a, a + step, ex, ey, ew, beta)
         h = np.einsum("ij,jk,ik->i", xs, bread, xs)
         u = xs * e[:, None]
         out[0] += u.T @ u
@@ -68,6 +64,96 @@ def meat_blocks(
     return out
 
 
+def _whitened(
+    x: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray | None,
+    a: int,
+    b: int,
+    ex: np.ndarray,
+    ey: int,
+    ew: int,
+    beta: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``a:b``'s whitened regressors and residuals, in the fit's scaled units."""
+    xs = np.ldexp(np.asarray(x[a:b], dtype=np.float64), -ex)
+    e = np.ldexp(np.asarray(y[a:b], dtype=np.float64).reshape(-1), -ey) - xs @ beta
+    if w is not None:
+        sw = np.sqrt(np.ldexp(np.asarray(w[a:b], dtype=np.float64), -ew))
+        xs *= sw[:, None]
+        e *= sw
+    return xs, e
+
+
+def _group_keys(groups: Any, m: int) -> list[np.ndarray]:
+    """One block's group columns (one or two) as arrays of ``m`` values."""
+    if isinstance(groups, pd.DataFrame):
+        keys = [groups.iloc[:, i].to_numpy() for i in range(groups.shape[1])]
+    else:
+        g = np.asarray(groups)
+        keys = [g] if g.ndim == 1 else [g[:, i] for i in range(g.shape[1])]
+    for k in keys:
+        missing = pd.isna(k)
+        if len(k) != m or missing.any():
+            where = f"fitted row {int(np.argmax(missing))} of a block" if len(k) == m else ""
+            raise DataError(
+                f"a cluster group is missing ({where}): every fitted row needs a group; "
+                "fill it, or drop those rows before fitting"
+            )
+    return keys
+
+
+def cluster_sums(
+    x: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray | None,
+    groups: Any,
+    ex: np.ndarray,
+    ey: int,
+    ew: int,
+    beta: np.ndarray,
+) -> list[pd.DataFrame]:
+    """Each group's sum of the scores ``u_i`` in one block, a frame per grouping: the
+    groups (one-way), or each of two and their pairs (two-way)."""
+    xs, e = _whitened(x, y, w, 0, x.shape[0], ex, ey, ew, beta)
+    scores = pd.DataFrame(xs * e[:, None])
+    keys = _group_keys(groups, x.shape[0])
+    by = [keys[0]] if len(keys) == 1 else [keys[0], keys[1], keys]
+    return [scores.groupby(k, sort=False).sum() for k in by]
+
+
+def merge_cluster_sums(parts: list[list[pd.DataFrame]]) -> list[pd.DataFrame]:
+    """Per-group sums of disjoint rows merged (groups spanning blocks added up)."""
+    out = []
+    for i in range(len(parts[0])):
+        frame = pd.concat([p[i] for p in parts])
+        out.append(frame.groupby(level=list(range(frame.index.nlevels)), sort=False).sum())
+    return out
+
+
+def cluster_cov(
+    bread: np.ndarray, sums: list[pd.DataFrame], nobs: float, correct: bool
+) -> tuple[np.ndarray, int]:
+    """statsmodels' one- or two-way cluster covariance (scaled units) and the number of
+    groups its degrees of freedom use (the smaller of two)."""
+
+    def one(frame: pd.DataFrame) -> tuple[np.ndarray, int]:
+        s = frame.to_numpy()
+        g, p = s.shape
+        if g < 2:
+            raise DataError(
+                f"the cluster groups hold {g} distinct value(s): a cluster covariance needs at "
+                "least two groups"
+            )
+        cov = bread @ (s.T @ s) @ bread
+        return (cov * (g / (g - 1.0)) * ((nobs - 1.0) / (nobs - p)) if correct else cov), g
+
+    if len(sums) == 1:
+        return one(sums[0])
+    (c0, g0), (c1, g1), (c01, _) = (one(f) for f in sums)
+    return c0 + c1 - c01, min(g0, g1)
+
+
 def sandwich(bread: np.ndarray, meats: np.ndarray, cov_type: str, nobs: float, df_resid: float):
     """``cov_type``'s covariance (scaled units) from the bread and the three meats."""
     k = {"HC0": 0, "HC1": 0, "HC2": 1, "HC3": 2}[cov_type]
@@ -78,14 +164,53 @@ def sandwich(bread: np.ndarray, meats: np.ndarray, cov_type: str, nobs: float, d
 def normalize_cov_type(cov_type: Any) -> str:
     """statsmodels' spelling of a supported ``cov_type`` (case as statsmodels accepts)."""
     if isinstance(cov_type, str):
-        if cov_type == "nonrobust":
+        if cov_type in ("nonrobust", "cluster"):
             return cov_type
+        if cov_type.lower() == "cluster":
+            return "cluster"
         if cov_type.upper() in HC_TYPES:
             return cov_type.upper()
     raise ArgumentError(
-        f"cov_type={cov_type!r} is not one this fit offers: 'nonrobust' or one of "
-        f"{', '.join(map(repr, HC_TYPES))} (heteroscedasticity-robust, statsmodels' names)"
+        f"cov_type={cov_type!r} is not one this fit offers: 'nonrobust', one of "
+        f"{', '.join(map(repr, HC_TYPES))} (heteroscedasticity-robust) or 'cluster' "
+        "(cov_kwds={'groups': ...}), statsmodels' names"
     )
+
+
+#: cov_kwds a cluster covariance takes, as statsmodels' (with their defaults)
+CLUSTER_KWDS = {"groups": None, "use_correction": True, "df_correction": True}
+
+
+def cluster_groups(groups: Any, nobs: int) -> Any:
+    """``groups`` as the rows pass takes them: column names (a list of one or two), an
+    array of one value (or two) per fitted row, or a Series aligned by label."""
+    if groups is None:
+        raise ArgumentError(
+            "cov_type='cluster' needs cov_kwds={'groups': ...}: a column name, two names for "
+            "two-way clustering, or one group value per fitted row"
+        )
+    if isinstance(groups, str):
+        return [groups]
+    if isinstance(groups, (list, tuple)) and groups and all(isinstance(g, str) for g in groups):
+        if len(groups) > 2:
+            raise ArgumentError(f"at most two groupings are supported, not {len(groups)}")
+        return list(groups)
+    if isinstance(groups, pd.Series):
+        return groups
+    if isinstance(groups, tuple):  # statsmodels' two-way form: a pair of arrays
+        groups = np.column_stack([np.asarray(g) for g in groups])
+    g = np.asarray(groups)
+    if g.ndim == 0 or g.ndim > 2 or (g.ndim == 2 and g.shape[1] not in (1, 2)):
+        raise ArgumentTypeError(
+            "groups must be a column name, two names, or an array of one or two group values "
+            f"per fitted row, not an array of shape {g.shape}"
+        )
+    if g.shape[0] != nobs:
+        raise ArgumentError(
+            f"groups has {g.shape[0]} values for the fit's {nobs} rows: give one per fitted "
+            "row (rows dropped for missing values are not fitted), or name a column"
+        )
+    return g[:, 0] if g.ndim == 2 and g.shape[1] == 1 else g
 
 
 class RobustCovariance:
@@ -178,28 +303,59 @@ class RobustCovariance:
             result's own ``use_t``, as statsmodels (a fit made with ``cov_type=`` has
             False, a plain fit True).
         """
-        if kwds:
+        cov_type = normalize_cov_type(cov_type)
+        if cov_type != "cluster" and kwds:
             raise ArgumentError(
                 f"cov_type={cov_type!r} takes no keywords, but got {sorted(kwds)}: "
                 "heteroscedasticity-robust covariances use none"
             )
-        cov_type = normalize_cov_type(cov_type)
+        unknown = sorted(set(kwds) - set(CLUSTER_KWDS))
+        if unknown:
+            raise ArgumentError(
+                f"cov_type='cluster' takes the keywords {sorted(CLUSTER_KWDS)}, not {unknown}"
+            )
         if use_t is None:
             use_t = self.use_t
         out = self._with_cov(cov_type, bool(use_t))
-        if cov_type != "nonrobust":
+        if cov_type == "cluster":
+            opts = {**CLUSTER_KWDS, **kwds}
+            per_row = cluster_groups(opts["groups"], int(self.nobs))
+            sol = self._sol
+            sums = self._rows_pass(
+                cluster_sums,
+                self._ex,
+                self._ey,
+                self._ew,
+                sol.params,
+                per_row=per_row,
+                merge=merge_cluster_sums,
+            )
+            cov, n_groups = cluster_cov(
+                sol.normalized_cov, sums, self.nobs, bool(opts["use_correction"])
+            )
+            out._robust_s = cov
+            out.n_groups = n_groups
+            if opts["df_correction"] is not False:
+                out.df_resid_inference = float(n_groups - 1)
+        elif cov_type != "nonrobust":
             out._robust_s = self._hc_s(cov_type)
         return out
 
     # -- inference under the result's covariance -------------------------------------------
+    @property
+    def _df_inference(self) -> float:
+        """Degrees of freedom of t and F: ``df_resid``, or a cluster covariance's
+        ``groups - 1`` (statsmodels' ``df_resid_inference``)."""
+        return getattr(self, "df_resid_inference", None) or self.df_resid
+
     def _quantile(self, alpha: float) -> float:
         if self.use_t:
-            return float(sps.t.ppf(1 - alpha / 2, self.df_resid))
+            return float(sps.t.ppf(1 - alpha / 2, self._df_inference))
         return float(sps.norm.ppf(1 - alpha / 2))
 
     def _two_sided(self, t: np.ndarray) -> np.ndarray:
         if self.use_t:
-            return 2 * sps.t.sf(np.abs(t), self.df_resid)
+            return 2 * sps.t.sf(np.abs(t), self._df_inference)
         return 2 * sps.norm.sf(np.abs(t))
 
     def _robust_f(self) -> tuple[float, float]:
@@ -216,4 +372,4 @@ class RobustCovariance:
         b = self._sol.params[keep]
         v = self._cov_s[np.ix_(keep, keep)]
         stat = float(b @ np.linalg.pinv(v) @ b) / len(keep)
-        return stat, float(sps.f.sf(stat, len(keep), self.df_resid))
+        return stat, float(sps.f.sf(stat, len(keep), self._df_inference))
