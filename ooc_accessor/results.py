@@ -30,6 +30,7 @@ from .errors import ArgumentError, ArgumentTypeError, DataError, RankWarning
 from .fitstats import FitStatistics
 from .rowweights import row_weights
 from .scaling import exact_scale
+from .stats.diagnostics import residual_diagnostics
 from .stats.inference import HypothesisTests
 from .stats.prediction import PredictionResults, get_prediction, prediction_blocks
 from .stats.robust import RobustCovariance, normalize_cov_type
@@ -326,15 +327,33 @@ class LstsqResult(RobustCovariance, HypothesisTests, FitStatistics):
         return get_prediction(self, data, weights, chunksize=chunksize, dim=dim)
 
     @property
+    def diagn(self) -> dict[str, Any]:
+        """statsmodels' residual diagnostics (``omni``, ``omnipv``, ``skew``, ``kurtosis``,
+        ``jb``, ``jbpv``, ``condno``, ``mineigval``, and ``durbin_watson``): one pass over
+        the rows, the first time."""
+        return residual_diagnostics(self)
+
+    @property
     def eigenvals(self) -> np.ndarray:
         """Eigenvalues of ``X'WX``, largest first (the squared singular values)."""
-        return self.singular_values**2
+        sv = self.singular_values
+        with np.errstate(over="ignore", under="ignore"):
+            ev = sv**2
+        bad = ~np.isfinite(ev) | ((ev == 0) & (sv != 0))
+        if bad.any():
+            raise DataError(
+                f"an eigenvalue of X'WX ({float(sv[np.argmax(bad)])!r} squared) is beyond "
+                f"float64; {self._fix()}"
+            )
+        return ev
 
     @property
     def condition_number(self) -> float:
-        """``sqrt(largest / smallest eigenvalue)`` of ``X'WX`` (inf when singular)."""
-        ev = self.eigenvals
-        return float(np.sqrt(ev[0] / ev[-1])) if ev[-1] > 0 else float("inf")
+        """``sqrt(largest / smallest eigenvalue)`` of ``X'WX`` (inf when singular), from
+        the singular values (never squared, so it holds at any magnitude)."""
+        sv = self.singular_values
+        with np.errstate(over="ignore"):
+            return float(sv[0] / sv[-1]) if sv[-1] > 0 else float("inf")
 
     def update(
         self, data: pd.DataFrame | xr.Dataset, weights: Any = None, *, dim: str | None = None

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..fitstats import check_alpha
+from .diagnostics import residual_diagnostics
 
 __all__ = ["Summary"]
 
@@ -47,6 +48,16 @@ class Summary:
             ("Covariance Type:", r.cov_type, "", ""),
         ]
 
+    def _diagnostics(self) -> list[tuple[str, str, str, str]]:
+        """statsmodels' bottom block (one pass over the rows, kept on the result)."""
+        d = residual_diagnostics(self.result)
+        return [
+            ("Omnibus:", f"{d['omni']:#6.3f}", "Durbin-Watson:", f"{d['durbin_watson']:#8.3f}"),
+            ("Prob(Omnibus):", f"{d['omnipv']:#6.3f}", "Jarque-Bera (JB):", f"{d['jb']:#8.3f}"),
+            ("Skew:", f"{d['skew']:#6.3f}", "Prob(JB):", f"{d['jbpv']:#8.3g}"),
+            ("Kurtosis:", f"{d['kurtosis']:#6.3f}", "Cond. No.", f"{d['condno']:#8.3g}"),
+        ]
+
     def table(self) -> pd.DataFrame:
         """The coefficient table: coef, std err, t, P>|t| (z and P>|z| when the normal is
         used, as statsmodels labels them) and the interval bounds."""
@@ -70,23 +81,32 @@ class Summary:
         """The summary as plain text."""
         tab = self.table()
         w0 = max(12, max(len(t) for t in tab.index) + 1)
-        width = w0 + 11 * tab.shape[1]
-        head = self._header()
+        cells = {
+            col: [f"{v:.3f}" if col.startswith("P>|") else _fmt(v) for v in tab[col]]
+            for col in tab.columns
+        }
+        # every column at least one space wider than its longest entry: never run together
+        widths = {c: max(11, len(c) + 1, *(len(v) + 1 for v in cells[c])) for c in tab.columns}
+        width = w0 + sum(widths.values())
         title = f"{self.result.model_name} Regression Results".center(width)
         half = width // 2
         lines = [title, "=" * width]
-        for a, b, c, d in head:
-            left = a + " " * max(1, half - 1 - len(a) - len(b)) + b + " "
-            right = c + " " * max(1, width - half - len(c) - len(d)) + d
-            lines.append(left + right)
+
+        def pairs(rows: list[tuple[str, str, str, str]]) -> None:
+            for a, b, c, d in rows:
+                left = a + " " * max(1, half - 1 - len(a) - len(b)) + b + " "
+                right = c + " " * max(1, width - half - len(c) - len(d)) + d
+                lines.append(left + right)
+
+        pairs(self._header())
         lines.append("=" * width)
-        lines.append(" " * w0 + "".join(f"{c:>11}" for c in tab.columns))
+        lines.append(" " * w0 + "".join(f"{c:>{widths[c]}}" for c in tab.columns))
         lines.append("-" * width)
-        for term, row in tab.iterrows():
-            cells = []
-            for col, v in row.items():
-                cells.append(f"{v:>11.3f}" if col.startswith("P>|") else f"{_fmt(v):>11}")
-            lines.append(f"{term:<{w0}}" + "".join(cells))
+        for i, term in enumerate(tab.index):
+            row = "".join(f"{cells[c][i]:>{widths[c]}}" for c in tab.columns)
+            lines.append(f"{term:<{w0}}" + row)
+        lines.append("=" * width)
+        pairs(self._diagnostics())
         lines.append("=" * width)
         notes = []
         if self.result.rank < len(self.result.terms):
@@ -108,8 +128,15 @@ class Summary:
             for a, b, c, d in self._header()
         )
         caption = f"<caption>{self.result.model_name} Regression Results</caption>"
-        return f"<table class='simpletable'>{caption}{head}</table>" + self.table().to_html(
-            float_format=_fmt
+        bottom = "".join(
+            f"<tr><th>{html.escape(a)}</th><td>{html.escape(b)}</td>"
+            f"<th>{html.escape(c)}</th><td>{html.escape(d)}</td></tr>"
+            for a, b, c, d in self._diagnostics()
+        )
+        return (
+            f"<table class='simpletable'>{caption}{head}</table>"
+            + self.table().to_html(float_format=_fmt)
+            + f"<table class='simpletable'>{bottom}</table>"
         )
 
     def __str__(self) -> str:
