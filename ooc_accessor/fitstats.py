@@ -238,6 +238,24 @@ class FitStatistics:
         """Bayesian information criterion."""
         return -2 * self.llf + np.log(self.nobs) * (self.df_model + self.k_constant)
 
+    def info_criteria(self, crit: str, dk_params: int = 0) -> float:
+        """statsmodels' information criteria: ``"aic"``, ``"bic"``, ``"aicc"`` or
+        ``"hqic"``, with ``dk_params`` more parameters counted."""
+        k = self.df_model + self.k_constant + dk_params
+        n, llf = self.nobs, self.llf
+        penalty = {
+            "aic": 2.0 * k,
+            "bic": np.log(n) * k,
+            "aicc": 2.0 * k * n / (n - k - 1.0),
+            "hqic": 2.0 * np.log(np.log(n)) * k,
+        }
+        key = crit.lower() if isinstance(crit, str) else crit
+        if key not in penalty:
+            raise ArgumentError(
+                f"crit={crit!r} is not one of 'aic', 'bic', 'aicc', 'hqic' (statsmodels' names)"
+            )
+        return float(-2.0 * llf + penalty[key])
+
     # -- coefficient table ----------------------------------------------------------------
     @property
     def params(self):

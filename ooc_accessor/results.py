@@ -7,9 +7,7 @@ numbers), never n-length arrays, and exposes statsmodels' names and values.
 from __future__ import annotations
 
 import copy
-import os
 import warnings
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -17,19 +15,17 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import kernels, labels, reduce, solve, store, streamfit
+from . import kernels, labels, reduce, solve, streamfit
 from .arguments import check_keywords
 from .design import (
     Design,
     build_design,
     capture_env,
-    open_rows,
 )
 from .designbase import DesignBase
 from .errors import ArgumentError, ArgumentTypeError, DataError, RankWarning
 from .fitstats import FitStatistics
 from .rowweights import row_weights
-from .scaling import exact_scale
 from .stats.diagnostics import residual_diagnostics
 from .stats.inference import HypothesisTests
 from .stats.prediction import PredictionResults, get_prediction, prediction_blocks
@@ -48,9 +44,11 @@ LSTSQ_KEYWORDS = (
     "use_t",
     *DESIGN_KEYWORDS,
 )
-SVD_KEYWORDS = ("formula", "k", "dim", "eval_env", *DESIGN_KEYWORDS)
 
 __all__ = ["LstsqResult", "SVDResult", "Summary", "lstsq", "lstsq_design", "svd", "svd_design"]
+
+# the SVD's result lives in its own module; its names stay importable from here
+from .svdresult import SVDResult, svd, svd_design  # noqa: E402
 
 
 def _resolve_weights(design: Design, weights: Any) -> np.ndarray | bool | None:
@@ -285,6 +283,25 @@ class LstsqResult(RobustCovariance, HypothesisTests, FitStatistics):
         y = ys[0] if len(ys) == 1 else xr.concat(ys, dim=self._design.sample_dim)
         return (y - self.fittedvalues).rename("resid")
 
+    @property
+    def wresid(self) -> xr.DataArray:
+        """Whitened residuals ``sqrt(w) * resid`` (``resid`` without weights), lazy."""
+        if not self._weighted:
+            return self.resid.rename("wresid")
+        ws = [d.weights for d in self._designs()]
+        if any(w is None for w in ws):
+            raise ArgumentError(
+                "this fit's weights were given as an array to design.lstsq(weights=) and are "
+                "not stored with the design: multiply resid by their square roots yourself"
+            )
+        w = ws[0] if len(ws) == 1 else xr.concat(ws, dim=self._design.sample_dim)
+        return (np.sqrt(w) * self.resid).rename("wresid")
+
+    @property
+    def resid_pearson(self) -> xr.DataArray:
+        """Whitened residuals over ``sqrt(scale)``, lazy (statsmodels' ``resid_pearson``)."""
+        return (self.wresid / np.sqrt(self.scale)).rename("resid_pearson")
+
     def predict(
         self,
         data: pd.DataFrame | xr.Dataset,
@@ -484,129 +501,3 @@ def _robust(
     if use_t is None:  # statsmodels' fit(cov_type=): the normal for a robust covariance
         use_t = normalize_cov_type(cov_type) == "nonrobust"
     return fit.get_robustcov_results(cov_type, use_t, **(cov_kwds or {}))
-
-
-class SVDResult:
-    """Thin SVD ``X = U diag(s) Vt`` of a stored design.
-
-    ``s`` and ``Vt`` come from the SVD of the R factor of X (one pass, TSQR); ``U = X V / s``
-    is computed in a second pass and stored beside the design, so it is lazy and as long
-    as the data. Signs are fixed so each row of ``Vt`` has its largest-magnitude entry
-    positive, which makes them independent of the chunking.
-
-    Attributes
-    ----------
-    s : pandas.Series or xarray.DataArray
-        Singular values by component, largest first (xarray for a Dataset's design).
-    Vt : pandas.DataFrame or xarray.DataArray
-        Right singular vectors, component x term.
-    U : xarray.DataArray
-        Left singular vectors, lazy, dims ``("obs", "component")`` on the stored rows (a
-        Dataset's ``dim`` in place of ``obs``).
-    rank : int
-        Singular values above the rank tolerance.
-    """
-
-    def __init__(
-        self, s: np.ndarray, vt: np.ndarray, design: Design, u_path: str, rank: int
-    ) -> None:
-        k = s.size
-        comp = pd.RangeIndex(k, name="component")
-        if design.source_kind == "xarray":
-            self.s = xr.DataArray(s, dims=("component",), coords={"component": comp}, name="s")
-            self.Vt = xr.DataArray(
-                vt,
-                dims=("component", "term"),
-                coords={"component": comp, "term": design.terms},
-                name="Vt",
-            )
-        else:
-            self.s = pd.Series(s, index=comp, name="s")
-            self.Vt = pd.DataFrame(vt, index=comp, columns=pd.Index(design.terms, name="term"))
-        self.rank = rank
-        self.design = design
-        self.path = u_path
-        self._store_id = store.store_id_of(u_path)  # U is read from this store only
-        self._finalizer = weakref.finalize(self, store.remove_file, u_path)
-        self._ds: xr.Dataset | None = None
-
-    @property
-    def U(self) -> xr.DataArray:  # noqa: N802 - the conventional name
-        """Left singular vectors, lazy (dask), dims ``("obs", "component")``."""
-        if self._ds is None:
-            self._ds = open_rows(
-                self.path, self.design.chunk_rows, self.design.sample_dim, self._store_id, self
-            )
-        return self._ds["U"]
-
-    def __repr__(self) -> str:
-        return (
-            f"<ooc.SVDResult of {self.design.formula!r}: {self.design.n_obs} x "
-            f"{len(self.design.terms)}, k={self.s.size}, rank={self.rank}, "
-            f"s[0]={float(self.s[0]):.4g}>"
-        )
-
-
-def svd_design(design: Design, k: int | None = None) -> SVDResult:
-    """SVD of a stored design's X (see :meth:`Design.svd`)."""
-    p, n = len(design.terms), design.n_obs
-    kmax = min(n, p)
-    if k is None:
-        k = kmax
-    if not isinstance(k, (int, np.integer)) or not 1 <= k <= kmax:
-        raise ArgumentError(f"k must be an int from 1 to min(n_obs, n_terms) = {kmax}, not {k!r}")
-    e, r = reduce.compute(reduce.x_r_graph(design.path, design.blocks(), design.store_id))[0]
-    # the SVD of R for X * 2**-e: the same vectors, singular values scaled by 2**-e
-    _, s, vt = np.linalg.svd(kernels.square_r(r, p))
-    vt = kernels.svd_flip_rows(vt[:k])
-    s = s[:k]
-    tol = solve.rank_tolerance(n, p) * (s[0] if s.size else 0.0)
-    rank = int(np.sum(s > tol))
-    s_raw = exact_scale(
-        s[:rank],
-        e,
-        "the singular value",
-        [f"component {i} of {design.formula!r}" for i in range(rank)],
-        "rescale the columns (multiply or divide them by a power of ten)",
-    )
-    s_raw = np.concatenate([s_raw, np.ldexp(s[rank:], e)])
-    # U = X V / s, from the scaled X; a zero singular value leaves its column of U at zero
-    scale = np.where(s > tol, 1.0 / np.where(s > 0, s, 1.0), 0.0)
-    proj = vt.T * scale
-
-    blocks = reduce.stream_blocks(
-        reduce.project_block, design.path, design.blocks(), proj, None, design.store_id, e
-    )
-    u_path = store.temporary_store_path(os.path.dirname(design.path))
-    store.write_row_matrix(
-        u_path, design.path, "U", list(range(k)), "component", blocks, design.chunk_rows
-    )
-    return SVDResult(s_raw, vt, design, u_path, rank)
-
-
-def svd(
-    data: pd.DataFrame | xr.Dataset,
-    formula: str,
-    k: int | None = None,
-    *,
-    dim: str | None = None,
-    eval_env: Any = 0,
-    **design_kwargs: Any,
-) -> SVDResult:
-    """SVD of ``formula``'s design matrix on ``data`` (a formula without a left side).
-
-    Parameters
-    ----------
-    data : pandas.DataFrame or xarray.Dataset
-    formula : str
-        E.g. ``"0 + a + b + c"``; a left side, if any, is stored but not decomposed.
-    dim : str, optional
-        A Dataset's sample dimension.
-    k : int, optional
-        Components to keep (default all).
-    **design_kwargs
-        ``chunksize``, ``path``, ``missing``: see :func:`~ooc_accessor.design.build_design`.
-    """
-    check_keywords("svd", design_kwargs, SVD_KEYWORDS)
-    env = capture_env(eval_env)
-    return svd_design(build_design(data, formula, dim=dim, eval_env=env, **design_kwargs), k)

@@ -80,7 +80,8 @@ def row_weights(
     count: str,
     dim: str | None = None,
 ) -> np.ndarray:
-    """``weights`` (a Series, a DataArray, an array or a list) as one float per row.
+    """``weights`` (a Series, a DataArray, an array, a list or one number for every row)
+    as one float per row.
 
     Parameters
     ----------
@@ -123,6 +124,11 @@ def row_weights(
     elif isinstance(weights, pd.Series):
         # rows without labels are labeled by position, like the blocks handed on
         values = align_weights(weights, pd.RangeIndex(n_rows) if index is None else index, whose)
+    elif isinstance(weights, (int, float, np.integer, np.floating)) and not isinstance(
+        weights, (bool, np.bool_)
+    ):
+        # one weight for every row, as statsmodels' WLS takes a scalar
+        values = np.full(n_rows, float(weights))
     else:
         values = weights_array(weights)
     if values.shape[0] != n_rows:
