@@ -72,7 +72,8 @@ def _resolve_weights(design: Design, weights: Any) -> np.ndarray | bool | None:
             f"weights must be finite and non-negative; stored row {i} has {float(w[i])}: "
             "fix that weight"
         )
-    return w
+    # a copy: a later pass (a robust covariance) must see the weights as they were fitted
+    return np.array(w, dtype=np.float64, copy=True)
 
 
 def lstsq_design(design: Design, weights: Any = None) -> LstsqResult:
@@ -87,7 +88,10 @@ def lstsq_design(design: Design, weights: Any = None) -> LstsqResult:
         graph = reduce.gradient_graph(design.path, design.blocks(), beta, w, design.store_id)
         return reduce.compute(graph)[0]
 
-    return _fit(stats, design, w is not None, gradient, _store_pass(design, w))
+    fit = _fit(stats, design, w is not None, gradient, _store_pass(design, w))
+    # weights given here, not the design's own: update() must be told the new rows' weights
+    fit._weights_given = isinstance(w, np.ndarray)
+    return fit
 
 
 def _store_pass(design: Design, w: np.ndarray | bool | None) -> Callable[..., Any]:
@@ -195,6 +199,7 @@ class LstsqResult(RobustCovariance, HypothesisTests, FitStatistics):
     ) -> None:
         self._stats = stats
         self._main_pass = rows_pass
+        self._weights_given = False
         self._design = design
         self._extra = extra
         self._weighted = weighted
@@ -382,7 +387,7 @@ class LstsqResult(RobustCovariance, HypothesisTests, FitStatistics):
         """
         wspec = weights
         if wspec is None and self._weighted:
-            wspec = self._design.weights_column
+            wspec = None if self._weights_given else self._design.weights_column
             if wspec is None:
                 raise ArgumentError(
                     "this fit used weights given as an array: pass weights= for the new rows"

@@ -305,7 +305,20 @@ def stream_rows(
         hashes.add(item[0].x.shape[0], folded[1])
 
     built = _built(source, infos, rows, missing, wcol, formula, [0], hashes, per_row)
-    _pipeline(built, fold, take)
+    try:
+        _pipeline(built, fold, take)
+    except OOCError as exc:
+        if isinstance(exc, DataError):  # the fit's data passed these checks: they changed
+            raise DataError(
+                f"the data of {formula!r} cannot be rebuilt as it was fitted ({exc}): "
+                f"{_CHANGED_WHY}"
+            ) from exc
+        raise
+    except Exception as exc:  # a column gone or renamed, the frame reshaped
+        raise DataError(
+            f"the data of {formula!r} cannot be read as it was fitted "
+            f"({type(exc).__name__}: {exc}): {_CHANGED_WHY}"
+        ) from exc
     found = hashes.result()
     changed = [name for name, d in fitted.result().items() if found.get(name) != d]
     if changed:
@@ -453,6 +466,11 @@ class DeferredDesign(DesignBase):
                 eval_env=self._eval_env,
                 **self._write_args,
             )
+        except DataError as exc:  # the fit's data passed these checks: they changed
+            raise DataError(
+                f"the data of the fit of {self.formula!r} changed after it was fitted "
+                f"({exc}): {_CHANGED_WHY}"
+            ) from exc
         except OOCError:
             raise
         except Exception as exc:  # a column gone or renamed, the frame reshaped

@@ -17,7 +17,8 @@ from patsy import PatsyError
 from patsy.design_info import DesignInfo
 from scipy import stats as sps
 
-from ..errors import ArgumentError, FormulaError
+from ..errors import ArgumentError, ArgumentTypeError, FormulaError
+from ..fitstats import check_alpha
 
 __all__ = ["ContrastResults", "HypothesisTests"]
 
@@ -75,6 +76,7 @@ class ContrastResults:
 
     def conf_int(self, alpha: float = 0.05) -> np.ndarray:
         """Intervals for ``effect`` at level ``1 - alpha`` (t and z tests only)."""
+        check_alpha(alpha)
         if self.effect is None:
             raise ArgumentError(
                 f"a {self.distribution} test has no effect to give an interval for; "
@@ -113,15 +115,66 @@ class ContrastResults:
         return f"<{self.distribution} test>\n{self.summary_frame()}"
 
 
+def wald_statistic(d: np.ndarray, v: np.ndarray, what: Any) -> tuple[float, int]:
+    """``d' V^+ d`` and the rank of ``V`` (the constraints' count when of full rank).
+
+    Both are taken on ``V`` scaled to a unit diagonal, so that neither depends on the
+    columns' units (statsmodels decides the rank on the raw covariance: a column in other
+    units can change its answer). A constraint that constrains nothing (a zero row) is
+    refused by name.
+    """
+    sd = np.sqrt(np.diag(v))
+    if np.isnan(v).any():
+        raise ArgumentError(f"the constraints {what!r} have no finite covariance")
+    if np.any(sd == 0):
+        i = int(np.argmax(sd == 0))
+        raise ArgumentError(
+            f"constraint {i} of {what!r} has zero variance (a row of zeros, or terms that "
+            "are not estimated): it tests nothing; leave it out"
+        )
+    vn = v / sd[:, None] / sd[None, :]
+    dn = d / sd
+    rank = int(np.linalg.matrix_rank(vn))
+    if rank < len(d):
+        warnings.warn(
+            f"covariance of constraints does not have full rank. The number of "
+            f"constraints is {len(d)}, but rank is {rank}",
+            stacklevel=3,
+        )
+    return float(dn @ np.linalg.pinv(vn) @ dn), rank
+
+
+def _labelled(spec: Any, terms: list[str]) -> Any:
+    """A DataFrame (or Series) of constraint coefficients matched to the terms by name."""
+    frame = spec.to_frame().T if isinstance(spec, pd.Series) else spec
+    names = [str(c) for c in frame.columns]
+    unknown = [c for c in names if c not in terms]
+    if unknown:
+        raise FormulaError(
+            f"the constraint matrix names {unknown}, which are not terms of this fit "
+            f"(terms: {terms})"
+        )
+    return (
+        frame.set_axis(names, axis=1)
+        .reindex(columns=terms, fill_value=0.0)
+        .to_numpy(dtype=np.float64)
+    )
+
+
 def constraints(spec: Any, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``(R, q)`` of a constraint specification, matched to ``terms`` by name."""
+    """``(R, q)`` of a constraint specification, matched to ``terms`` by name (a labelled
+    matrix, a DataFrame or Series, by its column labels)."""
+    if isinstance(spec, (pd.DataFrame, pd.Series)):
+        spec = _labelled(spec, terms)
+    if isinstance(spec, str) and not spec.strip():
+        raise ArgumentError("the constraint is empty: write one like 'a = b' or 'a = 0, b = 0'")
     try:
         lc = DesignInfo(list(terms)).linear_constraint(spec)
     except PatsyError as exc:
         raise FormulaError(
             f"cannot read the constraint {spec!r} against the terms {terms}: {exc}"
         ) from exc
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, IndexError) as exc:
         raise ArgumentError(
             f"the constraint {spec!r} is not a string like 'a = b', a matrix with "
             f"{len(terms)} columns (one per term), or a pair (R, q): {exc}"
@@ -165,20 +218,7 @@ class HypothesisTests:
         ``use_t``) or chi2, as statsmodels' ``wald_test(scalar=True)``."""
         r, q = constraints(r_matrix, self.terms)
         b, cov = self._raw()
-        d = r @ b - q.reshape(-1)
-        v = r @ cov @ r.T
-        if np.isnan(v).any():
-            raise ArgumentError(f"the constraints {r_matrix!r} have no finite covariance")
-        j = r.shape[0]
-        rank = int(np.linalg.matrix_rank(v))
-        if rank < j:
-            warnings.warn(
-                f"covariance of constraints does not have full rank. The number of "
-                f"constraints is {j}, but rank is {rank}",
-                stacklevel=2,
-            )
-            j = rank
-        stat = float(d @ np.linalg.pinv(v) @ d)
+        stat, j = wald_statistic(r @ b - q.reshape(-1), r @ cov @ r.T, r_matrix)
         if use_f if use_f is not None else self.use_t:
             return ContrastResults("F", stat / j, self._df_inference, df_num=float(j))
         return ContrastResults("chi2", stat, float(j))
@@ -188,6 +228,24 @@ class HypothesisTests:
         return self.wald_test(r_matrix, use_f=True)
 
     def _comparison(self, restricted: Any) -> tuple[float, float]:
+        if not isinstance(restricted, HypothesisTests):
+            raise ArgumentTypeError(
+                f"restricted must be another fit (an LstsqResult), not {type(restricted).__name__}"
+            )
+        mismatch = [
+            what
+            for what, a, b in (
+                ("response", self.response, restricted.response),
+                ("number of rows", self.nobs, restricted.nobs),
+                ("weighting (OLS/WLS)", self.model_name, restricted.model_name),
+            )
+            if a != b
+        ]
+        if mismatch:
+            raise ArgumentError(
+                f"the restricted fit differs in its {', '.join(mismatch)}: a comparison needs "
+                "the same response on the same rows with the same weights, fewer terms"
+            )
         for r in (self, restricted):
             if getattr(r, "cov_type", "nonrobust") != "nonrobust":
                 warnings.warn(

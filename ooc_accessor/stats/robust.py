@@ -21,14 +21,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
+from scipy.linalg import solve_triangular
 
 from ..errors import ArgumentError, ArgumentTypeError, DataError
-from ..kernels import sub_rows
+from ..kernels import square_r, sub_rows
 
 __all__ = ["HC_TYPES", "RobustCovariance", "meat_blocks"]
 
 #: the heteroscedasticity-robust covariances, by statsmodels' names
 HC_TYPES = ("HC0", "HC1", "HC2", "HC3")
+
+
+def _coordinates(xs: np.ndarray, basis: tuple[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows in the coordinates the sandwich is formed in, and their leverages.
+
+    ``("r", R)``: ``z = R^-T x`` (rows of Q; leverage ``|z|^2``), by triangular solves, so
+    the sandwich ``R^-1 M R^-T`` loses digits as cond(X), not cond(X)^2 as
+    ``(X'X)^-1 M (X'X)^-1`` does (a column of 1e6 + noise beside an intercept: 7e-4
+    relative error in HC0 that way, 1e-10 this way). ``("pinv", C)`` for a rank-deficient
+    fit: ``z = x`` and the leverage ``x C x'``, C the pseudo-inverse of ``X'WX``.
+    """
+    kind, m = basis
+    if kind == "r":
+        z = solve_triangular(m, xs.T, trans="T", lower=False, check_finite=False).T
+        return z, np.einsum("ij,ij->i", z, z)
+    return xs, np.einsum("ij,jk,ik->i", xs, m, xs)
 
 
 def meat_blocks(
@@ -39,24 +56,26 @@ def meat_blocks(
     ey: int,
     ew: int,
     beta: np.ndarray,
-    bread: np.ndarray,
+    basis: tuple[str, np.ndarray],
 ) -> np.ndarray:
-    """The three meats of one block, shape ``(3, p, p)``, in the fit's scaled units.
+    """The three meats of one block, shape ``(3, p, p)``, in the fit's scaled units and
+    ``basis``'s coordinates (:func:`_coordinates`).
 
     ``ex``, ``ey``, ``ew``: the fit's power-of-two exponents of the columns, y and the
-    weights; ``beta`` and ``bread`` (``(X'WX)^+``) in the scaled units. Rows go in
-    cache-sized steps, so a block is never copied whole.
+    weights; ``beta`` in the scaled units. Rows go in cache-sized steps, so a block is
+    never copied whole. A row of leverage 1 (a level seen once) has a zero residual: it
+    adds nothing to HC2 and HC3 (rather than 0 / 0).
     """
     m, p = x.shape
     out = np.zeros((3, p, p))
     step = sub_rows(p + 1)
     for a in range(0, m, step):
         xs, e = _whitened(x, y, w, a, a + step, ex, ey, ew, beta)
-        h = np.einsum("ij,jk,ik->i", xs, bread, xs)
-        u = xs * e[:, None]
+        z, h = _coordinates(xs, basis)
+        u = z * e[:, None]
         out[0] += u.T @ u
         with np.errstate(divide="ignore", invalid="ignore"):
-            d = 1.0 / (1.0 - h)  # a leverage of 1 gives inf, as in statsmodels
+            d = np.where(h < 1.0, 1.0 / (1.0 - h), 0.0)
         v = u * np.sqrt(d)[:, None]
         out[1] += v.T @ v
         v = u * d[:, None]
@@ -112,11 +131,13 @@ def cluster_sums(
     ey: int,
     ew: int,
     beta: np.ndarray,
+    basis: tuple[str, np.ndarray],
 ) -> list[pd.DataFrame]:
     """Each group's sum of the scores ``u_i`` in one block, a frame per grouping: the
     groups (one-way), or each of two and their pairs (two-way)."""
     xs, e = _whitened(x, y, w, 0, x.shape[0], ex, ey, ew, beta)
-    scores = pd.DataFrame(xs * e[:, None])
+    z, _ = _coordinates(xs, basis)
+    scores = pd.DataFrame(z * e[:, None])
     keys = _group_keys(groups, x.shape[0])
     by = [keys[0]] if len(keys) == 1 else [keys[0], keys[1], keys]
     return [scores.groupby(k, sort=False).sum() for k in by]
@@ -132,7 +153,7 @@ def merge_cluster_sums(parts: list[list[pd.DataFrame]]) -> list[pd.DataFrame]:
 
 
 def cluster_cov(
-    bread: np.ndarray, sums: list[pd.DataFrame], nobs: float, correct: bool
+    basis: tuple[str, np.ndarray], sums: list[pd.DataFrame], nobs: float, correct: bool
 ) -> tuple[np.ndarray, int]:
     """statsmodels' one- or two-way cluster covariance (scaled units) and the number of
     groups its degrees of freedom use (the smaller of two)."""
@@ -145,7 +166,7 @@ def cluster_cov(
                 f"the cluster groups hold {g} distinct value(s): a cluster covariance needs at "
                 "least two groups"
             )
-        cov = bread @ (s.T @ s) @ bread
+        cov = outer(basis, s.T @ s)
         return (cov * (g / (g - 1.0)) * ((nobs - 1.0) / (nobs - p)) if correct else cov), g
 
     if len(sums) == 1:
@@ -154,11 +175,24 @@ def cluster_cov(
     return c0 + c1 - c01, min(g0, g1)
 
 
-def sandwich(bread: np.ndarray, meats: np.ndarray, cov_type: str, nobs: float, df_resid: float):
-    """``cov_type``'s covariance (scaled units) from the bread and the three meats."""
+def outer(basis: tuple[str, np.ndarray], meat: np.ndarray) -> np.ndarray:
+    """The sandwich around ``meat`` (in ``basis``'s coordinates), in the scaled units."""
+    kind, m = basis
+    if kind == "r":  # R^-1 M R^-T
+        left = solve_triangular(m, meat, lower=False, check_finite=False)
+        return solve_triangular(m, left.T, lower=False, check_finite=False).T
+    return m @ meat @ m
+
+
+def sandwich(
+    basis: tuple[str, np.ndarray], meats: np.ndarray, cov_type: str, nobs: float, df_resid: float
+) -> np.ndarray:
+    """``cov_type``'s covariance (scaled units) from the three meats."""
     k = {"HC0": 0, "HC1": 0, "HC2": 1, "HC3": 2}[cov_type]
-    cov = bread @ meats[k] @ bread
-    return cov * (nobs / df_resid) if cov_type == "HC1" else cov
+    cov = outer(basis, meats[k])
+    if cov_type == "HC1":  # statsmodels' n / df_resid (nan without residual df)
+        return cov * (nobs / df_resid) if df_resid > 0 else np.full_like(cov, np.nan)
+    return cov
 
 
 def normalize_cov_type(cov_type: Any) -> str:
@@ -229,17 +263,26 @@ class RobustCovariance:
     def _rows_pass(self, fn: Any, *args: Any) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _basis(self) -> tuple[str, np.ndarray]:
+        """R of the (scaled, whitened) design for a full-rank fit, else ``(X'WX)^+``."""
+        p = len(self.terms)
+        if self._sol.rank == p:
+            r = square_r(self._stats.xy_r(), p + 1)[:p, :p]
+            if np.all(np.diag(r) != 0):
+                return ("r", np.ascontiguousarray(r))
+        return ("pinv", self._sol.normalized_cov)
+
     def _robust_meats(self) -> np.ndarray:
         if self._meats is None:
             sol = self._sol
-            args = (self._ex, self._ey, self._ew, sol.params, sol.normalized_cov)
+            args = (self._ex, self._ey, self._ew, sol.params, self._basis())
             self._meats = self._rows_pass(meat_blocks, *args)
         return self._meats
 
     def _hc_s(self, cov_type: str) -> np.ndarray:
         """``cov_type``'s covariance in the scaled units."""
         meats = self._robust_meats()
-        return sandwich(self._sol.normalized_cov, meats, cov_type, self.nobs, self.df_resid)
+        return sandwich(self._basis(), meats, cov_type, self.nobs, self.df_resid)
 
     def _hc(self, cov_type: str):
         return self._raw_cov(self._hc_s(cov_type))
@@ -321,18 +364,18 @@ class RobustCovariance:
             opts = {**CLUSTER_KWDS, **kwds}
             per_row = cluster_groups(opts["groups"], int(self.nobs))
             sol = self._sol
+            basis = self._basis()
             sums = self._rows_pass(
                 cluster_sums,
                 self._ex,
                 self._ey,
                 self._ew,
                 sol.params,
+                basis,
                 per_row=per_row,
                 merge=merge_cluster_sums,
             )
-            cov, n_groups = cluster_cov(
-                sol.normalized_cov, sums, self.nobs, bool(opts["use_correction"])
-            )
+            cov, n_groups = cluster_cov(basis, sums, self.nobs, bool(opts["use_correction"]))
             out._robust_s = cov
             out.n_groups = n_groups
             if opts["df_correction"] is not False:
@@ -360,16 +403,45 @@ class RobustCovariance:
 
     def _robust_f(self) -> tuple[float, float]:
         """statsmodels' F test that every coefficient but the constant is zero, under the
-        robust covariance: ``(fvalue, f_pvalue)``."""
+        robust covariance: ``(fvalue, f_pvalue)``; its degrees of freedom are the rank of
+        the coefficients' covariance (a rank-deficient design has fewer)."""
         p = len(self.terms)
         keep = list(range(p))
         if self.k_constant == 1:
-            if "Intercept" not in self.terms:  # an implicit constant: statsmodels says nan
+            const = self._constant_column()
+            if const is None:  # an implicit constant: statsmodels says nan
                 return float("nan"), float("nan")
-            keep.remove(self.terms.index("Intercept"))
+            keep.remove(const)
             if not keep:
                 return float("nan"), float("nan")
+        from .inference import wald_statistic
+
+        cov = self._cov_s
+        # a coefficient the design cannot estimate (a column of zeros, a level whose rows
+        # all weigh 0) has no variance: statsmodels' pseudo-inverse leaves it out, so here
+        sd = np.sqrt(np.abs(np.diag(cov)))  # in the scaled units: comparable sizes
+        keep = [i for i in keep if sd[i] > 1e-10 * sd.max()]
+        if not keep:
+            return float("nan"), float("nan")
         b = self._sol.params[keep]
-        v = self._cov_s[np.ix_(keep, keep)]
-        stat = float(b @ np.linalg.pinv(v) @ b) / len(keep)
-        return stat, float(sps.f.sf(stat, len(keep), self._df_inference))
+        v = cov[np.ix_(keep, keep)]
+        stat, j = wald_statistic(b, v, "every coefficient but the constant = 0")
+        stat /= j
+        return stat, float(sps.f.sf(stat, j, self._df_inference))
+
+    def _constant_column(self) -> int | None:
+        """The column that is a constant (statsmodels' ``const_idx``): the intercept, or a
+        column parallel to the constant (its cosine with it 1 to 1e-12, from the R factor
+        of ``[X | 1]``, so a near-constant column such as Longley's YEAR is not one)."""
+        if "Intercept" in self.terms:
+            return self.terms.index("Intercept")
+        rr = self._stats.x1_r()
+        p = len(self.terms)
+        ones = rr[:, p]
+        n1 = float(ones @ ones)
+        for j in range(p):
+            col = rr[:, j]
+            nj = float(col @ col)
+            if nj > 0 and n1 > 0 and (float(col @ ones) ** 2) / (nj * n1) > 1 - 1e-12:
+                return j
+        return None
