@@ -17,6 +17,7 @@ import glob
 import json
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -167,6 +168,32 @@ def _chunks(path: str, rows: int, kwargs: dict, progress: _Progress) -> Iterator
             raise CSVError(f"cannot read {path!r}: {exc}; check that the file is whole") from exc
 
 
+def _ahead(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """``chunks``, the next one parsed on a thread while the caller writes this one.
+
+    pandas' parser lets go of the GIL while it tokenizes, so the parse of chunk k + 1 and
+    the store's work on chunk k (codes, checksums, HDF5 writes) overlap on two cores. One
+    chunk is held ahead, no more; an error in the parse is raised here, in order.
+    """
+    with ThreadPoolExecutor(1, thread_name_prefix="ooc-csv-parse") as pool:
+        pending = pool.submit(next, chunks, None)
+        try:
+            while True:
+                chunk = pending.result()
+                if chunk is None:
+                    return
+                pending = pool.submit(next, chunks, None)
+                yield chunk
+        finally:
+            pending.cancel()
+            if not pending.cancelled():  # let the parse in flight finish before closing
+                try:
+                    pending.result()
+                except BaseException:
+                    pass
+            chunks.close()
+
+
 def read_csv(
     path_or_paths: str | os.PathLike | list,
     path: str | os.PathLike | None = None,
@@ -261,7 +288,7 @@ def read_csv(
         header: list[str] | None = None
         for file in files:
             first = True
-            for chunk in _chunks(file, rows, kwargs, bar):
+            for chunk in _ahead(_chunks(file, rows, kwargs, bar)):
                 if first:
                     cols = [str(c) for c in chunk.columns]
                     if header is None:
