@@ -157,7 +157,9 @@ def _chunks(path: str, rows: int, kwargs: dict, progress: _Progress) -> Iterator
                 f"pandas.read_csv refused the arguments read_csv passed on ({exc}); check the "
                 "keyword arguments against pandas.read_csv's"
             ) from exc
-        except LookupError as exc:  # encoding= naming no codec
+        except LookupError as exc:  # encoding= naming no codec (a KeyError is a converter's)
+            if type(exc) is not LookupError:
+                raise _raised_by_user_code(path, exc) from exc
             raise ArgumentError(
                 f"cannot read {path!r}: {exc}; pass an encoding Python knows (e.g. "
                 "encoding='utf-8' or 'latin-1')"
@@ -166,6 +168,17 @@ def _chunks(path: str, rows: int, kwargs: dict, progress: _Progress) -> Iterator
             if isinstance(exc, FileNotFoundError):
                 raise
             raise CSVError(f"cannot read {path!r}: {exc}; check that the file is whole") from exc
+        except Exception as exc:  # a converter's or on_bad_lines callable's own error
+            if isinstance(exc, OOCError):
+                raise
+            raise _raised_by_user_code(path, exc) from exc
+
+
+def _raised_by_user_code(path: str, exc: BaseException) -> CSVError:
+    return CSVError(
+        f"reading {path!r} failed with {type(exc).__name__}: {exc}; if a converters= or "
+        "on_bad_lines= function of yours raised it, fix that function"
+    )
 
 
 def _ahead(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -251,6 +264,11 @@ def read_csv(
         A column whose values change kind in a way a whole-file read would not reconcile
         (e.g. numbers, then text): the column and the chunk are named, with the fix.
     """
+    if kwargs.get("skipfooter"):
+        raise ArgumentError(
+            "skipfooter= cannot be used here: pandas cannot skip a file's last lines when it "
+            "reads a chunk at a time; remove the footer lines from the file first"
+        )
     for key in _OWN:
         if key in kwargs:
             raise ArgumentTypeError(
@@ -289,6 +307,15 @@ def read_csv(
         for file in files:
             first = True
             for chunk in _ahead(_chunks(file, rows, kwargs, bar)):
+                if not indexed and not isinstance(chunk.index, pd.RangeIndex):
+                    # a header one name short of the rows (R's write.csv with row names):
+                    # pandas takes the first field as the index, which a store without
+                    # index_col would drop
+                    raise CSVError(
+                        f"{file!r}'s header names one column fewer than its rows hold, so "
+                        "pandas reads the first field of each row as row labels; pass "
+                        "index_col=0 to keep them as the index (or add their name to the header)"
+                    )
                 if first:
                     cols = [str(c) for c in chunk.columns]
                     if header is None:

@@ -99,7 +99,7 @@ def _store_pass(design: Design, w: np.ndarray | bool | None) -> Callable[..., An
     a stored design's blocks (see :func:`~ooc_accessor.reduce.rows_graph`)."""
 
     def rows_pass(fn: Callable, *args: Any, per_row: Any = None, merge: Any = None) -> Any:
-        if isinstance(per_row, pd.Series):  # by label, on the stored row labels
+        if isinstance(per_row, (pd.Series, pd.DataFrame)):  # by label, the stored labels
             per_row = _by_label(per_row, design.obs)
         if isinstance(per_row, list):
             raise ArgumentError(
@@ -115,14 +115,9 @@ def _store_pass(design: Design, w: np.ndarray | bool | None) -> Callable[..., An
     return rows_pass
 
 
-def _by_label(series: pd.Series, labels: pd.Index) -> np.ndarray:
-    """A Series' values at ``labels`` (each label once in the Series)."""
-    if not series.index.is_unique:
-        raise ArgumentError(
-            "the groups Series has repeated labels, so it cannot be matched to the fit's rows "
-            "by label; pass an array in the order of the fitted rows"
-        )
-    return series.reindex(labels).to_numpy()
+def _by_label(values: pd.Series | pd.DataFrame, labels: pd.Index) -> np.ndarray:
+    """A Series' (or DataFrame's) values at ``labels`` (each label once in it)."""
+    return values.reindex(labels).to_numpy()
 
 
 def _fit(
@@ -252,7 +247,12 @@ class LstsqResult(RobustCovariance, HypothesisTests, FitStatistics):
         main = self._main_pass or _store_pass(self._design, w)
         if not self._extra:
             return main(fn, *args, per_row=per_row, merge=merge)
-        if isinstance(per_row, (list, pd.Series)):
+        if isinstance(per_row, (pd.Series, pd.DataFrame)):
+            raise ArgumentError(
+                "groups matched by label belong to one data's rows; after update() pass one "
+                "group value per fitted row (an array, in the order of the rows)"
+            )
+        if isinstance(per_row, list):
             raise ArgumentError(
                 f"the groups {per_row} name columns of the first data only; after update() "
                 "pass one group value per fitted row (an array in the order of the rows)"
@@ -406,6 +406,12 @@ class LstsqResult(RobustCovariance, HypothesisTests, FitStatistics):
             kind=self._kind,
             rows_pass=self._main_pass,
         )
+        if self.cov_type == "cluster":
+            raise ArgumentError(
+                "a cluster covariance needs the new rows' groups, which update() does not "
+                "take: update the plain fit, then call get_robustcov_results('cluster', "
+                "groups=<one value per fitted row>) on the result"
+            )
         if self.cov_type != "nonrobust":  # the same covariance, over every row
             out = out.get_robustcov_results(self.cov_type, self.use_t)
         return out

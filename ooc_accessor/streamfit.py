@@ -35,7 +35,7 @@ from .blocks import Block, build_block, explain_dropped
 from .coltypes import dtypes_attr, stored_dtypes
 from .design import Design, check_rows, check_spec, learn_design, write_design
 from .designbase import DesignBase
-from .errors import ArgumentError, DataError, FormulaError, MissingColumnError, OOCError
+from .errors import DataError, FormulaError, MissingColumnError, OOCError
 from .parts import worker_groups
 from .rowdigests import RowDigests, block_digests, store_digests
 from .sources import WEIGHTS_COL
@@ -207,12 +207,7 @@ def _built(
         values = None
         if extra is not None:
             values = next(extra).iloc[built.pos]
-        elif isinstance(per_row, pd.Series):  # by label, on the rows this block kept
-            if not per_row.index.is_unique:
-                raise ArgumentError(
-                    "the groups Series has repeated labels, so it cannot be matched to the "
-                    "fit's rows by label; pass an array in the order of the fitted rows"
-                )
+        elif isinstance(per_row, (pd.Series, pd.DataFrame)):  # by label, the rows kept
             values = per_row.reindex(built.index).to_numpy()
         m = built.x.shape[0]
         if isinstance(per_row, np.ndarray):
@@ -422,7 +417,7 @@ class DeferredDesign(DesignBase):
                     "value per fitted row"
                 )
             per_row = self._table.select(per_row)
-        elif self._stored is not None and not isinstance(per_row, pd.Series):
+        elif self._stored is not None and not isinstance(per_row, (pd.Series, pd.DataFrame)):
             weights = True if self.has_weights else None
             d = self._stored
             graph = reduce.rows_graph(

@@ -226,7 +226,7 @@ def test_cluster_groups_as_arrays_and_series(tmp_path):
 def test_cluster_missing_group_and_single_group():
     df = _panel()
     df.loc[df.index[20], "firm"] = np.nan
-    with pytest.raises(ooc.DataError, match="group is missing"):
+    with pytest.raises(ooc.ArgumentError, match="group is missing"):
         df.ooc.lstsq(FORMULA, cov_type="cluster", cov_kwds={"groups": "firm"})
     df["one"] = 1
     with pytest.raises(ooc.DataError, match="at least two groups"):

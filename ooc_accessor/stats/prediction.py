@@ -19,6 +19,7 @@ from scipy import stats as sps
 
 from ..blocks import Block
 from ..errors import ArgumentError, ArgumentTypeError, DataError
+from ..fitstats import check_alpha
 from ..sources import sample_dim_of
 
 __all__ = ["PredictionResults", "get_prediction", "prediction_blocks"]
@@ -101,6 +102,7 @@ class PredictionResults:
 
     def conf_int(self, obs: bool = False, alpha: float = 0.05) -> np.ndarray:
         """Intervals for the mean (or, ``obs=True``, for a new observation), ``(n, 2)``."""
+        check_alpha(alpha)
         se = self.se_obs if obs else self.se_mean
         q = self.dist.ppf(1 - alpha / 2.0, *self.dist_args)
         return np.column_stack((self.predicted_mean - q * se, self.predicted_mean + q * se))
@@ -108,6 +110,7 @@ class PredictionResults:
     def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame | xr.Dataset:
         """``mean``, ``mean_se``, ``mean_ci_lower/upper``, ``obs_ci_lower/upper`` by row:
         a DataFrame on the data's index, or a Dataset along its sample dimension."""
+        check_alpha(alpha)
         mean_ci, obs_ci = self.conf_int(False, alpha), self.conf_int(True, alpha)
         columns = {
             "mean": self.predicted_mean,

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 from scipy import stats as sps
 from scipy.linalg import solve_triangular
 
@@ -115,9 +116,11 @@ def _group_keys(groups: Any, m: int) -> list[np.ndarray]:
         missing = pd.isna(k)
         if len(k) != m or missing.any():
             where = f"fitted row {int(np.argmax(missing))} of a block" if len(k) == m else ""
-            raise DataError(
-                f"a cluster group is missing ({where}): every fitted row needs a group; "
-                "fill it, or drop those rows before fitting"
+            # an argument's problem, not the data's: a later pass must not blame a change
+            raise ArgumentError(
+                f"a cluster group is missing ({where}): every fitted row needs a group (a "
+                "Series is matched by label: every fitted row's label must be in it); fill "
+                "it, or drop those rows before fitting"
             )
     return keys
 
@@ -229,7 +232,23 @@ def cluster_groups(groups: Any, nobs: int) -> Any:
         if len(groups) > 2:
             raise ArgumentError(f"at most two groupings are supported, not {len(groups)}")
         return list(groups)
-    if isinstance(groups, pd.Series):
+    if isinstance(groups, xr.DataArray):
+        if groups.ndim == 1 and groups.dims[0] in groups.indexes:  # a coordinate: labels
+            dim = groups.dims[0]
+            return pd.Series(groups.values, index=groups.indexes[dim])
+        groups = groups.values  # no labels: positions, as xarray
+    if isinstance(groups, pd.DataFrame) and groups.shape[1] == 1:
+        groups = groups.iloc[:, 0]
+    if isinstance(groups, (pd.Series, pd.DataFrame)):  # matched to the fit's rows by label
+        if isinstance(groups, pd.DataFrame) and groups.shape[1] != 2:
+            raise ArgumentError(
+                f"a DataFrame of groups needs one or two columns, not {groups.shape[1]}"
+            )
+        if not groups.index.is_unique:
+            raise ArgumentError(
+                "the groups have repeated row labels, so they cannot be matched to the fit's "
+                "rows by label; pass an array in the order of the fitted rows"
+            )
         return groups
     if isinstance(groups, tuple):  # statsmodels' two-way form: a pair of arrays
         groups = np.column_stack([np.asarray(g) for g in groups])

@@ -171,3 +171,71 @@ def test_comparison_of_fits_on_other_rows_or_weights_is_refused():
         full.compare_f_test(df.assign(w=100.0).ooc.lstsq("y ~ x", weights="w"))
     with pytest.raises(ooc.ArgumentError, match="number of rows"):
         full.compare_lr_test(df.iloc[:100].ooc.lstsq("y ~ x"))
+
+
+# -- the second, short pass: cluster groups, predictions, read_csv's parse thread ------------
+def _firms(n=300, seed=5):
+    df = _hetero(n, seed)
+    rng = np.random.default_rng(seed)
+    df["firm"] = rng.integers(0, 25, n)
+    df["year"] = rng.integers(0, 6, n)
+    df.index = pd.Index(np.arange(n) * 3 + 7, name="row")
+    return df
+
+
+def test_cluster_groups_with_labels_are_matched_by_label():
+    import xarray as xr
+
+    df = _firms()
+    ref = smf.ols("y ~ x + z", df).fit(cov_type="cluster", cov_kwds={"groups": df.firm.values})
+    fit = df.ooc.lstsq("y ~ x + z", chunksize=37)
+    shuffled = df.firm.iloc[::-1]
+    da = xr.DataArray(shuffled.values, dims="row", coords={"row": shuffled.index})
+    for groups in (shuffled, da, shuffled.to_frame()):
+        robust = fit.get_robustcov_results("cluster", groups=groups, use_t=False)
+        np.testing.assert_allclose(robust.bse, ref.bse, rtol=1e-8)
+    two = df[["firm", "year"]].iloc[::-1]
+    ref2 = smf.ols("y ~ x + z", df).fit(
+        cov_type="cluster", cov_kwds={"groups": df[["firm", "year"]].to_numpy()}
+    )
+    robust = fit.get_robustcov_results("cluster", groups=two, use_t=False)
+    np.testing.assert_allclose(robust.bse, ref2.bse, rtol=1e-8)
+
+
+def test_cluster_fit_update_and_missing_groups_are_named():
+    df = _firms()
+    fit = df.iloc[:200].ooc.lstsq("y ~ x + z", cov_type="cluster", cov_kwds={"groups": "firm"})
+    with pytest.raises(ooc.ArgumentError, match="new rows' groups"):
+        fit.update(df.iloc[200:])
+    df.loc[df.index[3], "firm"] = np.nan
+    with pytest.raises(ooc.ArgumentError, match="cluster group is missing"):
+        df.ooc.lstsq("y ~ x + z", cov_type="cluster", cov_kwds={"groups": "firm"})
+
+
+def test_prediction_intervals_refuse_a_bad_alpha():
+    df = _hetero()
+    pred = df.ooc.lstsq("y ~ x + z").get_prediction(df.iloc[:5])
+    for alpha in (1.5, 0, -0.1):
+        with pytest.raises(ooc.ArgumentError, match="between 0 and 1"):
+            pred.summary_frame(alpha)
+
+
+def test_read_csv_refuses_row_names_it_would_drop(tmp_path):
+    p = tmp_path / "r.csv"
+    p.write_text("a,b\n10,1,2\n20,3,4\n30,5,6\n")  # R's write.csv: row names, no header
+    with pytest.raises(ooc.CSVError, match="index_col=0"):
+        ooc.read_csv(p, tmp_path / "r.nc", progress=False, chunksize=2)
+    assert not (tmp_path / "r.nc").exists()
+    ds = ooc.read_csv(p, tmp_path / "r.nc", progress=False, chunksize=2, index_col=0)
+    assert list(ds.indexes[next(iter(ds.sizes))]) == [10, 20, 30]
+
+
+def test_read_csv_names_a_converter_s_error_and_refuses_skipfooter(tmp_path):
+    p = tmp_path / "c.csv"
+    p.write_text("a,b\nx,1\ny,2\n")
+    with pytest.raises(ooc.CSVError, match="KeyError"):
+        ooc.read_csv(p, tmp_path / "c.nc", progress=False, converters={"a": {"x": 1}.__getitem__})
+    with pytest.raises(ooc.CSVError, match="ZeroDivisionError"):
+        ooc.read_csv(p, tmp_path / "c.nc", progress=False, converters={"b": lambda v: 1 / 0})
+    with pytest.raises(ooc.ArgumentError, match="skipfooter"):
+        ooc.read_csv(p, tmp_path / "c.nc", progress=False, skipfooter=1)
