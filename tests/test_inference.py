@@ -21,6 +21,9 @@ CONSTRAINTS = [
 ]
 
 
+KEYS = [("nonrobust", None), ("nonrobust", "w"), ("HC3", None), ("HC3", "w")]
+
+
 def _matrix(terms):
     r = np.zeros((2, len(terms)))
     r[0, terms.index("a")] = 1.0
@@ -113,3 +116,25 @@ def test_constraints_name_terms_not_positions():
         one.t_test("nope = 0")
     with pytest.raises(ooc.ArgumentError):
         one.t_test(np.ones((1, 7)))
+
+
+@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"skip_single": True},
+        {"combine_terms": ["a"]},
+        {"extra_constraints": [("a = b", "a = b")]},
+    ],
+)
+def test_wald_test_terms_equal_statsmodels(fits, key, kwargs):
+    fit, ref = fits[key]
+    ours = fit.wald_test_terms(**kwargs)
+    theirs = ref.wald_test_terms(**kwargs)
+    assert list(ours.table.index) == list(theirs.table.index)
+    assert list(ours.table.columns) == list(theirs.table.columns)
+    np.testing.assert_allclose(
+        ours.table.to_numpy(dtype=float), theirs.table.to_numpy(dtype=float), rtol=1e-8
+    )
+    assert list(ours.summary_frame().columns) == list(theirs.summary_frame().columns)

@@ -20,7 +20,7 @@ from scipy import stats as sps
 from ..errors import ArgumentError, ArgumentTypeError, FormulaError
 from ..fitstats import check_alpha
 
-__all__ = ["ContrastResults", "HypothesisTests"]
+__all__ = ["ContrastResults", "HypothesisTests", "WaldTestResults"]
 
 
 class ContrastResults:
@@ -113,6 +113,29 @@ class ContrastResults:
                 f"p-value={float(self.pvalue)!r}, df_denom={self.df_denom:.3g}>"
             )
         return f"<{self.distribution} test>\n{self.summary_frame()}"
+
+
+class WaldTestResults:
+    """Per-term Wald tests (statsmodels' ``WaldTestResults``): ``table``, ``statistic``,
+    ``pvalues``, ``df_constraints``, ``df_denom`` (F tests) and ``summary_frame()``."""
+
+    def __init__(self, table: pd.DataFrame, distribution: str) -> None:
+        self.table = table
+        self.distribution = distribution
+        self.statistic = table["statistic"].to_numpy()
+        self.pvalues = table["pvalue"].to_numpy()
+        self.df_constraints = table["df_constraint"].to_numpy()
+        if "df_denom" in table:
+            self.df_denom = table["df_denom"].to_numpy()
+
+    def summary_frame(self) -> pd.DataFrame:
+        """The table with statsmodels' display names (``F``/``chi2``, ``P>F``...)."""
+        d = self.distribution
+        names = {"statistic": d, "pvalue": f"P>{d}", "df_constraint": "df constraint"}
+        return self.table.rename(columns={**names, "df_denom": "df denom"})
+
+    def __repr__(self) -> str:
+        return f"<Wald tests by term ({self.distribution})>\n{self.summary_frame()}"
 
 
 def wald_statistic(d: np.ndarray, v: np.ndarray, what: Any) -> tuple[float, int]:
@@ -222,6 +245,54 @@ class HypothesisTests:
         if use_f if use_f is not None else self.use_t:
             return ContrastResults("F", stat / j, self._df_inference, df_num=float(j))
         return ContrastResults("chi2", stat, float(j))
+
+    def wald_test_terms(
+        self,
+        skip_single: bool = False,
+        extra_constraints: list | None = None,
+        combine_terms: list[str] | None = None,
+    ) -> WaldTestResults:
+        """A joint Wald test of each formula term's columns being zero (statsmodels').
+
+        Parameters
+        ----------
+        skip_single : bool
+            Leave out terms of one column.
+        extra_constraints : list of (name, constraint), optional
+            More tests, each a name and anything :meth:`wald_test` takes.
+        combine_terms : list of str, optional
+            Also test together every term whose name contains each string.
+
+        Returns
+        -------
+        WaldTestResults
+            ``table``: ``statistic``, ``pvalue``, ``df_constraint`` (and ``df_denom`` for F
+            tests, under ``use_t``) by term.
+        """
+        identity = np.eye(len(self.terms))
+        tests: list[tuple[str, Any]] = []
+        combined: dict[str, list[np.ndarray]] = {c: [] for c in combine_terms or []}
+        for term, cols in self._design.design_infos[1].term_slices.items():
+            name, r = term.name(), identity[cols]
+            for c in combined:
+                if c in name:
+                    combined[c].append(r)
+            if not (skip_single and r.shape[0] == 1):
+                tests.append((name, r))
+        tests += [(c, np.vstack(rs)) for c, rs in combined.items() if rs]
+        tests += list(extra_constraints or [])
+        rows, index = [], []
+        for name, constraint in tests:
+            wt = self.wald_test(constraint)
+            if self.use_t:
+                rows.append([wt.statistic, float(wt.pvalue), int(wt.df_num), wt.df_denom])
+            else:
+                rows.append([wt.statistic, float(wt.pvalue), int(wt.df_denom)])
+            index.append(name)
+        columns = ["statistic", "pvalue", "df_constraint"] + (["df_denom"] if self.use_t else [])
+        return WaldTestResults(
+            pd.DataFrame(rows, index=index, columns=columns), "F" if self.use_t else "chi2"
+        )
 
     def f_test(self, r_matrix: Any) -> ContrastResults:
         """The joint F test of ``R b = q`` (:meth:`wald_test` with ``use_f=True``)."""
