@@ -118,7 +118,9 @@ def test_bench_lstsq_smoke_tables(tmp_path: Path) -> None:
     scale = table_rows(report, "#### Fit time against rows")
     assert [r[0] for r in scale] == ["2,400", "4,800", "12,000", "24,000"]
     targets = report.split("#### Targets", 1)[1].split("#### Machine", 1)[0]
-    assert len(re.findall(r"^- ", targets, flags=re.MULTILINE)) == 4
+    assert len(re.findall(r"^- ", targets, flags=re.MULTILINE)) == 5
+    assert any("get_robustcov_results('HC3')" in n for n in names)
+    assert re.search(r"HC3 pass / the fit alone = \d+\.\d\dx", targets)
 
 
 #: what the machine section of the Step 7 scripts must list
