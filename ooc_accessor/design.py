@@ -216,9 +216,7 @@ def write_design(
     if groups is not None:
         # each worker writes a part store; the store is assembled over them (no row copied)
         def finish(n: int, dropped: int) -> dict[str, Any]:
-            if n == 0:  # a term's NaN, not a missing value, may be the cause
-                explain_dropped(infos, source.blocks(rows), wcol, formula)
-            check_rows(n, dropped, source, p, formula)
+            check_rows(n, dropped, source, infos, rows, wcol, formula)
             return _store_attrs(source, dropped, formula, spec_json, wcol)
 
         write_parts(source, groups, final, layout, (spec_json, formula, missing, wcol), finish)
@@ -227,9 +225,7 @@ def write_design(
             dropped = append_blocks(
                 writer, source, source.blocks(rows), infos, missing, wcol, formula
             )
-            if writer.n == 0:  # a term's NaN, not a missing value, may be the cause
-                explain_dropped(infos, source.blocks(rows), wcol, formula)
-            check_rows(writer.n, dropped, source, p, formula)
+            check_rows(writer.n, dropped, source, infos, rows, wcol, formula)
             writer.commit(_store_attrs(source, dropped, formula, spec_json, wcol))
     if old_parts is not None and old_parts != assemble.parts_dir_of(final):
         assemble.remove_parts(old_parts)
@@ -247,9 +243,24 @@ def check_spec(infos: list[DesignInfo], formula: str) -> str:
     return spec_to_json(design_spec(infos, formula))
 
 
-def check_rows(n: int, dropped: int, source: Any, p: int, formula: str) -> None:
-    """Refuse a store with no rows, or fewer rows than columns."""
+def check_rows(
+    n: int,
+    dropped: int,
+    source: Any,
+    infos: list[DesignInfo],
+    rows: int,
+    wcol: str | None,
+    formula: str,
+) -> None:
+    """Refuse a design with no rows, or fewer rows than columns.
+
+    With no rows, a term's NaN rather than a missing value may be the cause: that is named
+    first (:func:`~ooc_accessor.blocks.explain_dropped`, one more read of ``source`` in
+    blocks of ``rows``).
+    """
+    p = len(infos[1].column_names)
     if n == 0:
+        explain_dropped(infos, source.blocks(rows), wcol, formula)
         columns = [c if c != WEIGHTS_COL else "weights" for c in source.columns]
         raise DataError(
             f"all {dropped} rows were dropped for missing values in the columns "

@@ -38,6 +38,9 @@ class FitStatistics:
 
     _stats: kernels.LstsqStats
     _sol: solve.LstsqSolution
+    #: the covariance behind bse and the tests, and their distributions (statsmodels')
+    cov_type: str = "nonrobust"
+    use_t: bool = True
     terms: list[str]
     response: str
     k_constant: int
@@ -104,13 +107,23 @@ class FitStatistics:
             self._fix(),
         )
 
+    @property
+    def _df_inference(self) -> float:
+        """Degrees of freedom of t and F: ``df_resid``, or a cluster covariance's
+        ``groups - 1`` (statsmodels' ``df_resid_inference``)."""
+        return getattr(self, "df_resid_inference", None) or self.df_resid
+
     def _quantile(self, alpha: float) -> float:
-        """The two-sided critical value (Student t on ``df_resid``)."""
-        return float(sps.t.ppf(1 - alpha / 2, self.df_resid))
+        """The two-sided critical value: Student t (``use_t``) or the normal."""
+        if self.use_t:
+            return float(sps.t.ppf(1 - alpha / 2, self._df_inference))
+        return float(sps.norm.ppf(1 - alpha / 2))
 
     def _two_sided(self, t: np.ndarray) -> np.ndarray:
-        """Two-sided p-values of statistics ``t`` (Student t on ``df_resid``)."""
-        return 2 * sps.t.sf(np.abs(t), self.df_resid)
+        """Two-sided p-values of statistics ``t``: Student t (``use_t``) or the normal."""
+        if self.use_t:
+            return 2 * sps.t.sf(np.abs(t), self._df_inference)
+        return 2 * sps.norm.sf(np.abs(t))
 
     # -- degrees of freedom ---------------------------------------------------------------
     @property
@@ -204,7 +217,7 @@ class FitStatistics:
     @property
     def fvalue(self) -> float:
         """F-statistic of the model against the constant-only (or empty) model."""
-        if getattr(self, "cov_type", "nonrobust") != "nonrobust":
+        if self.cov_type != "nonrobust":
             return self._robust_f()[0]
         if self.df_model <= 0 or self.df_resid <= 0:
             return np.nan
@@ -213,7 +226,7 @@ class FitStatistics:
     @property
     def f_pvalue(self) -> float:
         """p-value of :attr:`fvalue`."""
-        if getattr(self, "cov_type", "nonrobust") != "nonrobust":
+        if self.cov_type != "nonrobust":
             return self._robust_f()[1]
         return float(sps.f.sf(self.fvalue, self.df_model, self.df_resid))
 

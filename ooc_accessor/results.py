@@ -88,36 +88,10 @@ def lstsq_design(design: Design, weights: Any = None) -> LstsqResult:
         graph = reduce.gradient_graph(design.path, design.blocks(), beta, w, design.store_id)
         return reduce.compute(graph)[0]
 
-    fit = _fit(stats, design, w is not None, gradient, _store_pass(design, w))
+    fit = _fit(stats, design, w is not None, gradient, streamfit.store_pass(design, w))
     # weights given here, not the design's own: update() must be told the new rows' weights
     fit._weights_given = isinstance(w, np.ndarray)
     return fit
-
-
-def _store_pass(design: Design, w: np.ndarray | bool | None) -> Callable[..., Any]:
-    """``(fn, *args, per_row=, merge=) ->`` the merge (sum) of ``fn(x, y, w, *args)`` over
-    a stored design's blocks (see :func:`~ooc_accessor.reduce.rows_graph`)."""
-
-    def rows_pass(fn: Callable, *args: Any, per_row: Any = None, merge: Any = None) -> Any:
-        if isinstance(per_row, (pd.Series, pd.DataFrame)):  # by label, the stored labels
-            per_row = _by_label(per_row, design.obs)
-        if isinstance(per_row, list):
-            raise ArgumentError(
-                f"the groups {per_row} name columns, but this fit's rows come from a stored "
-                "design that has none: pass one group value per fitted row (an array of "
-                f"{design.n_obs}), or fit from the data without path="
-            )
-        graph = reduce.rows_graph(
-            design.path, design.blocks(), fn, args, w, design.store_id, per_row, merge
-        )
-        return reduce.compute(graph)[0]
-
-    return rows_pass
-
-
-def _by_label(values: pd.Series | pd.DataFrame, labels: pd.Index) -> np.ndarray:
-    """A Series' (or DataFrame's) values at ``labels`` (each label once in it)."""
-    return values.reindex(labels).to_numpy()
 
 
 def _fit(
@@ -244,7 +218,7 @@ class LstsqResult(RobustCovariance, HypothesisTests, FitStatistics):
         :meth:`update` too), one more pass; ``per_row``: an array of one value per fitted
         row (split among the designs), or column names of the data (no update then)."""
         w = True if self._weighted else None
-        main = self._main_pass or _store_pass(self._design, w)
+        main = self._main_pass or streamfit.store_pass(self._design, w)
         if not self._extra:
             return main(fn, *args, per_row=per_row, merge=merge)
         if isinstance(per_row, (pd.Series, pd.DataFrame)):
@@ -260,10 +234,10 @@ class LstsqResult(RobustCovariance, HypothesisTests, FitStatistics):
         parts, start = [], 0
         for i, d in enumerate(self._designs()):
             values = None if per_row is None else per_row[start : start + d.n_obs]
-            run = main if i == 0 else _store_pass(d, w)
+            run = main if i == 0 else streamfit.store_pass(d, w)
             parts.append(run(fn, *args, per_row=values, merge=merge))
             start += d.n_obs
-        return (merge or (lambda p: np.sum(p, axis=0)))(parts)
+        return (merge or reduce.sum_parts)(parts)
 
     def _with_cov(self, cov_type: str, use_t: bool) -> LstsqResult:
         """A copy whose inference uses ``cov_type`` (the meats' pass is shared)."""

@@ -23,15 +23,15 @@ import xxhash
 
 from . import store
 from .errors import StoreError
-from .manifest import hash_values
 from .rowlabels import index_values
 
 __all__ = ["RowDigests", "block_digests", "store_digests"]
 
 
 def _digest(values: np.ndarray, dtype: Any) -> bytes:
+    """XXH3-128 of values stored as ``dtype`` (text value by value, as the manifest)."""
     h = xxhash.xxh3_128()
-    hash_values(h, values, dtype)
+    store.hash_obs(h, values, dtype)
     return h.digest()
 
 
@@ -54,7 +54,7 @@ def block_digests(
         raise StoreError(
             f"row labels changed kind from {labels[0]} to {kind}; give the source one index type"
         )
-    out["obs"] = _digest(values, None if store.is_text(labels[1]) else labels[1])
+    out["obs"] = _digest(values, labels[1])
     return out
 
 
@@ -105,9 +105,7 @@ def store_digests(path: str, sizes: list[int]) -> tuple[dict[str, str], dict[str
             digests = {}
             for name in variables:
                 ds = f[name]
-                values = ds[a : a + m]
-                text = h5py.check_string_dtype(ds.dtype) is not None
-                digests[name] = _digest(values, None if text else values.dtype)
+                digests[name] = _digest(ds[a : a + m], ds.dtype)
             out.add(m, digests)
             a += m
     return out.result(), store.read_label_hints(path)

@@ -21,6 +21,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -31,11 +32,11 @@ from threadpoolctl import threadpool_limits
 
 from . import kernels, reduce, solve, store
 from .arguments import resolve_chunksize
-from .blocks import Block, build_block, explain_dropped
+from .blocks import Block, build_block
 from .coltypes import dtypes_attr, stored_dtypes
 from .design import Design, check_rows, check_spec, learn_design, write_design
 from .designbase import DesignBase
-from .errors import DataError, FormulaError, MissingColumnError, OOCError
+from .errors import ArgumentError, DataError, FormulaError, MissingColumnError, OOCError
 from .parts import worker_groups
 from .rowdigests import RowDigests, block_digests, store_digests
 from .sources import WEIGHTS_COL
@@ -45,6 +46,7 @@ __all__ = [
     "DeferredDesign",
     "StreamedStats",
     "one_response",
+    "store_pass",
     "stream_gradient",
     "stream_rows",
     "stream_stats",
@@ -252,15 +254,8 @@ def stream_stats(
     blocks = _built(source, infos, rows, missing, wcol, formula, dropped, hashes)
     _pipeline(blocks, fold, take)
     n = sum(hashes.sizes)
-    p = len(infos[1].column_names)
-    if n == 0:  # a term's NaN, not a missing value, may be the cause
-        explain_dropped(infos, source.blocks(rows), wcol, formula)
-    check_rows(n, dropped[0], source, p, formula)
+    check_rows(n, dropped[0], source, infos, rows, wcol, formula)
     return StreamedStats(merged.result(), n, dropped[0], hashes)
-
-
-def _sum(parts: list) -> Any:
-    return np.sum(parts, axis=0)
 
 
 def stream_rows(
@@ -275,7 +270,7 @@ def stream_rows(
     fitted: RowDigests,
     what: str = "a pass after the fit",
     per_row: Any = None,
-    merge: Callable[[list], Any] = _sum,
+    merge: Callable[[list], Any] = reduce.sum_parts,
 ) -> Any:
     """The merge (by default the sum) over the source's blocks, rebuilt, of ``fn(x, y, w,
     *args)``, or ``fn(x, y, w, values, *args)`` with ``per_row`` (see :func:`_built`).
@@ -300,20 +295,8 @@ def stream_rows(
         hashes.add(item[0].x.shape[0], folded[1])
 
     built = _built(source, infos, rows, missing, wcol, formula, [0], hashes, per_row)
-    try:
+    with _as_fitted(formula):
         _pipeline(built, fold, take)
-    except OOCError as exc:
-        if isinstance(exc, DataError):  # the fit's data passed these checks: they changed
-            raise DataError(
-                f"the data of {formula!r} cannot be rebuilt as it was fitted ({exc}): "
-                f"{_CHANGED_WHY}"
-            ) from exc
-        raise
-    except Exception as exc:  # a column gone or renamed, the frame reshaped
-        raise DataError(
-            f"the data of {formula!r} cannot be read as it was fitted "
-            f"({type(exc).__name__}: {exc}): {_CHANGED_WHY}"
-        ) from exc
     found = hashes.result()
     changed = [name for name, d in fitted.result().items() if found.get(name) != d]
     if changed:
@@ -351,6 +334,56 @@ _CHANGED_WHY = (
     "is evaluated (random numbers, a clock, a counter). Fit again on data that stays as it "
     "is, or pass path= so that the design is built once, stored, and fitted from the store"
 )
+
+
+def store_pass(design: Design, w: np.ndarray | bool | None) -> Callable[..., Any]:
+    """``(fn, *args, per_row=, merge=) ->`` the merge (sum) of ``fn(x, y, w, *args)`` over
+    a stored design's blocks (see :func:`~ooc_accessor.reduce.rows_graph`)."""
+
+    def rows_pass(fn: Callable, *args: Any, per_row: Any = None, merge: Any = None) -> Any:
+        if isinstance(per_row, (pd.Series, pd.DataFrame)):  # by label, the stored labels
+            per_row = _by_label(per_row, design.obs)
+        if isinstance(per_row, list):
+            raise ArgumentError(
+                f"the groups {per_row} name columns, but this fit's rows come from a stored "
+                "design that has none: pass one group value per fitted row (an array of "
+                f"{design.n_obs}), or fit from the data without path="
+            )
+        graph = reduce.rows_graph(
+            design.path, design.blocks(), fn, args, w, design.store_id, per_row, merge
+        )
+        return reduce.compute(graph)[0]
+
+    return rows_pass
+
+
+def _by_label(values: pd.Series | pd.DataFrame, labels: pd.Index) -> np.ndarray:
+    """A Series' (or DataFrame's) values at ``labels`` (each label once in it)."""
+    return values.reindex(labels).to_numpy()
+
+
+@contextmanager
+def _as_fitted(formula: str) -> Iterator[None]:
+    """Rows of a fit built again from its data: what goes wrong is the data's change.
+
+    The fit's data passed every check once, so a DataError now means they changed; any
+    other error but the library's own (a column gone or renamed, the frame reshaped) is
+    one too, and is said so instead of escaping as a bare KeyError.
+    """
+    try:
+        yield
+    except DataError as exc:
+        raise DataError(
+            f"the data of the fit of {formula!r} changed after it was fitted ({exc}): "
+            f"{_CHANGED_WHY}"
+        ) from exc
+    except OOCError:
+        raise
+    except Exception as exc:
+        raise DataError(
+            f"the data of the fit of {formula!r} cannot be read as it was fitted "
+            f"({type(exc).__name__}: {exc}): {_CHANGED_WHY}"
+        ) from exc
 
 
 class DeferredDesign(DesignBase):
@@ -419,11 +452,7 @@ class DeferredDesign(DesignBase):
             per_row = self._table.select(per_row)
         elif self._stored is not None and not isinstance(per_row, (pd.Series, pd.DataFrame)):
             weights = True if self.has_weights else None
-            d = self._stored
-            graph = reduce.rows_graph(
-                d.path, d.blocks(), fn, args, weights, d.store_id, per_row=per_row, merge=merge
-            )
-            return reduce.compute(graph)[0]
+            return store_pass(self._stored, weights)(fn, *args, per_row=per_row, merge=merge)
         return stream_rows(
             self._source,
             *self._pass,
@@ -431,7 +460,7 @@ class DeferredDesign(DesignBase):
             args,
             self._fitted,
             per_row=per_row,
-            merge=merge or _sum,
+            merge=merge or reduce.sum_parts,
         )
 
     def gradient(self, beta: np.ndarray) -> np.ndarray:
@@ -452,7 +481,7 @@ class DeferredDesign(DesignBase):
         """The design written to its store (once), checked against the fit's digests."""
         if self._stored is not None:
             return self._stored
-        try:
+        with _as_fitted(self.formula):
             design = write_design(
                 self._source,
                 self._infos,
@@ -461,18 +490,6 @@ class DeferredDesign(DesignBase):
                 eval_env=self._eval_env,
                 **self._write_args,
             )
-        except DataError as exc:  # the fit's data passed these checks: they changed
-            raise DataError(
-                f"the data of the fit of {self.formula!r} changed after it was fitted "
-                f"({exc}): {_CHANGED_WHY}"
-            ) from exc
-        except OOCError:
-            raise
-        except Exception as exc:  # a column gone or renamed, the frame reshaped
-            raise DataError(
-                f"the data of the fit of {self.formula!r} cannot be read as it was fitted "
-                f"({type(exc).__name__}: {exc}): {_CHANGED_WHY}"
-            ) from exc
         found, hints = store_digests(design.path, self._fitted.sizes)
         changed = [name for name, d in self._fitted.result().items() if found.get(name) != d]
         if hints != self._fitted.hints:

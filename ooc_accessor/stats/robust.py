@@ -274,8 +274,6 @@ class RobustCovariance:
     :meth:`get_robustcov_results` share that one pass.
     """
 
-    cov_type: str = "nonrobust"
-    use_t: bool = True
     _meats: np.ndarray | None = None
     _robust_s: np.ndarray | None = None
 
@@ -402,23 +400,6 @@ class RobustCovariance:
         elif cov_type != "nonrobust":
             out._robust_s = self._hc_s(cov_type)
         return out
-
-    # -- inference under the result's covariance -------------------------------------------
-    @property
-    def _df_inference(self) -> float:
-        """Degrees of freedom of t and F: ``df_resid``, or a cluster covariance's
-        ``groups - 1`` (statsmodels' ``df_resid_inference``)."""
-        return getattr(self, "df_resid_inference", None) or self.df_resid
-
-    def _quantile(self, alpha: float) -> float:
-        if self.use_t:
-            return float(sps.t.ppf(1 - alpha / 2, self._df_inference))
-        return float(sps.norm.ppf(1 - alpha / 2))
-
-    def _two_sided(self, t: np.ndarray) -> np.ndarray:
-        if self.use_t:
-            return 2 * sps.t.sf(np.abs(t), self._df_inference)
-        return 2 * sps.norm.sf(np.abs(t))
 
     def _robust_f(self) -> tuple[float, float]:
         """statsmodels' F test that every coefficient but the constant is zero, under the

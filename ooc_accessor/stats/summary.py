@@ -24,6 +24,15 @@ def _fmt(v: float) -> str:
     return f"{v:.4f}"
 
 
+def _html_rows(rows: list[tuple[str, str, str, str]]) -> str:
+    """Label/value pairs, two to a row, as HTML table rows."""
+    return "".join(
+        f"<tr><th>{html.escape(a)}</th><td>{html.escape(b)}</td>"
+        f"<th>{html.escape(c)}</th><td>{html.escape(d)}</td></tr>"
+        for a, b, c, d in rows
+    )
+
+
 class Summary:
     """Printable summary of an :class:`~ooc_accessor.results.LstsqResult`, laid out like
     statsmodels'."""
@@ -122,17 +131,9 @@ class Summary:
 
     def as_html(self) -> str:
         """The summary as HTML tables."""
-        head = "".join(
-            f"<tr><th>{html.escape(a)}</th><td>{html.escape(b)}</td>"
-            f"<th>{html.escape(c)}</th><td>{html.escape(d)}</td></tr>"
-            for a, b, c, d in self._header()
-        )
+        head = _html_rows(self._header())
         caption = f"<caption>{self.result.model_name} Regression Results</caption>"
-        bottom = "".join(
-            f"<tr><th>{html.escape(a)}</th><td>{html.escape(b)}</td>"
-            f"<th>{html.escape(c)}</th><td>{html.escape(d)}</td></tr>"
-            for a, b, c, d in self._diagnostics()
-        )
+        bottom = _html_rows(self._diagnostics())
         return (
             f"<table class='simpletable'>{caption}{head}</table>"
             + self.table().to_html(float_format=_fmt)
