@@ -15,6 +15,7 @@ from .errors import (
     ArgumentTypeError,
     ChunkingError,
     ColumnTypeError,
+    ConvergenceError,
     CSVError,
     CSVNotFoundError,
     DataError,
@@ -22,6 +23,7 @@ from .errors import (
     MissingColumnError,
     NotFittedError,
     OOCError,
+    PerfectSeparationError,
     PrecisionWarning,
     RankWarning,
     StoreError,
@@ -32,6 +34,7 @@ from .errors import (
 from .opening import open_design
 from .pca import IncrementalPCA
 from .results import LstsqResult, Summary, SVDResult
+from .stats.glmresults import GLMResults
 
 try:
     __version__ = version("ooc_accessor")
@@ -45,14 +48,17 @@ __all__ = [
     "CSVNotFoundError",
     "ChunkingError",
     "ColumnTypeError",
+    "ConvergenceError",
     "DataError",
     "Design",
     "FormulaError",
+    "GLMResults",
     "IncrementalPCA",
     "LstsqResult",
     "MissingColumnError",
     "NotFittedError",
     "OOCError",
+    "PerfectSeparationError",
     "PrecisionWarning",
     "RankWarning",
     "SVDResult",

@@ -17,6 +17,8 @@ from .arguments import check_keywords
 from .design import Design, build_design, capture_env
 from .pca import IncrementalPCA, pca
 from .results import LstsqResult, SVDResult, lstsq, svd
+from .stats.glmfit import glm
+from .stats.glmresults import GLMResults
 
 _DESIGN_ARGS = (
     "formula",
@@ -88,6 +90,46 @@ class _OocMixin:
         env = capture_env(eval_env)
         robust = {"cov_type": cov_type, "cov_kwds": cov_kwds, "use_t": use_t}
         return lstsq(self._obj, formula, weights, dim=dim, eval_env=env, **robust, **design_kwargs)
+
+    def glm(
+        self,
+        formula: str,
+        family: Any = "gaussian",
+        link: Any = None,
+        var_weights: Any = None,
+        freq_weights: Any = None,
+        offset: Any = None,
+        exposure: Any = None,
+        *,
+        dim: str | None = None,
+        eval_env: Any = 0,
+        maxiter: int = 100,
+        tol: float = 1e-8,
+        **design_kwargs: Any,
+    ) -> GLMResults:
+        """A generalized linear model of ``formula`` by IRLS (statsmodels' GLM names).
+
+        ``family`` is a name (``"binomial"``, ``"poisson"``, ``"gamma"``...) or a
+        statsmodels family; ``offset``, ``exposure``, ``var_weights`` and ``freq_weights``
+        a column's name or one value per row. See :func:`ooc_accessor.stats.glmfit.glm`
+        for the parameters.
+        """
+        env = capture_env(eval_env)
+        return glm(
+            self._obj,
+            formula,
+            family,
+            link,
+            var_weights,
+            freq_weights,
+            offset,
+            exposure,
+            dim=dim,
+            eval_env=env,
+            maxiter=maxiter,
+            tol=tol,
+            **design_kwargs,
+        )
 
     def svd(
         self,

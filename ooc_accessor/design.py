@@ -48,6 +48,7 @@ from .spec import (
 if TYPE_CHECKING:
     from .pca import IncrementalPCA
     from .results import LstsqResult, SVDResult
+    from .stats.glmresults import GLMResults
 
 __all__ = ["Design", "build_design", "capture_env"]
 
@@ -439,6 +440,52 @@ class Design(DesignBase):
         from .results import lstsq_design
 
         return lstsq_design(self, weights=weights)
+
+    def glm(
+        self,
+        family: Any = "gaussian",
+        link: Any = None,
+        var_weights: Any = None,
+        freq_weights: Any = None,
+        offset: Any = None,
+        exposure: Any = None,
+        *,
+        maxiter: int = 100,
+        tol: float = 1e-8,
+    ) -> GLMResults:
+        """A generalized linear model of y on X by IRLS, one pass over the store per
+        iteration (statsmodels' ``GLM(...).fit()``).
+
+        Parameters
+        ----------
+        family : str or statsmodels family
+            ``"binomial"``, ``"poisson"``, ``"gamma"``, ``"gaussian"``,
+            ``"inverse_gaussian"``, ``"negativebinomial"``, ``"tweedie"`` or an instance.
+        link : str or statsmodels link, optional
+            With a family name; its canonical link by default.
+        var_weights, freq_weights, offset, exposure : array-like, optional
+            One value per stored row (a Series or DataArray aligned on :attr:`obs`) or
+            one number for all; a stored design has no columns to name.
+        maxiter, tol : int, float
+            statsmodels' IRLS iteration limit and deviance tolerance.
+
+        Returns
+        -------
+        GLMResults
+        """
+        from .stats.glmfit import glm_design
+
+        return glm_design(
+            self,
+            family,
+            link,
+            var_weights,
+            freq_weights,
+            offset,
+            exposure,
+            maxiter=maxiter,
+            tol=tol,
+        )
 
     def svd(self, k: int | None = None) -> SVDResult:
         """Thin SVD of X: ``s`` and ``Vt`` in one pass (TSQR), ``U`` stored in a second.

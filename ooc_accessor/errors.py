@@ -21,11 +21,13 @@ __all__ = [
     "CSVNotFoundError",
     "ChunkingError",
     "ColumnTypeError",
+    "ConvergenceError",
     "DataError",
     "FormulaError",
     "MissingColumnError",
     "NotFittedError",
     "OOCError",
+    "PerfectSeparationError",
     "RankWarning",
     "StoreError",
     "StoreNotFoundError",
@@ -96,6 +98,15 @@ class UnsafeCodeError(OOCError, ValueError):
     literals and allow-listed functions before anything is evaluated. Opening a store whose
     formula calls other functions needs an explicit opt-in naming them.
     """
+
+
+class PerfectSeparationError(DataError):
+    """A GLM's fitted means meet every response (perfect separation or prediction): its
+    coefficients are not identified."""
+
+
+class ConvergenceError(OOCError, RuntimeError):
+    """An iterative fit (a GLM's IRLS) did not converge; the message holds its history."""
 
 
 class NotFittedError(OOCError, _SklearnNotFittedError):

@@ -18,25 +18,30 @@ from .errors import ArgumentError, ColumnTypeError, DataError
 from .translate import label
 
 
-def weights_array(weights: Any) -> np.ndarray:
+def _one(name: str) -> str:
+    """What one of ``name`` is called in a message: "weight", or "value" (an offset)."""
+    return "weight" if name == "weights" else "value"
+
+
+def weights_array(weights: Any, name: str = "weights") -> np.ndarray:
     """Weights given as a sequence or array: one number per row, as float64."""
     arr = np.asarray(weights)
     if arr.ndim != 1:
         raise ArgumentError(
-            f"weights has shape {arr.shape}; pass one weight per row (a 1-D array, a list, "
+            f"{name} has shape {arr.shape}; pass one {_one(name)} per row (a 1-D array, a list, "
             "a Series or a column name)"
         )
     try:
         return arr.astype(np.float64)
     except (TypeError, ValueError) as exc:
         raise ColumnTypeError(
-            f"weights must be numbers, but holds {arr.dtype} values ({exc}); convert them "
+            f"{name} must be numbers, but holds {arr.dtype} values ({exc}); convert them "
             "(pd.to_numeric) or pass a numeric column's name"
         ) from exc
 
 
 def align_weights(
-    weights: pd.Series, index: pd.Index, whose: str, kind: str = "Series"
+    weights: pd.Series, index: pd.Index, whose: str, kind: str = "Series", name: str = "weights"
 ) -> np.ndarray:
     """A weights Series as one value per row of ``index``, aligned by label.
 
@@ -47,27 +52,27 @@ def align_weights(
     if not weights.index.equals(index):
         if weights.index.has_duplicates or index.has_duplicates:
             raise ArgumentError(
-                f"weights is a {kind} whose labels differ from the {whose} row labels and "
+                f"{name} is a {kind} whose labels differ from the {whose} row labels and "
                 "repeat, so it cannot be aligned by label; pass it on those labels "
-                "(weights.set_axis(index)) or as an array in row order"
+                f"({name}.set_axis(index)) or as an array in row order"
             )
         absent = ~index.isin(weights.index)
         if absent.any():
             raise DataError(
-                f"weights lacks {int(absent.sum())} of the {whose} row labels (the first: "
-                f"{label(index[absent][0])!r}); pass a weight for every row, labeled like "
+                f"{name} lacks {int(absent.sum())} of the {whose} row labels (the first: "
+                f"{label(index[absent][0])!r}); pass a {_one(name)} for every row, labeled like "
                 "the rows (or an array in row order)"
             )
         weights = weights.reindex(index)
-    return _numbers(weights)
+    return _numbers(weights, name)
 
 
-def _numbers(weights: pd.Series) -> np.ndarray:
+def _numbers(weights: pd.Series, name: str = "weights") -> np.ndarray:
     try:
         return weights.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError) as exc:
         raise ColumnTypeError(
-            f"weights must be numbers, but holds {weights.dtype} values ({exc}); convert "
+            f"{name} must be numbers, but holds {weights.dtype} values ({exc}); convert "
             "them (pd.to_numeric) or pass a numeric column's name"
         ) from exc
 
@@ -79,6 +84,7 @@ def row_weights(
     whose: str,
     count: str,
     dim: str | None = None,
+    name: str = "weights",
 ) -> np.ndarray:
     """``weights`` (a Series, a DataArray, an array, a list or one number for every row)
     as one float per row.
@@ -99,6 +105,8 @@ def row_weights(
     dim : str, optional
         The one dimension a DataArray must lie along (a Dataset's sample dimension); any
         one dimension when None.
+    name : str
+        What the values are, for messages (``"weights"``, ``"offset"``...).
 
     Returns
     -------
@@ -112,28 +120,30 @@ def row_weights(
             along = f"({dim!r},)" if dim is not None else "one dimension"
             only = repr(dim) if dim is not None else "the sample dimension"
             raise ArgumentError(
-                f"weights has dims {weights.dims}; expected {along}: pass a DataArray "
-                f"along {only} only, one weight per row"
+                f"{name} has dims {weights.dims}; expected {along}: pass a DataArray "
+                f"along {only} only, one {_one(name)} per row"
             )
         (wdim,) = weights.dims
         if wdim in weights.indexes and index is not None:
             # a coordinate on both sides: align by label, as xarray does
             series = pd.Series(np.asarray(weights.values), index=weights.indexes[wdim])
-            return align_weights(series, index, whose, "DataArray")
-        values = weights_array(weights.values)  # no labels to match: positions, as xarray
+            return align_weights(series, index, whose, "DataArray", name)
+        values = weights_array(weights.values, name)  # no labels to match: positions, as xarray
     elif isinstance(weights, pd.Series):
         # rows without labels are labeled by position, like the blocks handed on
-        values = align_weights(weights, pd.RangeIndex(n_rows) if index is None else index, whose)
+        values = align_weights(
+            weights, pd.RangeIndex(n_rows) if index is None else index, whose, "Series", name
+        )
     elif isinstance(weights, (int, float, np.integer, np.floating)) and not isinstance(
         weights, (bool, np.bool_)
     ):
         # one weight for every row, as statsmodels' WLS takes a scalar
         values = np.full(n_rows, float(weights))
     else:
-        values = weights_array(weights)
+        values = weights_array(weights, name)
     if values.shape[0] != n_rows:
         raise ArgumentError(
-            f"weights has {values.shape[0]} values for {count}; pass one weight per row "
+            f"{name} has {values.shape[0]} values for {count}; pass one {_one(name)} per row "
             "(a Series, or a DataArray with a coordinate, is aligned by label)"
         )
     return values

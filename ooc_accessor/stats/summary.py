@@ -12,10 +12,11 @@ import pandas as pd
 from ..fitstats import check_alpha
 from .diagnostics import residual_diagnostics
 
-__all__ = ["Summary"]
+__all__ = ["Summary", "fmt"]
 
 
-def _fmt(v: float) -> str:
+def fmt(v: float) -> str:
+    """A number as the summary shows it (4 decimals, or 3 digits in e-notation)."""
     if not np.isfinite(v):
         return str(v)
     a = abs(v)
@@ -42,17 +43,26 @@ class Summary:
         self.result = result
         self.alpha = alpha
 
+    @staticmethod
+    def _now() -> tuple[str, str]:
+        """Today's date and the time, as statsmodels prints them."""
+        now = _dt.datetime.now()
+        return now.strftime("%a, %d %b %Y"), now.strftime("%H:%M:%S")
+
+    def _title(self) -> str:
+        return f"{self.result.model_name} Regression Results"
+
     def _header(self) -> list[tuple[str, str, str, str]]:
         r = self.result
-        now = _dt.datetime.now()
+        day, clock = self._now()
         return [
-            ("Dep. Variable:", r.response, "R-squared:", _fmt(r.rsquared)),
-            ("Model:", r.model_name, "Adj. R-squared:", _fmt(r.rsquared_adj)),
-            ("Method:", "Least Squares (TSQR)", "F-statistic:", _fmt(r.fvalue)),
-            ("Date:", now.strftime("%a, %d %b %Y"), "Prob (F-statistic):", _fmt(r.f_pvalue)),
-            ("Time:", now.strftime("%H:%M:%S"), "Log-Likelihood:", _fmt(r.llf)),
-            ("No. Observations:", str(r._stats.nobs), "AIC:", _fmt(r.aic)),
-            ("Df Residuals:", f"{r.df_resid:.0f}", "BIC:", _fmt(r.bic)),
+            ("Dep. Variable:", r.response, "R-squared:", fmt(r.rsquared)),
+            ("Model:", r.model_name, "Adj. R-squared:", fmt(r.rsquared_adj)),
+            ("Method:", "Least Squares (TSQR)", "F-statistic:", fmt(r.fvalue)),
+            ("Date:", day, "Prob (F-statistic):", fmt(r.f_pvalue)),
+            ("Time:", clock, "Log-Likelihood:", fmt(r.llf)),
+            ("No. Observations:", str(r._stats.nobs), "AIC:", fmt(r.aic)),
+            ("Df Residuals:", f"{r.df_resid:.0f}", "BIC:", fmt(r.bic)),
             ("Df Model:", f"{r.df_model:.0f}", "Rank:", str(r.rank)),
             ("Covariance Type:", r.cov_type, "", ""),
         ]
@@ -91,13 +101,13 @@ class Summary:
         tab = self.table()
         w0 = max(12, max(len(t) for t in tab.index) + 1)
         cells = {
-            col: [f"{v:.3f}" if col.startswith("P>|") else _fmt(v) for v in tab[col]]
+            col: [f"{v:.3f}" if col.startswith("P>|") else fmt(v) for v in tab[col]]
             for col in tab.columns
         }
         # every column at least one space wider than its longest entry: never run together
         widths = {c: max(11, len(c) + 1, *(len(v) + 1 for v in cells[c])) for c in tab.columns}
         width = w0 + sum(widths.values())
-        title = f"{self.result.model_name} Regression Results".center(width)
+        title = self._title().center(width)
         half = width // 2
         lines = [title, "=" * width]
 
@@ -115,8 +125,15 @@ class Summary:
             row = "".join(f"{cells[c][i]:>{widths[c]}}" for c in tab.columns)
             lines.append(f"{term:<{w0}}" + row)
         lines.append("=" * width)
-        pairs(self._diagnostics())
-        lines.append("=" * width)
+        bottom = self._diagnostics()
+        if bottom:
+            pairs(bottom)
+            lines.append("=" * width)
+        lines.extend(f"[{i + 1}] {n}" for i, n in enumerate(self._notes()))
+        return "\n".join(lines)
+
+    def _notes(self) -> list[str]:
+        """The numbered notes under the table."""
         notes = []
         if self.result.rank < len(self.result.terms):
             notes.append(
@@ -126,18 +143,18 @@ class Summary:
         with np.errstate(over="ignore", divide="ignore"):  # columns 1e200 and 1e-200 apart
             cond = np.float64(sv[0]) / sv[-1] if sv[-1] > 0 else np.inf
         notes.append(f"Smallest singular value {sv[-1]:.3g}, condition number {cond:.3g}.")
-        lines.extend(f"[{i + 1}] {n}" for i, n in enumerate(notes))
-        return "\n".join(lines)
+        return notes
 
     def as_html(self) -> str:
         """The summary as HTML tables."""
         head = _html_rows(self._header())
-        caption = f"<caption>{self.result.model_name} Regression Results</caption>"
-        bottom = _html_rows(self._diagnostics())
+        caption = f"<caption>{html.escape(self._title())}</caption>"
+        rows = self._diagnostics()
+        bottom = f"<table class='simpletable'>{_html_rows(rows)}</table>" if rows else ""
         return (
             f"<table class='simpletable'>{caption}{head}</table>"
-            + self.table().to_html(float_format=_fmt)
-            + f"<table class='simpletable'>{bottom}</table>"
+            + self.table().to_html(float_format=fmt)
+            + bottom
         )
 
     def __str__(self) -> str:

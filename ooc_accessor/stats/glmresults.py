@@ -1,0 +1,455 @@
+"""A fitted GLM with statsmodels' ``GLMResults`` names and values.
+
+Holds the IRLS fit's small factors (coefficients, their covariance, the sums of the last
+pass); statistics that need the final means over all rows (``llf``, ``null_deviance``,
+``llnull``) take one more pass the first time any of them is asked for. Row-length outputs
+(``fittedvalues``, the residuals) are lazy, computed block by block from the stored design.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import dask.array as dsa
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import stats as sps
+from statsmodels.genmod import families as smf
+
+from .. import labels
+from ..errors import ArgumentError
+from ..fitstats import check_alpha
+from .glm import Extras, IRLSFit, design_pass
+from .inference import HypothesisTests
+from .prediction import prediction_blocks
+from .rowvalues import row_values
+from .summary import Summary, fmt
+
+__all__ = ["GLMResults", "GLMSummary"]
+
+
+def _null_block(
+    path: str, a: int, b: int, version: str, extras: Extras, family: smf.Family, c: float
+) -> np.ndarray:
+    """Leaf: ``[sum w z, sum w]`` of the constant-only model's IRLS step at ``c``."""
+    from ..store import read_block
+
+    (y,) = read_block(path, a, b, ("y",), version)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    iw = _iw(extras, y.size)
+    eta = c + (0.0 if extras.offset is None else extras.offset)
+    with np.errstate(all="ignore"):
+        mu = family.fitted(eta)
+        w = iw * family.weights(mu)
+        z = eta + family.link.deriv(mu) * (y - mu)
+    if extras.offset is not None:
+        z = z - extras.offset
+    return np.array([np.sum(w * z), np.sum(w)])
+
+
+def _iw(extras: Extras, m: int) -> np.ndarray:
+    vw = np.ones(m) if extras.var_weights is None else extras.var_weights
+    return vw if extras.freq_weights is None else vw * extras.freq_weights
+
+
+def _final_block(
+    path: str,
+    a: int,
+    b: int,
+    version: str,
+    extras: Extras,
+    family: smf.Family,
+    beta: np.ndarray,
+    llf_scale: float,
+    scale: float,
+    null: float,
+) -> np.ndarray:
+    """Leaf: ``[llf, null deviance, llnull]`` sums of a block (statsmodels' functions)."""
+    from ..store import read_block
+
+    x, y = read_block(path, a, b, ("X", "y"), version)
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    off = 0.0 if extras.offset is None else extras.offset
+    vw = 1.0 if extras.var_weights is None else extras.var_weights
+    fw = 1.0 if extras.freq_weights is None else extras.freq_weights
+    with np.errstate(all="ignore"):
+        mu = family.fitted(x @ beta + off)
+        # the null model: a constant mean without an offset, else the constant c plus it
+        mu0 = np.full(y.size, null) if extras.offset is None else family.fitted(null + off)
+        return np.array(
+            [
+                family.loglike(y, mu, vw, fw, llf_scale),
+                family.deviance(y, mu0, vw, fw),
+                family.loglike(y, mu0, vw, fw, scale),
+            ]
+        )
+
+
+class GLMResults(HypothesisTests):
+    """A generalized linear model fitted by IRLS out of core (statsmodels' ``GLMResults``).
+
+    Attributes
+    ----------
+    params, bse, tvalues, pvalues : pandas.Series or xarray.DataArray
+        By term (z statistics and normal p-values, as statsmodels' default ``use_t=False``).
+    deviance, pearson_chi2, scale : float
+        At the fitted means.
+    null_deviance, llf, llnull, aic, bic, bic_llf, bic_deviance : float
+        One more pass over the rows, the first time one is asked for.
+    nobs : int
+        Rows fitted.
+    df_model, df_resid : float
+        ``rank - 1`` and ``sum(freq_weights) - rank``, as statsmodels.
+    converged : bool
+    fit_history : dict
+        ``params`` and (scaled) ``deviance`` of each iteration, and ``iteration``.
+    family : statsmodels Family
+        With its ``link``.
+    """
+
+    method = "IRLS"
+    model_name = "GLM"
+
+    def __init__(
+        self,
+        fit: IRLSFit,
+        design: Any,
+        family: smf.Family,
+        extras: Extras,
+        kind: str,
+        *,
+        use_t: bool = False,
+    ) -> None:
+        self._fit = fit
+        self._design = design
+        self._extras = extras
+        self._kind = kind
+        self.family = family
+        self.terms: list[str] = list(design.terms)
+        self.response: str = design.responses[0]
+        self.cov_type = "nonrobust"
+        self.use_t = bool(use_t)
+        self.converged = fit.converged
+        self.fit_history = fit.history
+        self.scale = fit.scale
+        self.deviance = fit.deviance
+        self.pearson_chi2 = fit.pearson_chi2
+        self.nobs = fit.nobs
+        self.wnobs = fit.wnobs
+        self.rank = fit.rank
+        self.df_model = float(fit.rank - 1)
+        self.df_resid = float(fit.wnobs - fit.rank)
+
+    # -- coefficients ---------------------------------------------------------------------
+    def _by_term(self, values: np.ndarray, name: str | None = None):
+        return labels.by_term(values, self.terms, self._kind, name)
+
+    @property
+    def _df_inference(self) -> float:
+        return self.df_resid
+
+    @property
+    def params(self):
+        """Coefficients by term."""
+        return self._by_term(self._fit.params)
+
+    @property
+    def normalized_cov_params(self) -> np.ndarray:
+        """``(X' W X)^+`` of the last IRLS step's weights, from its R factor."""
+        return self._fit.normalized_cov
+
+    def cov_params(self):
+        """``scale * (X'WX)^+``, term by term."""
+        return labels.term_by_term(self._fit.normalized_cov * self.scale, self.terms, self._kind)
+
+    @property
+    def _bse(self) -> np.ndarray:
+        return np.sqrt(np.diag(self._fit.normalized_cov) * self.scale)
+
+    @property
+    def bse(self):
+        """Standard errors of the coefficients."""
+        return self._by_term(self._bse)
+
+    @property
+    def tvalues(self):
+        """``params / bse`` (z statistics unless ``use_t``)."""
+        return self._by_term(self._fit.params / self._bse)
+
+    def _two_sided(self, t: np.ndarray) -> np.ndarray:
+        if self.use_t:
+            return 2 * sps.t.sf(np.abs(t), self.df_resid)
+        return 2 * sps.norm.sf(np.abs(t))
+
+    def _quantile(self, alpha: float) -> float:
+        if self.use_t:
+            return float(sps.t.ppf(1 - alpha / 2, self.df_resid))
+        return float(sps.norm.ppf(1 - alpha / 2))
+
+    @property
+    def pvalues(self):
+        """Two-sided p-values of ``tvalues`` (normal, or Student t with ``use_t``)."""
+        return self._by_term(self._two_sided(self._fit.params / self._bse))
+
+    def conf_int(self, alpha: float = 0.05):
+        """Confidence intervals of the coefficients, columns ``0`` and ``1`` (lower, upper)."""
+        check_alpha(alpha)
+        q = self._quantile(alpha)
+        b, se = self._fit.params, self._bse
+        return labels.intervals(b - q * se, b + q * se, self.terms, self._kind)
+
+    # -- the final pass -------------------------------------------------------------------
+    @functools.cached_property
+    def _null_constant(self) -> float:
+        """The constant-only model's mean (no offset) or linear-predictor constant: its
+        own IRLS over y alone, to convergence (statsmodels' ``null``)."""
+        n, sum_y, sum_iw, sum_iwy = self._fit.y_sums[:4]
+        if self._extras.offset is None:
+            return float(sum_iwy / sum_iw)  # the weighted mean: WLS on a constant
+        d = self._design
+        c = float(self.family.link(sum_y / n))  # statsmodels' start: link(mean(y))
+        for _ in range(100):
+            swz, sw = design_pass(
+                d.path, d.blocks(), d.store_id, self._extras, _null_block, (self.family, c)
+            )
+            new = float(swz / sw)
+            if abs(new - c) <= 1e-13 * (1.0 + abs(c)):
+                return new
+            c = new
+        return c
+
+    @functools.cached_property
+    def _final(self) -> np.ndarray:
+        d = self._design
+        fam = self.family
+        gaussian_identity = (
+            isinstance(fam, smf.Gaussian)
+            and isinstance(fam.link, smf.links.Power)
+            and fam.link.power == 1.0
+        )
+        # statsmodels' llf: the concentrated (profile) likelihood for Gaussian-identity
+        llf_scale = self.pearson_chi2 / self.wnobs if gaussian_identity else self.scale
+        args = (fam, self._fit.params, llf_scale, self.scale, self._null_constant)
+        return design_pass(d.path, d.blocks(), d.store_id, self._extras, _final_block, args)
+
+    @property
+    def llf(self) -> float:
+        """Log-likelihood at the fitted means (statsmodels' ``llf``)."""
+        return float(self._final[0])
+
+    @property
+    def null_deviance(self) -> float:
+        """Deviance of the constant-only model (with the same offset and weights)."""
+        return float(self._final[1])
+
+    @property
+    def llnull(self) -> float:
+        """Log-likelihood of the constant-only model."""
+        return float(self._final[2])
+
+    def info_criteria(self, crit: str, scale: float | None = None, dk_params: int = 0) -> float:
+        """``"aic"``, ``"bic"`` or ``"qaic"`` (with ``scale``), as statsmodels'."""
+        k = self.df_model + 1 + dk_params
+        crit = str(crit).lower()
+        if crit == "aic":
+            return -2 * self.llf + 2 * k
+        if crit == "bic":
+            return -2 * self.llf + k * np.log(self.df_model + self.df_resid + 1)
+        if crit == "qaic":
+            if scale is None:
+                raise ArgumentError("qaic needs scale= (the largest model's, as statsmodels)")
+            return -2 * self._llf_at(1.0) / scale + 2 * k
+        raise ArgumentError(f"crit={crit!r} is not 'aic', 'bic' or 'qaic'")
+
+    def _llf_at(self, scale: float) -> float:
+        d = self._design
+        args = (self.family, self._fit.params, scale, scale, self._null_constant)
+        return float(
+            design_pass(d.path, d.blocks(), d.store_id, self._extras, _final_block, args)[0]
+        )
+
+    @property
+    def aic(self) -> float:
+        """``-2 llf + 2 (df_model + 1)``."""
+        return self.info_criteria("aic")
+
+    @property
+    def bic_llf(self) -> float:
+        """``-2 llf + log(nobs) (df_model + 1)``."""
+        return self.info_criteria("bic")
+
+    @property
+    def bic(self) -> float:
+        """statsmodels' ``bic``: :attr:`bic_llf`."""
+        return self.bic_llf
+
+    @property
+    def bic_deviance(self) -> float:
+        """``deviance - df_resid log(nobs)`` (statsmodels' ``bic_deviance``)."""
+        return self.deviance - (self.wnobs - self.df_model - 1) * np.log(self.wnobs)
+
+    def pseudo_rsquared(self, kind: str = "cs") -> float:
+        """Cox-Snell (``"cs"``) or McFadden (``"mcf"``) pseudo R-squared."""
+        kind = str(kind).lower()
+        if kind.startswith("mcf"):
+            return 1 - self.llf / self.llnull
+        if kind.startswith("cox") or kind in ("cs", "lr"):
+            return float(1 - np.exp((self.llnull - self.llf) * (2 / self.nobs)))
+        raise ArgumentError(f"kind={kind!r}: only 'cs' (Cox-Snell) and 'mcf' (McFadden)")
+
+    # -- rows (lazy) ----------------------------------------------------------------------
+    def _rowwise(self, values: np.ndarray | None) -> xr.DataArray | float:
+        if values is None:
+            return 0.0
+        x = self._design.X
+        dim = x.dims[0]
+        arr = dsa.from_array(values, chunks=(x.chunks[0],))
+        return xr.DataArray(arr, dims=(dim,), coords={dim: x[dim]})
+
+    @property
+    def _linear(self) -> xr.DataArray:
+        beta = xr.DataArray(self._fit.params, dims=("term",), coords={"term": self.terms})
+        return xr.dot(self._design.X, beta, dim="term") + self._rowwise(self._extras.offset)
+
+    def _map(self, fn: Any, *arrays: Any, name: str) -> xr.DataArray:
+        out = xr.apply_ufunc(fn, *arrays, dask="parallelized", output_dtypes=[np.float64])
+        return out.rename(name)
+
+    @property
+    def fittedvalues(self) -> xr.DataArray:
+        """Fitted means ``mu`` of the fitted rows, lazy (statsmodels' ``fittedvalues``)."""
+        return self._map(self.family.fitted, self._linear, name="fittedvalues")
+
+    @property
+    def mu(self) -> xr.DataArray:
+        """The fitted means (as :attr:`fittedvalues`)."""
+        return self.fittedvalues.rename("mu")
+
+    @property
+    def resid_response(self) -> xr.DataArray:
+        """``y - mu``, lazy."""
+        return (self._design.y - self.fittedvalues).rename("resid_response")
+
+    @property
+    def resid_pearson(self) -> xr.DataArray:
+        """``(y - mu) sqrt(var_weights) / sqrt(V(mu))``, lazy."""
+        vw = self._rowwise(self._extras.var_weights)
+        fam = self.family
+
+        def f(y: np.ndarray, mu: np.ndarray, w: Any) -> np.ndarray:
+            return (y - mu) * np.sqrt(w if np.ndim(w) else 1.0) / np.sqrt(fam.variance(mu))
+
+        return self._map(f, self._design.y, self.fittedvalues, vw, name="resid_pearson")
+
+    @property
+    def resid_deviance(self) -> xr.DataArray:
+        """Signed deviance residuals (statsmodels' ``resid_deviance``), lazy."""
+        vw = self._rowwise(self._extras.var_weights)
+        fam = self.family
+
+        def f(y: np.ndarray, mu: np.ndarray, w: Any) -> np.ndarray:
+            return fam.resid_dev(y, mu, var_weights=w if np.ndim(w) else 1.0, scale=1.0)
+
+        return self._map(f, self._design.y, self.fittedvalues, vw, name="resid_deviance")
+
+    @property
+    def resid_working(self) -> xr.DataArray:
+        """``(y - mu) g'(mu)``, lazy."""
+        fam = self.family
+        return self._map(
+            lambda r, mu: r * fam.link.deriv(mu),
+            self.resid_response,
+            self.fittedvalues,
+            name="resid_working",
+        )
+
+    def predict(
+        self,
+        data: pd.DataFrame | xr.Dataset,
+        which: str = "mean",
+        *,
+        offset: Any = None,
+        exposure: Any = None,
+        chunksize: int | str = "auto",
+        dim: str | None = None,
+    ) -> pd.Series | xr.DataArray:
+        """Predicted means (``which="mean"``) or linear predictors (``"linear"``) for
+        ``data``, aligned to its rows (NaN where an input is missing).
+
+        ``offset`` and ``exposure`` (a column name, or one value per row of ``data``) enter
+        the linear predictor as in the fit; without them it has none, as statsmodels'
+        ``predict(exog)``.
+        """
+        if which not in ("mean", "linear"):
+            raise ArgumentError(f"which={which!r}: 'mean' or 'linear'")
+        n, dim, blocks = prediction_blocks(self, data, chunksize, dim)
+        off = np.zeros(n)
+        if offset is not None:
+            off = off + row_values(offset, data, dim, "offset")
+        if exposure is not None:
+            exp = row_values(exposure, data, dim, "exposure")
+            off = off + np.log(exp)
+        eta = np.full(n, np.nan)
+        for start, built in blocks:
+            rows = start + built.pos
+            eta[rows] = built.x @ self._fit.params + off[rows]
+        with np.errstate(all="ignore"):
+            out = eta if which == "linear" else self.family.fitted(eta)
+        if isinstance(data, xr.Dataset):
+            coords = {dim: data.indexes[dim]} if dim in data.indexes else {}
+            return xr.DataArray(out, dims=(dim,), coords=coords, name="predicted")
+        return labels.by_row(out, data.index, "predicted")
+
+    # -- display --------------------------------------------------------------------------
+    def summary(self, alpha: float = 0.05) -> GLMSummary:
+        """statsmodels' GLM summary table (``print`` it, or display it in Jupyter)."""
+        return GLMSummary(self, alpha)
+
+    def __repr__(self) -> str:
+        return (
+            f"<ooc.GLMResults {type(self.family).__name__}({type(self.family.link).__name__}) "
+            f"{self._design.formula!r}: nobs={self.nobs}, deviance={self.deviance:.6g}, "
+            f"iterations={self.fit_history['iteration']}>"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.summary()._repr_html_()
+
+
+class GLMSummary(Summary):
+    """statsmodels' ``GLMResults.summary()`` layout."""
+
+    def _title(self) -> str:
+        return "Generalized Linear Model Regression Results"
+
+    def _header(self) -> list[tuple[str, str, str, str]]:
+        r = self.result
+        day, clock = self._now()
+        return [
+            ("Dep. Variable:", r.response, "No. Observations:", str(r.nobs)),
+            ("Model:", "GLM", "Df Residuals:", f"{r.df_resid:.0f}"),
+            ("Model Family:", type(r.family).__name__, "Df Model:", f"{r.df_model:.0f}"),
+            ("Link Function:", type(r.family.link).__name__, "Scale:", f"{r.scale:.4f}"),
+            ("Method:", "IRLS (TSQR)", "Log-Likelihood:", fmt(r.llf)),
+            ("Date:", day, "Deviance:", fmt(r.deviance)),
+            ("Time:", clock, "Pearson chi2:", f"{r.pearson_chi2:.3g}"),
+            (
+                "No. Iterations:",
+                str(r.fit_history["iteration"]),
+                "Pseudo R-squ. (CS):",
+                fmt(r.pseudo_rsquared("cs")),
+            ),
+            ("Covariance Type:", r.cov_type, "", ""),
+        ]
+
+    def _diagnostics(self) -> list[tuple[str, str, str, str]]:
+        return []
+
+    def _notes(self) -> list[str]:
+        r = self.result
+        if r.rank < len(r.terms):
+            return [f"The design is rank deficient (rank {r.rank}); minimum-norm fit."]
+        return []
