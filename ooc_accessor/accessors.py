@@ -105,6 +105,9 @@ class _OocMixin:
         eval_env: Any = 0,
         maxiter: int = 100,
         tol: float = 1e-8,
+        cov_type: str = "nonrobust",
+        cov_kwds: dict | None = None,
+        use_t: bool | None = None,
         **design_kwargs: Any,
     ) -> GLMResults:
         """A generalized linear model of ``formula`` by IRLS (statsmodels' GLM names).
@@ -128,6 +131,9 @@ class _OocMixin:
             eval_env=env,
             maxiter=maxiter,
             tol=tol,
+            cov_type=cov_type,
+            cov_kwds=cov_kwds,
+            use_t=use_t,
             **design_kwargs,
         )
 

@@ -452,6 +452,9 @@ class Design(DesignBase):
         *,
         maxiter: int = 100,
         tol: float = 1e-8,
+        cov_type: str = "nonrobust",
+        cov_kwds: dict | None = None,
+        use_t: bool | None = None,
     ) -> GLMResults:
         """A generalized linear model of y on X by IRLS, one pass over the store per
         iteration (statsmodels' ``GLM(...).fit()``).
@@ -468,6 +471,9 @@ class Design(DesignBase):
             one number for all; a stored design has no columns to name.
         maxiter, tol : int, float
             statsmodels' IRLS iteration limit and deviance tolerance.
+        cov_type, cov_kwds, use_t
+            As :func:`~ooc_accessor.stats.glmfit.glm` (cluster groups: one value per
+            stored row, or a Series aligned on :attr:`obs`).
 
         Returns
         -------
@@ -485,6 +491,9 @@ class Design(DesignBase):
             exposure,
             maxiter=maxiter,
             tol=tol,
+            cov_type=cov_type,
+            cov_kwds=cov_kwds,
+            use_t=use_t,
         )
 
     def svd(self, k: int | None = None) -> SVDResult:

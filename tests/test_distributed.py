@@ -334,3 +334,41 @@ def test_svd_of_a_dataset(cluster):
     assert there.U.dims == ("row", "component")
     np.testing.assert_allclose(there.U.values, here.U.values, atol=1e-12)
     np.testing.assert_array_equal(there.U["row"].values, df.index.to_numpy())
+
+
+def test_glm_on_the_cluster_equals_statsmodels(cluster):
+    """IRLS passes run on the workers: the same answers as here and statsmodels'."""
+    import statsmodels.api as sm
+    import statsmodels.formula.api as smf
+    from test_glm import DF, check_against
+
+    cases = [
+        ("hit ~ x + z + C(g) + x:C(g)", {"family": "binomial"}, sm.families.Binomial(), {}),
+        (
+            "cnt ~ x + C(g)",
+            {"family": "poisson", "exposure": "expo"},
+            sm.families.Poisson(),
+            {"exposure": DF.expo},
+        ),
+        (
+            "pos ~ x + z",
+            {"family": "gamma", "link": "log"},
+            sm.families.Gamma(sm.families.links.Log()),
+            {},
+        ),
+    ]
+    for formula, kw, fam, skw in cases:
+        ran: list = []
+
+        def fit(f=formula, k=kw):
+            r = DF.ooc.glm(f, chunksize=173, **k)
+            r.llf  # noqa: B018 - the final pass (llf, null deviance) on the workers too
+            return r
+
+        there = _on(cluster, fit, ran)
+        # the iterations' and the final pass's blocks ran on the workers
+        assert {"_irls_block", "_final_block"} <= set(ran)
+        s = smf.glm(formula, DF, family=fam, **skw).fit()
+        check_against(there, s)
+        here = DF.ooc.glm(formula, chunksize=173, **kw)
+        np.testing.assert_allclose(np.asarray(there.params), np.asarray(here.params), rtol=RTOL)

@@ -314,3 +314,63 @@ def test_a_text_response_is_refused():
     df = DF.assign(yes=np.where(DF.hit > 0, "yes", "no"))
     with pytest.raises(ooc.ColumnTypeError, match=r"'yes' is used as the response.*to numbers"):
         df.ooc.glm("yes ~ x", "binomial")
+
+
+@pytest.mark.parametrize("case", list(MAIN))
+@pytest.mark.parametrize(
+    ("cov_type", "groups"),
+    [("HC0", None), ("HC1", None), ("HC3", None), ("cluster", "g"), ("cluster", "grp")],
+)
+def test_robust_covariances_equal_statsmodels(case, cov_type, groups):
+    """statsmodels' GLM gives every HC type its one sandwich; clusters with its corrections."""
+    formula, kw, fam, skw = MAIN[case]
+    df = DF.assign(grp=np.random.default_rng(3).integers(0, 40, len(DF)))
+    ck = None if groups is None else {"groups": groups}
+    r = df.ooc.glm(formula, chunksize=101, cov_type=cov_type, cov_kwds=ck, **kw)
+    sck = {} if groups is None else {"groups": pd.factorize(df[groups])[0]}
+    s = smf.glm(formula, df, family=fam, **skw).fit(cov_type=cov_type, cov_kwds=sck)
+    assert r.cov_type == s.cov_type and r.use_t == s.use_t
+    np.testing.assert_allclose(r.bse, s.bse, rtol=1e-8)
+    np.testing.assert_allclose(r.pvalues, s.pvalues, rtol=1e-6)
+    np.testing.assert_allclose(r.conf_int(), s.conf_int(), rtol=1e-8)
+    if groups is not None:
+        assert r.df_resid_inference == s.df_resid_inference
+        # the same groups as one value per fitted row, and as a Series matched by label
+        by_array = r.get_robustcov_results("cluster", groups=df[groups].to_numpy())
+        shuffled = df[groups].sample(frac=1.0, random_state=2)
+        by_label = r.get_robustcov_results("cluster", groups=shuffled)
+        np.testing.assert_allclose(by_array.bse, s.bse, rtol=1e-8)
+        np.testing.assert_allclose(by_label.bse, s.bse, rtol=1e-8)
+
+
+def test_two_way_cluster_and_use_t():
+    df = DF.assign(a=np.random.default_rng(4).integers(0, 30, len(DF)))
+    df["b"] = np.random.default_rng(5).integers(0, 25, len(df))
+    r = df.ooc.glm(
+        "pos ~ x + z",
+        "gamma",
+        link="log",
+        cov_type="cluster",
+        cov_kwds={"groups": ["a", "b"]},
+        use_t=True,
+    )
+    groups = np.column_stack([df.a, df.b])
+    s = smf.glm("pos ~ x + z", df, family=FAM.Gamma(LOG)).fit(
+        cov_type="cluster", cov_kwds={"groups": groups}, use_t=True
+    )
+    np.testing.assert_allclose(r.bse, s.bse, rtol=1e-8)
+    np.testing.assert_allclose(r.pvalues, s.pvalues, rtol=1e-6)
+    np.testing.assert_allclose(r.conf_int(), s.conf_int(), rtol=1e-8)
+
+
+def test_robust_cov_of_a_stored_design_takes_groups_per_row(tmp_path):
+    design = DF.ooc.design("cnt ~ x", chunksize=250)
+    r = design.glm("poisson", cov_type="cluster", cov_kwds={"groups": DF.g.to_numpy()})
+    s = smf.glm("cnt ~ x", DF, family=FAM.Poisson()).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(DF.g)[0]}
+    )
+    np.testing.assert_allclose(r.bse, s.bse, rtol=1e-8)
+    with pytest.raises(ooc.ArgumentError, match="stored design, which has none"):
+        design.glm("poisson", cov_type="cluster", cov_kwds={"groups": "g"})
+    with pytest.raises(ooc.ArgumentError, match="cov_type='HC5'"):
+        design.glm("poisson", cov_type="HC5")

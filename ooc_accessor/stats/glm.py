@@ -161,11 +161,23 @@ def design_pass(
     fn: Callable,
     args: tuple,
     merge: Callable = _sum,
+    per_row: np.ndarray | None = None,
 ) -> Any:
     """The merge over a stored design's blocks of ``fn(path, a, b, version, extras_ab,
-    *args)`` (one dask task per block; runs on a distributed client when one is active)."""
+    *args)`` (one dask task per block; runs on a distributed client when one is active);
+    with ``per_row`` (one value or row per stored row), ``fn(path, a, b, version,
+    extras_ab, per_row_ab, *args)``."""
     leaves = [
-        delayed(fn, pure=True)(path, a, b, version, extras.block(a, b), *args) for a, b in blocks
+        delayed(fn, pure=True)(
+            path,
+            a,
+            b,
+            version,
+            extras.block(a, b),
+            *(() if per_row is None else (per_row[a:b],)),
+            *args,
+        )
+        for a, b in blocks
     ]
     return reduce.compute(reduce.tree_reduce(leaves, merge))[0]
 

@@ -24,6 +24,7 @@ from ..translate import label
 from .families import resolve_family
 from .glm import MAXITER, TOL, Extras, irls
 from .glmresults import GLMResults
+from .robust import normalize_cov_type
 from .rowvalues import row_values
 
 __all__ = ["glm", "glm_design"]
@@ -117,6 +118,9 @@ def glm_design(
     *,
     maxiter: int = MAXITER,
     tol: float = TOL,
+    cov_type: str = "nonrobust",
+    cov_kwds: dict | None = None,
+    use_t: bool | None = None,
     _data: tuple[Any, str | None] | None = None,
 ) -> GLMResults:
     """A GLM of a stored design's y on its X (see :meth:`Design.glm`).
@@ -154,17 +158,29 @@ def glm_design(
 
     else:
         data, dim = _data
-        keep = (
-            _kept_rows(data, dim, design) if any(v is not None for v in inputs.values()) else None
-        )
+        kept: list[np.ndarray | None] = []
+
+        def keep_of() -> np.ndarray | None:
+            if not kept:
+                kept.append(_kept_rows(data, dim, design))
+            return kept[0]
 
         def values_of(v: Any, name: str) -> np.ndarray:
             out = row_values(v, data, dim, name)
+            keep = keep_of()
             return out if keep is None else out[keep]
 
+    normalize_cov_type(cov_type)  # a misspelt type is refused before the passes
+    if cov_kwds is not None and not isinstance(cov_kwds, dict):
+        raise ArgumentTypeError(f"cov_kwds must be a dict, not {type(cov_kwds).__name__}")
     extras = _extras(inputs, fam, values_of, lambda: design.obs)
     fit = irls(design, fam, extras, maxiter=int(maxiter), tol=float(tol))
-    return GLMResults(fit, design, fam, extras, design.source_kind)
+    result = GLMResults(fit, design, fam, extras, design.source_kind)
+    if _data is not None:
+        result._data = (_data[0], _data[1], keep_of)
+    if cov_type == "nonrobust" and not cov_kwds and not use_t:
+        return result
+    return result.get_robustcov_results(cov_type, bool(use_t), **(cov_kwds or {}))
 
 
 def glm(
@@ -181,6 +197,9 @@ def glm(
     eval_env: Any = 0,
     maxiter: int = MAXITER,
     tol: float = TOL,
+    cov_type: str = "nonrobust",
+    cov_kwds: dict | None = None,
+    use_t: bool | None = None,
     **design_kwargs: Any,
 ) -> GLMResults:
     """A generalized linear model of ``formula`` on ``data`` (statsmodels' GLM, by IRLS).
@@ -212,6 +231,11 @@ def glm(
     maxiter, tol : int, float
         statsmodels' IRLS limits: at most ``maxiter`` iterations, converged when the
         scaled deviance changes by at most ``tol``.
+    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}
+        As statsmodels' ``GLM.fit(cov_type=)`` (every HC type is its one GLM sandwich);
+        a robust type costs one more pass. ``cov_kwds={"groups": ...}`` for "cluster".
+    use_t : bool, optional
+        Student t instead of the normal (statsmodels' GLM default: False).
     **design_kwargs
         ``chunksize``, ``path``, ``missing``, ``compression``: see
         :func:`~ooc_accessor.design.build_design`.
@@ -244,5 +268,8 @@ def glm(
         exposure,
         maxiter=maxiter,
         tol=tol,
+        cov_type=cov_type,
+        cov_kwds=cov_kwds,
+        use_t=use_t,
         _data=(data, dim),
     )

@@ -8,6 +8,7 @@ pass); statistics that need the final means over all rows (``llf``, ``null_devia
 
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Any
 
@@ -19,11 +20,13 @@ from scipy import stats as sps
 from statsmodels.genmod import families as smf
 
 from .. import labels
-from ..errors import ArgumentError
+from ..errors import ArgumentError, MissingColumnError
 from ..fitstats import check_alpha
 from .glm import Extras, IRLSFit, design_pass
+from .glmrobust import glm_cov_cluster, glm_cov_hc
 from .inference import HypothesisTests
 from .prediction import prediction_blocks
+from .robust import CLUSTER_KWDS, cluster_groups, normalize_cov_type
 from .rowvalues import row_values
 from .summary import Summary, fmt
 
@@ -132,6 +135,10 @@ class GLMResults(HypothesisTests):
         self.response: str = design.responses[0]
         self.cov_type = "nonrobust"
         self.use_t = bool(use_t)
+        self._robust: np.ndarray | None = None
+        #: the data the design was built from, its sample dim, and a function giving the
+        #: positions of the fitted rows in it (None: all): cluster groups named by column
+        self._data: tuple[Any, str | None, Any] | None = None
         self.converged = fit.converged
         self.fit_history = fit.history
         self.scale = fit.scale
@@ -149,7 +156,87 @@ class GLMResults(HypothesisTests):
 
     @property
     def _df_inference(self) -> float:
-        return self.df_resid
+        return getattr(self, "df_resid_inference", None) or self.df_resid
+
+    def _rows_pass(self, fn: Any, *args: Any, per_row: Any = None, merge: Any = None) -> Any:
+        """The merge (sum) over the fitted rows of ``fn(path, a, b, version, extras,
+        [per_row_ab,] family, *args)``: one more pass over the store."""
+        d = self._design
+        kw = {} if merge is None else {"merge": merge}
+        return design_pass(
+            d.path,
+            d.blocks(),
+            d.store_id,
+            self._extras,
+            fn,
+            (self.family, *args),
+            per_row=per_row,
+            **kw,
+        )
+
+    def _groups(self, groups: Any) -> np.ndarray:
+        """Cluster groups as one value (or two) per fitted row: column names of the data,
+        a Series or DataFrame matched by label, or an array in the order of the rows."""
+        groups = cluster_groups(groups, int(self.nobs))
+        if isinstance(groups, list):
+            if self._data is None:
+                raise ArgumentError(
+                    f"the groups {groups} name columns, but this GLM was fitted from a stored "
+                    "design, which has none: pass one group value per fitted row"
+                )
+            data, _, keep_of = self._data
+            keep = keep_of()
+            names = list(data.columns) if isinstance(data, pd.DataFrame) else list(data.variables)
+            absent = [g for g in groups if g not in names]
+            if absent:
+                raise MissingColumnError(
+                    f"the groups {absent} are not columns of the data this GLM was fitted to"
+                )
+            cols = [np.asarray(data[g]) for g in groups]
+            cols = [c if keep is None else c[keep] for c in cols]
+            return cols[0] if len(cols) == 1 else np.column_stack(cols).astype(object)
+        if isinstance(groups, (pd.Series, pd.DataFrame)):
+            return groups.reindex(self._design.obs).to_numpy()
+        return groups
+
+    def get_robustcov_results(
+        self, cov_type: str = "HC1", use_t: bool | None = None, **kwds: Any
+    ) -> GLMResults:
+        """A copy whose inference uses ``cov_type``, as statsmodels' ``GLM.fit(cov_type=)``.
+
+        Parameters
+        ----------
+        cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}
+            statsmodels' GLM gives every HC type the same sandwich (inverse observed
+            Hessian around the scores' outer products), and so does this. ``"cluster"``
+            takes ``groups`` (a column name, two names, one value per fitted row, or a
+            Series matched by label), ``use_correction`` and ``df_correction``.
+        use_t : bool, optional
+            Student t (True) or the normal (False, statsmodels' default for a GLM).
+        """
+        cov_type = normalize_cov_type(cov_type)
+        out = copy.copy(self)
+        out.cov_type = cov_type
+        out.use_t = self.use_t if use_t is None else bool(use_t)
+        out._robust = None
+        out.__dict__.pop("df_resid_inference", None)
+        out.__dict__.pop("n_groups", None)
+        if cov_type == "cluster":
+            unknown = sorted(set(kwds) - set(CLUSTER_KWDS))
+            if unknown:
+                raise ArgumentError(
+                    f"cov_type='cluster' takes the keywords {sorted(CLUSTER_KWDS)}, not {unknown}"
+                )
+            opts = {**CLUSTER_KWDS, **kwds}
+            groups = self._groups(opts["groups"])
+            out._robust, out.n_groups = glm_cov_cluster(self, groups, bool(opts["use_correction"]))
+            if opts["df_correction"] is not False:
+                out.df_resid_inference = float(out.n_groups - 1)
+        elif kwds:
+            raise ArgumentError(f"cov_type={cov_type!r} takes no keywords, got {sorted(kwds)}")
+        elif cov_type != "nonrobust":
+            out._robust = glm_cov_hc(self)
+        return out
 
     @property
     def params(self):
@@ -161,13 +248,20 @@ class GLMResults(HypothesisTests):
         """``(X' W X)^+`` of the last IRLS step's weights, from its R factor."""
         return self._fit.normalized_cov
 
+    @property
+    def _cov(self) -> np.ndarray:
+        """The covariance behind the inference: the robust one chosen, else ``scale *
+        (X'WX)^+``."""
+        return self._robust if self._robust is not None else self._fit.normalized_cov * self.scale
+
     def cov_params(self):
-        """``scale * (X'WX)^+``, term by term."""
-        return labels.term_by_term(self._fit.normalized_cov * self.scale, self.terms, self._kind)
+        """The coefficients' covariance (``scale * (X'WX)^+``, or the robust one the result
+        was made with), term by term."""
+        return labels.term_by_term(self._cov, self.terms, self._kind)
 
     @property
     def _bse(self) -> np.ndarray:
-        return np.sqrt(np.diag(self._fit.normalized_cov) * self.scale)
+        return np.sqrt(np.diag(self._cov))
 
     @property
     def bse(self):
@@ -181,12 +275,12 @@ class GLMResults(HypothesisTests):
 
     def _two_sided(self, t: np.ndarray) -> np.ndarray:
         if self.use_t:
-            return 2 * sps.t.sf(np.abs(t), self.df_resid)
+            return 2 * sps.t.sf(np.abs(t), self._df_inference)
         return 2 * sps.norm.sf(np.abs(t))
 
     def _quantile(self, alpha: float) -> float:
         if self.use_t:
-            return float(sps.t.ppf(1 - alpha / 2, self.df_resid))
+            return float(sps.t.ppf(1 - alpha / 2, self._df_inference))
         return float(sps.norm.ppf(1 - alpha / 2))
 
     @property
