@@ -28,6 +28,7 @@ __all__ = [
     "NotFittedError",
     "OOCError",
     "PerfectSeparationError",
+    "PerfectSeparationWarning",
     "RankWarning",
     "StoreError",
     "StoreNotFoundError",
@@ -117,6 +118,11 @@ class NotFittedError(OOCError, _SklearnNotFittedError):
 
 class RankWarning(UserWarning):
     """The design matrix is rank deficient: the fit is the minimum-norm solution."""
+
+
+class PerfectSeparationWarning(UserWarning):
+    """A binomial GLM fitted probabilities numerically 0 or 1 (R's warning): the data may be
+    quasi-separated, and the coefficients of the separating terms are not identified."""
 
 
 class PrecisionWarning(UserWarning):

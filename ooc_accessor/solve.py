@@ -225,6 +225,23 @@ def refine(sol: LstsqSolution, r: np.ndarray, gradient: np.ndarray) -> LstsqSolu
     return sol._replace(params=sol.params + delta)
 
 
+def rank_message(r: np.ndarray, terms: list[str], rank: int) -> str:
+    """The rank-deficiency warning's text: which columns depend on which (from ``r``, the
+    R factor of ``[X | y]``)."""
+    p = len(terms)
+    parts = []
+    for group in dependencies(r, p, rank):
+        *others, col = [terms[i] for i in group]
+        if others:
+            parts.append(f"{col!r} is a linear combination of {', '.join(map(repr, others))}")
+        else:
+            parts.append(f"{col!r} is all zeros")
+    return (
+        f"the design is rank deficient: rank {rank} for {p} columns: {'; '.join(parts)}. The "
+        "fit is the minimum-norm least-squares solution; drop a column to identify the model."
+    )
+
+
 def dependencies(r: np.ndarray, p: int, rank: int, rtol: float = 1e-8) -> list[list[int]]:
     """Which columns are linearly dependent, one group per column beyond the rank.
 

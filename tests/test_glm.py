@@ -374,3 +374,24 @@ def test_robust_cov_of_a_stored_design_takes_groups_per_row(tmp_path):
         design.glm("poisson", cov_type="cluster", cov_kwds={"groups": "g"})
     with pytest.raises(ooc.ArgumentError, match="cov_type='HC5'"):
         design.glm("poisson", cov_type="HC5")
+
+
+def test_quasi_separation_warns():
+    x = np.linspace(-1, 1, 60)
+    df = pd.DataFrame({"x": np.r_[x, np.zeros(4)], "y": np.r_[(x > 0).astype(float), 0, 1, 0, 1]})
+    with pytest.warns(ooc.PerfectSeparationWarning, match=r"numerically 0 or 1 occurred for \d+"):
+        df.ooc.glm("y ~ x", "binomial")
+
+
+def test_rank_deficient_glm_warns_and_gives_the_minimum_norm_fit():
+    """statsmodels' IRLS does not converge here (its lstsq steps wander in the null space);
+    the fit equals the reduced model's, split min-norm between the dependent columns."""
+    df = DF.assign(x2=2 * DF.x)
+    with pytest.warns(ooc.RankWarning, match="'x2' is a linear combination of 'x'"):
+        r = df.ooc.glm("hit ~ x + x2 + z", "binomial", chunksize=300)
+    s = smf.glm("hit ~ x + z", df, family=FAM.Binomial()).fit()
+    b, bx = r.params, s.params["x"]
+    np.testing.assert_allclose([b["x"], b["x2"]], [bx / 5, 2 * bx / 5], rtol=1e-8)
+    np.testing.assert_allclose([b["Intercept"], b["z"]], s.params[["Intercept", "z"]], rtol=1e-8)
+    np.testing.assert_allclose(r.llf, s.llf, rtol=1e-10)
+    assert r.rank == 3 and r.df_model == 2

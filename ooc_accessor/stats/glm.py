@@ -15,6 +15,7 @@ weighted fit), with statsmodels' own family functions, so the answers are its an
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -23,7 +24,13 @@ from dask.delayed import delayed
 from statsmodels.genmod import families as smf
 
 from .. import kernels, reduce, solve, store
-from ..errors import ConvergenceError, DataError, PerfectSeparationError
+from ..errors import (
+    ConvergenceError,
+    DataError,
+    PerfectSeparationError,
+    PerfectSeparationWarning,
+    RankWarning,
+)
 from ..scaling import ZERO_EXP
 from .families import check_response
 
@@ -32,6 +39,8 @@ __all__ = ["Extras", "IRLSFit", "irls"]
 #: statsmodels' default convergence tolerance and iteration limit
 TOL = 1e-8
 MAXITER = 100
+#: a fitted probability this close to 0 or 1 is "numerically 0 or 1" (R's 10 eps)
+EDGE = 10 * np.finfo(float).eps
 
 
 class Extras(NamedTuple):
@@ -135,8 +144,10 @@ def _irls_block(
     if bad.any():  # reported by the driver, with the iteration; the block is left out
         w, z = np.where(bad, 0.0, w), np.where(bad, 0.0, z)
     gap = float(np.max(np.abs(mu - y), initial=0.0))
+    # R's glm.fit warning: "fitted probabilities numerically 0 or 1 occurred"
+    edge = np.sum((mu < EDGE) | (mu > 1 - EDGE)) if isinstance(family, smf.Binomial) else 0
     stats = kernels.lstsq_stats(x, z, w)
-    return stats, np.array([dev, pearson, gap, float(bad.sum()), first_bad])
+    return stats, np.array([dev, pearson, gap, float(bad.sum()), first_bad, float(edge)])
 
 
 def _merge(parts: list[tuple[kernels.LstsqStats, np.ndarray]]) -> tuple:
@@ -145,7 +156,14 @@ def _merge(parts: list[tuple[kernels.LstsqStats, np.ndarray]]) -> tuple:
     bad_rows = sums[sums[:, 4] >= 0, 4]
     first = float(bad_rows.min()) if bad_rows.size else -1.0
     return stats, np.array(
-        [sums[:, 0].sum(), sums[:, 1].sum(), sums[:, 2].max(), sums[:, 3].sum(), first]
+        [
+            sums[:, 0].sum(),
+            sums[:, 1].sum(),
+            sums[:, 2].max(),
+            sums[:, 3].sum(),
+            first,
+            sums[:, 5].sum(),
+        ]
     )
 
 
@@ -237,7 +255,7 @@ def irls(
         stats, sums = design_pass(
             path, blocks, version, extras, _irls_block, (family, state), _merge
         )
-        dev_raw, pearson, gap, n_bad, first_bad = sums
+        dev_raw, pearson, gap, n_bad, first_bad, n_edge = sums
         if n_bad:
             where = "the starting values" if previous is None else f"iteration {iteration}"
             raise DataError(
@@ -250,6 +268,9 @@ def irls(
         sol = solve.solve_r(stats.xy_r(), p, stats.nobs, stats.exp[:p])
         if rank is None:
             rank = sol.rank
+            if rank < p:
+                msg = solve.rank_message(stats.xy_r(), design.terms, rank)
+                warnings.warn(msg, RankWarning, stacklevel=4)
         df_resid = wnobs - rank
         scale = _scale(family, pearson, df_resid)
         # statsmodels scales an iteration's deviance by the scale of the iteration before
@@ -270,6 +291,16 @@ def irls(
                 )
             dev = history["deviance"]
             if np.allclose(dev[-2], dev[-1], atol=tol, rtol=0.0):
+                if n_edge:
+                    warnings.warn(
+                        f"fitted probabilities numerically 0 or 1 occurred for {int(n_edge)} "
+                        f"of {nobs} rows of the binomial GLM of {design.formula!r}: the data "
+                        "may be quasi-separated (a term predicts some outcomes exactly), and "
+                        "the coefficients of such a term are not identified; their standard "
+                        "errors are then meaninglessly large",
+                        PerfectSeparationWarning,
+                        stacklevel=4,
+                    )
                 p_sol, p_stats = previous
                 params, cov = _unscale(p_sol, p_stats)
                 return IRLSFit(
