@@ -213,6 +213,8 @@ def open_columns(
     the store) becomes the ``dim`` coordinate; ``keep`` owns a temporary store and is held
     by every chunk read, so the file outlives every output computed from these.
     """
+    if index is not None and index.name != dim:
+        index = index.rename(dim)  # a view: the labels are shared, not copied
     coords = {dim: index} if index is not None else {}
     out = {}
     for name in names:

@@ -27,6 +27,7 @@ __all__ = [
     "PredictionResults",
     "block_values",
     "check_positive",
+    "label_text",
     "prediction_blocks",
     "weights_in_memory",
 ]
@@ -61,6 +62,11 @@ def block_values(built: Block, beta: np.ndarray, cov: np.ndarray | None) -> dict
     return out
 
 
+def label_text(label: Any) -> str:
+    """A row label as a message quotes it (``1280``, ``'r7'``, not ``np.int64(1280)``)."""
+    return repr(label.item() if isinstance(label, np.generic) else label)
+
+
 def check_positive(w: np.ndarray, row: Callable[[int], str]) -> None:
     """Refuse a weight that is not positive, naming its row (``row(i)``: position i's)."""
     bad = w <= 0
@@ -92,7 +98,7 @@ def weights_in_memory(weights: Any, data: Any, n: int, dim: str | None) -> np.nd
         labels: Any = data.index
     else:
         labels = data.indexes.get(dim, pd.RangeIndex(n))
-    check_positive(w, lambda i: repr(labels[i]))
+    check_positive(w, lambda i: label_text(labels[i]))
     return w
 
 

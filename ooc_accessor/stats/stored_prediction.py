@@ -32,6 +32,7 @@ from .prediction_base import (
     PredictionResults,
     block_values,
     check_positive,
+    label_text,
     prediction_blocks,
     weights_in_memory,
 )
@@ -122,7 +123,7 @@ def stored_prediction(
     w = _weight_reader(weights, data, n, dim) if variance else None
     names = ["predicted_mean"] + (["var_pred_mean"] if variance else [])
     names += ["var_resid"] if callable(w) else []
-    refused = (result._design.path, data.encoding.get("source", "") if not frame else "")
+    refused = (*_fit_stores(result), "" if frame else data.encoding.get("source", ""))
     final, temporary = output_path(path, "pred", refused)
     rows = resolve_chunksize(chunksize, len(result._design.terms), n)
     chunk_rows = min(n, max(rows, MIN_CHUNK_ROWS))
@@ -135,7 +136,7 @@ def stored_prediction(
                 values[name][built.pos] = kept
             if callable(w):
                 wb = w(a, b)
-                check_positive(wb, lambda i, a=a: repr(labels[a + i]))
+                check_positive(wb, lambda i, a=a: label_text(labels[a + i]))
                 values["var_resid"] = result.scale / wb
             writer.append(values, labels[a:b])
         sid = writer.commit(_attrs(result, dim, what))
@@ -145,6 +146,14 @@ def stored_prediction(
         out["var_resid"] = result.scale if w is None else result.scale / w
     out.update(path=final, dim=dim)
     return out
+
+
+def _fit_stores(result: Any) -> list[str]:
+    """The paths of the fit's design stores already written (a design deferred until its
+    rows are asked for has none yet: asking its ``path`` would write it)."""
+    designs = result._designs() if hasattr(result, "_designs") else (result._design,)
+    written = [getattr(d, "_stored", d) for d in designs]  # a deferred one's Design or None
+    return [p for d in written if (p := getattr(d, "_path", None))]
 
 
 def _attrs(result: Any, dim: str, what: str) -> dict[str, Any]:
