@@ -43,9 +43,8 @@ def raise_if_dask_computes():
 
 @pytest.fixture(scope="module")
 def frames():
-    return make_frame(500, seed=11), make_frame(
-        N_NEW, seed=12
-    )  # new: a or cat1 NaN at rows 3, 8, 17, 50
+    # the new rows: a or cat1 NaN at rows 3, 8, 17, 50
+    return make_frame(500, seed=11), make_frame(N_NEW, seed=12)
 
 
 @pytest.fixture(scope="module", params=["nonrobust", "HC1"])
