@@ -56,15 +56,31 @@ def is_large(data: Any, names: list[str]) -> bool:
     return any(_not_loaded(data.variables[c]) for c in names if c in data.variables)
 
 
-def _spans(blocks: Iterator[tuple[int, Block]], n: int) -> Iterator[tuple[int, int, Block]]:
-    """``(first row, stop, Block)``: each block's extent in the data (dropped rows too)."""
-    held: tuple[int, Block] | None = None
+def _spans(
+    blocks: Iterator[tuple[int, Block]], n: int, beta: np.ndarray, cov: np.ndarray | None
+) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
+    """``(first row, stop, values)``: each block's extent in the data (its dropped rows
+    too, known once the next block starts) and its values there, NaN at dropped rows.
+
+    Only the small values wait for the next block, never the block's design rows.
+    """
+    held: tuple[int, dict[str, np.ndarray], np.ndarray] | None = None
     for start, built in blocks:
         if held is not None:
-            yield held[0], start, held[1]
-        held = (start, built)
+            yield held[0], start, _spread(held[1], held[2], start - held[0])
+        held = (start, block_values(built, beta, cov), built.pos)
+        del built  # not held while the next block is built
     if held is not None:
-        yield held[0], n, held[1]
+        yield held[0], n, _spread(held[1], held[2], n - held[0])
+
+
+def _spread(kept: dict[str, np.ndarray], pos: np.ndarray, m: int) -> dict[str, np.ndarray]:
+    """The kept rows' values put at their positions ``pos`` among ``m`` rows, NaN elsewhere."""
+    out = {}
+    for name, values in kept.items():
+        out[name] = np.full(m, np.nan)
+        out[name][pos] = values
+    return out
 
 
 def _weight_reader(
@@ -129,11 +145,7 @@ def stored_prediction(
     chunk_rows = min(n, max(rows, MIN_CHUNK_ROWS))
     labels = index if index is not None else pd.RangeIndex(n)
     with RowColumnsWriter(final, names, n, chunk_rows, labels) as writer:
-        for a, b, built in _spans(blocks, n):
-            values = {}
-            for name, kept in block_values(built, beta, cov).items():
-                values[name] = np.full(b - a, np.nan)
-                values[name][built.pos] = kept
+        for a, b, values in _spans(blocks, n, beta, cov):
             if callable(w):
                 wb = w(a, b)
                 check_positive(wb, lambda i, a=a: label_text(labels[a + i]))
