@@ -160,6 +160,10 @@ def test_bad_weight_is_named_by_row(frames):
         fit.get_prediction(lazy, weights="nope")
     with pytest.raises(ooc.ArgumentError, match="one per row"):
         fit.get_prediction(lazy, weights=np.ones(3))
+    with pytest.raises(ooc.ArgumentError, match=r"\{'row': 3\} for 120 rows"):
+        fit.get_prediction(lazy, weights=lazy["w"][:3])
+    with pytest.raises(ooc.DataError, match=r"weights=0\.0 was given for every row"):
+        fit.get_prediction(lazy, weights=0.0)
 
 
 def test_netcdf_opened_lazily_with_and_without_chunks(tmp_path, frames):
@@ -184,6 +188,7 @@ def test_in_memory_data_keeps_in_memory_results(fits, frames):
     got = fit.get_prediction(new.to_xarray())  # numpy-backed
     assert type(got) is PredictionResults
     assert isinstance(got.predicted_mean, np.ndarray)
+    close(got.predicted_mean, fit.predict(new).to_numpy())
     assert isinstance(fit.get_prediction(new).summary_frame(), pd.DataFrame)
     assert fit.predict(new.to_xarray()).chunks is None
 

@@ -25,7 +25,7 @@ import xarray as xr
 from .. import lazy
 from ..arguments import resolve_chunksize
 from ..blocks import Block
-from ..errors import ArgumentError
+from ..errors import ArgumentError, DataError
 from ..fitstats import check_alpha
 from ..rowoutputs import MIN_CHUNK_ROWS, RowColumnsWriter, open_columns, output_path
 from .prediction_base import (
@@ -92,7 +92,11 @@ def _weight_reader(
         return None
     if not isinstance(weights, (str, xr.DataArray)) and np.ndim(weights) == 0:
         w = float(weights)
-        check_positive(np.asarray([w]), lambda i: "every row")
+        if not w > 0:
+            raise DataError(
+                f"prediction weights must be positive (they divide the residual variance); "
+                f"weights={w} was given for every row"
+            )
         return w
     column = None
     if isinstance(data, xr.Dataset) and isinstance(weights, str):
@@ -102,8 +106,11 @@ def _weight_reader(
     elif isinstance(data, xr.Dataset) and isinstance(weights, xr.DataArray):
         column = weights
     if column is not None:
-        if column.dims != (dim,):
-            raise ArgumentError(f"weights has dims {column.dims}; give one per row along {dim!r}")
+        if column.dims != (dim,) or column.sizes[dim] != n:
+            raise ArgumentError(
+                f"weights has dims {dict(column.sizes)} for {n} rows along {dim!r}: give one "
+                "per row"
+            )
 
         def read(a: int, b: int) -> np.ndarray:
             return np.asarray(column.isel({dim: slice(a, b)}).values, dtype=np.float64)
