@@ -194,6 +194,19 @@ class StoredPredictionResults(PredictionResults):
     ``conf_int`` gives a DataArray with dims ``(dim, "bound")`` (``bound``: ``lower``,
     ``upper``), ``summary_frame`` a lazy Dataset; compute them (``.compute()``,
     ``.to_netcdf()``) chunk by chunk.
+
+    Attributes
+    ----------
+    predicted_mean, var_pred_mean : xarray.DataArray
+        Stored columns, lazy, along the data's sample dimension (``obs`` for a DataFrame)
+        with its coordinate; NaN where an input is missing.
+    var_resid : float or xarray.DataArray
+        The residual variance (over the weights): a number, or a stored column with one
+        weight per row.
+    se_mean, se_obs : xarray.DataArray
+        Lazy, computed from the stored columns.
+    path : str
+        The store. A temporary one is removed when the last output reading it is gone.
     """
 
     def __init__(self, columns: dict[str, Any], *, df: float, use_t: bool) -> None:
