@@ -1,14 +1,14 @@
 """Predicting a lazily opened NetCDF Dataset holds a few blocks, whatever its rows.
 
-A fit made in the child (2,000 rows) predicts a NetCDF file of 12M rows (four float64
-columns and an int8 factor: 396 MB on disk, about 4x the budget) opened with
+A fit made in the child (2,000 rows) predicts a NetCDF file of 10M rows (four float64
+columns and an int8 factor: 330 MB on disk, 3.3x the budget) opened with
 ``chunks=``: ``get_prediction`` writes its columns block by block to a temporary store,
 ``summary_frame()`` is reduced chunk by chunk, and ``predict`` makes its own store. The
-in-memory route would hold 192 MB for ``get_prediction``'s two columns, 576 MB more for
-its summary frame and 96 MB for ``predict``. Peak anonymous memory (RssAnon, sampled
+in-memory route would hold 160 MB for ``get_prediction``'s two columns, 480 MB more for
+its summary frame and 80 MB for ``predict``. Peak anonymous memory (RssAnon, sampled
 from /proc by :mod:`memtools`) grows by less than ``BUDGET_MB``, and by under
-``GROWTH_SLACK_MB`` from 2M to 12M rows (where those in-memory outputs would grow by
-720 MB).
+``GROWTH_SLACK_MB`` from 1M to 10M rows (where those in-memory outputs would grow by
+648 MB).
 
 The answers are checked in the child: row ranges of the stored summary frame (first,
 last, across a block edge) equal the in-memory route on those rows loaded (1e-12), the
@@ -23,13 +23,16 @@ import numpy as np
 import pytest
 from memtools import DEFAULT_IMPORTS, run_measured
 
-N_ROWS = 12_000_000
-SMALL_ROWS = 2_000_000
+N_ROWS = 10_000_000
+SMALL_ROWS = 1_000_000
 SLAB = 1_000_000
 CHUNK = 100_000  # rows per dask chunk of the opened file (and per HDF5 chunk in it)
 BYTES_PER_ROW = 4 * 8 + 1
 BUDGET_MB = 100.0
-GROWTH_SLACK_MB = 16.0
+# what does grow, with the number of chunks rather than the bytes of rows: the opened
+# Dataset's dask graph (~2 MB from 10 to 160 chunks) and HDF5's bookkeeping of the chunks it
+# writes (a bare h5py write of 3 checksummed columns: 21 MB at 5 chunks, 25 MB at 69)
+GROWTH_SLACK_MB = 24.0
 ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 # distributed is imported by the library's first fit (to look for a client): ~12 MB of
 # modules, a constant counted in the baseline as the other imports are
@@ -75,7 +78,7 @@ return {{
 
 @pytest.fixture(scope="module")
 def big_file(tmp_path_factory):
-    """12M rows along ``time`` (no coordinate: positions), ``a`` NaN every 1000th row."""
+    """10M rows along ``time`` (no coordinate: positions), ``a`` NaN every 1000th row."""
     path = tmp_path_factory.mktemp("pred") / "new.nc"
     rng = np.random.default_rng(0)
     with h5netcdf.File(path, "w") as f:
@@ -109,11 +112,11 @@ def test_prediction_of_lazy_netcdf_within_budget(big_file):
         f"get_prediction pass {r['pass_s']:.1f} s, summary sums {r['summary_s']:.1f} s, "
         f"predict {r['predict_s']:.1f} s"
     )
-    assert N_ROWS * BYTES_PER_ROW / 1e6 > 3.9 * BUDGET_MB  # the data: several times the budget
+    assert N_ROWS * BYTES_PER_ROW / 1e6 > 3.2 * BUDGET_MB  # the data: several times the budget
     for m, rows in ((small, SMALL_ROWS), (big, N_ROWS)):
         assert m.result["nan_rows"] == rows // 1000  # a missing: NaN, in place
         assert m.result["worst"] < 1e-12  # equal to the in-memory route on those rows
         assert m.result["gap"] < 1e-10  # predict == summary_frame()["mean"] (values ~10)
         assert np.isfinite(m.result["upper"])
     assert big.growth_mb < BUDGET_MB
-    assert big.growth_mb < small.growth_mb + GROWTH_SLACK_MB  # 6x the rows, same memory
+    assert big.growth_mb < small.growth_mb + GROWTH_SLACK_MB  # 10x the rows, same memory
