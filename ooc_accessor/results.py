@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import kernels, labels, reduce, solve, streamfit
+from . import kernels, reduce, solve, streamfit
 from .arguments import check_keywords
 from .design import (
     Design,
@@ -28,7 +28,7 @@ from .fitstats import FitStatistics
 from .rowweights import row_weights
 from .stats.diagnostics import residual_diagnostics
 from .stats.inference import HypothesisTests
-from .stats.prediction import PredictionResults, get_prediction, prediction_blocks
+from .stats.prediction import PredictionResults, get_prediction, predict
 from .stats.robust import RobustCovariance, normalize_cov_type
 from .stats.summary import Summary
 
@@ -287,23 +287,19 @@ class LstsqResult(RobustCovariance, HypothesisTests, FitStatistics):
         *,
         chunksize: int | str = "auto",
         dim: str | None = None,
+        path: Any = None,
     ) -> pd.Series | xr.DataArray:
         """Predictions for ``data``, aligned to its rows (NaN where a value is missing).
 
         The design is rebuilt block by block with the fitted levels and transform state;
         a categorical level the fit never saw raises :class:`UnseenLevelError`. A Dataset
-        gives a DataArray along ``dim`` (by default the fit's sample dimension).
+        gives a DataArray along ``dim`` (by default the fit's sample dimension): lazy,
+        written block by block to a chunked NetCDF store (a temporary one, 8 bytes a row
+        plus the row labels, or ``path``'s, kept), when its formula variables are
+        dask-backed or on disk, or ``path`` is given. See
+        :func:`ooc_accessor.stats.prediction.predict`.
         """
-        n, dim, blocks = prediction_blocks(self, data, chunksize, dim)
-        beta = self._params
-        out = np.full(n, np.nan)
-        for start, built in blocks:
-            out[start + built.pos] = built.x @ beta
-        if isinstance(data, xr.Dataset):
-            d = dim
-            coords = {d: data.indexes[d]} if d in data.indexes else {}
-            return xr.DataArray(out, dims=(d,), coords=coords, name="predicted")
-        return labels.by_row(out, data.index, "predicted")
+        return predict(self, data, chunksize=chunksize, dim=dim, path=path)
 
     def get_prediction(
         self,
@@ -312,15 +308,18 @@ class LstsqResult(RobustCovariance, HypothesisTests, FitStatistics):
         *,
         chunksize: int | str = "auto",
         dim: str | None = None,
+        path: Any = None,
     ) -> PredictionResults:
         """Predicted means for ``data`` with standard errors and intervals (statsmodels').
 
         ``summary_frame(alpha)`` gives ``mean``, ``mean_se``, ``mean_ci_*`` and
         ``obs_ci_*`` aligned to ``data``'s rows (NaN where an input is missing), under
         this result's covariance and ``use_t``. ``weights`` (a column name, a scalar, or
-        one per row) divide the residual variance of ``obs_ci``, as statsmodels'.
+        one per row) divide the residual variance of ``obs_ci``, as statsmodels'. Lazy and
+        stored as :meth:`predict` is (16 bytes a row, 24 with per-row weights); see
+        :func:`ooc_accessor.stats.prediction.get_prediction`.
         """
-        return get_prediction(self, data, weights, chunksize=chunksize, dim=dim)
+        return get_prediction(self, data, weights, chunksize=chunksize, dim=dim, path=path)
 
     @property
     def diagn(self) -> dict[str, Any]:
