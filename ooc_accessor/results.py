@@ -28,6 +28,7 @@ from .fitstats import FitStatistics
 from .rowweights import row_weights
 from .stats.diagnostics import residual_diagnostics
 from .stats.inference import HypothesisTests
+from .stats.model import LinearModel, model_of
 from .stats.prediction import PredictionResults, get_prediction, prediction_blocks
 from .stats.robust import RobustCovariance, normalize_cov_type
 from .stats.summary import Summary
@@ -206,6 +207,11 @@ class LstsqResult(RobustCovariance, HypothesisTests, FitStatistics):
     def model_name(self) -> str:
         """``"WLS"`` with weights, else ``"OLS"``."""
         return "WLS" if self._weighted else "OLS"
+
+    @property
+    def model(self) -> LinearModel:
+        """statsmodels-model-like access to the formula and design (reads no row)."""
+        return model_of(self)
 
     # -- rows ---------------------------------------------------------------------
     def _designs(self) -> tuple[Design, ...]:
@@ -391,9 +397,10 @@ class LstsqResult(RobustCovariance, HypothesisTests, FitStatistics):
         return out
 
     # -- display ------------------------------------------------------------------
-    def summary(self, alpha: float = 0.05) -> Summary:
-        """A statsmodels-style table of the fit (``print`` it, or display it in Jupyter)."""
-        return Summary(self, alpha)
+    def summary(self, alpha: float = 0.05, slim: bool = False) -> Summary:
+        """A statsmodels-style table of the fit (``print`` it, or display it in Jupyter);
+        ``slim``: without the residual diagnostics (no pass over the rows)."""
+        return Summary(self, alpha, slim)
 
     def __repr__(self) -> str:
         return (

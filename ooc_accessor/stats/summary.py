@@ -33,17 +33,39 @@ def _html_rows(rows: list[tuple[str, str, str, str]]) -> str:
     )
 
 
+def _pairs_frame(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
+    """Label/value pairs, two to a row, as a frame of strings."""
+    return pd.DataFrame(rows, columns=["label", "value", "label2", "value2"])
+
+
 class Summary:
     """Printable summary of an :class:`~ooc_accessor.results.LstsqResult`, laid out like
     statsmodels'."""
 
-    def __init__(self, result: Any, alpha: float = 0.05) -> None:
+    def __init__(self, result: Any, alpha: float = 0.05, slim: bool = False) -> None:
         check_alpha(alpha)
         self.result = result
         self.alpha = alpha
+        self.slim = slim
+
+    @property
+    def tables(self) -> list[pd.DataFrame]:
+        """The summary's tables, as statsmodels' ``Summary.tables``: the header, the
+        coefficients and (unless ``slim``) the residual diagnostics."""
+        out = [_pairs_frame(self._header()), self.table()]
+        if not self.slim:
+            out.append(_pairs_frame(self._diagnostics()))
+        return out
 
     def _header(self) -> list[tuple[str, str, str, str]]:
         r = self.result
+        if self.slim:  # statsmodels' summary(slim=True): the fit's size and F only
+            return [
+                ("Dep. Variable:", r.response, "R-squared:", _fmt(r.rsquared)),
+                ("Model:", r.model_name, "Adj. R-squared:", _fmt(r.rsquared_adj)),
+                ("No. Observations:", str(r._stats.nobs), "F-statistic:", _fmt(r.fvalue)),
+                ("Covariance Type:", r.cov_type, "Prob (F-statistic):", _fmt(r.f_pvalue)),
+            ]
         now = _dt.datetime.now()
         return [
             ("Dep. Variable:", r.response, "R-squared:", _fmt(r.rsquared)),
@@ -115,6 +137,8 @@ class Summary:
             row = "".join(f"{cells[c][i]:>{widths[c]}}" for c in tab.columns)
             lines.append(f"{term:<{w0}}" + row)
         lines.append("=" * width)
+        if self.slim:
+            return "\n".join(lines)
         pairs(self._diagnostics())
         lines.append("=" * width)
         notes = []
@@ -133,7 +157,7 @@ class Summary:
         """The summary as HTML tables."""
         head = _html_rows(self._header())
         caption = f"<caption>{self.result.model_name} Regression Results</caption>"
-        bottom = _html_rows(self._diagnostics())
+        bottom = "" if self.slim else _html_rows(self._diagnostics())
         return (
             f"<table class='simpletable'>{caption}{head}</table>"
             + self.table().to_html(float_format=_fmt)
