@@ -28,6 +28,7 @@ from .fitstats import FitStatistics
 from .rowweights import row_weights
 from .stats.diagnostics import residual_diagnostics
 from .stats.inference import HypothesisTests
+from .stats.influence import InfluenceMixin
 from .stats.model import LinearModel, model_of
 from .stats.prediction import PredictionResults, get_prediction, prediction_blocks
 from .stats.robust import RobustCovariance, normalize_cov_type
@@ -131,7 +132,7 @@ def _fit(
     return result
 
 
-class LstsqResult(RobustCovariance, HypothesisTests, FitStatistics):
+class LstsqResult(RobustCovariance, HypothesisTests, InfluenceMixin, FitStatistics):
     """A least-squares fit with statsmodels' names: ``params``, ``bse``, ``summary()``...
 
     Holds the merged R factor of ``sqrt(w) [X | y | 1]`` and a few sums (scaled by powers
@@ -395,6 +396,9 @@ class LstsqResult(RobustCovariance, HypothesisTests, FitStatistics):
         if self.cov_type != "nonrobust":  # the same covariance, over every row
             out = out.get_robustcov_results(self.cov_type, self.use_t)
         return out
+
+    def remove_data(self) -> None:
+        """statsmodels' ``remove_data``: nothing to do, a result holds no row."""
 
     # -- display ------------------------------------------------------------------
     def summary(self, alpha: float = 0.05, slim: bool = False) -> Summary:

@@ -34,6 +34,41 @@ SKIPPED: dict[str, str] = {
         "identity is checked by test_norm_resid_identity below"
     ),
 }
+SKIPPED.update(
+    {
+        **{
+            f"test_LM_{case}": (
+                "builds its reference with res1_restricted.wresid[:, None]: ooc's wresid is a "
+                "lazy DataArray, which has no newaxis indexing; the same statistics against "
+                "statsmodels' compare_lm_test are test_lm_against_statsmodels below"
+            )
+            for case in (
+                "homoskedastic",
+                "heteroskedastic_nodemean",
+                "heteroskedastic_demean",
+                "heteroskedastic_LRversion",
+            )
+        },
+        "test_compare_lr_test_returns_namedtuple": (
+            "checks isinstance of statsmodels' own CompareLRTestResult class; statsmodels is "
+            "not a dependency of ooc, whose named tuple has the same fields "
+            "(test_compare_lr_test_fields below)"
+        ),
+        **{
+            name: (
+                "el_test (empirical likelihood) maximizes over one weight per observation, "
+                "n numbers held and re-weighted in memory each iteration: not offered out of "
+                "core"
+            )
+            for name in (
+                "test_el_test_invalid_method_raises",
+                "test_el_test_result_object_default_warns",
+                "test_el_test_result_object_true_full",
+                "test_el_test_result_object_true_nuisance",
+            )
+        },
+    }
+)
 #: test name -> why it cannot apply to a fit on a DataFrame; the Dataset twins run these
 SKIPPED_PANDAS: dict[str, str] = {
     "test_confidenceintervals": (
@@ -190,37 +225,61 @@ class TestOocWLSExogWeightsDataset(TestOocWLSExogWeights):
 # -- WLS with one scalar weight against statsmodels' array of them ---------------------------
 @_skip_listed
 class TestOocWLSScalarVsArray(smt.TestWLSScalarVsArray):
+    dataset_input = False
+
     @classmethod
     def setup_class(cls) -> None:
         endog, exog = _longley_arrays()
         exog = add_constant(np.asarray(longley.load().exog), prepend=True)
         df = _longley_frame(const=False)
-        cls.res1 = df.ooc.lstsq("TOTEMP ~ " + " + ".join(LONGLEY_X), weights=1.0 / 3)
+        formula = "TOTEMP ~ " + " + ".join(LONGLEY_X)
+        cls.res1 = _lstsq(df, formula, cls.dataset_input, weights=1.0 / 3)
         cls.res2 = WLS(endog, exog, weights=[1 / 3.0] * len(endog)).fit()
+
+
+@_skip_listed
+class TestOocWLSScalarVsArrayDataset(TestOocWLSScalarVsArray):
+    dataset_input = True
 
 
 # -- WLS with unit weights is OLS --------------------------------------------------------------
 @_skip_listed
 class TestOocWLSOLS(smt.TestWLS_OLS):
+    dataset_input = False
+
     @classmethod
     def setup_class(cls) -> None:
         endog, exog = _longley_arrays()
         df = _longley_frame().assign(w=1.0)
-        cls.res1 = df.ooc.lstsq(_formula("TOTEMP", [*LONGLEY_X, "const"]), weights="w")
+        formula = _formula("TOTEMP", [*LONGLEY_X, "const"])
+        cls.res1 = _lstsq(df, formula, cls.dataset_input, weights="w")
         cls.res2 = OLS(endog, exog).fit()
+
+
+@_skip_listed
+class TestOocWLSOLSDataset(TestOocWLSOLS):
+    dataset_input = True
 
 
 # -- one regressor, no constant (the data-dimension classes' data) -----------------------------
 @_skip_listed
 class TestOocDataDimensions(smt.TestDataDimensions):
+    dataset_input = False
+
     @classmethod
     def setup_class(cls) -> None:
         rs = np.random.RandomState(54321)
         endog = rs.uniform(0, 20, size=30)
         exog = rs.uniform(0, 20, size=30)
         df = pd.DataFrame({"y": endog, "x": exog})
-        cls.res1 = df.ooc.lstsq("y ~ 0 + x")
+        cls.res1 = _lstsq(df, "y ~ 0 + x", cls.dataset_input)
+        # statsmodels' classes add 1 to model.df_model in place (see SKIPPED_SETUP)
         cls.res2 = OLS(endog, exog[:, None]).fit()
+
+
+@_skip_listed
+class TestOocDataDimensionsDataset(TestOocDataDimensions):
+    dataset_input = True
 
 
 # -- tests of hypotheses on the Longley fit ---------------------------------------------------
@@ -280,3 +339,104 @@ class TestOocTtest2(smt.TestTtest2):
         r = np.zeros(7)
         r[4:6] = [1, -1]
         cls.Ttest1 = _longley_fit().t_test(r)
+
+
+# -- OLS, WLS and (diagonal) GLS agree: the GLS entries as the WLS fits they are ------------
+def _longley_weighted(weights: list[np.ndarray | None]) -> list:
+    """ooc fits of Longley with each of ``weights`` (None: OLS)."""
+    df = _longley_frame()
+    formula = _formula("TOTEMP", [*LONGLEY_X, "const"])
+    fits = []
+    for w in weights:
+        if w is None:
+            fits.append(df.ooc.lstsq(formula))
+        else:
+            fits.append(df.assign(w=w).ooc.lstsq(formula, weights="w"))
+    return fits
+
+
+class TestOocOLSGLSWLSEquivalence(smt.TestOLS_GLS_WLS_equivalence):
+    @classmethod
+    def setup_class(cls) -> None:
+        n = 16
+        w = np.ones(n)
+        # OLS, WLS(w), GLS(sigma=100 w) = WLS(1 / (100 w)), GLS(diag(0.1 w)) = WLS(10 / w)
+        cls.results = _longley_weighted([None, w, 1 / (100 * w), 1 / (0.1 * w)])
+
+
+class TestOocGLSWLSEquivalence(smt.TestGLS_WLS_equivalence):
+    @classmethod
+    def setup_class(cls) -> None:
+        rs = np.random.RandomState(5)
+        w = rs.uniform(0.5, 1, 16)
+        w_inv = 1.0 / w
+        # WLS(w), WLS(0.01 w), GLS(sigma=100 / w) and GLS(diag(0.1 / w)) as WLS
+        cls.results = _longley_weighted([w, 0.01 * w, 1 / (100 * w_inv), 1 / (0.1 * w_inv)])
+
+
+class TestOocNonFit(smt.TestNonFit):
+    @classmethod
+    def setup_class(cls) -> None:
+        endog, exog = _longley_arrays()
+        cls.endog, cls.exog = endog, exog
+        cls.ols_model = _longley_fit().model
+
+
+# -- Lagrange-multiplier comparisons of nested fits -------------------------------------------
+@_skip_listed
+class TestOocLM(smt.TestLM):
+    @classmethod
+    def setup_class(cls) -> None:
+        rs = np.random.RandomState(1234)
+        x = rs.randn(100, 3)
+        y = np.dot(x, np.ones((3, 1))) + rs.randn(100, 1)
+        df = pd.DataFrame({"y": y[:, 0], "x0": x[:, 0], "x1": x[:, 1], "x2": x[:, 2]})
+        cls.res1_full = df.ooc.lstsq("y ~ 0 + x0 + x1 + x2", chunksize=37)
+        cls.res1_restricted = df.ooc.lstsq("y ~ 0 + x0")
+        cls.res2_full = cls.res1_full.get_robustcov_results("HC0")
+        cls.res2_restricted = cls.res1_restricted.get_robustcov_results("HC0")
+        cls.x = x
+        cls.Y = y
+
+    @pytest.mark.parametrize(
+        "robust, kwargs",
+        [
+            (False, {}),  # homoskedastic
+            (True, {"demean": False}),
+            (True, {}),  # demeaned scores
+            (True, {"use_lr": True}),  # the full fit's scores
+        ],
+    )
+    def test_lm_against_statsmodels(self, robust: bool, kwargs: dict) -> None:
+        full, restr = OLS(self.Y, self.x).fit(), OLS(self.Y, self.x[:, 0]).fit()
+        if robust:
+            full, restr = full.get_robustcov_results("HC0"), restr.get_robustcov_results("HC0")
+            ours = self.res2_full.compare_lm_test(self.res2_restricted, **kwargs)
+        else:
+            ours = self.res1_full.compare_lm_test(self.res1_restricted, **kwargs)
+        ref = full.compare_lm_test(restr, **kwargs)
+        np.testing.assert_almost_equal(ours[0], ref[0], 7)  # statsmodels' DECIMAL_7
+        np.testing.assert_allclose(ours[1], ref[1], rtol=1e-9)
+        assert ours[2] == ref[2] == 2.0
+
+
+@_skip_listed
+class TestOocCompareNamedTuple(smt.TestCompareAndElTestNamedTuple):
+    @classmethod
+    def setup_class(cls) -> None:
+        rs = np.random.RandomState(12345)
+        x = rs.standard_normal((200, 2))
+        y = 1 + x[:, 0] + rs.standard_normal(200)
+        df = pd.DataFrame({"y": y, "x1": x[:, 0], "x2": x[:, 1]})
+        cls.res_full = df.ooc.lstsq("y ~ x1 + x2")
+        cls.res_restr = df.ooc.lstsq("y ~ x1")
+
+    def test_compare_lr_test_fields(self) -> None:
+        sm = smt.OLS(self.res_full.model.endog.values, self.res_full.model.exog.values).fit()
+        sm_r = smt.OLS(sm.model.endog, sm.model.exog[:, :2]).fit()
+        for large in (False, True):
+            res = self.res_full.compare_lr_test(self.res_restr, large_sample=large)
+            ref = sm.compare_lr_test(sm_r, large_sample=large)
+            assert res._fields == ref._fields == ("statistic", "pvalue", "df_diff")
+            assert res[0] == res.statistic and res[2] == res.df_diff == 1.0
+            np.testing.assert_allclose(tuple(res), tuple(ref), rtol=1e-10)

@@ -17,6 +17,8 @@ import xarray as xr
 from ..errors import ArgumentError
 
 if TYPE_CHECKING:
+    from patsy.design_info import DesignInfo
+
     from ..designbase import DesignBase
     from ..results import LstsqResult
 
@@ -36,15 +38,31 @@ class ModelData:
         1 when a constant lies in the span of the columns.
     const_idx : int or None
         The position of a column that is constant (the intercept), if there is one.
+    design_info, model_spec : patsy.DesignInfo
+        The columns' patsy description (terms, slices, factor levels), rebuilt from the
+        design's stored state (no row read).
     """
 
-    def __init__(self, terms: list[str], response: str, k_constant: int) -> None:
+    def __init__(
+        self, terms: list[str], response: str, k_constant: int, design: DesignBase | None = None
+    ) -> None:
+        self._design = design
         self.xnames = list(terms)
         self.param_names = list(terms)
         self.cov_names = list(terms)
         self.ynames = response
         self.k_constant = k_constant
         self.const_idx = terms.index("Intercept") if "Intercept" in terms else None
+
+    @property
+    def design_info(self) -> DesignInfo | None:
+        """patsy's description of the design's columns (statsmodels' ``design_info``)."""
+        return None if self._design is None else self._design.design_infos[1]
+
+    @property
+    def model_spec(self) -> DesignInfo | None:
+        """statsmodels 0.15's name of :attr:`design_info`."""
+        return self.design_info
 
     def __repr__(self) -> str:
         return f"<ModelData ynames={self.ynames!r}, xnames={self.xnames}>"
@@ -88,7 +106,7 @@ class LinearModel:
         self.df_resid: float = result.df_resid
         self.k_constant: int = result.k_constant
         self.rank: int = result.rank
-        self.data = ModelData(self.exog_names, self.endog_names, self.k_constant)
+        self.data = ModelData(self.exog_names, self.endog_names, self.k_constant, result._design)
 
     @property
     def design(self) -> DesignBase:

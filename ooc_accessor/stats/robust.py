@@ -217,6 +217,29 @@ def normalize_cov_type(cov_type: Any) -> str:
 #: cov_kwds a cluster covariance takes, as statsmodels' (with their defaults)
 CLUSTER_KWDS = {"groups": None, "use_correction": True, "df_correction": True}
 
+#: statsmodels' descriptions of the covariances (``cov_kwds["description"]``)
+_DESCRIPTIONS = {
+    "nonrobust": "Standard Errors assume that the covariance matrix of the errors is "
+    "correctly specified.",
+    **{hc: f"Standard Errors are heteroscedasticity robust ({hc})" for hc in HC_TYPES},
+    "cluster": "Standard Errors are robust to cluster correlation (CRV1)",
+}
+
+
+def cov_description(cov_type: str, use_t: bool, kwds: dict[str, Any]) -> dict[str, Any]:
+    """statsmodels' ``cov_kwds`` of a result made by ``get_robustcov_results``."""
+    if cov_type == "nonrobust":
+        return {"description": _DESCRIPTIONS["nonrobust"]}
+    out: dict[str, Any] = {"use_t": use_t, "adjust_df": False}
+    if cov_type == "cluster":
+        out.update(
+            adjust_df=kwds["df_correction"] is not False,
+            groups=kwds["groups"],
+            use_correction=kwds["use_correction"],
+        )
+    out["description"] = _DESCRIPTIONS[cov_type]
+    return out
+
 
 def cluster_groups(groups: Any, nobs: int) -> Any:
     """``groups`` as the rows pass takes them: column names (a list of one or two), an
@@ -350,6 +373,12 @@ class RobustCovariance:
     def _with_cov(self, cov_type: str, use_t: bool | None) -> Any:  # pragma: no cover
         raise NotImplementedError
 
+    @property
+    def cov_kwds(self) -> dict[str, Any]:
+        """The covariance's options and description, as statsmodels' ``cov_kwds``."""
+        kwds = getattr(self, "_cov_kwds", None)
+        return dict(kwds) if kwds is not None else {"description": _DESCRIPTIONS["nonrobust"]}
+
     def get_robustcov_results(self, cov_type: str = "HC1", use_t: bool | None = None, **kwds):
         """A copy of this result whose inference uses ``cov_type`` (statsmodels' method).
 
@@ -377,6 +406,7 @@ class RobustCovariance:
         if use_t is None:
             use_t = self.use_t
         out = self._with_cov(cov_type, bool(use_t))
+        out._cov_kwds = cov_description(cov_type, bool(use_t), {**CLUSTER_KWDS, **kwds})
         if cov_type == "cluster":
             opts = {**CLUSTER_KWDS, **kwds}
             per_row = cluster_groups(opts["groups"], int(self.nobs))
