@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from statsmodels.datasets import ccard, longley
-from statsmodels.regression.linear_model import OLS, WLS
+from statsmodels.regression.linear_model import GLS, OLS, WLS
 from statsmodels.regression.tests import test_regression as smt
 from statsmodels.regression.tests.results import results_regression as smr
 from statsmodels.tools.tools import add_constant
@@ -69,6 +69,32 @@ SKIPPED.update(
         },
     }
 )
+#: statsmodels' classes (or parts of their setup) not run on ooc fits, and why
+NOT_SUBCLASSED: dict[str, str] = {
+    "TestGLS": "GLS with a full n x n sigma (an AR(1) Toeplitz matrix): not out of core",
+    "TestGLS_large_data": (
+        "GLS with sigma as an (n, 1) array against OLS: array-shape handling of "
+        "statsmodels' GLS; the formula fit is TestOocGLSOLS"
+    ),
+    "TestNxNx, TestNxOneNx, TestNxNxOne": (
+        "vary the ndarray shapes ((n,) against (n, 1)) of endog and exog: a formula on a "
+        "frame always has one response column and named term columns, which is "
+        "TestOocDataDimensions"
+    ),
+    "TestDataDimensions (df_model += 1)": (
+        "its setup adds 1 to model.df_model in place before fitting; an ooc fit's model is "
+        "a read-only view of a finished fit, so res2 is statsmodels' fit of the same "
+        "data without that edit"
+    ),
+    "TestWLS_CornerCases": (
+        "statsmodels' WLS constructor on arrays (weights of shape (10, 10), whiten() of a "
+        "3-D array, its SingularMatrixWarning); ooc's errors and RankWarning have their "
+        "own tests (test_errors.py, test_rank.py)"
+    ),
+    "TestYuleWalker, TestRegularizedFit": (
+        "yule_walker/burg and fit_regularized (elastic net) are other estimators, not least squares"
+    ),
+}
 #: test name -> why it cannot apply to a fit on a DataFrame; the Dataset twins run these
 SKIPPED_PANDAS: dict[str, str] = {
     "test_confidenceintervals": (
@@ -261,6 +287,62 @@ class TestOocWLSOLSDataset(TestOocWLSOLS):
     dataset_input = True
 
 
+# -- WLS against statsmodels' GLS with the diagonal sigma it is -------------------------------
+@_skip_listed
+class TestOocWLSGLS(smt.TestWLS_GLS):
+    dataset_input = False
+
+    @classmethod
+    def setup_class(cls) -> None:
+        dta = ccard.load()
+        endog, exog = np.asarray(dta.endog), np.asarray(dta.exog)
+        sigma = exog[:, 2]
+        df = pd.concat([dta.endog, dta.exog], axis=1).assign(w=1 / sigma)
+        cls.res1 = _lstsq(df, _formula("AVGEXP", CCARD_X), cls.dataset_input, weights="w")
+        cls.res2 = GLS(endog, exog, sigma=sigma).fit()
+
+
+@_skip_listed
+class TestOocWLSGLSDataset(TestOocWLSGLS):
+    dataset_input = True
+
+
+# -- OLS against statsmodels' GLS without sigma -------------------------------------------------
+@_skip_listed
+class TestOocGLSOLS(smt.TestGLS_OLS):
+    dataset_input = False
+
+    @classmethod
+    def setup_class(cls) -> None:
+        endog, exog = _longley_arrays()
+        formula = _formula("TOTEMP", [*LONGLEY_X, "const"])
+        cls.res1 = _lstsq(_longley_frame(), formula, cls.dataset_input)
+        cls.res2 = GLS(endog, exog).fit()
+
+
+@_skip_listed
+class TestOocGLSOLSDataset(TestOocGLSOLS):
+    dataset_input = True
+
+
+@_skip_listed
+class TestOocGLSAltSigma(smt.TestGLS_alt_sigma):
+    dataset_input = False
+
+    @classmethod
+    def setup_class(cls) -> None:
+        endog, exog = _longley_arrays()
+        cls.endog, cls.exog = endog, exog
+        formula = _formula("TOTEMP", [*LONGLEY_X, "const"])
+        cls.res1 = _lstsq(_longley_frame(), formula, cls.dataset_input)
+        cls.res2 = OLS(endog, exog).fit()
+
+
+@_skip_listed
+class TestOocGLSAltSigmaDataset(TestOocGLSAltSigma):
+    dataset_input = True
+
+
 # -- one regressor, no constant (the data-dimension classes' data) -----------------------------
 @_skip_listed
 class TestOocDataDimensions(smt.TestDataDimensions):
@@ -273,7 +355,7 @@ class TestOocDataDimensions(smt.TestDataDimensions):
         exog = rs.uniform(0, 20, size=30)
         df = pd.DataFrame({"y": endog, "x": exog})
         cls.res1 = _lstsq(df, "y ~ 0 + x", cls.dataset_input)
-        # statsmodels' classes add 1 to model.df_model in place (see SKIPPED_SETUP)
+        # statsmodels' class adds 1 to model.df_model in place (see NOT_SUBCLASSED)
         cls.res2 = OLS(endog, exog[:, None]).fit()
 
 

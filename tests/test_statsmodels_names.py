@@ -161,3 +161,24 @@ def test_remove_data_keeps_the_result(fits) -> None:
     before = ours.params.copy()
     assert ours.remove_data() is None
     np.testing.assert_array_equal(ours.params.to_numpy(), before.to_numpy())
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("cov_type", ["HC0", "HC1", "HC2", "HC3"])
+def test_het_scale(frame: pd.DataFrame, cov_type: str, weighted: bool) -> None:
+    df = frame.assign(w=np.linspace(0.5, 2.0, len(frame)))
+    if weighted:
+        sm = smf.wls(FORMULA, df, weights=df["w"]).fit(cov_type=cov_type)
+    else:
+        sm = smf.ols(FORMULA, df).fit(cov_type=cov_type)
+    fit = df.ooc.lstsq(FORMULA, weights="w" if weighted else None, cov_type=cov_type)
+    got = fit.het_scale
+    assert isinstance(got, xr.DataArray) and got.chunks is not None
+    np.testing.assert_allclose(got.values, np.asarray(sm.het_scale), rtol=1e-10)
+
+
+def test_het_scale_belongs_to_a_robust_result(fits) -> None:
+    ours, _ = fits
+    assert not hasattr(ours, "het_scale")  # as statsmodels' before an HC covariance
+    with pytest.raises(AttributeError, match="get_robustcov_results"):
+        _ = ours.het_scale

@@ -24,16 +24,63 @@ from .robust import _coordinates
 if TYPE_CHECKING:
     from ..results import LstsqResult
 
-__all__ = ["InfluenceMixin", "OLSInfluence", "outlier_test"]
+__all__ = ["InfluenceMixin", "OLSInfluence", "het_scale", "leverages", "outlier_test"]
 
 #: one-step corrections that need no sort of the n p-values (done row by row, lazily)
 _ONE_STEP = {"bonf": "bonf", "bonferroni": "bonf", "b": "bonf", "sidak": "sidak", "s": "sidak"}
 
 
-def _leverage_block(x: np.ndarray, ex: np.ndarray, basis: tuple[str, np.ndarray]) -> np.ndarray:
-    """Leverages of one block's rows, from the rows in the fit's scaled units."""
+def _leverage_block(
+    x: np.ndarray,
+    w: np.ndarray | None,
+    ex: np.ndarray,
+    ew: int,
+    basis: tuple[str, np.ndarray],
+) -> np.ndarray:
+    """Leverages of one block's (whitened) rows, from the rows in the fit's scaled units."""
     xs = np.ldexp(np.asarray(x, dtype=np.float64), -ex)
+    if w is not None:
+        xs *= np.sqrt(np.ldexp(np.asarray(w, dtype=np.float64).reshape(-1), -ew))[:, None]
     return _coordinates(xs, basis)[1]
+
+
+def leverages(result: LstsqResult) -> xr.DataArray:
+    """The diagonal of the (whitened) hat matrix, lazy, dims ``obs``: ``h_i = w_i x_i'
+    (X'WX)^+ x_i``, by triangular solves with the fit's R, block by block."""
+    x = result.model.exog
+    data = x.data.rechunk({1: -1})
+    basis, ex, ew = result._basis(), result._ex, result._ew
+    if result._weighted:
+        w = result.model.weights.data.rechunk((data.chunks[0],))
+        h = da.map_blocks(
+            lambda xb, wb: _leverage_block(xb, wb, ex, ew, basis),
+            data,
+            w[:, None],
+            drop_axis=1,
+            dtype=np.float64,
+        )
+    else:
+        h = da.map_blocks(_leverage_block, data, None, ex, 0, basis, drop_axis=1, dtype=np.float64)
+    dim = x.dims[0]
+    return xr.DataArray(h, dims=(dim,), coords={dim: x[dim]}, name="hat_diag")
+
+
+def het_scale(result: LstsqResult) -> xr.DataArray:
+    """statsmodels' ``het_scale`` of an HC covariance: the squared whitened residuals,
+    times ``n / df_resid`` (HC1), over ``1 - h`` (HC2) or ``(1 - h)^2`` (HC3); lazy."""
+    cov_type = result.cov_type
+    if cov_type not in ("HC0", "HC1", "HC2", "HC3"):
+        raise AttributeError(
+            f"het_scale belongs to a heteroscedasticity-robust result, and this one's "
+            f"cov_type is {cov_type!r}: use get_robustcov_results('HC1').het_scale"
+        )
+    e2 = result.wresid**2
+    if cov_type == "HC1":
+        e2 = e2 * (result.nobs / result.df_resid)
+    elif cov_type != "HC0":
+        h = leverages(result)
+        e2 = e2 / (1 - h) ** (1 if cov_type == "HC2" else 2)
+    return e2.rename("het_scale")
 
 
 class OLSInfluence:
@@ -78,12 +125,7 @@ class OLSInfluence:
     @property
     def hat_matrix_diag(self) -> xr.DataArray:
         """The leverages ``h_i``: the diagonal of the hat matrix, never formed."""
-        r = self.results
-        x = self.exog
-        data = x.data.rechunk({1: -1})
-        h = da.map_blocks(_leverage_block, data, r._ex, r._basis(), drop_axis=1, dtype=np.float64)
-        dim = x.dims[0]
-        return xr.DataArray(h, dims=(dim,), coords={dim: x[dim]}, name="hat_diag")
+        return leverages(self.results)
 
     def _named(self, values: xr.DataArray, name: str) -> xr.DataArray:
         return values.rename(name)
@@ -244,6 +286,11 @@ def outlier_test(
 
 class InfluenceMixin:
     """``get_influence`` and ``outlier_test`` of a result (mixed into LstsqResult)."""
+
+    @property
+    def het_scale(self) -> xr.DataArray:
+        """The HC covariance's per-row scale (statsmodels'), lazy (see :func:`het_scale`)."""
+        return het_scale(self)  # type: ignore[arg-type]
 
     def get_influence(self) -> OLSInfluence:
         """statsmodels' influence measures, lazy (see :class:`OLSInfluence`)."""
