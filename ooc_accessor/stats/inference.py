@@ -307,7 +307,13 @@ class HypothesisTests:
         """t tests of every pair of a categorical term's levels, with a multiple-testing
         correction: statsmodels' own ``t_test_pairwise`` (its ``MultiCompResult``, with
         ``result_frame``), run on this fit's coefficients and covariance."""
-        from statsmodels.stats.contrast import t_test_pairwise
+        try:
+            from statsmodels.stats.contrast import t_test_pairwise
+        except ImportError as exc:  # statsmodels is optional: only this method uses it
+            raise ImportError(
+                "t_test_pairwise runs statsmodels' own implementation on this fit: "
+                "pip install statsmodels"
+            ) from exc
 
         return t_test_pairwise(
             self, term_name, method=method, alpha=alpha, factor_labels=factor_labels, ignore=ignore
