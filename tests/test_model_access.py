@@ -123,3 +123,19 @@ def test_model_without_intercept_has_no_constant(frame: pd.DataFrame) -> None:
     assert fit.model.k_constant == sm.model.k_constant == 0
     assert fit.model.df_model == sm.model.df_model == 2.0
     assert fit.model.data.const_idx is None
+
+
+def test_const_idx_finds_a_constant_column_by_any_name(frame: pd.DataFrame) -> None:
+    df = frame.assign(one=1.0)
+    fit = df.ooc.lstsq("y ~ 0 + a + one + b")
+    sm = smf.ols("y ~ 0 + a + one + b", df).fit()
+    assert fit.model.k_constant == sm.model.k_constant == 1
+    assert fit.model.data.const_idx == sm.model.data.const_idx == 1
+
+
+def test_weights_given_as_an_array_are_not_stored(frame: pd.DataFrame, tmp_path) -> None:
+    design = frame.ooc.design(FORMULA, path=tmp_path / "d.nc")
+    fit = design.lstsq(weights=frame["w"].to_numpy())
+    assert type(fit.model).__name__ == "WLS"
+    with pytest.raises(ooc.ArgumentError, match="not stored with the design"):
+        _ = fit.model.weights

@@ -37,14 +37,20 @@ class ModelData:
     k_constant : int
         1 when a constant lies in the span of the columns.
     const_idx : int or None
-        The position of a column that is constant (the intercept), if there is one.
+        The position of a column that is constant (the intercept, or a column of one
+        value by any name), if there is one.
     design_info, model_spec : patsy.DesignInfo
         The columns' patsy description (terms, slices, factor levels), rebuilt from the
         design's stored state (no row read).
     """
 
     def __init__(
-        self, terms: list[str], response: str, k_constant: int, design: DesignBase | None = None
+        self,
+        terms: list[str],
+        response: str,
+        k_constant: int,
+        design: DesignBase | None = None,
+        const_idx: int | None = None,
     ) -> None:
         self._design = design
         self.xnames = list(terms)
@@ -52,7 +58,7 @@ class ModelData:
         self.cov_names = list(terms)
         self.ynames = response
         self.k_constant = k_constant
-        self.const_idx = terms.index("Intercept") if "Intercept" in terms else None
+        self.const_idx = const_idx
 
     @property
     def design_info(self) -> DesignInfo | None:
@@ -106,7 +112,13 @@ class LinearModel:
         self.df_resid: float = result.df_resid
         self.k_constant: int = result.k_constant
         self.rank: int = result.rank
-        self.data = ModelData(self.exog_names, self.endog_names, self.k_constant, result._design)
+        self.data = ModelData(
+            self.exog_names,
+            self.endog_names,
+            self.k_constant,
+            result._design,
+            result._constant_column(),
+        )
 
     @property
     def design(self) -> DesignBase:

@@ -142,6 +142,12 @@ class Summary:
         pairs(self._diagnostics())
         lines.append("=" * width)
         notes = []
+        if not self.result.k_constant:  # statsmodels' note, word for word
+            notes.append(
+                "R² is computed without centering (uncentered) since the model does not "
+                "contain a constant."
+            )
+        notes.append(self.result.cov_kwds["description"])
         if self.result.rank < len(self.result.terms):
             notes.append(
                 f"The design is rank deficient (rank {self.result.rank}); minimum-norm fit."
