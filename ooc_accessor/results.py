@@ -252,6 +252,7 @@ class LstsqResult(RobustCovariance, HypothesisTests, InfluenceMixin, FitStatisti
         out.cov_type, out.use_t, out._robust_s = cov_type, use_t, None
         out.__dict__.pop("df_resid_inference", None)  # a cluster covariance's own
         out.__dict__.pop("n_groups", None)
+        out.__dict__.pop("_fixed_scale", None)  # a fixed-scale covariance's own
         return out
 
     @property
@@ -394,7 +395,8 @@ class LstsqResult(RobustCovariance, HypothesisTests, InfluenceMixin, FitStatisti
                 "groups=<one value per fitted row>) on the result"
             )
         if self.cov_type != "nonrobust":  # the same covariance, over every row
-            out = out.get_robustcov_results(self.cov_type, self.use_t)
+            kwds = {"scale": self.scale} if self.cov_type == "fixed scale" else {}
+            out = out.get_robustcov_results(self.cov_type, self.use_t, **kwds)
         return out
 
     def remove_data(self) -> None:
@@ -452,11 +454,12 @@ def lstsq(
         A Dataset's sample dimension (results are then xarray objects over it).
     eval_env : int or patsy.EvalEnvironment
         Where names in the formula that are not columns are looked up.
-    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}
+    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster", "fixed scale"}
         The covariance behind ``bse``, ``pvalues``, ``conf_int`` and the F test, as
         statsmodels' ``fit(cov_type=)``; a robust one costs one more pass over the rows.
     cov_kwds : dict, optional
-        The covariance's keywords (the HC types take none).
+        The covariance's keywords (the HC types take none; "cluster" takes ``groups``;
+        "fixed scale" takes ``scale``, the residual variance to assume, default 1).
     use_t : bool, optional
         Student t distributions (True) or the normal; by default True for "nonrobust"
         and False for the robust types, as statsmodels.

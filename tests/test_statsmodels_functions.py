@@ -16,7 +16,7 @@ from statsmodels.datasets import longley
 from statsmodels.regression.linear_model import OLS, WLS
 from statsmodels.tools.tools import add_constant
 
-import ooc_accessor  # noqa: F401 - registers .ooc
+import ooc_accessor  # registers .ooc
 
 #: statsmodels' module-level tests not ported, and why
 NOT_PORTED = {
@@ -26,7 +26,6 @@ NOT_PORTED = {
     "test_ridge, test_regularized_*, test_sqrt_lasso": "fit_regularized: not offered",
     "test_summary_as_latex": "ooc's summary is text and HTML (no LaTeX)",
     "test_bool_regressor": "patsy codes a bool column as a categorical (x[T.True])",
-    "test_ols_wls_fixed_scale": "cov_type='fixed scale' is not offered",
     "test_fvalue_only_constant (hac)": "cov_type='hac' is not offered (HC1 part ported)",
     "test_condition_number_nonpositive_eigval": "edits statsmodels' result cache",
     "test_hessian_factor_*, test_conf_int_el_*": "likelihood Hessians and el_test",
@@ -192,3 +191,53 @@ def test_summary_after_remove_data() -> None:
     np.testing.assert_allclose(res.params.to_numpy(), ref.params.to_numpy(), rtol=1e-10)
     ref_w = WLS(data.endog, add_constant(data.exog)).fit()
     np.testing.assert_allclose(res.bse.to_numpy(), ref_w.bse.to_numpy(), rtol=1e-8)
+
+
+def test_ols_wls_fixed_scale() -> None:
+    """statsmodels' test_ols_wls_fixed_scale, and its values: the fixed scale is the
+    covariance's and resid_pearson's; mse_resid stays the estimate."""
+    rs = np.random.RandomState(3293829)
+    x = add_constant(rs.uniform(size=(50, 2)))
+    y = np.dot(x, [1, 2, 3]) + rs.standard_normal(50)
+    weights = rs.uniform(0.5, 2.0, 50)
+    df = pd.DataFrame({"y": y, "a": x[:, 1], "b": x[:, 2], "w": weights})
+    expected_scale = 5.0
+
+    res1 = df.ooc.lstsq("y ~ a + b", cov_type="fixed scale", cov_kwds={"scale": expected_scale})
+    np.testing.assert_allclose(res1.scale, expected_scale)
+    np.testing.assert_allclose(res1.resid_pearson, res1.resid / np.sqrt(expected_scale))
+    ref1 = OLS(y, x).fit(cov_type="fixed scale", cov_kwds={"scale": expected_scale})
+    np.testing.assert_allclose(res1.bse.to_numpy(), ref1.bse, rtol=1e-12)
+    np.testing.assert_allclose(res1.pvalues.to_numpy(), ref1.pvalues, rtol=1e-10)
+    np.testing.assert_allclose([res1.fvalue, res1.mse_resid], [ref1.fvalue, ref1.mse_resid])
+    assert res1.cov_kwds == ref1.cov_kwds and res1.use_t is False
+
+    res2 = df.ooc.lstsq(
+        "y ~ a + b", weights="w", cov_type="fixed_scale", cov_kwds={"scale": expected_scale}
+    )
+    np.testing.assert_allclose(res2.scale, expected_scale)
+    np.testing.assert_allclose(res2.resid_pearson, res2.wresid / np.sqrt(expected_scale))
+    ref2 = WLS(y, x, weights=weights).fit(
+        cov_type="fixed_scale", cov_kwds={"scale": expected_scale}
+    )
+    np.testing.assert_allclose(res2.bse.to_numpy(), ref2.bse, rtol=1e-12)
+
+    res3 = df.ooc.lstsq("y ~ a + b")
+    res3_robust = res3.get_robustcov_results(cov_type="fixed scale", scale=expected_scale)
+    np.testing.assert_allclose(res3_robust.scale, expected_scale)
+    np.testing.assert_allclose(
+        res3_robust.resid_pearson, res3_robust.wresid / np.sqrt(expected_scale)
+    )
+    assert res3_robust.use_t is True  # the plain fit's, as statsmodels
+    # back to the estimate
+    assert res3_robust.get_robustcov_results("nonrobust").scale == res3.scale
+
+
+def test_fixed_scale_refusals() -> None:
+    df = pd.DataFrame({"y": [1.0, 2, 4, 3], "a": [0.0, 1, 2, 3]})
+    with pytest.raises(ooc_accessor.ArgumentError, match="positive and finite"):
+        df.ooc.lstsq("y ~ a", cov_type="fixed scale", cov_kwds={"scale": -1.0})
+    with pytest.raises(ooc_accessor.ArgumentTypeError, match="must be a number"):
+        df.ooc.lstsq("y ~ a", cov_type="fixed scale", cov_kwds={"scale": "5"})
+    with pytest.raises(ooc_accessor.ArgumentError, match=r"takes the keywords \['scale'\]"):
+        df.ooc.lstsq("y ~ a", cov_type="fixed scale", cov_kwds={"groups": "a"})
