@@ -7,9 +7,12 @@ statsmodels' certified or reference result (Longley from NIST, Greene's credit c
 from Stata, statsmodels' own fit). Their test methods, tolerances included, are the judge.
 
 A test that cannot apply to a formula interface or an out-of-core design is skipped, each
-with its reason, from :data:`SKIPPED` (test name -> reason) and nowhere else. The classes
-whose tests index a result positionally (``x[-1]``, ``conf_int()[i][0]``) also run on a
-Dataset input, whose labeled results (DataArrays) index by position as arrays do.
+with its reason, from :data:`SKIPPED` (test name -> reason, every class) and
+:data:`SKIPPED_PANDAS` (tests that index a labeled result by position, ``x[-1]`` or
+``conf_int()[i][0]``: skipped for a DataFrame input only), and nowhere else. Each class
+fitted on a DataFrame has a ``...Dataset`` twin fitted on the same data as an
+xarray Dataset, whose results (DataArrays) index by position as arrays do, so those tests
+run there. statsmodels' classes not run at all are in :data:`NOT_SUBCLASSED`, with why.
 """
 
 from __future__ import annotations
@@ -117,17 +120,24 @@ CCARD_X = ["AGE", "INCOME", "INCOMESQ", "OWNRENT"]
 
 def _skip_listed(cls: type) -> type:
     """Mark each test of ``cls`` named in :data:`SKIPPED` (and :data:`SKIPPED_PANDAS` for
-    a class fitted on a DataFrame) as skipped, with its reason."""
+    a class fitted on a DataFrame) as skipped, with its reason; a test a parent class
+    skipped that this class runs (a Dataset twin's) gets statsmodels' original back."""
     table = SKIPPED if getattr(cls, "dataset_input", False) else {**SKIPPED, **SKIPPED_PANDAS}
     for name in dir(cls):
-        if name in table and name.startswith("test"):
-            test = getattr(cls, name)
+        if not name.startswith("test"):
+            continue
+        test = getattr(cls, name)
+        original = getattr(test, "_statsmodels_test", test)
+        if name in table:
 
-            def skipped(self, _t=test) -> None:  # pragma: no cover - never runs
+            def skipped(self, _t=original) -> None:  # pragma: no cover - never runs
                 _t(self)
 
             skipped.__name__ = name
+            skipped._statsmodels_test = original  # type: ignore[attr-defined]
             setattr(cls, name, pytest.mark.skip(reason=table[name])(skipped))
+        elif original is not test:
+            setattr(cls, name, original)
     return cls
 
 
