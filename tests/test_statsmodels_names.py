@@ -94,6 +94,10 @@ INFLUENCE_ROWS = [
     "resid_std",
     "dfbeta",
     "dfbetas",
+    "params_not_obsi",
+    "hat_diag_factor",
+    "cov_ratio",
+    "det_cov_params_not_obsi",
 ]
 
 

@@ -212,6 +212,36 @@ class OLSInfluence:
         return (self.dfbeta / np.sqrt(self.sigma2_not_obsi) / sd).rename("dfbetas")
 
     @property
+    def params_not_obsi(self) -> xr.DataArray:
+        """The coefficients of each leave-one-out fit, ``params - dfbeta``, lazy."""
+        params = xr.DataArray(
+            np.asarray(self.results.params, dtype=np.float64),
+            dims=("term",),
+            coords={"term": self.results.terms},
+        )
+        dfbeta = self.dfbeta
+        return (params - dfbeta).transpose(*dfbeta.dims).rename("params_not_obsi")
+
+    @property
+    def hat_diag_factor(self) -> xr.DataArray:
+        """``h / (1 - h)``."""
+        h = self.hat_matrix_diag
+        return self._named(h / (1 - h), "hat_diag_factor")
+
+    @property
+    def cov_ratio(self) -> xr.DataArray:
+        """det(leave-one-out covariance) / det(covariance): ``(sigma2_not_obsi /
+        scale)^k / (1 - h)`` (the closed form of statsmodels' refits' ratio)."""
+        ratio = (self.sigma2_not_obsi / self.scale) ** self.k_vars
+        return self._named(ratio / (1 - self.hat_matrix_diag), "cov_ratio")
+
+    @property
+    def det_cov_params_not_obsi(self) -> xr.DataArray:
+        """The determinant of each leave-one-out fit's coefficient covariance."""
+        det = float(np.linalg.det(np.asarray(self.results.cov_params(), dtype=np.float64)))
+        return self._named(self.cov_ratio * det, "det_cov_params_not_obsi")
+
+    @property
     def influence(self) -> xr.DataArray:
         """gretl's influence, ``resid * h / (1 - h)``."""
         h = self.hat_matrix_diag
