@@ -186,3 +186,22 @@ def test_het_scale_belongs_to_a_robust_result(fits) -> None:
     assert not hasattr(ours, "het_scale")  # as statsmodels' before an HC covariance
     with pytest.raises(AttributeError, match="get_robustcov_results"):
         _ = ours.het_scale
+
+
+def _no_compute(*args, **kwargs):
+    raise AssertionError("a dask graph was computed while it was being built")
+
+
+def test_row_measures_build_without_computing(frame: pd.DataFrame, tmp_path) -> None:
+    import dask
+
+    fit = frame.ooc.design(FORMULA, path=tmp_path / "d.nc").lstsq()
+    robust = fit.get_robustcov_results("HC3")
+    with dask.config.set(scheduler=_no_compute):
+        frame_ds = fit.get_influence().summary_frame()
+        outliers = fit.outlier_test()
+        scale = robust.het_scale
+        with pytest.raises(AssertionError, match="was computed"):
+            _ = float(scale.sum())
+    assert frame_ds.sizes["obs"] == outliers.sizes["obs"] == len(frame)
+    assert float(outliers["bonf(p)"].min()) < 0.05  # the outlier row, computed now
