@@ -211,8 +211,11 @@ class LstsqResult(RobustCovariance, HypothesisTests, InfluenceMixin, FitStatisti
 
     @property
     def model(self) -> LinearModel:
-        """statsmodels-model-like access to the formula and design (reads no row)."""
-        return model_of(self)
+        """statsmodels-model-like access to the formula and design (reads no row); the
+        same object on each access, as statsmodels'."""
+        if self.__dict__.get("_model") is None:
+            self._model = model_of(self)
+        return self._model
 
     # -- rows ---------------------------------------------------------------------
     def _designs(self) -> tuple[Design, ...]:
@@ -253,6 +256,7 @@ class LstsqResult(RobustCovariance, HypothesisTests, InfluenceMixin, FitStatisti
         out.__dict__.pop("df_resid_inference", None)  # a cluster covariance's own
         out.__dict__.pop("n_groups", None)
         out.__dict__.pop("_fixed_scale", None)  # a fixed-scale covariance's own
+        out.__dict__.pop("_model", None)  # model.fit() gives the result it belongs to
         return out
 
     @property

@@ -102,11 +102,13 @@ def test_model_after_update_spans_every_row(frame: pd.DataFrame) -> None:
 
 def test_model_fit_gives_the_covariance_asked_for(frame: pd.DataFrame) -> None:
     fit = frame.ooc.lstsq(FORMULA)
+    assert fit.model is fit.model  # one model per result, as statsmodels'
     assert fit.model.fit() is fit
     hc1 = fit.model.fit(cov_type="HC1")
     sm = smf.ols(FORMULA, frame).fit(cov_type="HC1")
     assert hc1.cov_type == "HC1" and hc1.use_t is False
     np.testing.assert_allclose(hc1.bse.to_numpy(), sm.bse.to_numpy(), rtol=1e-10)
+    assert hc1.model is not fit.model and hc1.model.fit() is hc1
 
 
 def test_stored_design_model(frame: pd.DataFrame, tmp_path) -> None:
