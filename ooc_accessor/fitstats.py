@@ -162,13 +162,17 @@ class FitStatistics:
 
     @property
     def scale(self) -> float:
-        """Residual variance estimate, ``ssr / df_resid``."""
+        """Residual variance estimate, ``ssr / df_resid`` (or the fixed one of a
+        ``cov_type="fixed scale"`` result)."""
+        fixed = getattr(self, "_fixed_scale", None)
+        if fixed is not None:
+            return fixed
         return self._squares(self._scale_s, "the residual variance")
 
     @property
     def mse_resid(self) -> float:
-        """Mean squared error of the residuals, ``ssr / df_resid`` (= :attr:`scale`)."""
-        return self.scale
+        """Mean squared error of the residuals, ``ssr / df_resid``."""
+        return self._squares(self._scale_s, "the residual variance")
 
     @property
     def centered_tss(self) -> float:

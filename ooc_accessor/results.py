@@ -28,6 +28,8 @@ from .fitstats import FitStatistics
 from .rowweights import row_weights
 from .stats.diagnostics import residual_diagnostics
 from .stats.inference import HypothesisTests
+from .stats.influence import InfluenceMixin
+from .stats.model import LinearModel, model_of
 from .stats.prediction import PredictionResults, get_prediction, predict
 from .stats.robust import RobustCovariance, normalize_cov_type
 from .stats.summary import Summary
@@ -130,7 +132,7 @@ def _fit(
     return result
 
 
-class LstsqResult(RobustCovariance, HypothesisTests, FitStatistics):
+class LstsqResult(RobustCovariance, HypothesisTests, InfluenceMixin, FitStatistics):
     """A least-squares fit with statsmodels' names: ``params``, ``bse``, ``summary()``...
 
     Holds the merged R factor of ``sqrt(w) [X | y | 1]`` and a few sums (scaled by powers
@@ -186,26 +188,21 @@ class LstsqResult(RobustCovariance, HypothesisTests, FitStatistics):
             self._warn_rank()
 
     def _warn_rank(self) -> None:
-        p = len(self.terms)
-        parts = []
-        for group in solve.dependencies(self._stats.xy_r(), p, self._sol.rank):
-            *others, col = [self.terms[i] for i in group]
-            if others:
-                parts.append(f"{col!r} is a linear combination of {', '.join(map(repr, others))}")
-            else:
-                parts.append(f"{col!r} is all zeros")
-        warnings.warn(
-            f"the design is rank deficient: rank {self._sol.rank} for {p} columns: "
-            f"{'; '.join(parts)}. The fit is the minimum-norm least-squares solution; "
-            "drop a column to identify the model.",
-            RankWarning,
-            stacklevel=3,
-        )
+        msg = solve.rank_message(self._stats.xy_r(), self.terms, self._sol.rank)
+        warnings.warn(msg, RankWarning, stacklevel=3)
 
     @property
     def model_name(self) -> str:
         """``"WLS"`` with weights, else ``"OLS"``."""
         return "WLS" if self._weighted else "OLS"
+
+    @property
+    def model(self) -> LinearModel:
+        """statsmodels-model-like access to the formula and design (reads no row); the
+        same object on each access, as statsmodels'."""
+        if self.__dict__.get("_model") is None:
+            self._model = model_of(self)
+        return self._model
 
     # -- rows ---------------------------------------------------------------------
     def _designs(self) -> tuple[Design, ...]:
@@ -245,6 +242,8 @@ class LstsqResult(RobustCovariance, HypothesisTests, FitStatistics):
         out.cov_type, out.use_t, out._robust_s = cov_type, use_t, None
         out.__dict__.pop("df_resid_inference", None)  # a cluster covariance's own
         out.__dict__.pop("n_groups", None)
+        out.__dict__.pop("_fixed_scale", None)  # a fixed-scale covariance's own
+        out.__dict__.pop("_model", None)  # model.fit() gives the result it belongs to
         return out
 
     @property
@@ -386,13 +385,18 @@ class LstsqResult(RobustCovariance, HypothesisTests, FitStatistics):
                 "groups=<one value per fitted row>) on the result"
             )
         if self.cov_type != "nonrobust":  # the same covariance, over every row
-            out = out.get_robustcov_results(self.cov_type, self.use_t)
+            kwds = {"scale": self.scale} if self.cov_type == "fixed scale" else {}
+            out = out.get_robustcov_results(self.cov_type, self.use_t, **kwds)
         return out
 
+    def remove_data(self) -> None:
+        """statsmodels' ``remove_data``: nothing to do, a result holds no row."""
+
     # -- display ------------------------------------------------------------------
-    def summary(self, alpha: float = 0.05) -> Summary:
-        """A statsmodels-style table of the fit (``print`` it, or display it in Jupyter)."""
-        return Summary(self, alpha)
+    def summary(self, alpha: float = 0.05, slim: bool = False) -> Summary:
+        """A statsmodels-style table of the fit (``print`` it, or display it in Jupyter);
+        ``slim``: without the residual diagnostics (no pass over the rows)."""
+        return Summary(self, alpha, slim)
 
     def __repr__(self) -> str:
         return (
@@ -440,11 +444,12 @@ def lstsq(
         A Dataset's sample dimension (results are then xarray objects over it).
     eval_env : int or patsy.EvalEnvironment
         Where names in the formula that are not columns are looked up.
-    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}
+    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster", "fixed scale"}
         The covariance behind ``bse``, ``pvalues``, ``conf_int`` and the F test, as
         statsmodels' ``fit(cov_type=)``; a robust one costs one more pass over the rows.
     cov_kwds : dict, optional
-        The covariance's keywords (the HC types take none).
+        The covariance's keywords (the HC types take none; "cluster" takes ``groups``;
+        "fixed scale" takes ``scale``, the residual variance to assume, default 1).
     use_t : bool, optional
         Student t distributions (True) or the normal; by default True for "nonrobust"
         and False for the robust types, as statsmodels.

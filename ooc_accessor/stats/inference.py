@@ -19,8 +19,9 @@ from scipy import stats as sps
 
 from ..errors import ArgumentError, ArgumentTypeError, FormulaError
 from ..fitstats import check_alpha
+from .lmtest import CompareLRTestResult, compare_lm_test
 
-__all__ = ["ContrastResults", "HypothesisTests", "WaldTestResults"]
+__all__ = ["CompareLRTestResult", "ContrastResults", "HypothesisTests", "WaldTestResults"]
 
 
 class ContrastResults:
@@ -85,8 +86,9 @@ class ContrastResults:
         q = self._dist.ppf(1 - alpha / 2, *self.dist_args)
         return np.column_stack((self.effect - q * self.sd, self.effect + q * self.sd))
 
-    def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
-        """One row per constraint: coef, std err, t (or z), P>|t|, and the interval."""
+    def summary_frame(self, xname: list[str] | None = None, alpha: float = 0.05) -> pd.DataFrame:
+        """One row per constraint: coef, std err, t (or z), P>|t|, and the interval;
+        ``xname``: the rows' names (by default ``c0``, ``c1``...), as statsmodels'."""
         ci = self.conf_int(alpha)
         stat = "t" if self.distribution == "t" else "z"
         return pd.DataFrame(
@@ -98,7 +100,7 @@ class ContrastResults:
                 "Conf. Int. Low": ci[:, 0],
                 "Conf. Int. Upp.": ci[:, 1],
             },
-            index=[f"c{i}" for i in range(len(self.effect))],
+            index=list(xname) if xname is not None else [f"c{i}" for i in range(len(self.effect))],
         )
 
     def __repr__(self) -> str:
@@ -294,11 +296,34 @@ class HypothesisTests:
             pd.DataFrame(rows, index=index, columns=columns), "F" if self.use_t else "chi2"
         )
 
+    def t_test_pairwise(
+        self,
+        term_name: str,
+        method: str | list[str] = "hs",
+        alpha: float = 0.05,
+        factor_labels: list | None = None,
+        ignore: bool = False,
+    ) -> Any:
+        """t tests of every pair of a categorical term's levels, with a multiple-testing
+        correction: statsmodels' own ``t_test_pairwise`` (its ``MultiCompResult``, with
+        ``result_frame``), run on this fit's coefficients and covariance."""
+        try:
+            from statsmodels.stats.contrast import t_test_pairwise
+        except ImportError as exc:  # statsmodels is optional: only this method uses it
+            raise ImportError(
+                "t_test_pairwise runs statsmodels' own implementation on this fit: "
+                "pip install statsmodels"
+            ) from exc
+
+        return t_test_pairwise(
+            self, term_name, method=method, alpha=alpha, factor_labels=factor_labels, ignore=ignore
+        )
+
     def f_test(self, r_matrix: Any) -> ContrastResults:
         """The joint F test of ``R b = q`` (:meth:`wald_test` with ``use_f=True``)."""
         return self.wald_test(r_matrix, use_f=True)
 
-    def _comparison(self, restricted: Any) -> tuple[float, float]:
+    def _comparison(self, restricted: Any, warn_robust: bool = True) -> tuple[float, float]:
         if not isinstance(restricted, HypothesisTests):
             raise ArgumentTypeError(
                 f"restricted must be another fit (an LstsqResult), not {type(restricted).__name__}"
@@ -317,7 +342,7 @@ class HypothesisTests:
                 f"the restricted fit differs in its {', '.join(mismatch)}: a comparison needs "
                 "the same response on the same rows with the same weights, fewer terms"
             )
-        for r in (self, restricted):
+        for r in (self, restricted) if warn_robust else ():
             if getattr(r, "cov_type", "nonrobust") != "nonrobust":
                 warnings.warn(
                     "F test for comparison is likely invalid with robust covariance, "
@@ -341,16 +366,20 @@ class HypothesisTests:
         f = (restricted.ssr - self.ssr) / df_diff / self.ssr * df_full
         return float(f), float(sps.f.sf(f, df_diff, df_full)), df_diff
 
-    def compare_lr_test(
-        self, restricted: Any, large_sample: bool = False
-    ) -> tuple[float, float, float]:
-        """Likelihood-ratio test against the nested ``restricted`` fit: ``(lr_stat,
-        p_value, df_diff)``, as statsmodels' (``large_sample=False``)."""
+    def compare_lr_test(self, restricted: Any, large_sample: bool = False) -> CompareLRTestResult:
+        """Likelihood-ratio test against the nested ``restricted`` fit: ``(statistic,
+        pvalue, df_diff)`` as statsmodels' named tuple; ``large_sample``: the robust form,
+        :meth:`compare_lm_test` with ``use_lr=True`` (one pass over the rows)."""
         if large_sample:
-            raise ArgumentError(
-                "compare_lr_test(large_sample=True) (the robust LM form) is not offered; "
-                "use large_sample=False"
-            )
+            return CompareLRTestResult(*self.compare_lm_test(restricted, use_lr=True))
         _, df_diff = self._comparison(restricted)
         lr = -2.0 * (restricted.llf - self.llf)
-        return float(lr), float(sps.chi2.sf(lr, df_diff)), df_diff
+        return CompareLRTestResult(float(lr), float(sps.chi2.sf(lr, df_diff)), df_diff)
+
+    def compare_lm_test(
+        self, restricted: Any, demean: bool = True, use_lr: bool = False
+    ) -> tuple[float, float, float]:
+        """Lagrange-multiplier test against the nested ``restricted`` fit (its terms a
+        subset of this fit's, by name): ``(lm_value, p_value, df_diff)``, as statsmodels',
+        by one pass over this fit's rows."""
+        return compare_lm_test(self, restricted, demean, use_lr)

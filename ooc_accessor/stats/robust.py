@@ -201,21 +201,68 @@ def sandwich(
 def normalize_cov_type(cov_type: Any) -> str:
     """statsmodels' spelling of a supported ``cov_type`` (case as statsmodels accepts)."""
     if isinstance(cov_type, str):
-        if cov_type in ("nonrobust", "cluster"):
+        if cov_type in ("nonrobust", "cluster", "fixed scale"):
             return cov_type
         if cov_type.lower() == "cluster":
             return "cluster"
+        if cov_type.lower() in ("fixed scale", "fixed_scale"):
+            return "fixed scale"
         if cov_type.upper() in HC_TYPES:
             return cov_type.upper()
     raise ArgumentError(
         f"cov_type={cov_type!r} is not one this fit offers: 'nonrobust', one of "
-        f"{', '.join(map(repr, HC_TYPES))} (heteroscedasticity-robust) or 'cluster' "
-        "(cov_kwds={'groups': ...}), statsmodels' names"
+        f"{', '.join(map(repr, HC_TYPES))} (heteroscedasticity-robust), 'cluster' "
+        "(cov_kwds={'groups': ...}) or 'fixed scale' (cov_kwds={'scale': ...}), statsmodels' "
+        "names"
     )
 
 
 #: cov_kwds a cluster covariance takes, as statsmodels' (with their defaults)
 CLUSTER_KWDS = {"groups": None, "use_correction": True, "df_correction": True}
+
+#: cov_kwds a fixed-scale covariance takes, as statsmodels' (with its default)
+FIXED_SCALE_KWDS = {"scale": 1.0}
+
+
+def fixed_scale(scale: Any) -> float:
+    """A fixed-scale covariance's residual variance: a positive finite number."""
+    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (int, float, np.number)):
+        raise ArgumentTypeError(
+            f"cov_kwds={{'scale': ...}} must be a number (the residual variance to assume), "
+            f"not {type(scale).__name__}"
+        )
+    if not (np.isfinite(scale) and scale > 0):
+        raise ArgumentError(
+            f"scale={scale!r}: a fixed scale is a residual variance, positive and finite"
+        )
+    return float(scale)
+
+
+#: statsmodels' descriptions of the covariances (``cov_kwds["description"]``)
+_DESCRIPTIONS = {
+    "nonrobust": "Standard Errors assume that the covariance matrix of the errors is "
+    "correctly specified.",
+    **{hc: f"Standard Errors are heteroscedasticity robust ({hc})" for hc in HC_TYPES},
+    "cluster": "Standard Errors are robust to cluster correlation (CRV1)",
+    "fixed scale": "Standard Errors are based on fixed scale",
+}
+
+
+def cov_description(cov_type: str, use_t: bool, kwds: dict[str, Any]) -> dict[str, Any]:
+    """statsmodels' ``cov_kwds`` of a result made by ``get_robustcov_results``."""
+    if cov_type == "nonrobust":
+        return {"description": _DESCRIPTIONS["nonrobust"]}
+    out: dict[str, Any] = {"use_t": use_t, "adjust_df": False}
+    if cov_type == "cluster":
+        out.update(
+            adjust_df=kwds["df_correction"] is not False,
+            groups=kwds["groups"],
+            use_correction=kwds["use_correction"],
+        )
+    out["description"] = _DESCRIPTIONS[cov_type]
+    if cov_type == "fixed scale":
+        out["scale"] = kwds["scale"]
+    return out
 
 
 def cluster_groups(groups: Any, nobs: int) -> Any:
@@ -350,6 +397,12 @@ class RobustCovariance:
     def _with_cov(self, cov_type: str, use_t: bool | None) -> Any:  # pragma: no cover
         raise NotImplementedError
 
+    @property
+    def cov_kwds(self) -> dict[str, Any]:
+        """The covariance's options and description, as statsmodels' ``cov_kwds``."""
+        kwds = getattr(self, "_cov_kwds", None)
+        return dict(kwds) if kwds is not None else {"description": _DESCRIPTIONS["nonrobust"]}
+
     def get_robustcov_results(self, cov_type: str = "HC1", use_t: bool | None = None, **kwds):
         """A copy of this result whose inference uses ``cov_type`` (statsmodels' method).
 
@@ -364,19 +417,27 @@ class RobustCovariance:
             False, a plain fit True).
         """
         cov_type = normalize_cov_type(cov_type)
-        if cov_type != "cluster" and kwds:
+        allowed = {"cluster": CLUSTER_KWDS, "fixed scale": FIXED_SCALE_KWDS}.get(cov_type, {})
+        if kwds and not allowed:
             raise ArgumentError(
                 f"cov_type={cov_type!r} takes no keywords, but got {sorted(kwds)}: "
                 "heteroscedasticity-robust covariances use none"
             )
-        unknown = sorted(set(kwds) - set(CLUSTER_KWDS))
+        unknown = sorted(set(kwds) - set(allowed))
         if unknown:
             raise ArgumentError(
-                f"cov_type='cluster' takes the keywords {sorted(CLUSTER_KWDS)}, not {unknown}"
+                f"cov_type={cov_type!r} takes the keywords {sorted(allowed)}, not {unknown}"
             )
         if use_t is None:
             use_t = self.use_t
         out = self._with_cov(cov_type, bool(use_t))
+        opts = {**allowed, **kwds}
+        out._cov_kwds = cov_description(cov_type, bool(use_t), opts)
+        if cov_type == "fixed scale":
+            out._fixed_scale = fixed_scale(opts["scale"])
+            e = 2 * self._ey + self._ew  # the residual variance's power of two
+            out._robust_s = self._sol.normalized_cov * np.ldexp(out._fixed_scale, -e)
+            return out
         if cov_type == "cluster":
             opts = {**CLUSTER_KWDS, **kwds}
             per_row = cluster_groups(opts["groups"], int(self.nobs))

@@ -34,14 +34,30 @@ def _html_rows(rows: list[tuple[str, str, str, str]]) -> str:
     )
 
 
+def _pairs_frame(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
+    """Label/value pairs, two to a row, as a frame of strings."""
+    return pd.DataFrame(rows, columns=["label", "value", "label2", "value2"])
+
+
 class Summary:
     """Printable summary of an :class:`~ooc_accessor.results.LstsqResult`, laid out like
     statsmodels'."""
 
-    def __init__(self, result: Any, alpha: float = 0.05) -> None:
+    def __init__(self, result: Any, alpha: float = 0.05, slim: bool = False) -> None:
         check_alpha(alpha)
         self.result = result
         self.alpha = alpha
+        self.slim = slim
+
+    @property
+    def tables(self) -> list[pd.DataFrame]:
+        """The summary's tables, as statsmodels' ``Summary.tables``: the header, the
+        coefficients and (unless ``slim``) the residual diagnostics."""
+        out = [_pairs_frame(self._header()), self.table()]
+        rows = [] if self.slim else self._diagnostics()
+        if rows:
+            out.append(_pairs_frame(rows))
+        return out
 
     @staticmethod
     def _now() -> tuple[str, str]:
@@ -54,6 +70,13 @@ class Summary:
 
     def _header(self) -> list[tuple[str, str, str, str]]:
         r = self.result
+        if self.slim:  # statsmodels' summary(slim=True): the fit's size and F only
+            return [
+                ("Dep. Variable:", r.response, "R-squared:", fmt(r.rsquared)),
+                ("Model:", r.model_name, "Adj. R-squared:", fmt(r.rsquared_adj)),
+                ("No. Observations:", str(r._stats.nobs), "F-statistic:", fmt(r.fvalue)),
+                ("Covariance Type:", r.cov_type, "Prob (F-statistic):", fmt(r.f_pvalue)),
+            ]
         day, clock = self._now()
         return [
             ("Dep. Variable:", r.response, "R-squared:", fmt(r.rsquared)),
@@ -125,6 +148,8 @@ class Summary:
             row = "".join(f"{cells[c][i]:>{widths[c]}}" for c in tab.columns)
             lines.append(f"{term:<{w0}}" + row)
         lines.append("=" * width)
+        if self.slim:  # statsmodels' slim summary: no diagnostics, no notes
+            return "\n".join(lines)
         bottom = self._diagnostics()
         if bottom:
             pairs(bottom)
@@ -135,6 +160,12 @@ class Summary:
     def _notes(self) -> list[str]:
         """The numbered notes under the table."""
         notes = []
+        if not self.result.k_constant:  # statsmodels' note, word for word
+            notes.append(
+                "R² is computed without centering (uncentered) since the model does not "
+                "contain a constant."
+            )
+        notes.append(self.result.cov_kwds["description"])
         if self.result.rank < len(self.result.terms):
             notes.append(
                 f"The design is rank deficient (rank {self.result.rank}); minimum-norm fit."
@@ -149,7 +180,7 @@ class Summary:
         """The summary as HTML tables."""
         head = _html_rows(self._header())
         caption = f"<caption>{html.escape(self._title())}</caption>"
-        rows = self._diagnostics()
+        rows = [] if self.slim else self._diagnostics()
         bottom = f"<table class='simpletable'>{_html_rows(rows)}</table>" if rows else ""
         return (
             f"<table class='simpletable'>{caption}{head}</table>"
