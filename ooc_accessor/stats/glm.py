@@ -25,6 +25,8 @@ from statsmodels.genmod import families as smf
 
 from .. import kernels, reduce, solve, store
 from ..errors import (
+    ArgumentError,
+    ArgumentTypeError,
     ConvergenceError,
     DataError,
     PerfectSeparationError,
@@ -34,7 +36,7 @@ from ..errors import (
 from ..scaling import ZERO_EXP
 from .families import check_response
 
-__all__ = ["Extras", "IRLSFit", "irls"]
+__all__ = ["Extras", "IRLSFit", "check_scale", "irls", "scale_of"]
 
 #: statsmodels' default convergence tolerance and iteration limit
 TOL = 1e-8
@@ -215,11 +217,35 @@ def _unscale(sol: solve.LstsqSolution, stats: kernels.LstsqStats) -> tuple[np.nd
     return params, cov
 
 
-def _scale(family: smf.Family, pearson: float, df_resid: float) -> float:
-    """statsmodels' default scale: 1 for the discrete families, else Pearson's chi2 / df."""
-    if isinstance(family, (smf.Binomial, smf.Poisson, smf.NegativeBinomial)):
-        return 1.0
-    return pearson / df_resid
+def check_scale(scale: Any) -> str | float | None:
+    """statsmodels' ``fit(scale=)``: None, ``"X2"``, ``"dev"`` (any case) or a number."""
+    if scale is None:
+        return None
+    if isinstance(scale, str):
+        if scale.lower() not in ("x2", "dev"):
+            raise ArgumentError(
+                f"scale={scale!r} is not 'X2' (Pearson's chi2 / df_resid), 'dev' (deviance "
+                "/ df_resid), a number, or None (the family's default)"
+            )
+        return scale.lower()
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)):
+        raise ArgumentTypeError(f"scale must be 'X2', 'dev', a number or None, not {scale!r}")
+    return float(scale)
+
+
+def scale_of(
+    family: smf.Family, scaletype: str | float | None, pearson: float, dev: float, df: float
+) -> float:
+    """statsmodels' ``estimate_scale``: by default 1 for the discrete families, else
+    Pearson's chi2 / df_resid; ``"x2"``, ``"dev"`` (the deviance at scale 1 / df_resid)
+    or a fixed number when asked."""
+    if scaletype is None:
+        if isinstance(family, (smf.Binomial, smf.Poisson, smf.NegativeBinomial)):
+            return 1.0
+        return pearson / df
+    if isinstance(scaletype, float):
+        return scaletype
+    return pearson / df if scaletype == "x2" else dev / df
 
 
 def irls(
@@ -229,8 +255,11 @@ def irls(
     *,
     maxiter: int = MAXITER,
     tol: float = TOL,
+    scale: str | float | None = None,
 ) -> IRLSFit:
     """Fit a GLM to a stored design by IRLS (statsmodels' iterations; see the module).
+
+    ``scale`` is statsmodels' ``fit(scale=)`` (see :func:`check_scale`).
 
     Raises
     ------
@@ -240,6 +269,7 @@ def irls(
     ConvergenceError
         No convergence within ``maxiter`` iterations (the deviances are in the message).
     """
+    scaletype = check_scale(scale)
     path, blocks, version = design.path, design.blocks(), design.store_id
     response = design.responses[0]
     p = len(design.terms)
@@ -272,7 +302,7 @@ def irls(
                 msg = solve.rank_message(stats.xy_r(), design.terms, rank)
                 warnings.warn(msg, RankWarning, stacklevel=4)
         df_resid = wnobs - rank
-        scale = _scale(family, pearson, df_resid)
+        scale = scale_of(family, scaletype, pearson, dev_raw, df_resid)
         # statsmodels scales an iteration's deviance by the scale of the iteration before
         # (it updates the scale after the history); the start's by its own
         history["deviance"].append(dev_raw / (scale if previous is None else last_scale))

@@ -22,7 +22,7 @@ from ..errors import ArgumentError, ArgumentTypeError, DataError, FormulaError
 from ..rowweights import row_weights
 from ..translate import label
 from .families import resolve_family
-from .glm import MAXITER, TOL, Extras, irls
+from .glm import MAXITER, TOL, Extras, check_scale, irls
 from .glmresults import GLMResults
 from .robust import normalize_cov_type
 from .rowvalues import row_values
@@ -118,6 +118,7 @@ def glm_design(
     *,
     maxiter: int = MAXITER,
     tol: float = TOL,
+    scale: str | float | None = None,
     cov_type: str = "nonrobust",
     cov_kwds: dict | None = None,
     use_t: bool | None = None,
@@ -174,8 +175,10 @@ def glm_design(
     if cov_kwds is not None and not isinstance(cov_kwds, dict):
         raise ArgumentTypeError(f"cov_kwds must be a dict, not {type(cov_kwds).__name__}")
     extras = _extras(inputs, fam, values_of, lambda: design.obs)
-    fit = irls(design, fam, extras, maxiter=int(maxiter), tol=float(tol))
+    scaletype = check_scale(scale)
+    fit = irls(design, fam, extras, maxiter=int(maxiter), tol=float(tol), scale=scaletype)
     result = GLMResults(fit, design, fam, extras, design.source_kind)
+    result.scaletype = scaletype
     if _data is not None:
         result._data = (_data[0], _data[1], keep_of)
     if cov_type == "nonrobust" and not cov_kwds and not use_t:
@@ -197,6 +200,7 @@ def glm(
     eval_env: Any = 0,
     maxiter: int = MAXITER,
     tol: float = TOL,
+    scale: str | float | None = None,
     cov_type: str = "nonrobust",
     cov_kwds: dict | None = None,
     use_t: bool | None = None,
@@ -231,6 +235,11 @@ def glm(
     maxiter, tol : int, float
         statsmodels' IRLS limits: at most ``maxiter`` iterations, converged when the
         scaled deviance changes by at most ``tol``.
+    scale : {"X2", "dev"} or float, optional
+        statsmodels' ``fit(scale=)``: the dispersion is Pearson's chi2 / ``df_resid``
+        (``"X2"``), the deviance / ``df_resid`` (``"dev"``) or the number given; by
+        default 1 for the binomial, Poisson and negative binomial families and ``"X2"``
+        for the others.
     cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}
         As statsmodels' ``GLM.fit(cov_type=)`` (every HC type is its one GLM sandwich);
         a robust type costs one more pass. ``cov_kwds={"groups": ...}`` for "cluster".
@@ -255,6 +264,7 @@ def glm(
 
     check_keywords("glm", design_kwargs, (*_ROW_INPUTS, "family", "link", *GLM_DESIGN_KEYWORDS))
     fam = resolve_family(family, link)  # a misspelt family is refused before the build
+    check_scale(scale)
     env = capture_env(eval_env)
     design = build_design(data, formula, dim=dim, eval_env=env, **design_kwargs)
     dim = design.sample_dim if isinstance(data, xr.Dataset) else None
@@ -268,6 +278,7 @@ def glm(
         exposure,
         maxiter=maxiter,
         tol=tol,
+        scale=scale,
         cov_type=cov_type,
         cov_kwds=cov_kwds,
         use_t=use_t,
