@@ -23,6 +23,7 @@ from .. import labels
 from ..errors import ArgumentError, MissingColumnError
 from ..fitstats import check_alpha
 from .glm import Extras, IRLSFit, design_pass
+from .glmnames import GLMNames
 from .glmrobust import glm_cov_cluster, glm_cov_hc
 from .inference import HypothesisTests
 from .prediction import prediction_blocks
@@ -91,7 +92,7 @@ def _final_block(
         )
 
 
-class GLMResults(HypothesisTests):
+class GLMResults(GLMNames, HypothesisTests):
     """A generalized linear model fitted by IRLS out of core (statsmodels' ``GLMResults``).
 
     Attributes
@@ -135,6 +136,7 @@ class GLMResults(HypothesisTests):
         self.response: str = design.responses[0]
         self.cov_type = "nonrobust"
         self.use_t = bool(use_t)
+        self.scaletype: str | float | None = None  # the fit's scale= (statsmodels' name)
         self._robust: np.ndarray | None = None
         #: the data the design was built from, its sample dim, and a function giving the
         #: positions of the fitted rows in it (None: all): cluster groups named by column
@@ -462,7 +464,7 @@ class GLMResults(HypothesisTests):
 
     def predict(
         self,
-        data: pd.DataFrame | xr.Dataset,
+        data: pd.DataFrame | xr.Dataset | None = None,
         which: str = "mean",
         *,
         offset: Any = None,
@@ -475,10 +477,14 @@ class GLMResults(HypothesisTests):
 
         ``offset`` and ``exposure`` (a column name, or one value per row of ``data``) enter
         the linear predictor as in the fit; without them it has none, as statsmodels'
-        ``predict(exog)``.
+        ``predict(exog)``. ``which="var_unscaled"``: the family's variance function at the
+        mean. Without ``data``: the fitted rows, lazy, with the fit's offset and exposure
+        (statsmodels' ``predict()``; then ``offset``/``exposure`` are arrays of the rows).
         """
-        if which not in ("mean", "linear"):
-            raise ArgumentError(f"which={which!r}: 'mean' or 'linear'")
+        if which not in ("mean", "linear", "var_unscaled"):
+            raise ArgumentError(f"which={which!r}: 'mean', 'linear' or 'var_unscaled'")
+        if data is None:
+            return self.model.predict(self._fit.params, None, exposure, offset, which)
         n, dim, blocks = prediction_blocks(self, data, chunksize, dim)
         off = np.zeros(n)
         if offset is not None:
@@ -492,6 +498,8 @@ class GLMResults(HypothesisTests):
             eta[rows] = built.x @ self._fit.params + off[rows]
         with np.errstate(all="ignore"):
             out = eta if which == "linear" else self.family.fitted(eta)
+            if which == "var_unscaled":
+                out = self.family.variance(out)
         if isinstance(data, xr.Dataset):
             coords = {dim: data.indexes[dim]} if dim in data.indexes else {}
             return xr.DataArray(out, dims=(dim,), coords=coords, name="predicted")
