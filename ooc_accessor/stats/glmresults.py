@@ -29,7 +29,7 @@ from .inference import HypothesisTests
 from .prediction import prediction_blocks
 from .robust import CLUSTER_KWDS, cluster_groups, normalize_cov_type
 from .rowvalues import row_values
-from .summary import Summary, fmt
+from .summary import Summary
 
 __all__ = ["GLMResults", "GLMSummary"]
 
@@ -530,19 +530,20 @@ class GLMSummary(Summary):
     def _header(self) -> list[tuple[str, str, str, str]]:
         r = self.result
         day, clock = self._now()
+        # statsmodels' GLMResults.summary() entries and number formats
         return [
             ("Dep. Variable:", r.response, "No. Observations:", str(r.nobs)),
             ("Model:", "GLM", "Df Residuals:", f"{r.df_resid:.0f}"),
             ("Model Family:", type(r.family).__name__, "Df Model:", f"{r.df_model:.0f}"),
-            ("Link Function:", type(r.family.link).__name__, "Scale:", f"{r.scale:.4f}"),
-            ("Method:", "IRLS (TSQR)", "Log-Likelihood:", fmt(r.llf)),
-            ("Date:", day, "Deviance:", fmt(r.deviance)),
-            ("Time:", clock, "Pearson chi2:", f"{r.pearson_chi2:.3g}"),
+            ("Link Function:", type(r.family.link).__name__, "Scale:", f"{r.scale:#8.5g}"),
+            ("Method:", r.method, "Log-Likelihood:", f"{r.llf:#8.5g}"),
+            ("Date:", day, "Deviance:", f"{r.deviance:#8.5g}"),
+            ("Time:", clock, "Pearson chi2:", f"{r.pearson_chi2:#6.3g}"),
             (
                 "No. Iterations:",
-                str(r.fit_history["iteration"]),
+                f"{r.fit_history['iteration']:d}",
                 "Pseudo R-squ. (CS):",
-                fmt(r.pseudo_rsquared("cs")),
+                f"{r.pseudo_rsquared('cs'):#6.4g}",
             ),
             ("Covariance Type:", r.cov_type, "", ""),
         ]
