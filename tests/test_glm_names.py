@@ -190,3 +190,42 @@ def test_binomial_instance_with_trials_is_not_used_with_its_rows():
     assert_allclose(r.params, s.params, rtol=1e-10)
     assert_allclose(r.deviance, s.deviance, rtol=1e-10)
     assert np.size(fam.n) == len(DF)  # the caller's instance is left as it was
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"atol": 1e-8, "rtol": 0.0},
+        {"atol": 0.0, "rtol": 1e-8},
+        {"atol": 1e-6, "rtol": 1e-6, "tol_criterion": "params"},
+        {"atol": 0.0, "rtol": 1e-10, "tol_criterion": "params"},
+    ],
+)
+def test_tolerances_match_statsmodels(kw):
+    r = DF.ooc.glm("pos ~ x + z", family=FAM.Gamma(FAM.links.Log()), chunksize=61, **kw)
+    s = _sm("pos", FAM.Gamma(FAM.links.Log())).fit(**kw)
+    assert r.fit_history["iteration"] == s.fit_history["iteration"]
+    assert len(r.fit_history["deviance"]) == len(s.fit_history["deviance"])
+    assert_allclose(r.fit_history["deviance"][1:], s.fit_history["deviance"][1:], rtol=1e-10)
+    assert_allclose(r.params, s.params, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"atol": -1.0}, "atol must be a non-negative"),
+        ({"rtol": "x"}, "rtol must be a non-negative"),
+        ({"tol_criterion": "llf"}, "tol_criterion='llf'"),
+        ({"atol": 0.0, "rtol": 0.0}, "could never converge"),
+    ],
+)
+def test_tolerances_refused(kw, match):
+    with pytest.raises(ooc.ArgumentError, match=match):
+        DF.ooc.glm("pos ~ x", family="gamma", **kw)
+
+
+def test_convergence_error_names_the_tolerance():
+    with pytest.raises(ooc.ConvergenceError, match=r"tolerance on the params: atol 0, rtol 1e-15"):
+        DF.ooc.glm(
+            "pos ~ x", family="gamma", maxiter=2, atol=0.0, rtol=1e-15, tol_criterion="params"
+        )

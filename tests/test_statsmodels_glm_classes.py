@@ -122,10 +122,9 @@ def _column_names(model) -> list[str]:
     return names if ok else [f"x{i}" for i in range(len(names))]
 
 
-def ooc_like(sm_res, chunksize: int | str = 7, **fit_kwds):
-    """An ooc GLM of the rows of the statsmodels fit ``sm_res``'s model (same family
-    instance, offset, exposure and weights), with ``fit_kwds`` for ``df.ooc.glm``."""
-    model = sm_res.model
+def ooc_like(model, chunksize: int | str = 7, **fit_kwds):
+    """An ooc GLM of the rows of the statsmodels GLM ``model`` (same family instance,
+    offset, exposure and weights), with ``fit_kwds`` for ``df.ooc.glm``."""
     names = _column_names(model)
     df = pd.DataFrame(np.asarray(model.exog, dtype=float), columns=names)
     df["y"] = np.asarray(model.endog, dtype=float)
@@ -198,7 +197,7 @@ def _ooc_class(parent: type, name: str, **fit_kwds) -> type:
     def setup_class(cls):
         parent.setup_class.__func__(cls)
         cls.sm_res1 = cls.res1
-        cls.res1 = ooc_like(cls.res1, **fit_kwds)
+        cls.res1 = ooc_like(cls.res1.model, **fit_kwds)
 
     bases = (parent,)
     if hasattr(parent, "test_residuals"):
@@ -253,6 +252,26 @@ TestOocWtdGlmGammaScale_dev = _ooc_class(
 TestOocWtdTweedieLog = _ooc_class(smt.TestWtdTweedieLog, "TestOocWtdTweedieLog")
 TestOocWtdTweediePower2 = _ooc_class(smt.TestWtdTweediePower2, "TestOocWtdTweediePower2")
 TestOocWtdTweediePower15 = _ooc_class(smt.TestWtdTweediePower15, "TestOocWtdTweediePower15")
+
+
+# -- statsmodels' convergence criteria (atol, rtol, tol_criterion) --------------------------
+class OocFitOf:
+    """``fit(**kwds)`` of a statsmodels model's rows by ooc (TestConvergence calls
+    ``cls.model.fit(atol=, rtol=, tol_criterion=)`` and checks the fit_history)."""
+
+    def __init__(self, model) -> None:
+        self.sm_model = model
+
+    def fit(self, **kwds):
+        return ooc_like(self.sm_model, **kwds)
+
+
+class TestOocConvergence(smt.TestConvergence):
+    @classmethod
+    def setup_class(cls):
+        super().setup_class()
+        cls.model = OocFitOf(cls.model)
+
 
 # -- Tweedie: certified results, and the special powers against the named families ----------
 TestOocTweediePower15 = _ooc_class(smt.TestTweediePower15, "TestOocTweediePower15")

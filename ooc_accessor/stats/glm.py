@@ -36,7 +36,15 @@ from ..errors import (
 from ..scaling import ZERO_EXP
 from .families import check_response
 
-__all__ = ["Extras", "IRLSFit", "check_scale", "irls", "scale_of"]
+__all__ = [
+    "Extras",
+    "IRLSFit",
+    "Tolerance",
+    "check_scale",
+    "check_tolerance",
+    "irls",
+    "scale_of",
+]
 
 #: statsmodels' default convergence tolerance and iteration limit
 TOL = 1e-8
@@ -233,6 +241,31 @@ def check_scale(scale: Any) -> str | float | None:
     return float(scale)
 
 
+class Tolerance(NamedTuple):
+    """statsmodels' IRLS convergence test: converged when ``|new - old| <= atol + rtol
+    |old|`` for the ``criterion`` (``"deviance"``, scaled, or ``"params"``)."""
+
+    atol: float = TOL
+    rtol: float = 0.0
+    criterion: str = "deviance"
+
+
+def check_tolerance(
+    tol: float, atol: float | None = None, rtol: float = 0.0, tol_criterion: str = "deviance"
+) -> Tolerance:
+    """statsmodels' ``fit(tol=, atol=, rtol=, tol_criterion=)`` checked: ``atol``
+    defaults to ``tol``."""
+    atol = tol if atol is None else atol
+    for name, v in (("atol", atol), ("rtol", rtol)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+            raise ArgumentError(f"{name} must be a non-negative number, not {v!r}")
+    if tol_criterion not in ("deviance", "params"):
+        raise ArgumentError(f"tol_criterion={tol_criterion!r}: 'deviance' or 'params'")
+    if atol == 0 and rtol == 0:
+        raise ArgumentError("atol and rtol are both 0: the iterations could never converge")
+    return Tolerance(float(atol), float(rtol), tol_criterion)
+
+
 def scale_of(
     family: smf.Family, scaletype: str | float | None, pearson: float, dev: float, df: float
 ) -> float:
@@ -256,10 +289,12 @@ def irls(
     maxiter: int = MAXITER,
     tol: float = TOL,
     scale: str | float | None = None,
+    tolerance: Tolerance | None = None,
 ) -> IRLSFit:
     """Fit a GLM to a stored design by IRLS (statsmodels' iterations; see the module).
 
-    ``scale`` is statsmodels' ``fit(scale=)`` (see :func:`check_scale`).
+    ``scale`` is statsmodels' ``fit(scale=)`` (see :func:`check_scale`); ``tolerance``
+    its ``atol``/``rtol``/``tol_criterion`` (by default ``atol=tol`` on the deviance).
 
     Raises
     ------
@@ -270,6 +305,7 @@ def irls(
         No convergence within ``maxiter`` iterations (the deviances are in the message).
     """
     scaletype = check_scale(scale)
+    tolerance = tolerance or Tolerance(tol)
     path, blocks, version = design.path, design.blocks(), design.store_id
     response = design.responses[0]
     p = len(design.terms)
@@ -319,8 +355,8 @@ def irls(
                     "bound). Drop or merge the term that separates the outcomes, or use a "
                     "penalized fit"
                 )
-            dev = history["deviance"]
-            if np.allclose(dev[-2], dev[-1], atol=tol, rtol=0.0):
+            crit = history[tolerance.criterion]
+            if np.allclose(crit[-2], crit[-1], atol=tolerance.atol, rtol=tolerance.rtol):
                 if n_edge:
                     warnings.warn(
                         f"fitted probabilities numerically 0 or 1 occurred for {int(n_edge)} "
@@ -357,6 +393,7 @@ def irls(
     raise ConvergenceError(
         f"the {type(family).__name__} GLM of {design.formula!r} did not converge in {maxiter} "
         f"IRLS iterations (scaled deviance, last {min(6, len(history['deviance']) - 1)}: "
-        f"{devs}; tolerance {tol:g}). Raise maxiter=, check the model (a separating term, a "
+        f"{devs}; tolerance on the {tolerance.criterion}: atol {tolerance.atol:g}, rtol "
+        f"{tolerance.rtol:g}). Raise maxiter=, check the model (a separating term, a "
         "link outside the family's support), or rescale the terms"
     )

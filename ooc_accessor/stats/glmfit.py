@@ -22,7 +22,7 @@ from ..errors import ArgumentError, ArgumentTypeError, DataError, FormulaError
 from ..rowweights import row_weights
 from ..translate import label
 from .families import resolve_family
-from .glm import MAXITER, TOL, Extras, check_scale, irls
+from .glm import MAXITER, TOL, Extras, check_scale, check_tolerance, irls
 from .glmresults import GLMResults
 from .robust import normalize_cov_type
 from .rowvalues import row_values
@@ -119,6 +119,9 @@ def glm_design(
     maxiter: int = MAXITER,
     tol: float = TOL,
     scale: str | float | None = None,
+    atol: float | None = None,
+    rtol: float = 0.0,
+    tol_criterion: str = "deviance",
     cov_type: str = "nonrobust",
     cov_kwds: dict | None = None,
     use_t: bool | None = None,
@@ -176,7 +179,8 @@ def glm_design(
         raise ArgumentTypeError(f"cov_kwds must be a dict, not {type(cov_kwds).__name__}")
     extras = _extras(inputs, fam, values_of, lambda: design.obs)
     scaletype = check_scale(scale)
-    fit = irls(design, fam, extras, maxiter=int(maxiter), tol=float(tol), scale=scaletype)
+    tolerance = check_tolerance(float(tol), atol, rtol, tol_criterion)
+    fit = irls(design, fam, extras, maxiter=int(maxiter), scale=scaletype, tolerance=tolerance)
     result = GLMResults(fit, design, fam, extras, design.source_kind)
     result.scaletype = scaletype
     if _data is not None:
@@ -201,6 +205,9 @@ def glm(
     maxiter: int = MAXITER,
     tol: float = TOL,
     scale: str | float | None = None,
+    atol: float | None = None,
+    rtol: float = 0.0,
+    tol_criterion: str = "deviance",
     cov_type: str = "nonrobust",
     cov_kwds: dict | None = None,
     use_t: bool | None = None,
@@ -240,6 +247,10 @@ def glm(
         (``"X2"``), the deviance / ``df_resid`` (``"dev"``) or the number given; by
         default 1 for the binomial, Poisson and negative binomial families and ``"X2"``
         for the others.
+    atol, rtol, tol_criterion : float, float, {"deviance", "params"}
+        statsmodels' IRLS convergence test in full: converged when the criterion (the
+        scaled deviance, or the coefficients) changes by at most ``atol + rtol * |old|``;
+        ``atol`` defaults to ``tol``, ``rtol`` to 0.
     cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}
         As statsmodels' ``GLM.fit(cov_type=)`` (every HC type is its one GLM sandwich);
         a robust type costs one more pass. ``cov_kwds={"groups": ...}`` for "cluster".
@@ -265,6 +276,7 @@ def glm(
     check_keywords("glm", design_kwargs, (*_ROW_INPUTS, "family", "link", *GLM_DESIGN_KEYWORDS))
     fam = resolve_family(family, link)  # a misspelt family is refused before the build
     check_scale(scale)
+    check_tolerance(float(tol), atol, rtol, tol_criterion)
     env = capture_env(eval_env)
     design = build_design(data, formula, dim=dim, eval_env=env, **design_kwargs)
     dim = design.sample_dim if isinstance(data, xr.Dataset) else None
@@ -279,6 +291,9 @@ def glm(
         maxiter=maxiter,
         tol=tol,
         scale=scale,
+        atol=atol,
+        rtol=rtol,
+        tol_criterion=tol_criterion,
         cov_type=cov_type,
         cov_kwds=cov_kwds,
         use_t=use_t,
