@@ -229,3 +229,32 @@ def test_convergence_error_names_the_tolerance():
         DF.ooc.glm(
             "pos ~ x", family="gamma", maxiter=2, atol=0.0, rtol=1e-15, tol_criterion="params"
         )
+
+
+def test_start_params_as_statsmodels():
+    # statsmodels' test_glm_start_params (its issue 1604): a start that reaches the answer
+    y = np.repeat(np.array([0, 1, 0, 0, 0, 1.0]), [50, 1, 50, 1, 5, 10])
+    x = np.repeat([0, 0, 0.001, 100, -1, -1], [50, 1, 50, 1, 5, 10])
+    df = pd.DataFrame({"y": y, "x": x})
+    with pytest.warns(ooc.PerfectSeparationWarning, match="1 of 117 rows"):  # x = 100
+        r = df.ooc.glm("y ~ x", family="binomial", start_params=[-4, -5], chunksize=30)
+    assert_allclose(r.params, [-4.60305022, -5.29634545], atol=1e-6)
+    assert_allclose(r.fit_history["params"][1], [-4, -5])
+    s = sm.GLM(y, sm.add_constant(x), family=FAM.Binomial()).fit(start_params=[-4, -5])
+    assert r.fit_history["iteration"] == s.fit_history["iteration"]
+    assert_allclose(r.fit_history["deviance"][1:], s.fit_history["deviance"][1:], rtol=1e-10)
+
+
+def test_start_params_with_offset():
+    kw = {"offset": "off"}
+    r = DF.ooc.glm("cnt ~ x + z", family="poisson", start_params=[0.1, 0.2, 0.0], **kw)
+    s = _sm("cnt", FAM.Poisson(), offset=DF.off.to_numpy()).fit(start_params=[0.1, 0.2, 0.0])
+    assert r.fit_history["iteration"] == s.fit_history["iteration"]
+    assert_allclose(r.fit_history["deviance"][1:], s.fit_history["deviance"][1:], rtol=1e-10)
+    assert_allclose(r.params, s.params, rtol=1e-10)
+
+
+@pytest.mark.parametrize("bad", [[1.0], [0.0, np.nan], "ab"])
+def test_start_params_refused(bad):
+    with pytest.raises((ooc.ArgumentError, ooc.ArgumentTypeError), match="start_params"):
+        DF.ooc.glm("pos ~ x", family="gamma", start_params=bad)

@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.api as sm
 import statsmodels.genmod.tests.test_glm as smt
 from numpy.testing import assert_allclose
 from statsmodels.genmod import families as smfam
@@ -71,6 +72,7 @@ SKIPS: dict[tuple[str, str], str] = {
             "TestOocGlmInvgaussIdentity",
             "TestOocGlmNegbinomial",
             "TestOocGlmPoissonOffset",
+            "TestOocStartParams",
         )
     },
     ("TestOocGlmGaussian", "test_compare_OLS"): _NO_PREDICTION,
@@ -191,13 +193,15 @@ class OocCompareDiscrete:
 
 
 def _ooc_class(parent: type, name: str, **fit_kwds) -> type:
-    """A subclass of ``parent`` whose setup replaces ``res1`` by the ooc fit."""
+    """A subclass of ``parent`` whose setup replaces ``res1`` by the ooc fit (a callable
+    keyword value is called with the class after the parent's setup)."""
 
     @classmethod
     def setup_class(cls):
         parent.setup_class.__func__(cls)
         cls.sm_res1 = cls.res1
-        cls.res1 = ooc_like(cls.res1.model, **fit_kwds)
+        kw = {k: v(cls) if callable(v) else v for k, v in fit_kwds.items()}
+        cls.res1 = ooc_like(cls.res1.model, **kw)
 
     bases = (parent,)
     if hasattr(parent, "test_residuals"):
@@ -222,6 +226,11 @@ TestOocGlmInvgaussLog = _ooc_class(smt.TestGlmInvgaussLog, "TestOocGlmInvgaussLo
 TestOocGlmInvgaussIdentity = _ooc_class(smt.TestGlmInvgaussIdentity, "TestOocGlmInvgaussIdentity")
 TestOocGlmNegbinomial = _ooc_class(smt.TestGlmNegbinomial, "TestOocGlmNegbinomial", scale="x2")
 TestOocGlmPoissonOffset = _ooc_class(smt.TestGlmPoissonOffset, "TestOocGlmPoissonOffset")
+TestOocStartParams = _ooc_class(
+    smt.TestStartParams,
+    "TestOocStartParams",
+    start_params=lambda cls: sm.OLS(cls.data.endog, cls.data.exog).fit().params,
+)
 
 # -- frequency weights against the rows repeated (statsmodels' fit of the long data) ---------
 TestOocWtdGlmPoisson = _ooc_class(smt.TestWtdGlmPoisson, "TestOocWtdGlmPoisson")

@@ -41,6 +41,7 @@ __all__ = [
     "IRLSFit",
     "Tolerance",
     "check_scale",
+    "check_start",
     "check_tolerance",
     "irls",
     "scale_of",
@@ -266,6 +267,20 @@ def check_tolerance(
     return Tolerance(float(atol), float(rtol), tol_criterion)
 
 
+def check_start(start_params: Any, terms: Sequence[str]) -> np.ndarray:
+    """statsmodels' ``fit(start_params=)``: one finite number per design column."""
+    try:
+        start = np.asarray(start_params, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise ArgumentTypeError(f"start_params must be numbers, not {start_params!r}") from exc
+    if start.size != len(terms) or not np.all(np.isfinite(start)):
+        raise ArgumentError(
+            f"start_params must be {len(terms)} finite numbers, one per term "
+            f"{list(terms)[:8]}, not {start_params!r}"
+        )
+    return start
+
+
 def scale_of(
     family: smf.Family, scaletype: str | float | None, pearson: float, dev: float, df: float
 ) -> float:
@@ -290,11 +305,13 @@ def irls(
     tol: float = TOL,
     scale: str | float | None = None,
     tolerance: Tolerance | None = None,
+    start_params: Any = None,
 ) -> IRLSFit:
     """Fit a GLM to a stored design by IRLS (statsmodels' iterations; see the module).
 
     ``scale`` is statsmodels' ``fit(scale=)`` (see :func:`check_scale`); ``tolerance``
-    its ``atol``/``rtol``/``tol_criterion`` (by default ``atol=tol`` on the deviance).
+    its ``atol``/``rtol``/``tol_criterion`` (by default ``atol=tol`` on the deviance);
+    ``start_params`` its starting coefficients (by default the family's starting mean).
 
     Raises
     ------
@@ -313,7 +330,10 @@ def irls(
     nobs, wnobs = int(y_sums[0]), float(y_sums[4])
     own_start = type(family).starting_mu is not smf.Family.starting_mu
     state: Any = None if own_start else float(y_sums[1] / y_sums[0])
-    history: dict[str, Any] = {"params": [np.inf, np.zeros(p)], "deviance": [np.inf]}
+    start = np.zeros(p)
+    if start_params is not None:  # statsmodels: mu0 = fitted(X start + offset)
+        state = start = check_start(start_params, design.terms)
+    history: dict[str, Any] = {"params": [np.inf, start], "deviance": [np.inf]}
     previous: tuple | None = None  # the weighted fit that gave the current coefficients
     rank = None
     last_scale = 1.0

@@ -122,6 +122,7 @@ def glm_design(
     atol: float | None = None,
     rtol: float = 0.0,
     tol_criterion: str = "deviance",
+    start_params: Any = None,
     cov_type: str = "nonrobust",
     cov_kwds: dict | None = None,
     use_t: bool | None = None,
@@ -180,7 +181,15 @@ def glm_design(
     extras = _extras(inputs, fam, values_of, lambda: design.obs)
     scaletype = check_scale(scale)
     tolerance = check_tolerance(float(tol), atol, rtol, tol_criterion)
-    fit = irls(design, fam, extras, maxiter=int(maxiter), scale=scaletype, tolerance=tolerance)
+    fit = irls(
+        design,
+        fam,
+        extras,
+        maxiter=int(maxiter),
+        scale=scaletype,
+        tolerance=tolerance,
+        start_params=start_params,
+    )
     result = GLMResults(fit, design, fam, extras, design.source_kind)
     result.scaletype = scaletype
     if _data is not None:
@@ -208,6 +217,7 @@ def glm(
     atol: float | None = None,
     rtol: float = 0.0,
     tol_criterion: str = "deviance",
+    start_params: Any = None,
     cov_type: str = "nonrobust",
     cov_kwds: dict | None = None,
     use_t: bool | None = None,
@@ -251,6 +261,10 @@ def glm(
         statsmodels' IRLS convergence test in full: converged when the criterion (the
         scaled deviance, or the coefficients) changes by at most ``atol + rtol * |old|``;
         ``atol`` defaults to ``tol``, ``rtol`` to 0.
+    start_params : array-like, optional
+        Starting coefficients, one per design column (statsmodels' ``start_params``: the
+        first means are ``fitted(X start_params + offset)``); by default the family's
+        starting mean.
     cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}
         As statsmodels' ``GLM.fit(cov_type=)`` (every HC type is its one GLM sandwich);
         a robust type costs one more pass. ``cov_kwds={"groups": ...}`` for "cluster".
@@ -294,6 +308,7 @@ def glm(
         atol=atol,
         rtol=rtol,
         tol_criterion=tol_criterion,
+        start_params=start_params,
         cov_type=cov_type,
         cov_kwds=cov_kwds,
         use_t=use_t,
