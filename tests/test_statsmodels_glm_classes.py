@@ -73,9 +73,21 @@ SKIPS: dict[tuple[str, str], str] = {
             "TestOocGlmNegbinomial",
             "TestOocGlmPoissonOffset",
             "TestOocStartParams",
+            "TestOocGlmGaussianGradient",
         )
     },
     ("TestOocGlmGaussian", "test_compare_OLS"): _NO_PREDICTION,
+    ("TestOocGlmGaussianGradient", "test_compare_OLS"): _NO_PREDICTION,
+    ("TestOocWtdGlmGammaNewton", "test_init_kwargs"): _STATSMODELS_ONLY,
+    **{
+        ("TestOocWtdGlmGammaNewton", t): (
+            "res2 is statsmodels' Newton fit, whose covariance is the inverse observed "
+            "Hessian; ooc fits by IRLS only, whose covariance (as statsmodels' own IRLS "
+            "fit's) is the inverse expected information: for the Gamma's non-canonical log "
+            "link the two differ (bse up to 18%); params, llf, deviance and the rest agree"
+        )
+        for t in ("test_standard_errors", "test_tpvalues")
+    },
     ("TestOocGlmBernoulli", "test_compare_discrete"): _POSITIONAL_SUM,
     ("TestOocGlmPoisson", "test_compare_discrete"): _POSITIONAL_SUM,
     ("TestOocGlmBernoulli", "test_score_test"): _NO_SCORE_TEST,
@@ -226,6 +238,8 @@ TestOocGlmInvgaussLog = _ooc_class(smt.TestGlmInvgaussLog, "TestOocGlmInvgaussLo
 TestOocGlmInvgaussIdentity = _ooc_class(smt.TestGlmInvgaussIdentity, "TestOocGlmInvgaussIdentity")
 TestOocGlmNegbinomial = _ooc_class(smt.TestGlmNegbinomial, "TestOocGlmNegbinomial", scale="x2")
 TestOocGlmPoissonOffset = _ooc_class(smt.TestGlmPoissonOffset, "TestOocGlmPoissonOffset")
+# statsmodels fits res1 of these by Newton; ooc has IRLS only, judged by the same res2
+TestOocGlmGaussianGradient = _ooc_class(smt.TestGlmGaussianGradient, "TestOocGlmGaussianGradient")
 TestOocStartParams = _ooc_class(
     smt.TestStartParams,
     "TestOocStartParams",
@@ -243,6 +257,8 @@ TestOocWtdGlmPoissonClu = _ooc_class(
     cov_type="cluster",
     cov_kwds={"groups": np.arange(1, 18) // 2, "use_correction": False},
 )
+TestOocWtdGlmPoissonNewton = _ooc_class(smt.TestWtdGlmPoissonNewton, "TestOocWtdGlmPoissonNewton")
+TestOocWtdGlmGammaNewton = _ooc_class(smt.TestWtdGlmGammaNewton, "TestOocWtdGlmGammaNewton")
 TestOocWtdGlmBinomial = _ooc_class(smt.TestWtdGlmBinomial, "TestOocWtdGlmBinomial")
 TestOocWtdGlmNegativeBinomial = _ooc_class(
     smt.TestWtdGlmNegativeBinomial, "TestOocWtdGlmNegativeBinomial"
