@@ -26,6 +26,7 @@ from numpy.testing import assert_allclose
 from statsmodels.genmod import families as smfam
 
 import ooc_accessor  # noqa: F401  (registers .ooc)
+from ooc_accessor.stats.glmresults import GLMResults
 
 _NO_SCORE_TEST = (
     "GLM.score_test (a Lagrange multiplier test against extra exog) is not offered by ooc's GLM"
@@ -214,6 +215,7 @@ def _ooc_class(parent: type, name: str, **fit_kwds) -> type:
         cls.sm_res1 = cls.res1
         kw = {k: v(cls) if callable(v) else v for k, v in fit_kwds.items()}
         cls.res1 = ooc_like(cls.res1.model, **kw)
+        assert isinstance(cls.res1, GLMResults)  # every test below judges ooc's fit
 
     bases = (parent,)
     if hasattr(parent, "test_residuals"):

@@ -107,6 +107,28 @@ def _one_response(design: Any) -> None:
         )
 
 
+def _fit_options(
+    maxiter: Any,
+    tol: Any,
+    scale: Any,
+    atol: Any,
+    rtol: Any,
+    tol_criterion: Any,
+    start_params: Any,
+) -> dict[str, Any]:
+    """statsmodels' ``GLM.fit`` options, checked, as :func:`irls`' keywords."""
+    if not isinstance(maxiter, (int, np.integer)) or isinstance(maxiter, bool) or maxiter < 1:
+        raise ArgumentError(f"maxiter must be a positive integer, not {maxiter!r}")
+    if not (isinstance(tol, (int, float)) and tol > 0):
+        raise ArgumentError(f"tol must be a positive number, not {tol!r}")
+    return {
+        "maxiter": int(maxiter),
+        "scale": check_scale(scale),
+        "tolerance": check_tolerance(float(tol), atol, rtol, tol_criterion),
+        "start_params": start_params,
+    }
+
+
 def glm_design(
     design: Any,
     family: Any = "gaussian",
@@ -142,10 +164,7 @@ def glm_design(
             "var_weights= (statsmodels' analytic weights) or freq_weights= (counts), e.g. "
             "var_weights=design.weights.values"
         )
-    if not isinstance(maxiter, (int, np.integer)) or isinstance(maxiter, bool) or maxiter < 1:
-        raise ArgumentError(f"maxiter must be a positive integer, not {maxiter!r}")
-    if not (isinstance(tol, (int, float)) and tol > 0):
-        raise ArgumentError(f"tol must be a positive number, not {tol!r}")
+    options = _fit_options(maxiter, tol, scale, atol, rtol, tol_criterion, start_params)
     inputs = {"offset": offset, "exposure": exposure}
     inputs |= {"var_weights": var_weights, "freq_weights": freq_weights}
     if _data is None:
@@ -179,19 +198,9 @@ def glm_design(
     if cov_kwds is not None and not isinstance(cov_kwds, dict):
         raise ArgumentTypeError(f"cov_kwds must be a dict, not {type(cov_kwds).__name__}")
     extras = _extras(inputs, fam, values_of, lambda: design.obs)
-    scaletype = check_scale(scale)
-    tolerance = check_tolerance(float(tol), atol, rtol, tol_criterion)
-    fit = irls(
-        design,
-        fam,
-        extras,
-        maxiter=int(maxiter),
-        scale=scaletype,
-        tolerance=tolerance,
-        start_params=start_params,
-    )
+    fit = irls(design, fam, extras, **options)
     result = GLMResults(fit, design, fam, extras, design.source_kind)
-    result.scaletype = scaletype
+    result.scaletype = options["scale"]
     if _data is not None:
         result._data = (_data[0], _data[1], keep_of)
     if cov_type == "nonrobust" and not cov_kwds and not use_t:
@@ -289,8 +298,7 @@ def glm(
 
     check_keywords("glm", design_kwargs, (*_ROW_INPUTS, "family", "link", *GLM_DESIGN_KEYWORDS))
     fam = resolve_family(family, link)  # a misspelt family is refused before the build
-    check_scale(scale)
-    check_tolerance(float(tol), atol, rtol, tol_criterion)
+    _fit_options(maxiter, tol, scale, atol, rtol, tol_criterion, None)  # before the build
     env = capture_env(eval_env)
     design = build_design(data, formula, dim=dim, eval_env=env, **design_kwargs)
     dim = design.sample_dim if isinstance(data, xr.Dataset) else None

@@ -8,6 +8,7 @@ the Anscombe residuals (lazy), ``llf_scaled``, ``get_distribution``, ``cov_kwds`
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any
 
 import numpy as np
@@ -99,8 +100,6 @@ class GLMNames:
         """statsmodels' ``GLMResults.get_distribution``: the family's scipy distribution
         at the fitted means (lazy arguments without ``exog``); scale 1 for the discrete
         families (with statsmodels' warning when the fitted scale is not 1)."""
-        import warnings
-
         if isinstance(self.family, _DISCRETE):
             scale = 1.0
             if self.scale != 1.0:
