@@ -258,3 +258,15 @@ def test_start_params_with_offset():
 def test_start_params_refused(bad):
     with pytest.raises((ooc.ArgumentError, ooc.ArgumentTypeError), match="start_params"):
         DF.ooc.glm("pos ~ x", family="gamma", start_params=bad)
+
+
+def test_model_of_a_dataset_fit_sums_over_its_sample_dim():
+    ds = xr.Dataset({k: ("time", DF[k].to_numpy()) for k in ("cnt", "x", "z")})
+    r = ds.ooc.glm("cnt ~ x + z", family="poisson", dim="time", chunksize=53)
+    s = _sm("cnt", FAM.Poisson()).fit()
+    p = np.asarray(r.params) * 0.9
+    assert r.model.score_obs(p).dims == ("time", "term")
+    assert_allclose(r.model.score(p), s.model.score(p), rtol=1e-10)
+    assert_allclose(r.model.hessian(p), s.model.hessian(p), rtol=1e-10)
+    assert_allclose(r.resid_anscombe, s.resid_anscombe, rtol=1e-10)
+    assert_allclose(r.predict(which="linear"), s.predict(which="linear"), rtol=1e-12)
