@@ -7,6 +7,7 @@ fit's deviance and ``llf`` are statsmodels' sums, merged over blocks.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -65,7 +66,9 @@ def resolve_family(family: Any, link: Any = None) -> smf.Family:
     Parameters
     ----------
     family : str or statsmodels Family
-        One of :data:`FAMILIES`' names, or an instance (kept with its own link).
+        One of :data:`FAMILIES`' names, or an instance (kept with its own link; a
+        Binomial instance carrying a statsmodels model's trials, ``n``, is copied with
+        ``n = 1``).
     link : str or statsmodels Link, optional
         With a family name: its link (the family's canonical link by default). With an
         instance, a link must not be given as well (the instance has one).
@@ -76,6 +79,12 @@ def resolve_family(family: Any, link: Any = None) -> smf.Family:
                 "link= was given with a family instance, which has its own link: pass "
                 f"{type(family).__name__}(link=...) or the family's name with link="
             )
+        if isinstance(family, smf.Binomial) and np.any(np.asarray(family.n) != 1):
+            # statsmodels' GLM of (successes, failures) leaves its trials on the instance
+            # (family.n, one per row of *that* model): here a count is a proportion with
+            # var_weights, so the instance's own rows must not enter the fit
+            family = copy.copy(family)
+            family.n = 1
         return family
     if isinstance(family, type) and issubclass(family, smf.Family):
         family = family.__name__

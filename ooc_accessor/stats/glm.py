@@ -25,6 +25,8 @@ from statsmodels.genmod import families as smf
 
 from .. import kernels, reduce, solve, store
 from ..errors import (
+    ArgumentError,
+    ArgumentTypeError,
     ConvergenceError,
     DataError,
     PerfectSeparationError,
@@ -34,7 +36,16 @@ from ..errors import (
 from ..scaling import ZERO_EXP
 from .families import check_response
 
-__all__ = ["Extras", "IRLSFit", "irls"]
+__all__ = [
+    "Extras",
+    "IRLSFit",
+    "Tolerance",
+    "check_scale",
+    "check_start",
+    "check_tolerance",
+    "irls",
+    "scale_of",
+]
 
 #: statsmodels' default convergence tolerance and iteration limit
 TOL = 1e-8
@@ -215,11 +226,74 @@ def _unscale(sol: solve.LstsqSolution, stats: kernels.LstsqStats) -> tuple[np.nd
     return params, cov
 
 
-def _scale(family: smf.Family, pearson: float, df_resid: float) -> float:
-    """statsmodels' default scale: 1 for the discrete families, else Pearson's chi2 / df."""
-    if isinstance(family, (smf.Binomial, smf.Poisson, smf.NegativeBinomial)):
-        return 1.0
-    return pearson / df_resid
+def check_scale(scale: Any) -> str | float | None:
+    """statsmodels' ``fit(scale=)``: None, ``"X2"``, ``"dev"`` (any case) or a number."""
+    if scale is None:
+        return None
+    if isinstance(scale, str):
+        if scale.lower() not in ("x2", "dev"):
+            raise ArgumentError(
+                f"scale={scale!r} is not 'X2' (Pearson's chi2 / df_resid), 'dev' (deviance "
+                "/ df_resid), a number, or None (the family's default)"
+            )
+        return scale.lower()
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)):
+        raise ArgumentTypeError(f"scale must be 'X2', 'dev', a number or None, not {scale!r}")
+    return float(scale)
+
+
+class Tolerance(NamedTuple):
+    """statsmodels' IRLS convergence test: converged when ``|new - old| <= atol + rtol
+    |old|`` for the ``criterion`` (``"deviance"``, scaled, or ``"params"``)."""
+
+    atol: float = TOL
+    rtol: float = 0.0
+    criterion: str = "deviance"
+
+
+def check_tolerance(
+    tol: float, atol: float | None = None, rtol: float = 0.0, tol_criterion: str = "deviance"
+) -> Tolerance:
+    """statsmodels' ``fit(tol=, atol=, rtol=, tol_criterion=)`` checked: ``atol``
+    defaults to ``tol``."""
+    atol = tol if atol is None else atol
+    for name, v in (("atol", atol), ("rtol", rtol)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+            raise ArgumentError(f"{name} must be a non-negative number, not {v!r}")
+    if tol_criterion not in ("deviance", "params"):
+        raise ArgumentError(f"tol_criterion={tol_criterion!r}: 'deviance' or 'params'")
+    if atol == 0 and rtol == 0:
+        raise ArgumentError("atol and rtol are both 0: the iterations could never converge")
+    return Tolerance(float(atol), float(rtol), tol_criterion)
+
+
+def check_start(start_params: Any, terms: Sequence[str]) -> np.ndarray:
+    """statsmodels' ``fit(start_params=)``: one finite number per design column."""
+    try:
+        start = np.asarray(start_params, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise ArgumentTypeError(f"start_params must be numbers, not {start_params!r}") from exc
+    if start.size != len(terms) or not np.all(np.isfinite(start)):
+        raise ArgumentError(
+            f"start_params must be {len(terms)} finite numbers, one per term "
+            f"{list(terms)[:8]}, not {start_params!r}"
+        )
+    return start
+
+
+def scale_of(
+    family: smf.Family, scaletype: str | float | None, pearson: float, dev: float, df: float
+) -> float:
+    """statsmodels' ``estimate_scale``: by default 1 for the discrete families, else
+    Pearson's chi2 / df_resid; ``"x2"``, ``"dev"`` (the deviance at scale 1 / df_resid)
+    or a fixed number when asked."""
+    if scaletype is None:
+        if isinstance(family, (smf.Binomial, smf.Poisson, smf.NegativeBinomial)):
+            return 1.0
+        return pearson / df
+    if isinstance(scaletype, float):
+        return scaletype
+    return pearson / df if scaletype == "x2" else dev / df
 
 
 def irls(
@@ -229,8 +303,15 @@ def irls(
     *,
     maxiter: int = MAXITER,
     tol: float = TOL,
+    scale: str | float | None = None,
+    tolerance: Tolerance | None = None,
+    start_params: Any = None,
 ) -> IRLSFit:
     """Fit a GLM to a stored design by IRLS (statsmodels' iterations; see the module).
+
+    ``scale`` is statsmodels' ``fit(scale=)`` (see :func:`check_scale`); ``tolerance``
+    its ``atol``/``rtol``/``tol_criterion`` (by default ``atol=tol`` on the deviance);
+    ``start_params`` its starting coefficients (by default the family's starting mean).
 
     Raises
     ------
@@ -240,6 +321,8 @@ def irls(
     ConvergenceError
         No convergence within ``maxiter`` iterations (the deviances are in the message).
     """
+    scaletype = check_scale(scale)
+    tolerance = tolerance or Tolerance(tol)
     path, blocks, version = design.path, design.blocks(), design.store_id
     response = design.responses[0]
     p = len(design.terms)
@@ -247,7 +330,10 @@ def irls(
     nobs, wnobs = int(y_sums[0]), float(y_sums[4])
     own_start = type(family).starting_mu is not smf.Family.starting_mu
     state: Any = None if own_start else float(y_sums[1] / y_sums[0])
-    history: dict[str, Any] = {"params": [np.inf, np.zeros(p)], "deviance": [np.inf]}
+    start = np.zeros(p)
+    if start_params is not None:  # statsmodels: mu0 = fitted(X start + offset)
+        state = start = check_start(start_params, design.terms)
+    history: dict[str, Any] = {"params": [np.inf, start], "deviance": [np.inf]}
     previous: tuple | None = None  # the weighted fit that gave the current coefficients
     rank = None
     last_scale = 1.0
@@ -272,7 +358,7 @@ def irls(
                 msg = solve.rank_message(stats.xy_r(), design.terms, rank)
                 warnings.warn(msg, RankWarning, stacklevel=4)
         df_resid = wnobs - rank
-        scale = _scale(family, pearson, df_resid)
+        scale = scale_of(family, scaletype, pearson, dev_raw, df_resid)
         # statsmodels scales an iteration's deviance by the scale of the iteration before
         # (it updates the scale after the history); the start's by its own
         history["deviance"].append(dev_raw / (scale if previous is None else last_scale))
@@ -289,8 +375,8 @@ def irls(
                     "bound). Drop or merge the term that separates the outcomes, or use a "
                     "penalized fit"
                 )
-            dev = history["deviance"]
-            if np.allclose(dev[-2], dev[-1], atol=tol, rtol=0.0):
+            crit = history[tolerance.criterion]
+            if np.allclose(crit[-2], crit[-1], atol=tolerance.atol, rtol=tolerance.rtol):
                 if n_edge:
                     warnings.warn(
                         f"fitted probabilities numerically 0 or 1 occurred for {int(n_edge)} "
@@ -327,6 +413,7 @@ def irls(
     raise ConvergenceError(
         f"the {type(family).__name__} GLM of {design.formula!r} did not converge in {maxiter} "
         f"IRLS iterations (scaled deviance, last {min(6, len(history['deviance']) - 1)}: "
-        f"{devs}; tolerance {tol:g}). Raise maxiter=, check the model (a separating term, a "
+        f"{devs}; tolerance on the {tolerance.criterion}: atol {tolerance.atol:g}, rtol "
+        f"{tolerance.rtol:g}). Raise maxiter=, check the model (a separating term, a "
         "link outside the family's support), or rescale the terms"
     )

@@ -22,7 +22,7 @@ from ..errors import ArgumentError, ArgumentTypeError, DataError, FormulaError
 from ..rowweights import row_weights
 from ..translate import label
 from .families import resolve_family
-from .glm import MAXITER, TOL, Extras, irls
+from .glm import MAXITER, TOL, Extras, check_scale, check_tolerance, irls
 from .glmresults import GLMResults
 from .robust import normalize_cov_type
 from .rowvalues import row_values
@@ -107,6 +107,28 @@ def _one_response(design: Any) -> None:
         )
 
 
+def _fit_options(
+    maxiter: Any,
+    tol: Any,
+    scale: Any,
+    atol: Any,
+    rtol: Any,
+    tol_criterion: Any,
+    start_params: Any,
+) -> dict[str, Any]:
+    """statsmodels' ``GLM.fit`` options, checked, as :func:`irls`' keywords."""
+    if not isinstance(maxiter, (int, np.integer)) or isinstance(maxiter, bool) or maxiter < 1:
+        raise ArgumentError(f"maxiter must be a positive integer, not {maxiter!r}")
+    if not (isinstance(tol, (int, float)) and tol > 0):
+        raise ArgumentError(f"tol must be a positive number, not {tol!r}")
+    return {
+        "maxiter": int(maxiter),
+        "scale": check_scale(scale),
+        "tolerance": check_tolerance(float(tol), atol, rtol, tol_criterion),
+        "start_params": start_params,
+    }
+
+
 def glm_design(
     design: Any,
     family: Any = "gaussian",
@@ -118,6 +140,11 @@ def glm_design(
     *,
     maxiter: int = MAXITER,
     tol: float = TOL,
+    scale: str | float | None = None,
+    atol: float | None = None,
+    rtol: float = 0.0,
+    tol_criterion: str = "deviance",
+    start_params: Any = None,
     cov_type: str = "nonrobust",
     cov_kwds: dict | None = None,
     use_t: bool | None = None,
@@ -137,10 +164,7 @@ def glm_design(
             "var_weights= (statsmodels' analytic weights) or freq_weights= (counts), e.g. "
             "var_weights=design.weights.values"
         )
-    if not isinstance(maxiter, (int, np.integer)) or isinstance(maxiter, bool) or maxiter < 1:
-        raise ArgumentError(f"maxiter must be a positive integer, not {maxiter!r}")
-    if not (isinstance(tol, (int, float)) and tol > 0):
-        raise ArgumentError(f"tol must be a positive number, not {tol!r}")
+    options = _fit_options(maxiter, tol, scale, atol, rtol, tol_criterion, start_params)
     inputs = {"offset": offset, "exposure": exposure}
     inputs |= {"var_weights": var_weights, "freq_weights": freq_weights}
     if _data is None:
@@ -174,8 +198,9 @@ def glm_design(
     if cov_kwds is not None and not isinstance(cov_kwds, dict):
         raise ArgumentTypeError(f"cov_kwds must be a dict, not {type(cov_kwds).__name__}")
     extras = _extras(inputs, fam, values_of, lambda: design.obs)
-    fit = irls(design, fam, extras, maxiter=int(maxiter), tol=float(tol))
+    fit = irls(design, fam, extras, **options)
     result = GLMResults(fit, design, fam, extras, design.source_kind)
+    result.scaletype = options["scale"]
     if _data is not None:
         result._data = (_data[0], _data[1], keep_of)
     if cov_type == "nonrobust" and not cov_kwds and not use_t:
@@ -197,6 +222,11 @@ def glm(
     eval_env: Any = 0,
     maxiter: int = MAXITER,
     tol: float = TOL,
+    scale: str | float | None = None,
+    atol: float | None = None,
+    rtol: float = 0.0,
+    tol_criterion: str = "deviance",
+    start_params: Any = None,
     cov_type: str = "nonrobust",
     cov_kwds: dict | None = None,
     use_t: bool | None = None,
@@ -231,6 +261,19 @@ def glm(
     maxiter, tol : int, float
         statsmodels' IRLS limits: at most ``maxiter`` iterations, converged when the
         scaled deviance changes by at most ``tol``.
+    scale : {"X2", "dev"} or float, optional
+        statsmodels' ``fit(scale=)``: the dispersion is Pearson's chi2 / ``df_resid``
+        (``"X2"``), the deviance / ``df_resid`` (``"dev"``) or the number given; by
+        default 1 for the binomial, Poisson and negative binomial families and ``"X2"``
+        for the others.
+    atol, rtol, tol_criterion : float, float, {"deviance", "params"}
+        statsmodels' IRLS convergence test in full: converged when the criterion (the
+        scaled deviance, or the coefficients) changes by at most ``atol + rtol * |old|``;
+        ``atol`` defaults to ``tol``, ``rtol`` to 0.
+    start_params : array-like, optional
+        Starting coefficients, one per design column (statsmodels' ``start_params``: the
+        first means are ``fitted(X start_params + offset)``); by default the family's
+        starting mean.
     cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}
         As statsmodels' ``GLM.fit(cov_type=)`` (every HC type is its one GLM sandwich);
         a robust type costs one more pass. ``cov_kwds={"groups": ...}`` for "cluster".
@@ -255,6 +298,7 @@ def glm(
 
     check_keywords("glm", design_kwargs, (*_ROW_INPUTS, "family", "link", *GLM_DESIGN_KEYWORDS))
     fam = resolve_family(family, link)  # a misspelt family is refused before the build
+    _fit_options(maxiter, tol, scale, atol, rtol, tol_criterion, None)  # before the build
     env = capture_env(eval_env)
     design = build_design(data, formula, dim=dim, eval_env=env, **design_kwargs)
     dim = design.sample_dim if isinstance(data, xr.Dataset) else None
@@ -268,6 +312,11 @@ def glm(
         exposure,
         maxiter=maxiter,
         tol=tol,
+        scale=scale,
+        atol=atol,
+        rtol=rtol,
+        tol_criterion=tol_criterion,
+        start_params=start_params,
         cov_type=cov_type,
         cov_kwds=cov_kwds,
         use_t=use_t,

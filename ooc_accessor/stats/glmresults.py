@@ -23,6 +23,7 @@ from .. import labels
 from ..errors import ArgumentError, MissingColumnError
 from ..fitstats import check_alpha
 from .glm import Extras, IRLSFit, design_pass
+from .glmnames import GLMNames
 from .glmrobust import glm_cov_cluster, glm_cov_hc
 from .inference import HypothesisTests
 from .prediction import prediction_blocks
@@ -91,7 +92,7 @@ def _final_block(
         )
 
 
-class GLMResults(HypothesisTests):
+class GLMResults(GLMNames, HypothesisTests):
     """A generalized linear model fitted by IRLS out of core (statsmodels' ``GLMResults``).
 
     Attributes
@@ -135,6 +136,7 @@ class GLMResults(HypothesisTests):
         self.response: str = design.responses[0]
         self.cov_type = "nonrobust"
         self.use_t = bool(use_t)
+        self.scaletype: str | float | None = None  # the fit's scale= (statsmodels' name)
         self._robust: np.ndarray | None = None
         #: the data the design was built from, its sample dim, and a function giving the
         #: positions of the fitted rows in it (None: all): cluster groups named by column
@@ -462,7 +464,7 @@ class GLMResults(HypothesisTests):
 
     def predict(
         self,
-        data: pd.DataFrame | xr.Dataset,
+        data: pd.DataFrame | xr.Dataset | None = None,
         which: str = "mean",
         *,
         offset: Any = None,
@@ -475,10 +477,14 @@ class GLMResults(HypothesisTests):
 
         ``offset`` and ``exposure`` (a column name, or one value per row of ``data``) enter
         the linear predictor as in the fit; without them it has none, as statsmodels'
-        ``predict(exog)``.
+        ``predict(exog)``. ``which="var_unscaled"``: the family's variance function at the
+        mean. Without ``data``: the fitted rows, lazy, with the fit's offset and exposure
+        (statsmodels' ``predict()``; then ``offset``/``exposure`` are arrays of the rows).
         """
-        if which not in ("mean", "linear"):
-            raise ArgumentError(f"which={which!r}: 'mean' or 'linear'")
+        if which not in ("mean", "linear", "var_unscaled"):
+            raise ArgumentError(f"which={which!r}: 'mean', 'linear' or 'var_unscaled'")
+        if data is None:
+            return self.model.predict(self._fit.params, None, exposure, offset, which)
         n, dim, blocks = prediction_blocks(self, data, chunksize, dim)
         off = np.zeros(n)
         if offset is not None:
@@ -492,6 +498,8 @@ class GLMResults(HypothesisTests):
             eta[rows] = built.x @ self._fit.params + off[rows]
         with np.errstate(all="ignore"):
             out = eta if which == "linear" else self.family.fitted(eta)
+            if which == "var_unscaled":
+                out = self.family.variance(out)
         if isinstance(data, xr.Dataset):
             coords = {dim: data.indexes[dim]} if dim in data.indexes else {}
             return xr.DataArray(out, dims=(dim,), coords=coords, name="predicted")
@@ -522,19 +530,21 @@ class GLMSummary(Summary):
     def _header(self) -> list[tuple[str, str, str, str]]:
         r = self.result
         day, clock = self._now()
+        # statsmodels' GLMResults.summary() entries and number formats
         return [
             ("Dep. Variable:", r.response, "No. Observations:", str(r.nobs)),
             ("Model:", "GLM", "Df Residuals:", f"{r.df_resid:.0f}"),
             ("Model Family:", type(r.family).__name__, "Df Model:", f"{r.df_model:.0f}"),
-            ("Link Function:", type(r.family.link).__name__, "Scale:", f"{r.scale:.4f}"),
-            ("Method:", "IRLS (TSQR)", "Log-Likelihood:", fmt(r.llf)),
+            ("Link Function:", type(r.family.link).__name__, "Scale:", f"{r.scale:#8.5g}"),
+            ("Method:", r.method, "Log-Likelihood:", f"{r.llf:#8.5g}"),
+            # (statsmodels prints the deviance "#8.5g"; tests/test_glm.py pins 4 decimals)
             ("Date:", day, "Deviance:", fmt(r.deviance)),
-            ("Time:", clock, "Pearson chi2:", f"{r.pearson_chi2:.3g}"),
+            ("Time:", clock, "Pearson chi2:", f"{r.pearson_chi2:#6.3g}"),
             (
                 "No. Iterations:",
-                str(r.fit_history["iteration"]),
+                f"{r.fit_history['iteration']:d}",
                 "Pseudo R-squ. (CS):",
-                fmt(r.pseudo_rsquared("cs")),
+                f"{r.pseudo_rsquared('cs'):#6.4g}",
             ),
             ("Covariance Type:", r.cov_type, "", ""),
         ]
