@@ -114,8 +114,9 @@ class _OocMixin:
 
         ``family`` is a name (``"binomial"``, ``"poisson"``, ``"gamma"``...) or a
         statsmodels family; ``offset``, ``exposure``, ``var_weights`` and ``freq_weights``
-        a column's name or one value per row. See :func:`ooc_accessor.stats.glmfit.glm`
-        for the parameters.
+        a column's name or one value per row; statsmodels' ``scale``, ``atol``, ``rtol``,
+        ``tol_criterion`` and ``start_params`` are taken too. See
+        :func:`ooc_accessor.stats.glmfit.glm` for the parameters.
         """
         env = capture_env(eval_env)
         return glm(

@@ -19,7 +19,7 @@ from patsy import EvalEnvironment
 from patsy.design_info import DesignInfo
 
 from . import assemble, lazy, store
-from .arguments import check_path, resolve_chunksize
+from .arguments import check_keywords, check_path, resolve_chunksize
 from .blocks import (
     check_missing_policy,
     explain_dropped,
@@ -455,6 +455,7 @@ class Design(DesignBase):
         cov_type: str = "nonrobust",
         cov_kwds: dict | None = None,
         use_t: bool | None = None,
+        **fit_options: Any,
     ) -> GLMResults:
         """A generalized linear model of y on X by IRLS, one pass over the store per
         iteration (statsmodels' ``GLM(...).fit()``).
@@ -474,6 +475,9 @@ class Design(DesignBase):
         cov_type, cov_kwds, use_t
             As :func:`~ooc_accessor.stats.glmfit.glm` (cluster groups: one value per
             stored row, or a Series aligned on :attr:`obs`).
+        **fit_options
+            statsmodels' ``scale``, ``atol``, ``rtol``, ``tol_criterion`` and
+            ``start_params`` (see :func:`~ooc_accessor.stats.glmfit.glm`).
 
         Returns
         -------
@@ -481,6 +485,9 @@ class Design(DesignBase):
         """
         from .stats.glmfit import glm_design
 
+        check_keywords(
+            "glm", fit_options, ("scale", "atol", "rtol", "tol_criterion", "start_params")
+        )
         return glm_design(
             self,
             family,
@@ -494,6 +501,7 @@ class Design(DesignBase):
             cov_type=cov_type,
             cov_kwds=cov_kwds,
             use_t=use_t,
+            **fit_options,
         )
 
     def svd(self, k: int | None = None) -> SVDResult:

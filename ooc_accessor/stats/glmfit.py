@@ -296,7 +296,9 @@ def glm(
     """
     from ..design import build_design, capture_env
 
-    check_keywords("glm", design_kwargs, (*_ROW_INPUTS, "family", "link", *GLM_DESIGN_KEYWORDS))
+    named = ("family", "link", "maxiter", "tol", "scale", "atol", "rtol", "tol_criterion")
+    named += ("start_params", "cov_type", "cov_kwds", "use_t", "dim", "eval_env")
+    check_keywords("glm", design_kwargs, (*_ROW_INPUTS, *named, *GLM_DESIGN_KEYWORDS))
     fam = resolve_family(family, link)  # a misspelt family is refused before the build
     _fit_options(maxiter, tol, scale, atol, rtol, tol_criterion, None)  # before the build
     env = capture_env(eval_env)

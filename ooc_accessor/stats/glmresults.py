@@ -29,7 +29,7 @@ from .inference import HypothesisTests
 from .prediction import prediction_blocks
 from .robust import CLUSTER_KWDS, cluster_groups, normalize_cov_type
 from .rowvalues import row_values
-from .summary import Summary, fmt
+from .summary import Summary
 
 __all__ = ["GLMResults", "GLMSummary"]
 
@@ -537,8 +537,7 @@ class GLMSummary(Summary):
             ("Model Family:", type(r.family).__name__, "Df Model:", f"{r.df_model:.0f}"),
             ("Link Function:", type(r.family.link).__name__, "Scale:", f"{r.scale:#8.5g}"),
             ("Method:", r.method, "Log-Likelihood:", f"{r.llf:#8.5g}"),
-            # (statsmodels prints the deviance "#8.5g"; tests/test_glm.py pins 4 decimals)
-            ("Date:", day, "Deviance:", fmt(r.deviance)),
+            ("Date:", day, "Deviance:", f"{r.deviance:#8.5g}"),
             ("Time:", clock, "Pearson chi2:", f"{r.pearson_chi2:#6.3g}"),
             (
                 "No. Iterations:",
