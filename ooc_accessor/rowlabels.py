@@ -16,7 +16,7 @@ import pandas as pd
 from .errors import StoreError
 from .manifest import plain_attr
 
-__all__ = ["OBS_HINTS", "UNIT_NAMES", "decode_index", "index_hints", "index_values"]
+__all__ = ["OBS_HINTS", "UNIT_NAMES", "decode_index", "index_hints", "index_values", "positions_in"]
 
 #: epoch units of stored datetimes, by pandas unit (CF names, which xarray decodes)
 UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
@@ -79,6 +79,13 @@ def index_values(index: pd.Index) -> tuple[np.ndarray, str]:
             "replace it or reset_index() first"
         )
     return text, "str"
+
+
+def positions_in(index: pd.Index, obs: pd.Index) -> np.ndarray:
+    """Positions in ``index`` (a data's row labels) of the labels ``obs`` read back from a
+    store, -1 where absent. Both sides are compared as the store encodes them, so labels a
+    store holds as text (a MultiIndex's tuples, a stacked Dataset's) still match."""
+    return pd.Index(index_values(index)[0]).get_indexer(pd.Index(index_values(obs)[0]))
 
 
 def index_hints(index: pd.Index, kind: str) -> dict[str, Any]:

@@ -156,9 +156,24 @@ def _irls_block(
         w, z = np.where(bad, 0.0, w), np.where(bad, 0.0, z)
     gap = float(np.max(np.abs(mu - y), initial=0.0))
     # R's glm.fit warning: "fitted probabilities numerically 0 or 1 occurred"
-    edge = np.sum((mu < EDGE) | (mu > 1 - EDGE)) if isinstance(family, smf.Binomial) else 0
+    if isinstance(family, smf.Binomial):
+        edge = np.sum((mu < EDGE) | (mu > 1 - EDGE))
+    elif isinstance(family, (smf.Poisson, smf.NegativeBinomial)):  # R's "rates numerically 0"
+        edge = np.sum(mu < EDGE)
+    else:
+        edge = 0
+    # responses on the support's boundary (a 0/1 outcome, a zero count) met by their mean:
+    # only those are separated (a mean can reach them only as a coefficient grows without
+    # bound); a fit meeting responses inside the support is an exact, finite fit
+    if isinstance(family, smf.Binomial):
+        on_edge = (y == 0) | (y == 1)
+    elif isinstance(family, (smf.Poisson, smf.NegativeBinomial)):
+        on_edge = y == 0
+    else:
+        on_edge = np.zeros(y.shape, dtype=bool)
+    met = float(np.sum(on_edge & (np.abs(mu - y) <= 1e-8)))
     stats = kernels.lstsq_stats(x, z, w)
-    return stats, np.array([dev, pearson, gap, float(bad.sum()), first_bad, float(edge)])
+    return stats, np.array([dev, pearson, gap, float(bad.sum()), first_bad, float(edge), met])
 
 
 def _merge(parts: list[tuple[kernels.LstsqStats, np.ndarray]]) -> tuple:
@@ -174,6 +189,7 @@ def _merge(parts: list[tuple[kernels.LstsqStats, np.ndarray]]) -> tuple:
             sums[:, 3].sum(),
             first,
             sums[:, 5].sum(),
+            sums[:, 6].sum(),
         ]
     )
 
@@ -258,7 +274,8 @@ def check_tolerance(
     defaults to ``tol``."""
     atol = tol if atol is None else atol
     for name, v in (("atol", atol), ("rtol", rtol)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+        numeric = isinstance(v, (int, float, np.integer, np.floating))
+        if isinstance(v, (bool, np.bool_)) or not numeric or not v >= 0:
             raise ArgumentError(f"{name} must be a non-negative number, not {v!r}")
     if tol_criterion not in ("deviance", "params"):
         raise ArgumentError(f"tol_criterion={tol_criterion!r}: 'deviance' or 'params'")
@@ -279,6 +296,24 @@ def check_start(start_params: Any, terms: Sequence[str]) -> np.ndarray:
             f"{list(terms)[:8]}, not {start_params!r}"
         )
     return start
+
+
+def _why_not_finite(family: smf.Family) -> str:
+    """Why working weights can be non-finite, and what to do, for this family and link."""
+    name, link = type(family).__name__, type(family.link).__name__
+    if isinstance(family, (smf.Binomial, smf.Poisson, smf.NegativeBinomial)) and type(
+        family.link
+    ) is type(type(family)().link):  # a canonical link: the means can only meet the edge
+        return (
+            f"the means sit on the edge of the {name} family's support there (e.g. every "
+            "response of a group 0, so its mean must be 0): check those rows' responses, or "
+            "drop the term that isolates them"
+        )
+    return (
+        f"the {link} link gives means outside the {name} family's support there (its linear "
+        "predictor left the range the link maps into the support); use the log link, or "
+        "start_params whose means stay inside it"
+    )
 
 
 def scale_of(
@@ -328,6 +363,11 @@ def irls(
     p = len(design.terms)
     y_sums = design_pass(path, blocks, version, extras, _y_block, (family, response))
     nobs, wnobs = int(y_sums[0]), float(y_sums[4])
+    if wnobs <= 0:
+        raise DataError(
+            f"every freq_weight of the {nobs} rows is 0: the GLM has no observations to fit; "
+            "give some rows a positive frequency"
+        )
     own_start = type(family).starting_mu is not smf.Family.starting_mu
     state: Any = None if own_start else float(y_sums[1] / y_sums[0])
     start = np.zeros(p)
@@ -341,15 +381,13 @@ def irls(
         stats, sums = design_pass(
             path, blocks, version, extras, _irls_block, (family, state), _merge
         )
-        dev_raw, pearson, gap, n_bad, first_bad, n_edge = sums
+        dev_raw, pearson, gap, n_bad, first_bad, n_edge, n_met = sums
         if n_bad:
             where = "the starting values" if previous is None else f"iteration {iteration}"
             raise DataError(
                 f"the {type(family).__name__} GLM's working weights are not finite at "
                 f"{where} for {int(n_bad)} rows (the first: stored row {int(first_bad)}): "
-                f"the {type(family.link).__name__} link gives means outside the family's "
-                "support there; use the family's canonical link, or start from data whose "
-                "means stay inside it"
+                f"{_why_not_finite(family)}"
             )
         sol = solve.solve_r(stats.xy_r(), p, stats.nobs, stats.exp[:p])
         if rank is None:
@@ -364,9 +402,8 @@ def irls(
         history["deviance"].append(dev_raw / (scale if previous is None else last_scale))
         last_scale = scale
         if previous is not None:
-            if isinstance(family, (smf.Binomial, smf.Poisson, smf.NegativeBinomial)) and (
-                gap <= 1e-8  # statsmodels' np.allclose(mu - endog, 0)
-            ):
+            # statsmodels' np.allclose(mu - endog, 0), on responses a finite fit cannot meet
+            if gap <= 1e-8 and n_met:
                 raise PerfectSeparationError(
                     f"perfect separation or prediction in the {type(family).__name__} GLM "
                     f"of {design.formula!r}: after {iteration} iterations every fitted mean "
@@ -379,8 +416,9 @@ def irls(
             if np.allclose(crit[-2], crit[-1], atol=tolerance.atol, rtol=tolerance.rtol):
                 if n_edge:
                     warnings.warn(
-                        f"fitted probabilities numerically 0 or 1 occurred for {int(n_edge)} "
-                        f"of {nobs} rows of the binomial GLM of {design.formula!r}: the data "
+                        f"fitted means numerically on the edge of the support (a probability "
+                        f"0 or 1, a rate 0) occurred for {int(n_edge)} of {nobs} rows of the "
+                        f"{type(family).__name__} GLM of {design.formula!r}: the data "
                         "may be quasi-separated (a term predicts some outcomes exactly), and "
                         "the coefficients of such a term are not identified; their standard "
                         "errors are then meaninglessly large",

@@ -19,13 +19,14 @@ from statsmodels.genmod import families as smf
 
 from ..arguments import check_keywords
 from ..errors import ArgumentError, ArgumentTypeError, DataError, FormulaError
+from ..rowlabels import positions_in
 from ..rowweights import row_weights
 from ..translate import label
 from .families import resolve_family
 from .glm import MAXITER, TOL, Extras, check_scale, check_tolerance, irls
 from .glmresults import GLMResults
 from .robust import normalize_cov_type
-from .rowvalues import row_values
+from .rowvalues import row_index, row_values, rows_digest
 
 __all__ = ["glm", "glm_design"]
 
@@ -55,7 +56,7 @@ def _kept_rows(data: Any, dim: str | None, design: Any) -> np.ndarray | None:
     """Positions in ``data`` of the design's rows (None: all of them, in order)."""
     if design.n_dropped == 0:
         return None
-    index = data.index if isinstance(data, pd.DataFrame) else data.indexes.get(dim)
+    index = row_index(data, dim)
     obs = design.obs
     if index is None:  # a dimension without a coordinate: the labels are positions
         return np.asarray(obs, dtype=np.int64)
@@ -65,7 +66,12 @@ def _kept_rows(data: Any, dim: str | None, design: Any) -> np.ndarray | None:
             "labels repeat, so offset/exposure/weights cannot follow the rows kept: give the "
             "data unique labels (reset_index()) or drop the missing rows first"
         )
-    return index.get_indexer(obs)
+    # compared as the store holds them: a MultiIndex's or a stacked dimension's tuples
+    # come back from the store as text
+    pos = positions_in(index, obs)
+    if (pos < 0).any():  # pragma: no cover - the design's rows come from these labels
+        raise DataError("the design's row labels are not all in the data's: fit again")
+    return pos
 
 
 def _extras(
@@ -119,7 +125,8 @@ def _fit_options(
     """statsmodels' ``GLM.fit`` options, checked, as :func:`irls`' keywords."""
     if not isinstance(maxiter, (int, np.integer)) or isinstance(maxiter, bool) or maxiter < 1:
         raise ArgumentError(f"maxiter must be a positive integer, not {maxiter!r}")
-    if not (isinstance(tol, (int, float)) and tol > 0):
+    numeric = isinstance(tol, (int, float, np.integer, np.floating)) and not isinstance(tol, bool)
+    if not (numeric and tol > 0):
         raise ArgumentError(f"tol must be a positive number, not {tol!r}")
     return {
         "maxiter": int(maxiter),
@@ -202,7 +209,7 @@ def glm_design(
     result = GLMResults(fit, design, fam, extras, design.source_kind)
     result.scaletype = options["scale"]
     if _data is not None:
-        result._data = (_data[0], _data[1], keep_of)
+        result._data = (_data[0], _data[1], keep_of, rows_digest(_data[0], _data[1]))
     if cov_type == "nonrobust" and not cov_kwds and not use_t:
         return result
     return result.get_robustcov_results(cov_type, bool(use_t), **(cov_kwds or {}))

@@ -20,15 +20,16 @@ from scipy import stats as sps
 from statsmodels.genmod import families as smf
 
 from .. import labels
-from ..errors import ArgumentError, MissingColumnError
+from ..errors import ArgumentError, ConvergenceError, DataError, MissingColumnError
 from ..fitstats import check_alpha
+from ..rowlabels import positions_in
 from .glm import Extras, IRLSFit, design_pass
 from .glmnames import GLMNames
 from .glmrobust import glm_cov_cluster, glm_cov_hc
 from .inference import HypothesisTests
 from .prediction import prediction_blocks
 from .robust import CLUSTER_KWDS, cluster_groups, normalize_cov_type
-from .rowvalues import row_values
+from .rowvalues import row_values, rows_digest
 from .summary import Summary
 
 __all__ = ["GLMResults", "GLMSummary"]
@@ -37,20 +38,23 @@ __all__ = ["GLMResults", "GLMSummary"]
 def _null_block(
     path: str, a: int, b: int, version: str, extras: Extras, family: smf.Family, c: float
 ) -> np.ndarray:
-    """Leaf: ``[sum w z, sum w]`` of the constant-only model's IRLS step at ``c``."""
+    """Leaf: ``[sum w z, sum w, deviance]`` of the constant-only model at ``c``."""
     from ..store import read_block
 
     (y,) = read_block(path, a, b, ("y",), version)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     iw = _iw(extras, y.size)
     eta = c + (0.0 if extras.offset is None else extras.offset)
+    vw = 1.0 if extras.var_weights is None else extras.var_weights
+    fw = 1.0 if extras.freq_weights is None else extras.freq_weights
     with np.errstate(all="ignore"):
         mu = family.fitted(eta)
         w = iw * family.weights(mu)
         z = eta + family.link.deriv(mu) * (y - mu)
+        dev = family.deviance(y, mu, vw, fw)
     if extras.offset is not None:
         z = z - extras.offset
-    return np.array([np.sum(w * z), np.sum(w)])
+    return np.array([np.sum(w * z), np.sum(w), dev])
 
 
 def _iw(extras: Extras, m: int) -> np.ndarray:
@@ -138,9 +142,10 @@ class GLMResults(GLMNames, HypothesisTests):
         self.use_t = bool(use_t)
         self.scaletype: str | float | None = None  # the fit's scale= (statsmodels' name)
         self._robust: np.ndarray | None = None
-        #: the data the design was built from, its sample dim, and a function giving the
-        #: positions of the fitted rows in it (None: all): cluster groups named by column
-        self._data: tuple[Any, str | None, Any] | None = None
+        #: the data the design was built from, its sample dim, a function giving the
+        #: positions of the fitted rows in it (None: all) and the digest of its rows at the
+        #: fit: cluster groups named by column
+        self._data: tuple[Any, str | None, Any, tuple[int, int]] | None = None
         self.converged = fit.converged
         self.fit_history = fit.history
         self.scale = fit.scale
@@ -186,19 +191,30 @@ class GLMResults(GLMNames, HypothesisTests):
                     f"the groups {groups} name columns, but this GLM was fitted from a stored "
                     "design, which has none: pass one group value per fitted row"
                 )
-            data, _, keep_of = self._data
-            keep = keep_of()
+            data, dim, keep_of, digest = self._data
             names = list(data.columns) if isinstance(data, pd.DataFrame) else list(data.variables)
             absent = [g for g in groups if g not in names]
             if absent:
                 raise MissingColumnError(
                     f"the groups {absent} are not columns of the data this GLM was fitted to"
                 )
+            if rows_digest(data, dim) != digest:
+                raise DataError(
+                    "the data this GLM was fitted to changed after the fit (rows reordered, "
+                    "added or removed), and cluster groups named by column are read from its "
+                    "rows: pass the groups as one value per fitted row or as a Series matched "
+                    "by label, or fit again"
+                )
+            keep = keep_of()
             cols = [np.asarray(data[g]) for g in groups]
             cols = [c if keep is None else c[keep] for c in cols]
             return cols[0] if len(cols) == 1 else np.column_stack(cols).astype(object)
         if isinstance(groups, (pd.Series, pd.DataFrame)):
-            return groups.reindex(self._design.obs).to_numpy()
+            pos = positions_in(groups.index, self._design.obs)
+            values = groups.to_numpy()
+            out = values[np.maximum(pos, 0)].astype(object)
+            out[pos < 0] = None  # absent labels: refused as missing groups by the pass
+            return out
         return groups
 
     def get_robustcov_results(
@@ -301,21 +317,43 @@ class GLMResults(GLMNames, HypothesisTests):
     @functools.cached_property
     def _null_constant(self) -> float:
         """The constant-only model's mean (no offset) or linear-predictor constant: its
-        own IRLS over y alone, to convergence (statsmodels' ``null``)."""
-        n, sum_y, sum_iw, sum_iwy = self._fit.y_sums[:4]
+        own IRLS over y alone, to convergence (statsmodels' ``null``), each step halved
+        back while it raises the deviance (an offset far from the data's scale makes the
+        plain Newton step overshoot)."""
+        sum_iw, sum_iwy = self._fit.y_sums[2:4]
         if self._extras.offset is None:
             return float(sum_iwy / sum_iw)  # the weighted mean: WLS on a constant
-        d = self._design
-        c = float(self.family.link(sum_y / n))  # statsmodels' start: link(mean(y))
-        for _ in range(100):
-            swz, sw = design_pass(
-                d.path, d.blocks(), d.store_id, self._extras, _null_block, (self.family, c)
+        d, fam = self._design, self.family
+        iw = _iw(self._extras, self._extras.offset.size)
+        with np.errstate(all="ignore"):
+            # the constant that puts the mean linear predictor on link(mean y)
+            c = float(fam.link(sum_iwy / sum_iw) - np.average(self._extras.offset, weights=iw))
+        if not np.isfinite(c):
+            c = 0.0
+        best_c, best_dev, halvings = None, np.inf, 0
+        for _ in range(200):
+            swz, sw, dev = design_pass(
+                d.path, d.blocks(), d.store_id, self._extras, _null_block, (fam, c)
             )
+            if best_c is not None and not (np.isfinite(dev) and dev <= best_dev * (1 + 1e-13)):
+                halvings += 1
+                if halvings > 60:
+                    break
+                c = (c + best_c) / 2  # the step overshot: back toward the last good one
+                continue
+            best_c, best_dev, halvings = c, dev, 0
             new = float(swz / sw)
+            if not np.isfinite(new):
+                break
             if abs(new - c) <= 1e-13 * (1.0 + abs(c)):
                 return new
             c = new
-        return c
+        raise ConvergenceError(
+            f"the null model of the {type(fam).__name__} GLM (a constant with the offset), "
+            f"behind null_deviance, llnull and the pseudo R-squared, did not converge (last "
+            f"constant {best_c!r}, deviance {best_dev!r}): the offset may be far outside "
+            "the data's scale; check it"
+        )
 
     @functools.cached_property
     def _final(self) -> np.ndarray:
@@ -491,6 +529,12 @@ class GLMResults(GLMNames, HypothesisTests):
             off = off + row_values(offset, data, dim, "offset")
         if exposure is not None:
             exp = row_values(exposure, data, dim, "exposure")
+            bad = ~(exp > 0) & ~np.isnan(exp)  # a missing exposure predicts NaN, as x does
+            if bad.any():
+                raise DataError(
+                    f"exposure must be positive; row {int(np.argmax(bad))} of the data has "
+                    f"{exp[np.argmax(bad)]!r}"
+                )
             off = off + np.log(exp)
         eta = np.full(n, np.nan)
         for start, built in blocks:

@@ -22,6 +22,7 @@ from ..blocks import Block
 from ..errors import ArgumentError, ArgumentTypeError, DataError
 from ..fitstats import check_alpha
 from ..sources import sample_dim_of
+from .rowvalues import row_values
 
 __all__ = [
     "PredictionResults",
@@ -79,21 +80,14 @@ def check_positive(w: np.ndarray, row: Callable[[int], str]) -> None:
 
 
 def weights_in_memory(weights: Any, data: Any, n: int, dim: str | None) -> np.ndarray | None:
-    """Prediction weights: a column's name, a scalar, or one per row (a Series by label)."""
+    """Prediction weights: a column's name, a scalar, or one per row (a Series or a
+    DataArray with a coordinate matched by label, as fit weights are)."""
     if weights is None:
         return None
     if isinstance(weights, str):
         if weights not in (data.columns if isinstance(data, pd.DataFrame) else data.variables):
             raise ArgumentError(f"weights={weights!r} names no column of the data")
-        w = np.asarray(data[weights], dtype=np.float64)
-    elif isinstance(weights, pd.Series) and isinstance(data, pd.DataFrame):
-        w = weights.reindex(data.index).to_numpy(dtype=np.float64, na_value=np.nan)
-    elif np.ndim(weights) == 0:
-        w = np.full(n, float(weights))
-    else:
-        w = np.asarray(weights, dtype=np.float64).reshape(-1)
-    if w.shape != (n,):
-        raise ArgumentError(f"weights has {w.size} values for {n} rows: give one per row")
+    w = row_values(weights, data, dim if isinstance(data, xr.Dataset) else None, "weights")
     if isinstance(data, pd.DataFrame):
         labels: Any = data.index
     else:

@@ -12,11 +12,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+import xxhash
 
 from ..errors import ArgumentError, ColumnTypeError, MissingColumnError
+from ..rowlabels import index_values
 from ..rowweights import row_weights
 
-__all__ = ["row_values"]
+__all__ = ["row_index", "row_values", "rows_digest"]
 
 
 def _column(data: pd.DataFrame | xr.Dataset, column: str, dim: str | None, name: str) -> Any:
@@ -69,3 +71,19 @@ def row_values(
     return row_weights(
         values, data.indexes.get(dim), n, f"Dataset's {dim!r}", f"{n} rows along {dim!r}", dim, name
     )
+
+
+def row_index(data: Any, dim: str | None) -> pd.Index | None:
+    """The data's row labels (None: a Dataset dimension without a coordinate)."""
+    return data.index if isinstance(data, pd.DataFrame) else data.indexes.get(dim)
+
+
+def rows_digest(data: Any, dim: str | None) -> tuple[int, int]:
+    """``(rows, hash of the row labels)`` of the data: a later read of its columns by row
+    position checks that the rows are still those fitted."""
+    index = row_index(data, dim)
+    n = len(data) if isinstance(data, pd.DataFrame) else int(data.sizes[dim])
+    if index is None:
+        return n, 0
+    hashed = pd.util.hash_pandas_object(pd.Index(index_values(index)[0]), index=False)
+    return n, xxhash.xxh3_64_intdigest(hashed.to_numpy().tobytes())

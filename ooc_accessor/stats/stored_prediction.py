@@ -83,6 +83,29 @@ def _spread(kept: dict[str, np.ndarray], pos: np.ndarray, m: int) -> dict[str, n
     return out
 
 
+def _aligned(weights: xr.DataArray, index: pd.Index | None, dim: str | None) -> xr.DataArray:
+    """A weights DataArray along ``dim`` matched to the data's rows by its coordinate (as
+    fit weights are), lazily; one without a coordinate (or data without one) by position."""
+    if weights.dims != (dim,) or dim not in weights.indexes or index is None:
+        return weights
+    own = weights.indexes[dim]
+    if own.equals(index):
+        return weights
+    if own.has_duplicates or index.has_duplicates:
+        raise ArgumentError(
+            "weights is a DataArray whose labels differ from the data's row labels and "
+            "repeat, so it cannot be matched by label; pass it on the data's labels or as an "
+            "array in row order"
+        )
+    absent = ~index.isin(own)
+    if absent.any():
+        raise DataError(
+            f"weights lacks {int(absent.sum())} of the data's row labels (the first: "
+            f"{label_text(index[absent][0])}); pass a weight for every row"
+        )
+    return weights.reindex({dim: index})
+
+
 def _weight_reader(
     weights: Any, data: Any, n: int, dim: str | None
 ) -> float | Callable[[int, int], np.ndarray] | None:
@@ -104,7 +127,7 @@ def _weight_reader(
             raise ArgumentError(f"weights={weights!r} names no column of the data")
         column = data[weights]
     elif isinstance(data, xr.Dataset) and isinstance(weights, xr.DataArray):
-        column = weights
+        column = _aligned(weights, data.indexes.get(dim), dim)
     if column is not None:
         if column.dims != (dim,) or column.sizes[dim] != n:
             raise ArgumentError(
