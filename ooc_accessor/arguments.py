@@ -13,11 +13,19 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
+import xarray as xr
 
-from .errors import ArgumentError, ArgumentTypeError
+from .errors import ArgumentError, ArgumentTypeError, StoreError
 from .sources import auto_rows
 
-__all__ = ["available_memory", "check_keywords", "check_path", "resolve_chunksize"]
+__all__ = [
+    "available_memory",
+    "check_keywords",
+    "check_not_source",
+    "check_path",
+    "resolve_chunksize",
+    "source_files",
+]
 
 #: keywords of statsmodels' API this library has not implemented yet: what to say instead
 NOT_YET: dict[str, str] = {}
@@ -94,3 +102,23 @@ def resolve_chunksize(chunksize: int | str, n_columns: int, n_rows: int | None =
             f"GiB is free; pass chunksize='auto' or at most {fits} rows"
         )
     return rows
+
+
+def source_files(data: Any) -> set[str]:
+    """The files a lazily opened Dataset reads (its own and its variables' ``source``)."""
+    if not isinstance(data, xr.Dataset):
+        return set()
+    found = {data.encoding.get("source")}
+    found |= {v.encoding.get("source") for v in data.variables.values()}
+    return {os.path.abspath(f) for f in found if isinstance(f, str) and f}
+
+
+def check_not_source(path: str | os.PathLike, data: Any) -> None:
+    """Refuse to write a store over a file the data are read from (the user's data would be
+    replaced under them)."""
+    target = os.path.abspath(os.fspath(path))
+    if target in source_files(data):
+        raise StoreError(
+            f"path={os.fspath(path)!r} is the file the data are read from; writing the design "
+            "there would replace your data: pass another path="
+        )

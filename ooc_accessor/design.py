@@ -19,7 +19,7 @@ from patsy import EvalEnvironment
 from patsy.design_info import DesignInfo
 
 from . import assemble, lazy, store
-from .arguments import check_keywords, check_path, resolve_chunksize
+from .arguments import check_keywords, check_not_source, check_path, resolve_chunksize
 from .blocks import (
     check_missing_policy,
     explain_dropped,
@@ -148,26 +148,6 @@ def build_design(
         eval_env=env,
         compression=compression,
     )
-
-
-def source_files(data: Any) -> set[str]:
-    """The files a lazily opened Dataset reads (its own and its variables' ``source``)."""
-    if not isinstance(data, xr.Dataset):
-        return set()
-    found = {data.encoding.get("source")}
-    found |= {v.encoding.get("source") for v in data.variables.values()}
-    return {os.path.abspath(f) for f in found if isinstance(f, str) and f}
-
-
-def check_not_source(path: str | os.PathLike, data: Any) -> None:
-    """Refuse to write a store over a file the data are read from (the user's data would be
-    replaced under them)."""
-    target = os.path.abspath(os.fspath(path))
-    if target in source_files(data):
-        raise StoreError(
-            f"path={os.fspath(path)!r} is the file the data are read from; writing the design "
-            "there would replace your data: pass another path="
-        )
 
 
 def learn_design(
