@@ -116,6 +116,8 @@ def source_files(data: Any) -> set[str]:
 def check_not_source(path: str | os.PathLike, data: Any) -> None:
     """Refuse to write a store over a file the data are read from (the user's data would be
     replaced under them)."""
+    if not isinstance(path, (str, os.PathLike)):
+        return  # not a path at all: check_path names that
     target = os.path.abspath(os.fspath(path))
     if target in source_files(data):
         raise StoreError(

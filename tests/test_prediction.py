@@ -63,7 +63,7 @@ def test_bad_inputs():
     fit = df.ooc.lstsq(FORMULA)
     with pytest.raises(ooc.ArgumentTypeError, match="get_prediction needs a DataFrame"):
         fit.get_prediction(np.zeros((3, 3)))
-    with pytest.raises(ooc.ArgumentError, match="one per row"):
+    with pytest.raises(ooc.ArgumentError, match=r"3 values for .* one weight per row"):
         fit.get_prediction(df, weights=np.ones(3))
     with pytest.raises(ooc.DataError, match="positive"):
         fit.get_prediction(df, weights=0.0)
