@@ -518,8 +518,8 @@ def targets(ratios: dict[str, float], mem: MemoryRun | None, rows: int) -> list[
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark and print (and optionally write) its markdown report."""
+def parse(argv: list[str] | None) -> Any:
+    """The command line: ``_common``'s options and ``--memory-rows``."""
     parser = build_parser(__doc__.splitlines()[0], DEFAULT_ROWS, default_repeats=DEFAULT_REPEATS)
     parser.add_argument(
         "--memory-rows",
@@ -531,8 +531,22 @@ def main(argv: list[str] | None = None) -> int:
     args = resolve_args(parser, DEFAULT_ROWS, argv, default_repeats=DEFAULT_REPEATS)
     if args.memory_rows is None:
         args.memory_rows = SMOKE_MEMORY_ROWS if args.smoke else DEFAULT_MEMORY_ROWS
-    report = Report(args.out)
-    monitor = CpuMonitor()
+    return args
+
+
+@dataclass
+class Run:
+    """Everything one run measured."""
+
+    shape: tuple[int, int, int, int, int]  # rows, columns, chunk rows, blocks, store bytes
+    build_seconds: float
+    fits: list[FitRow]
+    memory: MemoryRun | None
+    glum: str | None
+
+
+def measure(args: Any) -> Run:
+    """Build the stores, time the fits, then the memory section (if asked for)."""
     glum = glum_version()
     frame = make_frame(args.rows)
     with scratch_dir() as tmp:
@@ -550,26 +564,30 @@ def main(argv: list[str] | None = None) -> int:
             if args.memory_rows
             else None
         )
-    monitor.stop()
+    return Run(shape, build_s, fits, mem, glum)
 
-    n, p, chunk_rows, n_blocks, nbytes = shape
+
+def write_report(report: Report, run: Run, args: Any, monitor: CpuMonitor) -> float:
+    """Add the run's sections to ``report``; the library's worst params difference."""
+    n, p, chunk_rows, n_blocks, nbytes = run.shape
+    mem = run.memory
     report.add(f"### GLM (IRLS): {n:,} rows x {p} design columns")
     report.add()
     report.add(
         f"Right-hand side `{RHS}` (6-level `g`), one store per response ({nbytes / 1e6:.0f} MB "
-        f"each, built in {build_s:.1f} s); {n_blocks} stored blocks of {chunk_rows:,} rows "
-        f"(chunksize={args.chunksize!r}); every time is the best of {args.repeats} after a "
-        "warm-up, in seconds. statsmodels and glum fit X and y read whole from the store "
-        "(untimed)."
-        + ("" if glum else " glum is not installed: its rows are left out.")
+        f"each, built in {run.build_seconds:.1f} s); {n_blocks} stored blocks of "
+        f"{chunk_rows:,} rows (chunksize={args.chunksize!r}); every time is the best of "
+        f"{args.repeats} after a warm-up, in seconds. statsmodels and glum fit X and y read "
+        "whole from the store (untimed)."
+        + ("" if run.glum else " glum is not installed: its rows are left out.")
         + (" A `--smoke` run: its timings and verdicts mean nothing." if args.smoke else "")
     )
     report.add()
     report.add("#### Fits")
     report.add()
-    report.add(fit_table(fits))
+    report.add(fit_table(run.fits))
     report.add()
-    worst = max(r.params_diff for r in fits if r.key == "ooc")
+    worst = max(r.params_diff for r in run.fits if r.key == "ooc")
     report.add(
         f"The library's coefficients agree with statsmodels' to {worst:.1e} (largest "
         f"relative difference over the three models; tolerance {PARAMS_RTOL:g}): "
@@ -578,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
     report.add()
     report.add("#### IRLS iteration against one lstsq pass")
     report.add()
-    table, ratios = iteration_table(fits)
+    table, ratios = iteration_table(run.fits)
     report.add(table)
     report.add()
     report.add(
@@ -612,8 +630,19 @@ def main(argv: list[str] | None = None) -> int:
     report.add("#### Machine")
     report.add()
     report.add(machine_markdown(machine_info(EXTRA_PACKAGES), monitor))
+    return worst
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print (and optionally write) its markdown report."""
+    args = parse(argv)
+    report = Report(args.out)
+    monitor = CpuMonitor()
+    run = measure(args)
+    monitor.stop()
+    worst = write_report(report, run, args, monitor)
     report.write()
-    ok = worst <= PARAMS_RTOL and (mem is None or memory_ok(mem))
+    ok = worst <= PARAMS_RTOL and (run.memory is None or memory_ok(run.memory))
     return 0 if ok else 1
 
 
