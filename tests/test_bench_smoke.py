@@ -123,6 +123,45 @@ def test_bench_lstsq_smoke_tables(tmp_path: Path) -> None:
     assert re.search(r"HC3 pass / the fit alone = \d+\.\d\dx", targets)
 
 
+@pytest.mark.slow
+def test_bench_glm_smoke_tables(tmp_path_factory: pytest.TempPathFactory) -> None:
+    report = smoke_run(BENCH / "bench_glm.py", tmp_path_factory).report
+    assert "### GLM (IRLS): 20,000 rows x 20 design columns" in report
+    fits = table_rows(report, "#### Fits")
+    names = [r[0] for r in fits]
+    glum = "glum" in report.split("#### Machine", 1)[1]  # timed only when it is installed
+    per_model = 4 if glum else 2
+    assert len(fits) == 1 + 3 * per_model, names
+    for model, call in (
+        ("logistic", "design.glm('binomial')"),
+        ("Poisson", "design.glm('poisson', exposure=)"),
+        ("Gamma", "design.glm('gamma', 'log')"),
+    ):
+        rows = [r for r in fits if r[0].startswith(model)]
+        assert call in rows[0][0] and any("statsmodels `GLM(" in r[0] for r in rows)
+        assert sum("glum" in r[0] for r in rows) == (2 if glum else 0)
+        for row in rows:
+            float(row[1]), float(row[3])  # timed, and per iteration
+            if "lstsq" not in row[0]:
+                assert int(row[2]) > 0 and float(row[5]) >= 0  # iterations, params checked
+        ooc = rows[0]
+        assert float(ooc[5]) < 1e-7 and ooc[4].endswith("x")  # agrees; ratio to statsmodels
+    assert any("design.lstsq()" in n for n in names)
+    assert "agree with statsmodels' to" in report and ": OK." in report
+    its = table_rows(report, "#### IRLS iteration against one lstsq pass")
+    assert [r[0].split()[0] for r in its] == ["logistic", "Poisson", "Gamma"]
+    for row in its:
+        assert int(row[2]) == int(row[1]) + 1  # passes over X = iterations + 1
+        assert row[7].endswith("x") and row[8].endswith("x")
+    memory = table_rows(report, "#### Memory: logistic GLM of a 20,000 x 20 stored design")
+    assert len(memory) == 2 and "glm" in memory[0][0] and "lstsq" in memory[1][0]
+    for row in memory:
+        assert float(row[1]) > 0 and float(row[6]) >= 0  # timed, memory sampled
+    targets = report.split("#### Targets", 1)[1].split("#### Machine", 1)[0]
+    assert len(re.findall(r"\(target at most 2.0x\): (met|MISSED)$", targets, re.M)) == 2
+    assert re.search(r"peak RssAnon growth = \d+ MB \(target under 500 MB\)", targets)
+
+
 #: what the machine section of the Step 7 scripts must list
 VERSIONS = ("Python", "numpy", "pandas", "patsy", "formulaic", "h5py", "dask", "ooc_accessor")
 
