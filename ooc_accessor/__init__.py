@@ -74,3 +74,8 @@ __all__ = [
     "open_design",
     "read_csv",
 ]
+
+
+def __dir__() -> list[str]:
+    """The public names only: ``ooc.<TAB>`` does not offer the internal modules."""
+    return sorted(__all__)

@@ -192,6 +192,12 @@ class LstsqResult(RobustCovariance, HypothesisTests, InfluenceMixin, FitStatisti
         warnings.warn(msg, RankWarning, stacklevel=3)
 
     @property
+    def n_dropped(self) -> int:
+        """Rows left out of the fit for a missing value (those of :meth:`update`'s rows too),
+        as the design's ``n_dropped``."""
+        return int(sum(d.n_dropped for d in self._designs()))
+
+    @property
     def model_name(self) -> str:
         """``"WLS"`` with weights, else ``"OLS"``."""
         return "WLS" if self._weighted else "OLS"

@@ -407,3 +407,19 @@ def test_rank_deficient_glm_warns_and_gives_the_minimum_norm_fit():
     np.testing.assert_allclose([b["Intercept"], b["z"]], s.params[["Intercept", "z"]], rtol=1e-8)
     np.testing.assert_allclose(r.llf, s.llf, rtol=1e-10)
     assert r.rank == 3 and r.df_model == 2
+
+
+def test_fits_say_how_many_rows_were_dropped():
+    df = DF.copy()
+    df.loc[df.index[::50], "x"] = np.nan
+    assert df.ooc.glm("cnt ~ x", "poisson").n_dropped == 30
+    fit = df.ooc.lstsq("pos ~ x")
+    assert fit.n_dropped == 30
+    assert fit.update(df.iloc[:100]).n_dropped == 32  # the new rows' 2 too
+
+
+def test_the_namespace_offers_public_names_only():
+    names = dir(ooc)
+    assert "GLMResults" in names and "read_csv" in names and "set_options" not in names
+    assert not {"accessors", "csvio", "design", "kernels", "stats"} & set(names)
+    assert names == sorted(ooc.__all__)

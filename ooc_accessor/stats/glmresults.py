@@ -157,6 +157,11 @@ class GLMResults(GLMNames, HypothesisTests):
         self.df_model = float(fit.rank - 1)
         self.df_resid = float(fit.wnobs - fit.rank)
 
+    @property
+    def n_dropped(self) -> int:
+        """Rows left out of the fit for a missing value (the design's ``n_dropped``)."""
+        return int(self._design.n_dropped)
+
     # -- coefficients ---------------------------------------------------------------------
     def _by_term(self, values: np.ndarray, name: str | None = None):
         return labels.by_term(values, self.terms, self._kind, name)
