@@ -94,12 +94,13 @@ def _y_block(
     (y,) = store.read_block(path, a, b, ("y",), version)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     check_response(family, y, a, response)
-    iw = _iweights(extras, y.size)
+    iw = iweights(extras, y.size)
     fw = extras.freq_weights
     return np.array([y.size, y.sum(), iw.sum(), (iw * y).sum(), y.size if fw is None else fw.sum()])
 
 
-def _iweights(extras: Extras, m: int) -> np.ndarray:
+def iweights(extras: Extras, m: int) -> np.ndarray:
+    """statsmodels' ``iweights`` of a block of ``m`` rows: var_weights times freq_weights."""
     vw, fw = extras.var_weights, extras.freq_weights
     if vw is None and fw is None:
         return np.ones(m)
@@ -141,7 +142,7 @@ def _irls_block(
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     vw = 1.0 if extras.var_weights is None else extras.var_weights
     fw = 1.0 if extras.freq_weights is None else extras.freq_weights
-    iw = _iweights(extras, y.size)
+    iw = iweights(extras, y.size)
     with np.errstate(all="ignore"):
         eta, mu = _mean(family, x, y, extras, state)
         dev = family.deviance(y, mu, vw, fw, 1.0)

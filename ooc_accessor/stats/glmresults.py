@@ -23,7 +23,7 @@ from .. import labels
 from ..errors import ArgumentError, ConvergenceError, DataError, MissingColumnError
 from ..fitstats import check_alpha
 from ..rowlabels import positions_in
-from .glm import Extras, IRLSFit, design_pass
+from .glm import Extras, IRLSFit, design_pass, iweights
 from .glmnames import GLMNames
 from .glmrobust import glm_cov_cluster, glm_cov_hc
 from .glmsummary import GLMSummary
@@ -43,7 +43,7 @@ def _null_block(
 
     (y,) = read_block(path, a, b, ("y",), version)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
-    iw = _iw(extras, y.size)
+    iw = iweights(extras, y.size)
     eta = c + (0.0 if extras.offset is None else extras.offset)
     vw = 1.0 if extras.var_weights is None else extras.var_weights
     fw = 1.0 if extras.freq_weights is None else extras.freq_weights
@@ -55,11 +55,6 @@ def _null_block(
     if extras.offset is not None:
         z = z - extras.offset
     return np.array([np.sum(w * z), np.sum(w), dev])
-
-
-def _iw(extras: Extras, m: int) -> np.ndarray:
-    vw = np.ones(m) if extras.var_weights is None else extras.var_weights
-    return vw if extras.freq_weights is None else vw * extras.freq_weights
 
 
 def _final_block(
@@ -329,7 +324,7 @@ class GLMResults(GLMNames, HypothesisTests):
         if self._extras.offset is None:
             return float(sum_iwy / sum_iw)  # the weighted mean: WLS on a constant
         d, fam = self._design, self.family
-        iw = _iw(self._extras, self._extras.offset.size)
+        iw = iweights(self._extras, self._extras.offset.size)
         with np.errstate(all="ignore"):
             # the constant that puts the mean linear predictor on link(mean y)
             c = float(fam.link(sum_iwy / sum_iw) - np.average(self._extras.offset, weights=iw))

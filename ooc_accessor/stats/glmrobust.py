@@ -18,7 +18,7 @@ from statsmodels.genmod import families as smf
 
 from ..errors import ArgumentError, DataError
 from ..store import read_block
-from .glm import Extras
+from .glm import Extras, iweights
 from .robust import _group_keys, cluster_cov, merge_cluster_sums
 
 __all__ = ["HC_TYPES", "glm_cov_cluster", "glm_cov_hc"]
@@ -40,8 +40,7 @@ def _factors(
     x, y = read_block(path, a, b, ("X", "y"), version)
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
-    vw = np.ones(y.size) if extras.var_weights is None else extras.var_weights
-    iw = vw if extras.freq_weights is None else vw * extras.freq_weights
+    iw = iweights(extras, y.size)
     eta = x @ beta + (0.0 if extras.offset is None else extras.offset)
     with np.errstate(all="ignore"):
         mu = family.fitted(eta)
