@@ -33,6 +33,7 @@ from .errors import (
     UnseenLevelError,
 )
 from .opening import open_design
+from .options import get_options, set_options
 from .pca import IncrementalPCA
 from .results import LstsqResult, Summary, SVDResult
 from .stats.glmresults import GLMResults
@@ -70,9 +71,11 @@ __all__ = [
     "UnsafeCodeError",
     "UnseenLevelError",
     "__version__",
+    "get_options",
     "open_csv_store",
     "open_design",
     "read_csv",
+    "set_options",
 ]
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import manifest, store
+from . import manifest, options, store
 from .csvopen import open_store
 from .csvstore import FORMAT, CSVWriter
 from .errors import (
@@ -40,10 +40,11 @@ from .store import check_compression, temporary_store_path
 
 __all__ = ["read_csv"]
 
-#: CSV text per chunk when ``chunksize="auto"``: the parsed frame plus the write buffers stay
-#: well under 100 MB. (Parsing the next chunk in a thread while this one is written was
-#: measured slower: both hold the GIL often enough to stall each other.)
-AUTO_CHUNK_BYTES = 16 * 2**20
+#: CSV text per chunk when ``chunksize="auto"``, by default (``set_options(chunk_memory=)``):
+#: the parsed frame plus the write buffers stay well under 100 MB. (Parsing the next chunk in
+#: a thread while this one is written was measured slower: both hold the GIL often enough to
+#: stall each other.)
+AUTO_CHUNK_BYTES = options.DEFAULTS["chunk_memory"]
 _OWN = ("chunksize", "iterator", "nrows")
 _COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz", ".zst": "zstd"}
 
@@ -92,7 +93,7 @@ def _refuse_input_as_output(path: str, files: list[str]) -> None:
             )
 
 
-def _auto_rows(paths: list[str], target: int = AUTO_CHUNK_BYTES) -> int:
+def _auto_rows(paths: list[str], target: int | None = None) -> int:
     """Rows per chunk so a chunk holds about ``target`` bytes of the file's text.
 
     Never more rows than the (uncompressed) files hold: an HDF5 chunk is allocated whole,
@@ -102,6 +103,7 @@ def _auto_rows(paths: list[str], target: int = AUTO_CHUNK_BYTES) -> int:
         head = fh.read(2**20)
     lines = max(head.count(b"\n"), 1)
     per_line = max(len(head) / lines, 1.0)
+    target = options.chunk_memory() if target is None else target
     rows = max(1000, int(target / per_line))
     if all(_COMPRESSION.get(os.path.splitext(p)[1].lower()) is None for p in paths):
         total = sum(os.path.getsize(p) for p in paths)

@@ -111,7 +111,7 @@ def build_design(
         The sample (row) dimension of a Dataset; optional when it has one dimension.
     chunksize : int or "auto"
         Rows per block; ``"auto"`` sizes blocks to about
-        :data:`~ooc_accessor.sources.AUTO_BLOCK_BYTES` of design matrix.
+        ``ooc.set_options(chunk_memory=)`` of design matrix (16 MiB by default).
     path : str or path-like, optional
         Where to keep the store. ``None`` makes a temporary store removed when the Design
         is garbage collected, unless :meth:`Design.save` is called.

@@ -18,13 +18,13 @@ import re
 import shutil
 import socket
 import stat
-import tempfile
 import uuid
 from typing import Any
 
 import h5netcdf
 import h5py
 
+from . import options
 from .errors import ArgumentError, StoreError
 
 try:  # the file-size limit (a simulated or real full disk); Unix only
@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover - Windows
     resource = None  # type: ignore[assignment]
 
 #: environment variable naming where temporary stores go (on a cluster: a shared disk)
-TMPDIR_ENV = "OOC_ACCESSOR_TMPDIR"
+TMPDIR_ENV = options.TMPDIR_ENV
 
 
 #: HDF5 filters every h5py build has (``compression=``); None stores uncompressed
@@ -52,10 +52,11 @@ def check_compression(compression: Any) -> None:
 def temporary_store_path(directory: str | None = None) -> str:
     """A fresh path for a temporary store.
 
-    In ``directory`` if given, else in ``$OOC_ACCESSOR_TMPDIR`` (set it to a shared disk when
-    dask workers on other machines must read the store), else ``tempfile``'s directory.
+    In ``directory`` if given, else ``ooc.set_options(tmpdir=)``, else
+    ``$OOC_ACCESSOR_TMPDIR`` (set either to a shared disk when dask workers on other machines
+    must read the store), else ``tempfile``'s directory.
     """
-    d = directory or os.environ.get(TMPDIR_ENV) or tempfile.gettempdir()
+    d = options.tmpdir(directory)
     return os.path.join(d, f"ooc-design-{uuid.uuid4().hex}.nc")
 
 
@@ -475,7 +476,8 @@ def ensure_space(final: str, nbytes: int = 0, written: int = 0) -> None:
             f"writing {final!r} failed: the disk is full or a file-size limit was reached "
             f"(about {need / 2**20:.1f} MiB are needed, {free / 2**20:.1f} MiB are "
             f"available). Nothing was written at {final!r}; free space in {where!r} or "
-            f"write elsewhere (path=, or ${TMPDIR_ENV} for temporary stores)"
+            f"write elsewhere (path=, or ooc.set_options(tmpdir=) or ${TMPDIR_ENV} for "
+            "temporary stores)"
         )
 
 
@@ -497,7 +499,7 @@ def write_error(exc: BaseException, final: str) -> StoreError:
             f"writing {final!r} failed: the disk is full or a file-size limit was reached "
             f"({text}). Nothing was written at {final!r} and the temporary file was "
             f"removed; free space in {where!r} or write elsewhere (path=, or "
-            f"${TMPDIR_ENV} for temporary stores)"
+            f"${TMPDIR_ENV} or ooc.set_options(tmpdir=) for temporary stores)"
         )
     return StoreError(
         f"writing {final!r} failed ({text}). Nothing was written at {final!r} and the "

@@ -31,7 +31,7 @@ import xarray as xr
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
-from . import kernels, reduce
+from . import kernels, options, reduce
 from . import pca_solvers as solvers
 from .arguments import check_keywords
 from .errors import ArgumentError, ArgumentTypeError, DataError, NotFittedError, OOCError
@@ -48,8 +48,6 @@ __all__ = ["IncrementalPCA", "pca"]
 QR_MAX_FEATURES = 500
 #: largest p x p float64 factor "auto" accepts before switching to the randomized solver
 MATRIX_BYTES = 512 * 2**20
-#: bytes of float64 rows per block when batch_size is not given
-BLOCK_BYTES = 16 * 2**20
 _RANDOMIZED_PARTIAL = (
     "svd_solver='randomized' needs every row at once (several passes): call fit, or use "
     "'full' or 'covariance_eigh' with partial_fit"
@@ -195,7 +193,7 @@ class IncrementalPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def _rows(self, src: MatrixSource) -> int:
         if self.batch_size is not None:
             return int(self.batch_size)
-        rows = BLOCK_BYTES // (8 * max(src.n_features, 1))
+        rows = options.chunk_memory() // (8 * max(src.n_features, 1))
         # the QR solver refactors the running p x p R with every block: blocks of at least
         # its cache-sized step keep that overhead under half the work
         return max(1, rows, kernels.sub_rows(src.n_features + 1))
@@ -509,7 +507,7 @@ class IncrementalPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                     f"dim={dim!r}, but the PCA was fitted along {layout.sample_dim!r}; pass "
                     f"dim={layout.sample_dim!r} (or rename that dimension)"
                 )
-            rows = max(1, BLOCK_BYTES // (8 * max(layout.n_cells, 1)))
+            rows = max(1, options.chunk_memory() // (8 * max(layout.n_cells, 1)))
             return solvers.field_scores(layout.stack(X, rows), mean, comps)
         src = self._source(X, dim)
         if self._labeled and isinstance(src, DesignMatrix):

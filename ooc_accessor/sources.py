@@ -20,7 +20,7 @@ import patsy.builtins
 from patsy import EvalEnvironment
 from patsy.eval import ast_names
 
-from . import csvcodes, lazy
+from . import csvcodes, lazy, options
 from .errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -31,15 +31,18 @@ from .errors import (
 from .matrices import _preview
 from .rowweights import row_weights
 
-#: bytes of design matrix per block when ``chunksize="auto"``: a block, patsy's
+#: bytes of design matrix per block when ``chunksize="auto"``, by default: a block, patsy's
 #: intermediates (a few copies of it) and a QR work buffer stay well under 100 MB.
-AUTO_BLOCK_BYTES = 16 * 2**20
+#: ``ooc.set_options(chunk_memory=)`` changes it.
+AUTO_BLOCK_BYTES = options.DEFAULTS["chunk_memory"]
 _PATSY_NAMES = set(patsy.builtins.__all__) | set(dir(builtins))
 
 
-def auto_rows(n_columns: int, target_bytes: int = AUTO_BLOCK_BYTES) -> int:
-    """Rows per block so that ``n_columns`` float64 columns take about ``target_bytes``."""
-    return max(1024, int(target_bytes // (8 * max(n_columns, 1))))
+def auto_rows(n_columns: int, target_bytes: int | None = None) -> int:
+    """Rows per block so that ``n_columns`` float64 columns take about ``target_bytes``
+    (default: the ``chunk_memory`` option)."""
+    target = options.chunk_memory() if target_bytes is None else target_bytes
+    return max(1024, int(target // (8 * max(n_columns, 1))))
 
 
 _QUOTED = re.compile(r"""\bQ\(\s*(?P<q>["'])(?P<name>.*?)(?P=q)\s*\)""")
