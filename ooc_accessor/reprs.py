@@ -64,6 +64,9 @@ class Section:
     expanded: bool = True
     #: a list of names (terms) shown in full in HTML, elided in text
     names: list[str] | None = None
+    #: the section's items as the (short) text repr shows them; default: all of them and
+    #: the table (given, the table is left to the HTML)
+    text: list[tuple[str, str]] | None = None
 
 
 @dataclass
@@ -206,13 +209,24 @@ def design_report(design: Any) -> Report:
         ("response", ", ".join(responses) if responses else "none"),
         ("terms", f"{len(terms)}: {elide(terms)}"),
     ]
+    lines = [
+        ("store", f"{design.path} ({size}, {life})"),
+        (
+            "rows",
+            f"{design.n_obs} ({design.n_dropped} dropped) in {len(blocks)} blocks of "
+            f"{design.chunk_rows}; weights: {weights}",
+        ),
+        ("columns", f"y: {columns[0][1]}; X: {columns[1][1]}"),
+    ]
     return Report(
         "ooc.Design",
         design.formula,
         [
-            Section("Store", store, preview=f"{size}, {life.split(' ')[0]}"),
-            Section("Rows", rows, preview=f"{design.n_obs} rows, {len(blocks)} blocks"),
-            Section("Columns", columns, preview=f"{len(terms)} terms", names=terms),
+            Section("Store", store, preview=f"{size}, {life.split(' ')[0]}", text=lines[:1]),
+            Section(
+                "Rows", rows, preview=f"{design.n_obs} rows, {len(blocks)} blocks", text=lines[1:2]
+            ),
+            Section("Columns", columns, preview=f"{len(terms)} terms", names=terms, text=lines[2:]),
         ],
         notes,
     )
@@ -240,11 +254,19 @@ def lstsq_report(fit: Any) -> Report:
         ("cov_type", fit.cov_type),
         ("rank", f"{fit.rank} of {p}"),
     ]
+    text = [
+        (
+            "fit",
+            f"{fit.response} on {p} terms: nobs {items[2][1]} ({fit.n_dropped} dropped), "
+            f"df_resid {short(fit.df_resid)}, rank {fit.rank} of {p}",
+        ),
+        ("R²", f"{items[5][1].replace(' / ', ' (adj. ')}), cov_type {fit.cov_type}"),
+    ]
     stat = "t" if fit.use_t else "z"
     return Report(
         f"ooc.LstsqResult {fit.model_name}",
         fit._design.formula,
-        [Section("Fit", items), _coefficients(fit, stat)],
+        [Section("Fit", items, text=text), _coefficients(fit, stat)],
         notes,
     )
 
@@ -257,7 +279,8 @@ def glm_report(fit: Any) -> Report:
     if "_final" in vars(fit):
         llf, aic = _safe(lambda: short(fit.llf)), _safe(lambda: short(fit.aic))
     else:
-        llf = aic = "not computed (one pass over the rows: ask fit.llf)"
+        llf = "not computed (one more pass over the rows: ask fit.llf)"
+        aic = "not computed (with llf)"
     notes = [] if fit.converged else [f"IRLS did not converge in {_iterations(fit)} iterations"]
     items = [
         ("response", fit.response),
@@ -273,11 +296,25 @@ def glm_report(fit: Any) -> Report:
         ("aic", aic),
         ("cov_type", fit.cov_type),
     ]
+    done = "converged" if fit.converged else "NOT converged"
+    text = [
+        (
+            "fit",
+            f"{fit.response} on {len(fit.terms)} terms: nobs {items[2][1]} "
+            f"({fit.n_dropped} dropped), df_resid {short(fit.df_resid)}, "
+            f"{_iterations(fit)} IRLS iterations, {done}",
+        ),
+        (
+            "deviance",
+            f"{items[7][1]}, scale {items[8][1]}, llf {llf.split(' (')[0]}, "
+            f"aic {aic.split(' (')[0]}, cov_type {fit.cov_type}",
+        ),
+    ]
     stat = "t" if fit.use_t else "z"
     return Report(
         f"ooc.GLMResults {family}({link})",
         fit._design.formula,
-        [Section("Fit", items), _coefficients(fit, stat)],
+        [Section("Fit", items, text=text), _coefficients(fit, stat)],
         notes,
     )
 
@@ -309,7 +346,11 @@ def svd_report(svd: Any) -> Report:
         design.formula,
         [
             Section("Decomposition", items),
-            Section(f"Singular values ({s.size})", table=table),
+            Section(
+                f"Singular values ({s.size})",
+                table=table,
+                text=[("s", elide([short(v) for v in s]))],
+            ),
         ],
         notes,
     )
@@ -380,10 +421,14 @@ def render_text(report: Report) -> str:
     """The text repr: a headline, then ``label: value`` lines, then the table."""
     lines = [f"<{report.kind} {report.headline!r}>"]
     lines += [f"  ! {note}" for note in report.notes]
-    items = [item for section in report.sections for item in section.items]
+    items = [
+        item
+        for section in report.sections
+        for item in (section.items if section.text is None else section.text)
+    ]
     width = max([len(label) for label, _ in items] + [0])
     lines += [f"  {label + ':':<{width + 1}} {value}" for label, value in items]
     for section in report.sections:
-        if section.table is not None:
+        if section.table is not None and section.text is None:
             lines += ["  " + line for line in _text_table(section.table)]
     return "\n".join(lines)

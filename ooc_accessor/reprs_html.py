@@ -117,6 +117,30 @@ class Reported:
         return render_html(self._report())
 
 
+def _wrapped_params(estimator: Any) -> str | None:
+    """scikit-learn's parameter repr, wrapped at 80 columns as its own ``__repr__`` does.
+
+    scikit-learn's printer wraps an estimator only when the class's ``__repr__`` is
+    ``BaseEstimator.__repr__`` (it dispatches on it); this printer's dispatch also knows
+    this class's, so overriding ``__repr__`` keeps the layout. None if scikit-learn's
+    (private) printer is not there: the caller falls back to ``BaseEstimator.__repr__``.
+    """
+    try:
+        from sklearn.utils._pprint import _EstimatorPrettyPrinter
+    except ImportError:  # pragma: no cover - a future scikit-learn
+        return None
+    printer = _EstimatorPrettyPrinter(
+        compact=True, indent=1, indent_at_name=True, n_max_elements_to_show=30
+    )
+    dispatch = getattr(printer, "_dispatch", None)
+    pprint_estimator = getattr(_EstimatorPrettyPrinter, "_pprint_estimator", None)
+    if not isinstance(dispatch, dict) or pprint_estimator is None:  # pragma: no cover
+        return None
+    # an instance attribute: scikit-learn's class-level table stays as it is
+    printer._dispatch = {**dispatch, type(estimator).__repr__: pprint_estimator}
+    return printer.pformat(estimator)
+
+
 class EstimatorReport:
     """scikit-learn's reprs of an estimator, followed by its fitted state.
 
@@ -128,12 +152,14 @@ class EstimatorReport:
     """
 
     def __repr__(self, N_CHAR_MAX: int = 700) -> str:  # noqa: N803 - scikit-learn's name
-        text = super().__repr__(N_CHAR_MAX)  # type: ignore[call-arg]
+        text = _wrapped_params(self)
+        if text is None or len("".join(text.split())) > N_CHAR_MAX:
+            text = super().__repr__(N_CHAR_MAX)  # type: ignore[call-arg]  # its ellipsis
         if not self.__sklearn_is_fitted__():  # type: ignore[attr-defined]
             return text
-        state = pca_state(self)
-        items = [(k, v) for k, v in state.items if k != "fitted"]
-        return "\n".join([text, *(f"  {k}: {v}" for k, v in items)])
+        items = [(k, v) for k, v in pca_state(self).items if k != "fitted"]
+        width = max(len(k) for k, _ in items) + 1
+        return "\n".join([text, *(f"  {k + ':':<{width}} {v}" for k, v in items)])
 
     def _html_repr(self) -> str:
         # scikit-learn's ReprHTMLMixin calls this for _repr_html_ and _repr_mimebundle_;
