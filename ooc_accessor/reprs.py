@@ -121,6 +121,14 @@ def elide(items: list[str], limit: int = TEXT_MAX_ITEMS) -> str:
     return ", ".join([*items[:half], "...", *items[-half:]])
 
 
+def first(items: list[str], limit: int = TEXT_MAX_ITEMS) -> str:
+    """The first ``limit`` items joined by ", ", then how many there are in all (for
+    spectra, whose leading values matter most)."""
+    if len(items) <= limit:
+        return ", ".join(items)
+    return ", ".join(items[:limit]) + f", ... ({len(items)} in all)"
+
+
 def _safe(fn: Any, *args: Any) -> Any:
     """``fn(*args)``, or the library's error message: a repr never raises on a value
     (an overflowing statistic, an unfitted state) but says why it is missing."""
@@ -226,7 +234,14 @@ def design_report(design: Any) -> Report:
             Section(
                 "Rows", rows, preview=f"{design.n_obs} rows, {len(blocks)} blocks", text=lines[1:2]
             ),
-            Section("Columns", columns, preview=f"{len(terms)} terms", names=terms, text=lines[2:]),
+            Section(
+                "Columns",
+                columns,
+                preview=f"{len(terms)} terms",
+                names=terms,
+                text=lines[2:],
+                expanded=len(terms) <= 20,  # a long list of names starts folded
+            ),
         ],
         notes,
     )
@@ -241,32 +256,30 @@ def lstsq_report(fit: Any) -> Report:
             f"rank-deficient: rank {fit.rank} of {p} terms (minimum-norm solution; "
             "see fit.rank and the warning at the fit)"
         )
+    nobs, r2 = str(int(fit.nobs)), _safe(lambda: short(fit.rsquared))
+    r2_adj = _safe(lambda: short(fit.rsquared_adj))
     items = [
         ("response", fit.response),
         ("model", fit.model_name),
-        ("nobs", str(int(fit.nobs))),
+        ("nobs", nobs),
         ("dropped rows", str(fit.n_dropped)),
         ("df model / resid", f"{short(fit.df_model)} / {short(fit.df_resid)}"),
-        (
-            "R² / adj. R²",
-            f"{_safe(lambda: short(fit.rsquared))} / {_safe(lambda: short(fit.rsquared_adj))}",
-        ),
+        ("R² / adj. R²", f"{r2} / {r2_adj}"),
         ("cov_type", fit.cov_type),
         ("rank", f"{fit.rank} of {p}"),
     ]
     text = [
         (
             "fit",
-            f"{fit.response} on {p} terms: nobs {items[2][1]} ({fit.n_dropped} dropped), "
+            f"{fit.response} on {p} terms: nobs {nobs} ({fit.n_dropped} dropped), "
             f"df_resid {short(fit.df_resid)}, rank {fit.rank} of {p}",
         ),
-        ("R²", f"{items[5][1].replace(' / ', ' (adj. ')}), cov_type {fit.cov_type}"),
+        ("R²", f"{r2} (adj. {r2_adj}), cov_type {fit.cov_type}"),
     ]
-    stat = "t" if fit.use_t else "z"
     return Report(
         f"ooc.LstsqResult {fit.model_name}",
         fit._design.formula,
-        [Section("Fit", items, text=text), _coefficients(fit, stat)],
+        [Section("Fit", items, text=text), _coefficients(fit, "t" if fit.use_t else "z")],
         notes,
     )
 
@@ -275,24 +288,27 @@ def glm_report(fit: Any) -> Report:
     """A :class:`~ooc_accessor.stats.glmresults.GLMResults`: family, IRLS, deviance."""
     family = type(fit.family).__name__
     link = type(fit.family.link).__name__
-    # llf and aic take one more pass over the rows: only shown once it has run
+    # llf and aic take one more pass over the rows: shown only once that pass has run
     if "_final" in vars(fit):
         llf, aic = _safe(lambda: short(fit.llf)), _safe(lambda: short(fit.aic))
+        pending = ""
     else:
-        llf = "not computed (one more pass over the rows: ask fit.llf)"
-        aic = "not computed (with llf)"
-    notes = [] if fit.converged else [f"IRLS did not converge in {_iterations(fit)} iterations"]
+        llf = aic = "not computed"
+        pending = " (one more pass over the rows: ask fit.llf)"
+    iterations, nobs = _iterations(fit), str(int(fit.nobs))
+    notes = [] if fit.converged else [f"IRLS did not converge in {iterations} iterations"]
+    deviance, scale = short(fit.deviance), short(fit.scale)
     items = [
         ("response", fit.response),
         ("family / link", f"{family} / {link}"),
-        ("nobs", str(int(fit.nobs))),
+        ("nobs", nobs),
         ("dropped rows", str(fit.n_dropped)),
         ("df model / resid", f"{short(fit.df_model)} / {short(fit.df_resid)}"),
-        ("iterations", str(_iterations(fit))),
+        ("iterations", str(iterations)),
         ("converged", str(bool(fit.converged))),
-        ("deviance", short(fit.deviance)),
-        ("scale", short(fit.scale)),
-        ("llf", llf),
+        ("deviance", deviance),
+        ("scale", scale),
+        ("llf", llf + pending),
         ("aic", aic),
         ("cov_type", fit.cov_type),
     ]
@@ -300,21 +316,18 @@ def glm_report(fit: Any) -> Report:
     text = [
         (
             "fit",
-            f"{fit.response} on {len(fit.terms)} terms: nobs {items[2][1]} "
-            f"({fit.n_dropped} dropped), df_resid {short(fit.df_resid)}, "
-            f"{_iterations(fit)} IRLS iterations, {done}",
+            f"{fit.response} on {len(fit.terms)} terms: nobs {nobs} ({fit.n_dropped} dropped), "
+            f"df_resid {short(fit.df_resid)}, {iterations} IRLS iterations, {done}",
         ),
         (
             "deviance",
-            f"{items[7][1]}, scale {items[8][1]}, llf {llf.split(' (')[0]}, "
-            f"aic {aic.split(' (')[0]}, cov_type {fit.cov_type}",
+            f"{deviance}, scale {scale}, llf {llf}, aic {aic}, cov_type {fit.cov_type}",
         ),
     ]
-    stat = "t" if fit.use_t else "z"
     return Report(
         f"ooc.GLMResults {family}({link})",
         fit._design.formula,
-        [Section("Fit", items, text=text), _coefficients(fit, stat)],
+        [Section("Fit", items, text=text), _coefficients(fit, "t" if fit.use_t else "z")],
         notes,
     )
 
@@ -349,7 +362,7 @@ def svd_report(svd: Any) -> Report:
             Section(
                 f"Singular values ({s.size})",
                 table=table,
-                text=[("s", elide([short(v) for v in s]))],
+                text=[("s", first([short(v) for v in s]))],
             ),
         ],
         notes,
@@ -377,7 +390,7 @@ def pca_state(pca: Any) -> Section:
     shown = [f"{r:.4f}" for r in ratio]
     items += [
         ("n_components_", str(int(sol["k"]))),
-        ("explained_variance_ratio_", f"{elide(shown)} (sum {np.sum(ratio):.4f})"),
+        ("explained_variance_ratio_", f"{first(shown)} (sum {np.sum(ratio):.4f})"),
         ("noise_variance_", short(sol["noise"])),
     ]
     table = Table(

@@ -296,3 +296,22 @@ def test_accessor_pca_on_labeled_input():
     assert f"explained_variance_ratio_: {ratio[0]:.4f}, {ratio[1]:.4f}" in text
     assert "n_samples_seen_:           150" in text
     assert math.isclose(float(text.split("(sum ")[1].split(")")[0]), ratio.sum(), abs_tol=1e-4)
+
+
+def test_many_components_show_the_first():
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(200, 12)) * np.arange(1, 13)
+    est = ooc.IncrementalPCA(10).fit(x)
+    ratio = est.explained_variance_ratio_
+    shown = ", ".join(f"{r:.4f}" for r in ratio[:6])
+    assert f"explained_variance_ratio_: {shown}, ... (10 in all) (sum {ratio.sum():.4f})" in (
+        repr(est)
+    )
+    page = est._repr_html_()
+    assert f"<th>9</th><td>{ratio[9]:.4f}</td><td>{ratio.sum():.4f}</td>" in page
+    svd = pd.DataFrame(x, columns=[f"c{i}" for i in range(12)]).ooc.svd(
+        "0 + " + " + ".join(f"c{i}" for i in range(12))
+    )
+    s = np.asarray(svd.s)
+    assert f"s:     {', '.join(short(v) for v in s[:6])}, ... (12 in all)" in repr(svd)
+    assert f"<th>11</th><td>{short(s[11])}</td>" in svd._repr_html_()
