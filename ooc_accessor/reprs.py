@@ -129,6 +129,11 @@ def first(items: list[str], limit: int = TEXT_MAX_ITEMS) -> str:
     return ", ".join(items[:limit]) + f", ... ({len(items)} in all)"
 
 
+def _count(n: int, noun: str) -> str:
+    """``"1 block"``, ``"4 blocks"``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _safe(fn: Any, *args: Any) -> Any:
     """``fn(*args)``, or the library's error message: a repr never raises on a value
     (an overflowing statistic, an unfitted state) but says why it is missing."""
@@ -192,7 +197,7 @@ def design_report(design: Any) -> Report:
     """A :class:`~ooc_accessor.design.Design`: its store, rows, columns, chunking."""
     size, exists = file_state(design.path)
     temporary = getattr(design, "_finalizer", None) is not None
-    life = "temporary (removed when garbage-collected)" if temporary else "kept"
+    life = "temporary: removed when garbage-collected" if temporary else "kept"
     notes = [] if exists else [f"the store file {design.path} is missing (deleted?)"]
     parts = getattr(design, "_part_rows", None)
     store = [
@@ -215,29 +220,32 @@ def design_report(design: Any) -> Report:
     terms, responses = list(design.terms), list(design.responses)
     columns = [
         ("response", ", ".join(responses) if responses else "none"),
-        ("terms", f"{len(terms)}: {elide(terms)}"),
+        ("terms", str(len(terms))),  # the HTML lists them all below
     ]
     lines = [
         ("store", f"{design.path} ({size}, {life})"),
         (
             "rows",
-            f"{design.n_obs} ({design.n_dropped} dropped) in {len(blocks)} blocks of "
-            f"{design.chunk_rows}; weights: {weights}",
+            f"{design.n_obs} ({design.n_dropped} dropped) in {_count(len(blocks), 'block')} "
+            f"of {design.chunk_rows}; weights: {weights}",
         ),
-        ("columns", f"y: {columns[0][1]}; X: {columns[1][1]}"),
+        ("columns", f"y: {columns[0][1]}; X: {len(terms)}: {elide(terms)}"),
     ]
     return Report(
         "ooc.Design",
         design.formula,
         [
-            Section("Store", store, preview=f"{size}, {life.split(' ')[0]}", text=lines[:1]),
+            Section("Store", store, preview=f"{size}, {life.split(':')[0]}", text=lines[:1]),
             Section(
-                "Rows", rows, preview=f"{design.n_obs} rows, {len(blocks)} blocks", text=lines[1:2]
+                "Rows",
+                rows,
+                preview=f"{_count(design.n_obs, 'row')}, {_count(len(blocks), 'block')}",
+                text=lines[1:2],
             ),
             Section(
                 "Columns",
                 columns,
-                preview=f"{len(terms)} terms",
+                preview=_count(len(terms), "term"),
                 names=terms,
                 text=lines[2:],
                 expanded=len(terms) <= 20,  # a long list of names starts folded

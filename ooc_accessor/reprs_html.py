@@ -166,6 +166,8 @@ class EstimatorReport:
         # imported here so that a Design's module does not import scikit-learn
         from sklearn.utils import estimator_html_repr
 
-        state = pca_state(self)
-        report = Report(type(self).__name__, "", [state])
+        fitted = self.__sklearn_is_fitted__()  # type: ignore[attr-defined]
+        report = Report(
+            type(self).__name__, "fitted" if fitted else "not fitted", [pca_state(self)]
+        )
         return estimator_html_repr(self) + render_html(report, repr(self))

@@ -52,7 +52,7 @@ def test_design_text_and_html_show_the_store(tmp_path):
     assert text.splitlines()[0] == f"<ooc.Design {FORMULA!r}>"
     assert len(text.splitlines()) <= 6  # short in a terminal
     size = nbytes(os.stat(design.path).st_size)
-    assert f"{design.path} ({size}, temporary (removed when garbage-collected))" in text
+    assert f"{design.path} ({size}, temporary: removed when garbage-collected)" in text
     # 295 rows kept: blocks of 64 rows -> ceil(295 / 64) = 5 blocks
     assert design.n_obs == 295 and design.n_dropped == 5
     assert "295 (5 dropped) in 5 blocks of 64; weights: none" in text
@@ -62,6 +62,10 @@ def test_design_text_and_html_show_the_store(tmp_path):
         assert html.escape(piece) in page, piece
     # the text repr is the fallback a page without the stylesheet shows
     assert f"<pre class='ooc-fallback'>{html.escape(text, quote=True)}</pre>" in page
+
+    one = df.ooc.design(FORMULA, chunksize=300)
+    assert "295 (5 dropped) in 1 block of 300" in repr(one)
+    assert "295 rows, 1 block" in one._repr_html_()
 
     kept = design.save(tmp_path / "d.nc")
     assert "kept" in repr(kept) and "temporary" not in repr(kept)
