@@ -1,11 +1,11 @@
 """The notebook (HTML) face of a :class:`~ooc_accessor.reprs.Report`, and the mixins that
 give the public classes their ``__repr__`` and ``_repr_html_``.
 
-As xarray's: a compact header, collapsible sections (``<details>``, no JavaScript), and
-the text repr in a ``<pre>`` shown instead when the page drops the ``<style>`` (GitHub's
-and some sanitising viewers do): the styled part is hidden by an inline ``display:none``
-that only the stylesheet undoes. Every user string (formula, column names, paths) is
-escaped.
+As xarray's: a compact header, collapsible sections (``<details>``, no JavaScript),
+JupyterLab's theme colours where it defines them (dark themes), and the text repr in a
+``<pre>`` shown instead when the page drops the ``<style>`` (GitHub's and some sanitising
+viewers do): the styled part is hidden by an inline ``display:none`` that only the
+stylesheet undoes. Every user string (formula, column names, paths) is escaped.
 """
 
 from __future__ import annotations
@@ -26,15 +26,17 @@ _CSS = """
 .ooc-repr .ooc-wrap { display: block !important; min-width: 300px; max-width: 760px;
   font-family: var(--jp-content-font-family, sans-serif); font-size: 13px; }
 .ooc-repr .ooc-fallback { display: none; }
-.ooc-repr .ooc-header { padding: 4px 0; border-bottom: 1px solid #ccc; margin-bottom: 4px; }
-.ooc-repr .ooc-kind { font-weight: bold; color: #555; }
+.ooc-repr .ooc-header { padding: 4px 0; margin-bottom: 4px;
+  border-bottom: 1px solid var(--jp-border-color2, #ccc); }
+.ooc-repr .ooc-kind { font-weight: bold; color: var(--jp-content-font-color2, #555); }
 .ooc-repr .ooc-headline { font-family: monospace; margin-left: 0.5em; }
 .ooc-repr .ooc-note { color: #b00020; margin: 2px 0; }
 .ooc-repr summary { cursor: pointer; font-weight: bold; }
-.ooc-repr .ooc-preview { font-weight: normal; color: #777; margin-left: 0.5em; }
+.ooc-repr .ooc-preview { font-weight: normal; margin-left: 0.5em;
+  color: var(--jp-content-font-color3, #777); }
 .ooc-repr dl { display: grid; grid-template-columns: max-content auto; gap: 0 1em;
   margin: 2px 0 6px 1em; }
-.ooc-repr dt { color: #555; }
+.ooc-repr dt { color: var(--jp-content-font-color2, #555); }
 .ooc-repr dd { margin: 0; font-family: monospace; word-break: break-all; }
 .ooc-repr table { border-collapse: collapse; margin: 2px 0 6px 1em; }
 .ooc-repr th, .ooc-repr td { padding: 1px 8px; text-align: right; font-family: monospace; }
