@@ -31,6 +31,8 @@ from .designbase import DesignBase
 from .errors import ArgumentError, ArgumentTypeError, DataError, FormulaError, StoreError
 from .learnparts import learn_on_workers
 from .parts import append_blocks, worker_groups, write_parts
+from .reprs import design_report
+from .reprs_html import Reported
 from .safety import trust_names
 from .sources import (
     WEIGHTS_COL,
@@ -294,7 +296,7 @@ def _store_attrs(
     }
 
 
-class Design(DesignBase):
+class Design(Reported, DesignBase):
     """A handle on a stored design matrix (X, y and their labels).
 
     Made by ``df.ooc.design(...)``, :func:`open_design` or :meth:`build`; holds no rows in
@@ -570,12 +572,7 @@ class Design(DesignBase):
             self._ds.close()
             self._ds = None
 
-    def __repr__(self) -> str:
-        kind = "temporary" if self._finalizer is not None else "stored"
-        return (
-            f"<ooc.Design {self.formula!r}: {self.n_obs} obs x {len(self.terms)} terms "
-            f"({self.n_dropped} dropped), {kind} at {self._path}>"
-        )
+    _report = design_report  # __repr__ and _repr_html_ (reprs.py)
 
 
 def open_rows(

@@ -39,6 +39,7 @@ from .fields import FieldMatrix
 from .labels import FeatureLabels
 from .names import check_component_names
 from .pca_inputs import check_params, fitted_source, matrix_source
+from .reprs_html import EstimatorReport
 from .sources import DesignMatrix, MatrixSource
 
 __all__ = ["IncrementalPCA", "pca"]
@@ -58,7 +59,9 @@ _SPARSE_PARTIAL = (
 )
 
 
-class IncrementalPCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class IncrementalPCA(
+    EstimatorReport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Principal component analysis in bounded memory, exact whatever the blocks.
 
     A scikit-learn estimator in full (``BaseEstimator``, ``TransformerMixin``,

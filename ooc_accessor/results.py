@@ -25,6 +25,8 @@ from .design import (
 from .designbase import DesignBase
 from .errors import ArgumentError, ArgumentTypeError, DataError, RankWarning
 from .fitstats import FitStatistics
+from .reprs import lstsq_report
+from .reprs_html import Reported
 from .rowweights import row_weights
 from .stats.diagnostics import residual_diagnostics
 from .stats.inference import HypothesisTests
@@ -132,7 +134,7 @@ def _fit(
     return result
 
 
-class LstsqResult(RobustCovariance, HypothesisTests, InfluenceMixin, FitStatistics):
+class LstsqResult(Reported, RobustCovariance, HypothesisTests, InfluenceMixin, FitStatistics):
     """A least-squares fit with statsmodels' names: ``params``, ``bse``, ``summary()``...
 
     Holds the merged R factor of ``sqrt(w) [X | y | 1]`` and a few sums (scaled by powers
@@ -404,14 +406,8 @@ class LstsqResult(RobustCovariance, HypothesisTests, InfluenceMixin, FitStatisti
         ``slim``: without the residual diagnostics (no pass over the rows)."""
         return Summary(self, alpha, slim)
 
-    def __repr__(self) -> str:
-        return (
-            f"<ooc.LstsqResult {self.model_name} {self._design.formula!r}: "
-            f"nobs={self._stats.nobs}, rank={self.rank}, R^2={self.rsquared:.4g}>"
-        )
-
-    def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
+    #: __repr__ and _repr_html_ (reprs.py): stored numbers only, never the summary's pass
+    _report = lstsq_report
 
 
 def lstsq(

@@ -15,6 +15,8 @@ from . import kernels, reduce, solve, store
 from .arguments import check_keywords
 from .design import Design, build_design, capture_env, open_rows
 from .errors import ArgumentError
+from .reprs import svd_report
+from .reprs_html import Reported
 from .scaling import exact_scale
 
 __all__ = ["SVD_KEYWORDS", "SVDResult", "svd", "svd_design"]
@@ -23,7 +25,7 @@ __all__ = ["SVD_KEYWORDS", "SVDResult", "svd", "svd_design"]
 SVD_KEYWORDS = ("formula", "k", "dim", "eval_env", "chunksize", "path", "missing", "compression")
 
 
-class SVDResult:
+class SVDResult(Reported):
     """Thin SVD ``X = U diag(s) Vt`` of a stored design.
 
     ``s`` and ``Vt`` come from the SVD of the R factor of X (one pass, TSQR); ``U = X V / s``
@@ -76,12 +78,7 @@ class SVDResult:
             )
         return self._ds["U"]
 
-    def __repr__(self) -> str:
-        return (
-            f"<ooc.SVDResult of {self.design.formula!r}: {self.design.n_obs} x "
-            f"{len(self.design.terms)}, k={self.s.size}, rank={self.rank}, "
-            f"s[0]={float(self.s[0]):.4g}>"
-        )
+    _report = svd_report  # __repr__ and _repr_html_ (reprs.py)
 
 
 def svd_design(design: Design, k: int | None = None) -> SVDResult:

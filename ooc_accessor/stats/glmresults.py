@@ -22,6 +22,8 @@ from statsmodels.genmod import families as smf
 from .. import labels
 from ..errors import ArgumentError, ConvergenceError, DataError, MissingColumnError
 from ..fitstats import check_alpha
+from ..reprs import glm_report
+from ..reprs_html import Reported
 from ..rowlabels import positions_in
 from .glm import Extras, IRLSFit, design_pass, iweights
 from .glmnames import GLMNames
@@ -91,7 +93,7 @@ def _final_block(
         )
 
 
-class GLMResults(GLMNames, HypothesisTests):
+class GLMResults(Reported, GLMNames, HypothesisTests):
     """A generalized linear model fitted by IRLS out of core (statsmodels' ``GLMResults``).
 
     Attributes
@@ -554,12 +556,5 @@ class GLMResults(GLMNames, HypothesisTests):
         """statsmodels' GLM summary table (``print`` it, or display it in Jupyter)."""
         return GLMSummary(self, alpha)
 
-    def __repr__(self) -> str:
-        return (
-            f"<ooc.GLMResults {type(self.family).__name__}({type(self.family.link).__name__}) "
-            f"{self._design.formula!r}: nobs={self.nobs}, deviance={self.deviance:.6g}, "
-            f"iterations={self.fit_history['iteration']}>"
-        )
-
-    def _repr_html_(self) -> str:
-        return self.summary()._repr_html_()
+    #: __repr__ and _repr_html_ (reprs.py): stored numbers only, never the llf's pass
+    _report = glm_report
