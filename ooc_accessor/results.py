@@ -25,6 +25,7 @@ from .design import (
 from .designbase import DesignBase
 from .errors import ArgumentError, ArgumentTypeError, DataError, RankWarning
 from .fitstats import FitStatistics
+from .plot import FitPlot, PlotAccessor
 from .rowweights import row_weights
 from .stats.diagnostics import residual_diagnostics
 from .stats.inference import HypothesisTests
@@ -155,7 +156,11 @@ class LstsqResult(RobustCovariance, HypothesisTests, InfluenceMixin, FitStatisti
         1 when a constant lies in span(X) (an intercept, a constant column by any name, or
         an implicit one such as ``0 + C(g)``), as statsmodels decides it; the rank test is
         made on the column-equilibrated R, so rescaling a column never changes it.
+    plot : FitPlot
+        ``fit.plot.coef()``, ``fit.plot.resid()`` (needs matplotlib).
     """
+
+    plot = PlotAccessor(FitPlot)
 
     def __init__(
         self,

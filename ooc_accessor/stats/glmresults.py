@@ -22,6 +22,7 @@ from statsmodels.genmod import families as smf
 from .. import labels
 from ..errors import ArgumentError, ConvergenceError, DataError, MissingColumnError
 from ..fitstats import check_alpha
+from ..plot import FitPlot, PlotAccessor
 from ..rowlabels import positions_in
 from .glm import Extras, IRLSFit, design_pass, iweights
 from .glmnames import GLMNames
@@ -111,8 +112,11 @@ class GLMResults(GLMNames, HypothesisTests):
         ``params`` and (scaled) ``deviance`` of each iteration, and ``iteration``.
     family : statsmodels Family
         With its ``link``.
+    plot : FitPlot
+        ``glm.plot.coef()``, ``glm.plot.resid(kind=)`` (needs matplotlib).
     """
 
+    plot = PlotAccessor(FitPlot)
     method = "IRLS"
     model_name = "GLM"
 
