@@ -141,6 +141,22 @@ def test_resid_sample_equals_numpy_at_the_sampled_rows(tmp_path):
     assert ax.get_ylabel() == "pearson residuals"
 
 
+def test_resid_of_a_streamed_and_updated_fit():
+    # no path: the design is written when its rows are first needed; update() adds a store
+    df, more = frame(), frame(250, seed=1)
+    fit = df.ooc.lstsq("y ~ a + b", chunksize=64).update(more)
+    both = pd.concat([df, more])
+    ref = smf.ols("y ~ a + b", both).fit()
+    total = len(ref.resid)
+    ax = fit.plot.resid(n=300)
+    rows = sampled(total, 300)
+    assert rows.max() >= N - 2  # rows of both stores are drawn
+    xy = ax.collections[0].get_offsets()
+    np.testing.assert_allclose(xy[:, 0], ref.fittedvalues.to_numpy()[rows], rtol=1e-9)
+    np.testing.assert_allclose(xy[:, 1], ref.resid.to_numpy()[rows], rtol=1e-7, atol=1e-12)
+    assert ax.get_title() == f"residuals of y: 300 of {total} rows (a uniform sample)"
+
+
 @pytest.mark.parametrize("kind", ["response", "pearson", "deviance"])
 def test_glm_resid_kinds_equal_statsmodels(kind):
     df = frame()
