@@ -304,6 +304,20 @@ def test_a_single_feature_dim_gives_bars_by_coordinate():
     assert axs[0].get_xlabel() == "station"
 
 
+def test_names_with_dollar_signs_are_shown_verbatim(tmp_path):
+    # two "$" would start matplotlib's mathtext: the names are escaped, drawn as written
+    df = frame().rename(columns={"a": "cost $ in $", "y": "$y$"})
+    fit = df.ooc.lstsq('Q("$y$") ~ Q("cost $ in $") + b')
+    ax = fit.plot.coef()
+    assert ax.get_yticklabels()[0].get_text() == r'Q("cost \$ in \$")'
+    assert ax.get_title() == r'OLS coefficients of Q("\$y\$")'
+    saved(ax, tmp_path, "dollars")
+    pca = df[["cost $ in $", "b"]].dropna().ooc.pca(n_components=1)
+    ax = pca.plot.components()[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [r"cost \$ in \$", "b"]
+    saved(ax, tmp_path, "dollar_bars")
+
+
 # -- misuse ------------------------------------------------------------------------------------
 def test_misuse_is_named():
     df = frame()

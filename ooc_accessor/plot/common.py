@@ -58,6 +58,13 @@ def axes_grid(ax: Any, rows: int, cols: int, size: tuple[float, float]) -> np.nd
     return flat.reshape(rows, cols)
 
 
+def text(value: Any) -> str:
+    """A user's name (column, term, variable, dim) as matplotlib text shown verbatim: its
+    dollar signs escaped, so a name holding two is not parsed as mathtext (which would show
+    it mangled or fail to draw)."""
+    return str(value).replace("$", r"\$")
+
+
 def check_count(value: Any, name: str, most: int | None = None) -> int:
     """A positive int (at most ``most``), or an ArgumentError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArgumentError, ArgumentTypeError
-from .common import axes, check_count
+from .common import axes, check_count, text
 from .sample import sample_rows, take_rows
 
 __all__ = ["FitPlot"]
@@ -91,11 +91,11 @@ class FitPlot:
         ax.hlines(y, bounds[pos, 0], bounds[pos, 1], color="C0", linewidth=2)
         ax.plot(params[pos], y, "o", color="C0")
         ax.axvline(0.0, color="0.4", linestyle="--", linewidth=1)
-        ax.set_yticks(y, labels=[str(t) for t in shown])
+        ax.set_yticks(y, labels=[text(t) for t in shown])
         ax.set_ylim(len(shown) - 0.5, -0.5)  # the first coefficient on top
         cov = getattr(fit, "cov_type", "nonrobust")
         ax.set_xlabel(f"coefficient ({100 * (1 - alpha):.4g}% interval, {cov} covariance)")
-        ax.set_title(f"{fit.model_name} coefficients of {fit.response}")
+        ax.set_title(f"{fit.model_name} coefficients of {text(fit.response)}")
         return ax
 
     @staticmethod
@@ -167,7 +167,8 @@ class FitPlot:
         ax.set_xlabel("fitted values")
         ax.set_ylabel("residuals" if kind == "response" else f"{kind} residuals")
         what = "all" if rows is None else "a uniform sample"
-        ax.set_title(f"residuals of {self._fit.response}: {r.size:,} of {total:,} rows ({what})")
+        name = text(self._fit.response)
+        ax.set_title(f"residuals of {name}: {r.size:,} of {total:,} rows ({what})")
         return ax
 
     def _residuals(self, kind: str) -> tuple[Any, Any]:

@@ -14,7 +14,7 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import ArgumentError, NotFittedError
-from .common import axes, axes_grid, check_count
+from .common import axes, axes_grid, check_count, text
 
 __all__ = ["PCAPlot"]
 
@@ -122,7 +122,7 @@ class PCAPlot:
             for i in range(n):
                 ax_ = grid[i, j]
                 title = f"component {i} ({ratio[i]:.1%})"
-                ax_.set_title(title if name is None else f"{name}: {title}")
+                ax_.set_title(title if name is None else f"{text(name)}: {title}")
                 if values.ndim == 3:
                     mesh = _map(ax_, values[i], kwargs)
                 else:
@@ -173,8 +173,8 @@ def _map(ax: Any, comp: xr.DataArray, kwargs: dict) -> Any:
     ydim, xdim = comp.dims
     kw = {"cmap": "RdBu_r", "shading": "auto", **kwargs}
     mesh = ax.pcolormesh(_axis(comp, xdim), _axis(comp, ydim), comp.values, **kw)
-    ax.set_xlabel(str(xdim))
-    ax.set_ylabel(str(ydim))
+    ax.set_xlabel(text(xdim))
+    ax.set_ylabel(text(ydim))
     return mesh
 
 
@@ -185,6 +185,6 @@ def _bars(ax: Any, comp: xr.DataArray, kwargs: dict) -> None:
     ax.axhline(0.0, color="0.4", linewidth=1)
     if x.size <= MAX_NAMED_BARS:
         labels = comp.coords[dim].values if dim in comp.coords else x
-        ax.set_xticks(x, labels=[str(v) for v in labels], rotation=90 if x.size > 8 else 0)
-    ax.set_xlabel(str(dim))
+        ax.set_xticks(x, labels=[text(v) for v in labels], rotation=90 if x.size > 8 else 0)
+    ax.set_xlabel(text(dim))
     ax.set_ylabel("loading")
