@@ -318,6 +318,24 @@ def test_names_with_dollar_signs_are_shown_verbatim(tmp_path):
     saved(ax, tmp_path, "dollar_bars")
 
 
+def test_maps_and_bars_side_by_side_for_mixed_variables():
+    rng = np.random.default_rng(2)
+    ds = field(60).assign(
+        nino=("time", rng.normal(size=60)),
+        st=(("time", "station"), rng.normal(size=(60, 3))),
+    )
+    ds = ds.assign_coords(station=["a", "b", "c"])
+    pca = ds.ooc.pca(n_components=2, dim="time", variables=["sst", "nino", "st"])
+    grid = pca.plot.components(cmap="PuOr")  # for the maps; the bars take no cmap
+    assert grid.shape == (2, 3)
+    comps = pca.components_
+    assert grid[0, 0].collections[0].get_cmap().name == "PuOr"
+    assert [t.get_text() for t in grid[1, 1].get_xticklabels()] == ["nino"]
+    assert grid[1, 1].patches[0].get_height() == float(comps["nino"][1])
+    assert [t.get_text() for t in grid[0, 2].get_xticklabels()] == ["a", "b", "c"]
+    np.testing.assert_array_equal([p.get_height() for p in grid[0, 2].patches], comps["st"][0])
+
+
 # -- misuse ------------------------------------------------------------------------------------
 def test_misuse_is_named():
     df = frame()

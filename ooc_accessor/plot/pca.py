@@ -99,7 +99,8 @@ class PCAPlot:
         ax : matplotlib Axes or array of Axes, optional
             As many Axes as plots (components x variables); a new figure when None.
         **kwargs
-            Passed to ``pcolormesh`` (maps: e.g. ``cmap``, ``vmin``/``vmax``) or to ``bar``.
+            Passed to ``pcolormesh`` when there are maps (e.g. ``cmap``, ``vmin``/``vmax``,
+            ``norm``: then the scale is yours), else to ``bar`` (e.g. ``color``).
 
         Returns
         -------
@@ -112,11 +113,13 @@ class PCAPlot:
         ratio = np.asarray(pca.explained_variance_ratio_, dtype=np.float64)
         panels = _panels(pca.components_, pca)
         grid = axes_grid(ax, n, len(panels), (4.5, 3.2))
-        maps = [p for p in panels if p[1].ndim == 3]
-        if maps and "vmin" not in kwargs and "vmax" not in kwargs and "norm" not in kwargs:
-            top = max(float(np.nanmax(np.abs(v.values[:n]), initial=0.0)) for _, v in maps)
-            top = top if top > 0 else 1.0
-            kwargs = {"vmin": -top, "vmax": top, **kwargs}
+        maps = [j for j, (_, v) in enumerate(panels) if v.ndim == 3]
+        map_kw = dict(kwargs)
+        if maps and not {"vmin", "vmax", "norm"} & set(kwargs):
+            values = [panels[j][1].values[:n] for j in maps]
+            top = max(float(np.nanmax(np.abs(v), initial=0.0)) for v in values)
+            top = top if top > 0 else 1.0  # all zero: any symmetric scale
+            map_kw = {"vmin": -top, "vmax": top, **kwargs}
         mesh = None
         for j, (name, values) in enumerate(panels):
             for i in range(n):
@@ -124,11 +127,12 @@ class PCAPlot:
                 title = f"component {i} ({ratio[i]:.1%})"
                 ax_.set_title(title if name is None else f"{text(name)}: {title}")
                 if values.ndim == 3:
-                    mesh = _map(ax_, values[i], kwargs)
+                    mesh = _map(ax_, values[i], map_kw)
                 else:
-                    _bars(ax_, values[i], kwargs)
+                    _bars(ax_, values[i], name, {} if maps else kwargs)
         if mesh is not None:
-            mesh.figure.colorbar(mesh, ax=[a for a in grid.ravel()], label="loading")
+            cells = [grid[i, j] for i in range(n) for j in maps]
+            mesh.figure.colorbar(mesh, ax=cells, label="loading")
         return grid[:, 0] if len(panels) == 1 else grid
 
 
@@ -178,7 +182,9 @@ def _map(ax: Any, comp: xr.DataArray, kwargs: dict) -> Any:
     return mesh
 
 
-def _bars(ax: Any, comp: xr.DataArray, kwargs: dict) -> None:
+def _bars(ax: Any, comp: xr.DataArray, name: Any, kwargs: dict) -> None:
+    if comp.ndim == 0:  # a variable along the sample dim only: one loading, one bar
+        comp = comp.expand_dims(variable=[name])
     (dim,) = comp.dims
     x = np.arange(comp.sizes[dim])
     ax.bar(x, comp.values, **{"color": "C0", **kwargs})
