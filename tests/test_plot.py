@@ -348,6 +348,10 @@ def test_misuse_is_named():
         fit.plot.resid(kind="deviance")
     with pytest.raises(ooc.ArgumentError, match="kind='working'"):
         fit.plot.resid(kind="working")
+    with pytest.raises(ooc.ArgumentError, match=r"kind=\['pearson'\]"):
+        fit.plot.resid(kind=["pearson"])
+    with pytest.raises(ooc.ArgumentError, match="random_state='seed' cannot seed"):
+        fit.plot.resid(random_state="seed")
     with pytest.raises(ooc.ArgumentError, match="n=0"):
         fit.plot.resid(n=0)
     with pytest.raises(ooc.ArgumentTypeError, match="n must be a positive int"):

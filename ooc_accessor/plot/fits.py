@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import ArgumentError, ArgumentTypeError
 from .common import axes, check_count, text
-from .sample import sample_rows, take_rows
+from .sample import generator, sample_rows, take_rows
 
 __all__ = ["FitPlot"]
 
@@ -156,23 +156,27 @@ class FitPlot:
         -------
         matplotlib.axes.Axes
         """
+        # every argument checked before the rows are touched (which may write a store)
         n = check_count(n, "n")
-        resid, fitted = self._residuals(kind)
-        total = int(resid.shape[0])
-        rows = sample_rows(total, n, random_state)
+        name = self._residual_name(kind)
+        rng = generator(random_state)
         ax = axes(ax)
+        resid, fitted = getattr(self._fit, name), self._fit.fittedvalues
+        total = int(resid.shape[0])
+        rows = sample_rows(total, n, rng)
         r, f = take_rows([resid, fitted], rows)
         ax.scatter(f, r, s=6, alpha=0.5, linewidths=0, color="C0")
         ax.axhline(0.0, color="0.4", linestyle="--", linewidth=1)
         ax.set_xlabel("fitted values")
         ax.set_ylabel("residuals" if kind == "response" else f"{kind} residuals")
         what = "all" if rows is None else "a uniform sample"
-        name = text(self._fit.response)
-        ax.set_title(f"residuals of {name}: {r.size:,} of {total:,} rows ({what})")
+        response = text(self._fit.response)
+        ax.set_title(f"residuals of {response}: {r.size:,} of {total:,} rows ({what})")
         return ax
 
-    def _residuals(self, kind: str) -> tuple[Any, Any]:
-        if kind not in _RESIDUALS:
+    def _residual_name(self, kind: str) -> str:
+        """The fit's attribute holding the residuals ``kind`` names."""
+        if not isinstance(kind, str) or kind not in _RESIDUALS:
             raise ArgumentError(f"kind={kind!r}: use one of {list(_RESIDUALS)}")
         name = _RESIDUALS[kind][0 if self._is_glm else 1]
         if name is None:
@@ -180,4 +184,4 @@ class FitPlot:
                 f"kind={kind!r} is for GLM fits; a least-squares fit has 'response' and "
                 "'pearson' residuals"
             )
-        return getattr(self._fit, name), self._fit.fittedvalues
+        return name

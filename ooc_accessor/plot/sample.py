@@ -17,17 +17,21 @@ import xarray as xr
 from ..errors import ArgumentError
 
 
-def sample_rows(total: int, n: int, random_state: Any) -> np.ndarray | None:
-    """Sorted positions of ``n`` of ``total`` rows drawn uniformly (None: take them all)."""
-    if total <= n:
-        return None
+def generator(random_state: Any) -> np.random.Generator:
+    """numpy's Generator seeded by ``random_state`` (an int, a Generator or None)."""
     try:
-        rng = np.random.default_rng(random_state)
+        return np.random.default_rng(random_state)
     except (TypeError, ValueError) as exc:
         raise ArgumentError(
             f"random_state={random_state!r} cannot seed numpy's default_rng ({exc}): pass an "
             "int, a numpy Generator or None"
         ) from exc
+
+
+def sample_rows(total: int, n: int, rng: np.random.Generator) -> np.ndarray | None:
+    """Sorted positions of ``n`` of ``total`` rows drawn uniformly (None: take them all)."""
+    if total <= n:
+        return None
     # without replacement: numpy's Generator draws this in O(n), not O(total)
     return np.sort(rng.choice(total, size=n, replace=False))
 
