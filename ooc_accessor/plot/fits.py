@@ -79,6 +79,20 @@ class FitPlot:
         Returns
         -------
         matplotlib.axes.Axes
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import numpy as np, pandas as pd
+        >>> import ooc_accessor as ooc
+        >>> rng = np.random.default_rng(0)
+        >>> df = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+        >>> df["y"] = 1 + 2 * df.a - df.b + rng.normal(size=300)
+        >>> fit = df.ooc.lstsq("y ~ a + b", cov_type="HC1")
+        >>> ax = fit.plot.coef(alpha=0.1, intercept=True)
+        >>> ax.get_xlabel()
+        'coefficient (90% interval, HC1 covariance)'
         """
         fit = self._fit
         bounds = np.asarray(fit.conf_int(alpha), dtype=np.float64)  # checks alpha
@@ -155,6 +169,20 @@ class FitPlot:
         Returns
         -------
         matplotlib.axes.Axes
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import numpy as np, pandas as pd
+        >>> import ooc_accessor as ooc
+        >>> rng = np.random.default_rng(0)
+        >>> df = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+        >>> df["n"] = rng.poisson(np.exp(0.5 * df.a))
+        >>> glm = df.ooc.glm("n ~ a + b", family="poisson")
+        >>> ax = glm.plot.resid(n=100, kind="deviance")
+        >>> ax.get_title(), len(ax.collections[0].get_offsets())
+        ('residuals of n: 100 of 300 rows (a uniform sample)', 100)
         """
         # every argument checked before the rows are touched (which may write a store)
         n = check_count(n, "n")

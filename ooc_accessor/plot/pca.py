@@ -66,6 +66,18 @@ class PCAPlot:
         Returns
         -------
         matplotlib.axes.Axes
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import numpy as np, pandas as pd
+        >>> import ooc_accessor as ooc
+        >>> x = np.random.default_rng(0).normal(size=(200, 5)) * [5, 3, 2, 1, 1]
+        >>> pca = pd.DataFrame(x).ooc.pca(n_components=4)
+        >>> ax = pca.plot.scree()
+        >>> len(ax.patches), ax.get_ylabel()
+        (4, 'explained variance ratio')
         """
         ratio = np.asarray(self._fitted("scree").explained_variance_ratio_, dtype=np.float64)
         ax = axes(ax)
@@ -106,6 +118,26 @@ class PCAPlot:
         -------
         numpy.ndarray of matplotlib Axes
             Shape ``(n,)``, or ``(n, variables)`` for several variables.
+
+        Examples
+        --------
+        An EOF analysis of a field (time x lat x lon): one map per component.
+
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import numpy as np, xarray as xr
+        >>> import ooc_accessor as ooc
+        >>> rng = np.random.default_rng(0)
+        >>> sst = xr.DataArray(
+        ...     rng.normal(size=(120, 6, 12)),
+        ...     dims=("time", "lat", "lon"),
+        ...     coords={"lat": np.linspace(-50, 50, 6), "lon": np.arange(0, 360, 30)},
+        ...     name="sst",
+        ... ).chunk(time=40)
+        >>> pca = sst.ooc.pca(n_components=3, dim="time")
+        >>> axs = pca.plot.components(n=2, cmap="RdBu_r")
+        >>> axs.shape, axs[0].get_xlabel(), axs[0].get_ylabel()
+        ((2,), 'lon', 'lat')
         """
         pca = self._fitted("components")
         k = int(pca.n_components_)
