@@ -287,6 +287,28 @@ def test_components_of_a_field_are_maps_on_one_symmetric_scale(tmp_path):
         np.testing.assert_array_equal(shown, comps[v].isel(component=i).values)
 
 
+def test_a_curvilinear_field_is_mapped_on_its_2d_longitudes_and_latitudes():
+    rng = np.random.default_rng(4)
+    y, x = np.arange(4)[:, None], np.arange(5)[None, :]
+    lon, lat = 10 + 2.0 * x + 0.5 * y, 40 + 1.5 * y + 0.2 * x
+    da = xr.DataArray(
+        rng.normal(size=(50, 4, 5)),
+        dims=("time", "y", "x"),
+        coords={"nav_lon": (("y", "x"), lon), "nav_lat": (("y", "x"), lat)},
+        name="t",
+    )
+    da.nav_lon.attrs["units"] = "degrees_east"
+    da.nav_lat.attrs["standard_name"] = "latitude"
+    pca = da.chunk(time=10).ooc.pca(n_components=2, dim="time")
+    ax = pca.plot.components()[1]
+    mesh = ax.collections[0]
+    np.testing.assert_array_equal(mesh.get_array(), pca.components_[1].values)
+    corners = mesh.get_coordinates()  # cell edges: midway between the centres
+    np.testing.assert_allclose(corners[1:-1, 1:-1, 0], (lon[:-1, :-1] + lon[1:, 1:]) / 2)
+    np.testing.assert_allclose(corners[1:-1, 1:-1, 1], (lat[:-1, :-1] + lat[1:, 1:]) / 2)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("nav_lon", "nav_lat")
+
+
 def test_a_single_feature_dim_gives_bars_by_coordinate():
     rng = np.random.default_rng(1)
     da = xr.DataArray(

@@ -97,7 +97,8 @@ class PCAPlot:
         """The first ``n`` components: maps over a field's 2-D dims, else bars per feature.
 
         A field's components (xarray input with two feature dims, such as ``lat`` x
-        ``lon``) are drawn with ``pcolormesh`` over the feature coordinates, one map per
+        ``lon``) are drawn with ``pcolormesh`` over the feature coordinates (a curvilinear
+        grid's 2-D longitudes and latitudes when it has them), one map per
         component, on one colour scale symmetric about 0 with a colorbar; cells missing at
         every sample (land) are left blank. Other components (pandas columns, one feature
         dim, a plain array) are bars of the loadings per feature, named by the features.
@@ -205,12 +206,37 @@ def _axis(da: xr.DataArray, dim: Any) -> np.ndarray:
     return np.arange(da.sizes[dim])
 
 
+def _geographic(comp: xr.DataArray, which: str) -> Any:
+    """A numeric 2-D coordinate over both map dims holding longitudes (``which="lon"``)
+    or latitudes: by CF ``standard_name``, ``units`` (``degrees_east``) or name."""
+    cf = {"lon": ("longitude", "degrees_e"), "lat": ("latitude", "degrees_n")}[which]
+    for name, c in comp.coords.items():
+        if set(c.dims) != set(comp.dims) or not np.issubdtype(c.dtype, np.number):
+            continue
+        units = str(c.attrs.get("units", "")).lower()
+        if (
+            c.attrs.get("standard_name") == cf[0]
+            or units.startswith(cf[1])
+            or str(name).lower().startswith(which)
+        ):
+            return name
+    return None
+
+
 def _map(ax: Any, comp: xr.DataArray, kwargs: dict) -> Any:
     ydim, xdim = comp.dims
     kw = {"cmap": "RdBu_r", "shading": "auto", **kwargs}
-    mesh = ax.pcolormesh(_axis(comp, xdim), _axis(comp, ydim), comp.values, **kw)
-    ax.set_xlabel(text(xdim))
-    ax.set_ylabel(text(ydim))
+    lon, lat = _geographic(comp, "lon"), _geographic(comp, "lat")
+    if lon is not None and lat is not None and lon != lat:
+        # a curvilinear grid (lat(y, x), lon(y, x)): cells where they lie on the globe
+        x = comp.coords[lon].transpose(ydim, xdim).values
+        y = comp.coords[lat].transpose(ydim, xdim).values
+        xname, yname = lon, lat
+    else:
+        x, y, xname, yname = _axis(comp, xdim), _axis(comp, ydim), xdim, ydim
+    mesh = ax.pcolormesh(x, y, comp.values, **kw)
+    ax.set_xlabel(text(xname))
+    ax.set_ylabel(text(yname))
     return mesh
 
 
