@@ -29,6 +29,7 @@ __all__ = [
     "OOCError",
     "PerfectSeparationError",
     "PerfectSeparationWarning",
+    "PlotError",
     "RankWarning",
     "StoreError",
     "StoreNotFoundError",
@@ -114,6 +115,10 @@ class NotFittedError(OOCError, _SklearnNotFittedError):
     """An estimator used before it was fitted: scikit-learn's NotFittedError (so also a
     ``ValueError`` and an ``AttributeError``), caught by ``except
     sklearn.exceptions.NotFittedError`` as by ``except ooc.OOCError``."""
+
+
+class PlotError(OOCError, ImportError):
+    """A plot asked for without matplotlib installed (``pip install ooc_accessor[plot]``)."""
 
 
 class RankWarning(UserWarning):

@@ -39,6 +39,7 @@ from .fields import FieldMatrix
 from .labels import FeatureLabels
 from .names import check_component_names
 from .pca_inputs import check_params, fitted_source, matrix_source
+from .plot import PCAPlot, PlotAccessor
 from .reprs_html import EstimatorReport
 from .sources import DesignMatrix, MatrixSource
 
@@ -127,6 +128,7 @@ class IncrementalPCA(
     #: set by the accessor route (:func:`pca`): labeled attributes and outputs. Not a
     #: parameter, so ``get_params``/``clone`` give a plain scikit-learn estimator.
     _labeled = False
+    plot = PlotAccessor(PCAPlot)  # pca.plot.scree(), .components(): not a parameter
 
     def __init__(
         self,

@@ -25,6 +25,7 @@ from .design import (
 from .designbase import DesignBase
 from .errors import ArgumentError, ArgumentTypeError, DataError, RankWarning
 from .fitstats import FitStatistics
+from .plot import FitPlot, PlotAccessor
 from .reprs import lstsq_report
 from .reprs_html import Reported
 from .rowweights import row_weights
@@ -157,7 +158,11 @@ class LstsqResult(Reported, RobustCovariance, HypothesisTests, InfluenceMixin, F
         1 when a constant lies in span(X) (an intercept, a constant column by any name, or
         an implicit one such as ``0 + C(g)``), as statsmodels decides it; the rank test is
         made on the column-equilibrated R, so rescaling a column never changes it.
+    plot : FitPlot
+        ``fit.plot.coef()``, ``fit.plot.resid()`` (needs matplotlib).
     """
+
+    plot = PlotAccessor(FitPlot)
 
     def __init__(
         self,

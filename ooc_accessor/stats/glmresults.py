@@ -22,6 +22,7 @@ from statsmodels.genmod import families as smf
 from .. import labels
 from ..errors import ArgumentError, ConvergenceError, DataError, MissingColumnError
 from ..fitstats import check_alpha
+from ..plot import FitPlot, PlotAccessor
 from ..reprs import glm_report
 from ..reprs_html import Reported
 from ..rowlabels import positions_in
@@ -113,8 +114,11 @@ class GLMResults(Reported, GLMNames, HypothesisTests):
         ``params`` and (scaled) ``deviance`` of each iteration, and ``iteration``.
     family : statsmodels Family
         With its ``link``.
+    plot : FitPlot
+        ``glm.plot.coef()``, ``glm.plot.resid(kind=)`` (needs matplotlib).
     """
 
+    plot = PlotAccessor(FitPlot)
     method = "IRLS"
     model_name = "GLM"
 
