@@ -62,7 +62,7 @@ def _check_values(values: np.ndarray, label: Any) -> None:
             i = int(np.flatnonzero(bad.ravel())[0])
             raise ArgumentError(
                 f"weights= holds {int(bad.sum())} {what} value(s), the first "
-                f"{values.ravel()[i]!r} at {label(i)}; weights must be finite and >= 0 "
+                f"{values.ravel()[i].item()!r} at {label(i)}; weights must be finite and >= 0 "
                 f"({_EXAMPLE}); fill or clip them"
             )
 
@@ -160,10 +160,10 @@ def _variable_weights(weights: xr.DataArray, v: Any) -> np.ndarray:
     # onto the variable's dim order, with length-1 axes for the dims the weights lack
     order = sorted(range(len(have)), key=lambda i: v.fdims.index(have[i]))
     values = np.transpose(values, order)
+    mine = [d for d in v.fdims if d in have]
+    _check_values(values, lambda i: _cell(v, mine, values.shape, i))
     shape = [v.shape[i] if d in have else 1 for i, d in enumerate(v.fdims)]
-    full = np.broadcast_to(values.reshape(shape), v.shape)
-    _check_values(full, lambda i: _cell(v, i))
-    return full.ravel()
+    return np.broadcast_to(values.reshape(shape), v.shape).ravel()
 
 
 def _positions(weights: xr.DataArray, d: Any, v: Any, name: str) -> np.ndarray:
@@ -203,10 +203,11 @@ def _positions(weights: xr.DataArray, d: Any, v: Any, name: str) -> np.ndarray:
     return where
 
 
-def _cell(v: Any, i: int) -> str:
-    idx = np.unravel_index(i, v.shape)
+def _cell(v: Any, dims: list, shape: tuple, i: int) -> str:
+    """The ``i``-th weight of a variable's ``dims`` (of ``shape``), named by its labels."""
+    idx = np.unravel_index(i, shape)
     parts = []
-    for d, j in zip(v.fdims, idx, strict=True):
+    for d, j in zip(dims, idx, strict=True):
         c = v.coords.get(d)
         lab = c.values[j] if c is not None and c.dims == (d,) else j
         parts.append(f"{d}={lab.item() if isinstance(lab, np.generic) else lab!r}")
