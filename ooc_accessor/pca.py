@@ -602,7 +602,7 @@ def pca(
     variables : list of str, optional
         The Dataset variables to decompose together (default: all along ``dim``).
     **kwargs
-        Other :class:`IncrementalPCA` parameters (``whiten``, ``svd_solver``...).
+        Other :class:`IncrementalPCA` parameters (``whiten``, ``svd_solver``, ``weights``...).
     """
     params = [p for p in IncrementalPCA._get_param_names() if p != "n_components"]
     check_keywords("pca", kwargs, ["n_components", "columns", "dim", "variables", *params])

@@ -296,3 +296,15 @@ def test_refusals_name_the_dim_or_coordinate():
         df.ooc.pca(2, weights=pd.Series({"a": 1.0, "b": -2.0, "c": 1.0}))
     with pytest.raises(ooc.ArgumentError, match=r"shape \(2,\); the data has 3 features"):
         IncrementalPCA(2, weights=[1.0, 2.0]).fit(df.to_numpy())
+
+
+def test_stored_design_by_term_name():
+    rng = np.random.default_rng(14)
+    df = pd.DataFrame(rng.normal(size=(120, 3)) @ rng.normal(size=(3, 3)), columns=list("abc"))
+    design = df.ooc.design("0 + a + b + c", chunksize=37)
+    est = design.pca(2, weights=pd.Series({"c": 2.0, "a": 1.0, "b": 0.5}))
+    ref = _reference(df.to_numpy(), np.array([1.0, 0.5, 2.0]), 2)
+    _check(est, ref, np.asarray(est.components_))
+    signs = np.sign(np.sum(np.asarray(est.components_) * ref["vt"], axis=1))
+    scores = est.transform(design).values  # stored beside the design, weighted alike
+    np.testing.assert_allclose(scores, ref["scores"] * signs, rtol=1e-9, atol=1e-9)
