@@ -18,8 +18,9 @@ float64 value per kept feature (:func:`feature_weights`), and then:
 xarray data takes a DataArray over some or all of the feature dims, matched by dimension
 name and coordinate label (never by position), broadcast over the other feature dims. A
 variable holding none of the weights' dims is left unweighted (weight 1): weights compare
-cells of a grid, and such a variable is not on it. pandas data (and a Design) takes a
-Series indexed by feature name; unnamed (numpy) features a 1-D array, one per feature.
+cells of a grid, and such a variable is not on it. pandas data (and a Design, and a
+Dataset of 1-D variables) takes a Series indexed by feature name (a DataArray over
+``variable`` too); unnamed (numpy) features a 1-D array, one per feature.
 """
 
 from __future__ import annotations
@@ -42,7 +43,12 @@ def feature_weights(weights: Any, src: Any) -> np.ndarray | None:
     if weights is None:
         return None
     layout = getattr(src, "layout", None)
-    if src.kind == "xarray" and layout is not None:
+    if src.kind == "xarray" and layout is not None and layout.table:
+        # a Dataset of 1-D variables: one feature per variable, weighted by its name
+        if isinstance(weights, xr.DataArray) and weights.dims == ("variable",):
+            weights = weights.to_series()
+        w = _named_weights(weights, list(src.feature_names))
+    elif src.kind == "xarray" and layout is not None:
         w = _field_weights(weights, layout)
     elif src.feature_names is not None:
         w = _named_weights(weights, list(src.feature_names))

@@ -171,6 +171,19 @@ def test_pandas_series_by_column_name():
     ones = df.ooc.pca(3, weights=pd.Series(1.0, index=df.columns))
     plain = df.ooc.pca(3)
     np.testing.assert_allclose(ones.explained_variance_, plain.explained_variance_, rtol=1e-12)
+    # transform applies the weights by column name; inverse_transform undoes them
+    signs = np.sign(np.sum(est.components_.to_numpy() * ref["vt"], axis=1))
+    scores = est.transform(df)
+    np.testing.assert_allclose(scores.to_numpy(), ref["scores"] * signs, rtol=1e-9, atol=1e-9)
+    every = df.ooc.pca(None, weights=w)
+    back = every.inverse_transform(every.transform(df))
+    np.testing.assert_allclose(back.to_numpy(), x, rtol=1e-10, atol=1e-10)
+    # a Dataset of 1-D variables (a table): a Series or a DataArray over "variable"
+    table = xr.Dataset({c: ("time", df[c].to_numpy()) for c in df.columns})
+    over = xr.DataArray([1.0, 2.0, 3.0, 0.5], dims="variable", coords={"variable": list("abcd")})
+    for tw in (w, over):
+        tab = table.ooc.pca(3, dim="time", weights=tw)
+        _check(tab, ref, tab.components_.values)
     # an unnamed array: one weight per column
     arr = IncrementalPCA(3, weights=[1.0, 2.0, 3.0, 0.5]).fit(x)
     _check(arr, ref, arr.components_)
