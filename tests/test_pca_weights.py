@@ -321,3 +321,22 @@ def test_stored_design_by_term_name():
     signs = np.sign(np.sum(np.asarray(est.components_) * ref["vt"], axis=1))
     scores = est.transform(design).values  # stored beside the design, weighted alike
     np.testing.assert_allclose(scores, ref["scores"] * signs, rtol=1e-9, atol=1e-9)
+
+
+def test_on_a_cluster_the_weights_travel_with_the_blocks():
+    """Workers fold weighted blocks (the weights travel on the source): numpy's answer."""
+    import distributed
+
+    ds = _field(15).chunk({"time": 8})
+    ref = _reference(_stack(ds, ["sst"]), _sst_weights(ds), 3)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
+        for solver in SOLVERS:
+            est = ds.sst.ooc.pca(
+                3, dim="time", weights=_coslat(ds), svd_solver=solver, **SOLVERS[solver]
+            )
+            _check(est, ref, est.components_.values.reshape(3, -1))
