@@ -18,7 +18,8 @@ float64 value per kept feature (:func:`feature_weights`), and then:
 xarray data takes a DataArray over some or all of the feature dims, matched by dimension
 name and coordinate label (never by position), broadcast over the other feature dims. A
 variable holding none of the weights' dims is left unweighted (weight 1): weights compare
-cells of a grid, and such a variable is not on it. pandas data (and a Design, and a
+cells of a grid, and such a variable is not on it. Weights must be finite and >= 0 at
+every cell the PCA uses (land cells, dropped, may hold anything). pandas data (and a Design, and a
 Dataset of 1-D variables) takes a Series indexed by feature name (a DataArray over
 ``variable`` too); unnamed (numpy) features a 1-D array, one per feature.
 """
@@ -67,9 +68,9 @@ def _check_values(values: np.ndarray, label: Any) -> None:
         if bad.any():
             i = int(np.flatnonzero(bad.ravel())[0])
             raise ArgumentError(
-                f"weights= holds {int(bad.sum())} {what} value(s), the first "
-                f"{values.ravel()[i].item()!r} at {label(i)}; weights must be finite and >= 0 "
-                f"({_EXAMPLE}); fill or clip them"
+                f"weights= holds {int(bad.sum())} {what} value(s) (the first, "
+                f"{values.ravel()[i].item()!r}, for {label(i)}); weights must be finite and "
+                f">= 0 ({_EXAMPLE}): fill or clip them"
             )
 
 
@@ -144,7 +145,10 @@ def _field_weights(weights: Any, layout: Any) -> np.ndarray:
             )
     parts = [_variable_weights(weights, v) for v in layout.variables]
     cells = np.concatenate(parts) if len(parts) > 1 else parts[0]
-    return np.ascontiguousarray(cells[layout.valid])
+    # checked where used: a land cell (dropped) may hold any weight, NaN included
+    kept = np.ascontiguousarray(cells[layout.valid])
+    _check_values(kept, lambda i: layout.feature_label(i))
+    return kept
 
 
 def _variable_weights(weights: xr.DataArray, v: Any) -> np.ndarray:
@@ -166,8 +170,6 @@ def _variable_weights(weights: xr.DataArray, v: Any) -> np.ndarray:
     # onto the variable's dim order, with length-1 axes for the dims the weights lack
     order = sorted(range(len(have)), key=lambda i: v.fdims.index(have[i]))
     values = np.transpose(values, order)
-    mine = [d for d in v.fdims if d in have]
-    _check_values(values, lambda i: _cell(v, mine, values.shape, i))
     shape = [v.shape[i] if d in have else 1 for i, d in enumerate(v.fdims)]
     return np.broadcast_to(values.reshape(shape), v.shape).ravel()
 
@@ -207,17 +209,6 @@ def _positions(weights: xr.DataArray, d: Any, v: Any, name: str) -> np.ndarray:
             f"data's own coordinate, {_EXAMPLE})"
         )
     return where
-
-
-def _cell(v: Any, dims: list, shape: tuple, i: int) -> str:
-    """The ``i``-th weight of a variable's ``dims`` (of ``shape``), named by its labels."""
-    idx = np.unravel_index(i, shape)
-    parts = []
-    for d, j in zip(dims, idx, strict=True):
-        c = v.coords.get(d)
-        lab = c.values[j] if c is not None and c.dims == (d,) else j
-        parts.append(f"{d}={lab.item() if isinstance(lab, np.generic) else lab!r}")
-    return ", ".join(parts)
 
 
 def weigh_rows(block: np.ndarray, w: np.ndarray | None) -> np.ndarray:
