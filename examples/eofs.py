@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--small", action="store_true", help="tiny sizes (for the tests)")
     parser.add_argument("--days", type=int, default=3650, help="time steps (default 3650)")
     args = parser.parse_args(argv)
-    n_time, step, chunk = (240, 15.0, 50) if args.small else (args.days, 5.0, 365)
+    n_time, step, chunk = (240, 15.0, 120) if args.small else (args.days, 5.0, 365)
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "sst.nc")
