@@ -183,7 +183,7 @@ class FieldLayout:
             )
         out = {}
         for v in self.variables:
-            part = full[..., v.start : v.start + v.cells].reshape(*lead_shape, *v.shape)
+            part = full[..., v.start : v.start + v.cells].reshape((*lead_shape, *v.shape))
             coords = {**lead_coords, **v.coords}
             out[v.name] = xr.DataArray(part, dims=(*lead, *v.fdims), coords=coords, name=v.name)
         if len(out) == 1:

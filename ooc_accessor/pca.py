@@ -31,7 +31,7 @@ import xarray as xr
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
-from . import kernels, options, reduce
+from . import kernels, options, pca_weights, reduce
 from . import pca_solvers as solvers
 from .arguments import check_keywords
 from .errors import ArgumentError, ArgumentTypeError, DataError, NotFittedError, OOCError
@@ -105,6 +105,10 @@ class IncrementalPCA(
         feature and row; ``"drop"`` leaves such samples out of the fit, as statsmodels'
         ``missing="drop"`` (``n_samples_seen_`` counts the samples kept), and
         :meth:`transform` gives them NaN scores. inf always raises.
+    weights : DataArray, Series or array, optional
+        Feature weights (EOF area weighting, e.g. ``np.sqrt(np.cos(np.deg2rad(ds.lat)))``):
+        each centred sample is multiplied by them before the decomposition; matched by
+        dim name and coordinate label, or by column name. See :mod:`ooc_accessor.pca_weights`.
 
     Attributes
     ----------
@@ -142,6 +146,7 @@ class IncrementalPCA(
         n_oversamples: int = 10,
         random_state: Any = None,
         missing: str = "raise",
+        weights: Any = None,
     ) -> None:
         self.n_components = n_components
         self.whiten = whiten
@@ -152,6 +157,7 @@ class IncrementalPCA(
         self.n_oversamples = n_oversamples
         self.random_state = random_state
         self.missing = missing
+        self.weights = weights
 
     # -- scikit-learn's protocol ----------------------------------------------------------------
     def __sklearn_tags__(self) -> Any:
@@ -312,6 +318,7 @@ class IncrementalPCA(
             if self.svd_solver_ == "randomized":
                 raise ArgumentError(_RANDOMIZED_PARTIAL)
             src = self._source(X, dim, variables)
+            pca_weights.check_unchanged(self.weights, src, self._weights)
         for a, b in src.ranges(self._rows(src)):
             self._fold(src, a, b)
         return self._check_rows(src)
@@ -346,6 +353,7 @@ class IncrementalPCA(
             else FeatureLabels(src.kind, names, src.feature_dim)
         )
         self._k_param = k
+        self._weights = src.weights = pca_weights.feature_weights(self.weights, src)
         self.svd_solver_ = self._choose_solver(p)
         self.n_samples_seen_ = 0
         self._state = None
@@ -399,7 +407,8 @@ class IncrementalPCA(
                 f"({n} samples seen, {p} features); fold in more rows first"
             )
         names = getattr(getattr(self, "_layout", None), "names", None)
-        self._cache.update(solvers.spectrum(self.svd_solver_, self._state, n, p, k, names))
+        spec = solvers.spectrum(self.svd_solver_, self._state, n, p, k, names)
+        self._cache.update(pca_weights.in_data_units(spec, self._weights))
         return self._cache
 
     def _label_vec(self, values: np.ndarray, dim: str) -> Any:
@@ -487,10 +496,10 @@ class IncrementalPCA(
     # -- transforms -----------------------------------------------------------------------------
     def _projection(self) -> tuple[np.ndarray, np.ndarray]:
         sol = self._solve()
-        comps = sol["components"]
+        comps = sol["axes"]  # components_ times the weights
         if self.whiten:
             comps = comps / solvers.whiten_scale(sol["ev"])[:, None]
-        return sol["mean"], comps
+        return sol["center"], comps
 
     def transform(self, X: Any, *, dim: str | None = None) -> Any:
         """Scores ``(X - mean_) @ components_.T`` (whitened if asked), block by block.
@@ -551,7 +560,7 @@ class IncrementalPCA(
                 f"inverse_transform needs scores of shape (n_samples, {comps.shape[0]}) (the "
                 f"fitted n_components), got {scores.shape}; pass what transform returned"
             )
-        out = scores @ comps + sol["mean"]
+        out = pca_weights.unweigh(scores @ comps, self._weights) + sol["mean"]
         if not self._labeled:
             return out
         if isinstance(X, pd.DataFrame):
@@ -568,7 +577,7 @@ class IncrementalPCA(
 
 
 #: what fit resets beside the attributes ending in "_"
-_FIT_STATE = ("_state", "_cache", "_layout", "_names_in", "_k_param")
+_FIT_STATE = ("_state", "_cache", "_layout", "_names_in", "_k_param", "_weights")
 
 
 def _field_layout(layout: Any) -> Any:
@@ -598,7 +607,7 @@ def pca(
     variables : list of str, optional
         The Dataset variables to decompose together (default: all along ``dim``).
     **kwargs
-        Other :class:`IncrementalPCA` parameters (``whiten``, ``svd_solver``...).
+        Other :class:`IncrementalPCA` parameters (``whiten``, ``svd_solver``, ``weights``...).
     """
     params = [p for p in IncrementalPCA._get_param_names() if p != "n_components"]
     check_keywords("pca", kwargs, ["n_components", "columns", "dim", "variables", *params])

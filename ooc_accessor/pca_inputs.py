@@ -273,4 +273,5 @@ def fitted_source(
     if names is None and layout is None:
         check_names(est, src.feature_names)
     check_count(est, src.n_features)
+    src.weights = getattr(est, "_weights", None)  # the fitted weights, for partial_fit's reads
     return src

@@ -23,6 +23,7 @@ from scipy import linalg as sla
 from . import kernels, lazy, reduce, scaling, store
 from .design import open_rows
 from .errors import DataError, PrecisionWarning
+from .pca_weights import weigh_rows
 from .sources import DesignMatrix, MatrixSource
 
 __all__ = [
@@ -90,17 +91,19 @@ def check_finite(block: np.ndarray, src: MatrixSource, a: int, nan_ok: bool = Fa
 
 def read_rows(src: MatrixSource, a: int, b: int) -> np.ndarray:
     """Rows ``a:b`` of ``src``, checked: NaN raises, or (``src.missing == "drop"``) the
-    rows holding one are left out. inf always raises."""
+    rows holding one are left out. inf always raises. Weighted features (``src.weights``,
+    set by the estimator) come multiplied by their weights."""
     block = src.block(a, b)
+    weights = getattr(src, "weights", None)
     if block.dtype.kind != "f":
-        return block
+        return weigh_rows(block, weights)
     drop = src.missing == "drop"
     check_finite(block, src, a, nan_ok=drop)
     if drop:
         nan = np.isnan(block).any(axis=1)
         if nan.any():
             block = block[~nan]
-    return block
+    return weigh_rows(block, weights)
 
 
 def state_rows(state: Any) -> int:
