@@ -10,6 +10,7 @@ stylesheet undoes. Every user string (formula, column names, paths) is escaped.
 
 from __future__ import annotations
 
+import copy
 import html
 from typing import Any
 
@@ -143,6 +144,35 @@ def _wrapped_params(estimator: Any) -> str | None:
     return printer.pformat(estimator)
 
 
+class _Short:
+    """Stands in for a labelled parameter in the repr: ``<DataArray 'lat' (lat: 3)>``."""
+
+    def __init__(self, obj: Any) -> None:
+        sizes = getattr(obj, "sizes", None)
+        shape = ", ".join(f"{d}: {n}" for d, n in sizes.items()) if sizes else str(len(obj))
+        name = "" if getattr(obj, "name", None) is None else f" {obj.name!r}"
+        self.text = f"<{type(obj).__name__}{name} ({shape})>"
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _short_params(estimator: Any) -> Any:
+    """A shallow copy whose labelled parameters (PCA's ``weights=``) print on one line
+    (their own reprs run to several), or the estimator itself when it has none."""
+    import pandas as pd
+    import xarray as xr
+
+    params = estimator.get_params(deep=False)
+    long = {k: v for k, v in params.items() if isinstance(v, xr.DataArray | pd.Series)}
+    if not long:
+        return estimator
+    shown = copy.copy(estimator)
+    for key, value in long.items():
+        setattr(shown, key, _Short(value))
+    return shown
+
+
 class EstimatorReport:
     """scikit-learn's reprs of an estimator, followed by its fitted state.
 
@@ -154,9 +184,10 @@ class EstimatorReport:
     """
 
     def __repr__(self, N_CHAR_MAX: int = 700) -> str:  # noqa: N803 - scikit-learn's name
-        text = _wrapped_params(self)
+        shown = _short_params(self)
+        text = _wrapped_params(shown)
         if text is None or len("".join(text.split())) > N_CHAR_MAX:
-            text = super().__repr__(N_CHAR_MAX)  # type: ignore[call-arg]  # its ellipsis
+            text = super(EstimatorReport, shown).__repr__(N_CHAR_MAX)  # type: ignore[call-arg]
         if not self.__sklearn_is_fitted__():  # type: ignore[attr-defined]
             return text
         items = [(k, v) for k, v in pca_state(self).items if k != "fitted"]

@@ -319,3 +319,18 @@ def test_many_components_show_the_first():
     s = np.asarray(svd.s)
     assert f"s:     {', '.join(short(v) for v in s[:6])}, ... (12 in all)" in repr(svd)
     assert f"<th>11</th><td>{short(s[11])}</td>" in svd._repr_html_()
+
+
+def test_pca_weights_print_on_one_line():
+    """A labelled ``weights=`` shows as ``<DataArray 'lat' (lat: 3)>``, not its own repr."""
+    rng = np.random.default_rng(3)
+    da = xr.DataArray(
+        rng.normal(size=(40, 3, 4)), dims=("time", "lat", "lon"), coords={"lat": [0, 30, 60]}
+    )
+    w = np.sqrt(np.cos(np.deg2rad(da.lat)))
+    pca = da.ooc.pca(2, dim="time", weights=w)
+    first = repr(pca).splitlines()[0]
+    assert first == "IncrementalPCA(n_components=2, weights=<DataArray 'lat' (lat: 3)>)"
+    assert pca.weights is w  # the estimator's own parameter is untouched
+    series = ooc.IncrementalPCA(2, weights=pd.Series([1.0, 2.0], index=["a", "b"]))
+    assert repr(series) == "IncrementalPCA(n_components=2, weights=<Series (2)>)"
