@@ -6,7 +6,7 @@ writes a float16 memmap (a low-rank signal plus noise around a non-zero mean) to
 directory, then:
 
 1. fits ``ooc.IncrementalPCA`` on the memmap in one call (``fit``) and by hand, block by
-   block (``partial_fit``), with the solver ``"auto"`` picks and with ``"full"``;
+   block (``partial_fit``), with the solver ``"auto"`` picks, and ``"full"`` on the first rows;
 2. fits the accessor route on a DataArray over the memmap, whose ``transform`` gives lazy
    scores, written block by block to a NetCDF store and opened lazily again;
 3. checks the explained variances against numpy: ``eigh`` of the float64 covariance
@@ -96,10 +96,13 @@ def main() -> None:
             f"max relative difference from fit {diff:.1e}"
         )
 
-        # the exact QR solver: the same numbers, more time and memory when features are many
-        full = ooc.IncrementalPCA(n_components=N_COMPONENTS, svd_solver="full").fit(mm)
-        diff = np.max(np.abs(full.explained_variance_ / pca.explained_variance_ - 1))
-        print(f"svd_solver='full': max relative difference from 'auto' {diff:.1e}")
+        # the exact QR solver gives the same numbers at several times the cost for this many
+        # features: compared on the first 20,000 rows to keep the example short
+        head = mm[:20_000]
+        auto = ooc.IncrementalPCA(n_components=N_COMPONENTS).fit(head)
+        full = ooc.IncrementalPCA(n_components=N_COMPONENTS, svd_solver="full").fit(head)
+        diff = np.max(np.abs(full.explained_variance_ / auto.explained_variance_ - 1))
+        print(f"svd_solver='full' on {len(head):,} rows: max relative difference {diff:.1e}")
 
         # 2. the accessor route on a DataArray over the memmap: labeled results, lazy scores
         da = xr.DataArray(mm, dims=("sample", "feature"), coords={"feature": np.arange(p)})
