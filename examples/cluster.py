@@ -26,6 +26,7 @@ import os
 import tempfile
 import time
 
+import dask
 import numpy as np
 import xarray as xr
 from dask.distributed import Client, LocalCluster, get_task_stream
@@ -84,8 +85,13 @@ def main() -> None:
         source = os.path.join(shared, "stations.nc")
         write_data(source, n)
         # worker processes, as on a real cluster; --small keeps them in this process
+        # dask's scratch space (spilled data, worker files) goes in the same directory
+        dask.config.set({"temporary-directory": os.path.join(shared, "dask")})
         cluster = LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=not args.small, dashboard_address=None
+            n_workers=2,
+            threads_per_worker=1,
+            processes=not args.small,
+            dashboard_address=None,
         )
         with cluster, Client(cluster) as client, ooc.set_options(tmpdir=shared):
             print(f"cluster: {len(client.scheduler_info()['workers'])} workers, 1 thread each")
@@ -105,10 +111,11 @@ def main() -> None:
             print(f"pca of sst: explained variance ratio {np.array2string(ratio, precision=4)}")
             print(f"  components_ dims: {dict(pca.components_.sizes)}")
 
+            before = set(os.listdir(shared))
             svd = ds.ooc.svd("0 + humidity + wind", dim="time")
-            u_files = [f for f in os.listdir(shared) if f not in ("stations.nc", "design.nc")]
+            written = sorted(set(os.listdir(shared)) - before)
             print(f"svd: s = {np.array2string(svd.s.values, precision=1)}; U {dict(svd.U.sizes)}")
-            print(f"  stored in the shared tmpdir: {len(u_files) > 0}")
+            print(f"  stores written to the shared tmpdir: {len(written)}")
             cluster_params = fit.params.values.copy()
             terms = list(fit.params["term"].values)
             del fit, pca, svd
