@@ -11,7 +11,7 @@ The script writes a synthetic CSV (two numeric regressors, a 30-level string col
 4. checks the coefficients against numpy (normal equations accumulated over the CSV read in
    chunks by pandas) and, at small sizes, the HC3 errors against statsmodels.
 
-Run: ``python examples/regression_csv.py`` (3,000,000 rows, a CSV of ~160 MB, about a
+Run: ``python examples/regression_csv.py`` (3,000,000 rows, a CSV of ~100 MB, about a
 minute and a half) or ``--small`` (20,000 rows, seconds). Nothing is left on disk.
 """
 
