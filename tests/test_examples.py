@@ -50,6 +50,9 @@ def test_example_runs(script: Path, tmp_path: Path) -> None:
     # the checkout's package first, so a worktree's examples run its own code
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "TMPDIR": str(scratch), "PYTHONPATH": path, "MPLBACKEND": "Agg"}
+    # one BLAS thread: at these sizes threads gain nothing, and on a busy 2-core runner
+    # OpenBLAS's spinning threads made a 600 x 600 eigh take seconds (a 20 s run, 4 s without)
+    env.update({f"{lib}_NUM_THREADS": "1" for lib in ("OPENBLAS", "OMP", "MKL")})
     env.pop("OOC_ACCESSOR_TMPDIR", None)  # the examples' temporary stores go to TMPDIR
     args = ARGS.get(script.stem, ["--small"])
     proc = subprocess.run(
