@@ -98,3 +98,27 @@ def test_the_index_lists_every_guide() -> None:
         assert name in entries, f"the guide index's toctree does not name {name}"
     # every guide that exists is reachable (eofs.md may land later: listed before it exists)
     assert set(guide_names()) <= set(entries)
+
+
+def test_the_guides_name_only_what_exists() -> None:
+    """Every ``ooc.name``, ``ooc_accessor.dotted.name`` and ``.ooc.method`` a guide shows
+    exists (a renamed function or a typo in a guide fails here, not in a reader's session)."""
+    import pandas as pd
+    import xarray as xr
+
+    import ooc_accessor as ooc
+
+    accessors = [pd.DataFrame().ooc, xr.Dataset().ooc]
+    for guide in sorted(GUIDES.glob("*.md")):
+        text = guide.read_text()
+        for name in set(re.findall(r"(?<![\w.])ooc\.(\w+)", text)):
+            assert hasattr(ooc, name), f"{guide.name} shows ooc.{name}, which does not exist"
+        for dotted in set(re.findall(r"\booc_accessor((?:\.\w+)+)", text)):
+            obj: object = ooc
+            for part in dotted.strip(".").split("."):
+                assert hasattr(obj, part), f"{guide.name} names ooc_accessor{dotted}"
+                obj = getattr(obj, part)
+        for method in set(re.findall(r"\.ooc\.(\w+)\(", text)):
+            assert any(hasattr(acc, method) for acc in accessors), (
+                f"{guide.name} calls .ooc.{method}(), which no accessor has"
+            )
