@@ -19,7 +19,7 @@ import xarray as xr
 from scipy import stats as sps
 from statsmodels.genmod import families as smf
 
-from .. import labels
+from .. import labels, progress
 from ..errors import ArgumentError, ConvergenceError, DataError, MissingColumnError
 from ..fitstats import check_alpha
 from ..rowlabels import positions_in
@@ -33,6 +33,9 @@ from .robust import CLUSTER_KWDS, cluster_groups, normalize_cov_type
 from .rowvalues import row_values, rows_digest
 
 __all__ = ["GLMResults", "GLMSummary"]  # GLMSummary: re-exported from glmsummary
+
+#: the progress bars' names of the passes after the iterations
+_NULL, _FINAL = "GLM: null model", "GLM: final pass"
 
 
 def _null_block(
@@ -178,6 +181,7 @@ class GLMResults(GLMNames, HypothesisTests):
             fn,
             (self.family, *args),
             per_row=per_row,
+            row_bytes=progress.design_row_bytes(d),
             **kw,
         )
 
@@ -333,7 +337,7 @@ class GLMResults(GLMNames, HypothesisTests):
         best_c, best_dev, halvings = None, np.inf, 0
         for _ in range(200):
             swz, sw, dev = design_pass(
-                d.path, d.blocks(), d.store_id, self._extras, _null_block, (fam, c)
+                d.path, d.blocks(), d.store_id, self._extras, _null_block, (fam, c), desc=_NULL
             )
             if best_c is not None and not (np.isfinite(dev) and dev <= best_dev * (1 + 1e-13)):
                 halvings += 1
@@ -367,7 +371,9 @@ class GLMResults(GLMNames, HypothesisTests):
         # statsmodels' llf: the concentrated (profile) likelihood for Gaussian-identity
         llf_scale = self.pearson_chi2 / self.wnobs if gaussian_identity else self.scale
         args = (fam, self._fit.params, llf_scale, self.scale, self._null_constant)
-        return design_pass(d.path, d.blocks(), d.store_id, self._extras, _final_block, args)
+        return design_pass(
+            d.path, d.blocks(), d.store_id, self._extras, _final_block, args, desc=_FINAL
+        )
 
     @property
     def llf(self) -> float:
@@ -402,7 +408,9 @@ class GLMResults(GLMNames, HypothesisTests):
         d = self._design
         args = (self.family, self._fit.params, scale, scale, self._null_constant)
         return float(
-            design_pass(d.path, d.blocks(), d.store_id, self._extras, _final_block, args)[0]
+            design_pass(
+                d.path, d.blocks(), d.store_id, self._extras, _final_block, args, desc=_FINAL
+            )[0]
         )
 
     @property
