@@ -20,6 +20,7 @@ from patsy import EvalEnvironment, PatsyError
 from patsy.design_info import DesignInfo
 from patsy.eval import ast_names
 
+from . import progress
 from .coltypes import check_numeric_inputs
 from .errors import (
     ArgumentError,
@@ -81,6 +82,7 @@ def learn_infos(
     def blocks() -> Iterator[pd.DataFrame]:
         for block in source.blocks(rows):
             current[:] = [block]  # the block being read, to name the culprit
+            progress.advance(len(block), progress.frame_bytes(block))
             yield block
 
     try:

@@ -18,7 +18,7 @@ import xarray as xr
 from patsy import EvalEnvironment
 from patsy.design_info import DesignInfo
 
-from . import assemble, lazy, store
+from . import assemble, lazy, progress, store
 from .arguments import check_keywords, check_not_source, check_path, resolve_chunksize
 from .blocks import (
     check_missing_policy,
@@ -176,7 +176,8 @@ def learn_design(
     # on a cluster, a remote source's state is learned by the workers and merged here
     infos = learn_on_workers(desc, source, rows, env, missing, formula)
     if infos is None:
-        infos = learn_infos(desc, source, rows, env, missing, formula)
+        with progress.task("design: learn", source.n_rows):
+            infos = learn_infos(desc, source, rows, env, missing, formula)
     response_check(infos, source)
     return source, infos, wcol, table
 
@@ -224,7 +225,10 @@ def write_design(
 
         write_parts(source, groups, final, layout, (spec_json, formula, missing, wcol), finish)
     else:
-        with store.DesignWriter(final, **layout) as writer:
+        with (
+            store.DesignWriter(final, **layout) as writer,
+            progress.task("design: build", source.n_rows),
+        ):
             dropped = append_blocks(
                 writer, source, source.blocks(rows), infos, missing, wcol, formula
             )

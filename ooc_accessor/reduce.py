@@ -309,11 +309,11 @@ def groups_graph(fn: Callable, src: Any, groups: list, args: tuple, merge: Calla
     """One task per group, ``fn(src, ranges, *args)``, merged in a tree by ``merge``."""
     # the source goes inside each task (it is small: a path, or a lazy array's graph): as a
     # task of its own it pinned every group to the one worker that held it
-    leaves = [progress.leaf(delayed(fn, pure=True)(src, g, *args), _rows(g)) for g in groups]
+    leaves = [progress.leaf(delayed(fn, pure=True)(src, g, *args), rows_of(g)) for g in groups]
     return tree_reduce(leaves, merge)
 
 
-def _rows(ranges: list[tuple[int, int]]) -> int:
+def rows_of(ranges: list[tuple[int, int]]) -> int:
     return sum(b - a for a, b in ranges)
 
 
@@ -330,7 +330,7 @@ def over_groups(
     (``fn`` counting its blocks on the bar, :func:`ooc_accessor.progress.advance`)."""
     row_bytes = 8 * getattr(src, "n_features", 0)
     if groups is None or len(groups) < 2:
-        with progress.task(desc, _rows(ranges), row_bytes):
+        with progress.task(desc, rows_of(ranges), row_bytes):
             return fn(src, ranges, *args)
     return compute(groups_graph(fn, src, groups, args, merge), desc=desc, row_bytes=row_bytes)[0]
 
