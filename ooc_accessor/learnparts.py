@@ -77,7 +77,8 @@ def learn_on_workers(
         for g in groups
     ]
     # a block's own error (named) is raised from here
-    states = reduce.compute(*tasks, desc="design: learn")
+    row_bytes = progress.source_row_bytes(source)
+    states = reduce.compute(*tasks, desc="design: learn", row_bytes=row_bytes)
     try:
         return finish(desc, merge_states(states), env, missing)
     except (OOCError, PatsyError, ValueError, TypeError):

@@ -129,7 +129,8 @@ def write_parts(
             )
             for g, part in zip(groups, parts, strict=True)
         ]
-        counts = reduce.compute(*tasks, desc="design: build")
+        row_bytes = progress.source_row_bytes(source)
+        counts = reduce.compute(*tasks, desc="design: build", row_bytes=row_bytes)
         attrs = finish(sum(c[0] for c in counts), sum(c[1] for c in counts))
         assemble.assemble(final, directory, parts, layout, attrs)
     except BaseException:

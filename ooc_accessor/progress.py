@@ -187,6 +187,11 @@ def design_row_bytes(design: Any) -> int:
     return 8 * (len(design.terms) + 2)
 
 
+def source_row_bytes(source: Any) -> int:
+    """Bytes a row of a table source reads, taking each column as 8 bytes."""
+    return 8 * len(getattr(source, "columns", ()))
+
+
 def frame_bytes(block: Any) -> int | None:
     """Bytes of a block of rows (a DataFrame's columns, an array's buffer), if known."""
     if hasattr(block, "memory_usage"):

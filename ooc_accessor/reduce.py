@@ -84,18 +84,22 @@ def _compute_distributed(client: Any, objs: tuple, leaves: list, bar: progress.B
     """
     from distributed import as_completed
 
-    futures = client.compute([*objs, *(obj for obj, _ in leaves)])
-    roots, parts = futures[: len(objs)], futures[len(objs) :]
+    roots = client.compute(list(objs))
+    own = {fut.key: fut for fut in roots}  # a leaf that is a root too (one task per group)
+    extra = [obj for obj, _ in leaves if obj.key not in own]
+    parts = client.compute(extra) if extra else []
     counts = {obj.key: rows for obj, rows in leaves}
     try:
-        for fut in as_completed(parts):
+        watched = [*parts, *(own[obj.key] for obj, _ in leaves if obj.key in own)]
+        for fut in as_completed(watched):
             if fut.status == "error":
                 break  # raised by the gather below, as dask.compute would
             bar.update(counts[fut.key])
-            fut.release()
+            if fut.key not in own:
+                fut.release()
         return tuple(client.gather(roots))
     finally:
-        for fut in futures:
+        for fut in [*parts, *roots]:
             fut.release()
 
 

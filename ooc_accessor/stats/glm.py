@@ -369,9 +369,8 @@ def irls(
     response = design.responses[0]
     p = len(design.terms)
     row_bytes = progress.design_row_bytes(design)
-    y_sums = design_pass(
-        path, blocks, version, extras, _y_block, (family, response), desc="GLM: start"
-    )
+    start_pass = {"desc": "GLM: start", "row_bytes": row_bytes}
+    y_sums = design_pass(path, blocks, version, extras, _y_block, (family, response), **start_pass)
     nobs, wnobs = int(y_sums[0]), float(y_sums[4])
     if wnobs <= 0:
         raise DataError(
