@@ -92,15 +92,15 @@ def read_rows(src: MatrixSource, a: int, b: int) -> np.ndarray:
     """Rows ``a:b`` of ``src``, checked: NaN raises, or (``src.missing == "drop"``) the
     rows holding one are left out. inf always raises."""
     block = src.block(a, b)
-    progress.advance(b - a, getattr(block, "nbytes", None))  # every PCA pass reads here
-    if block.dtype.kind != "f":
-        return block
-    drop = src.missing == "drop"
-    check_finite(block, src, a, nan_ok=drop)
-    if drop:
-        nan = np.isnan(block).any(axis=1)
-        if nan.any():
-            block = block[~nan]
+    if block.dtype.kind == "f":
+        drop = src.missing == "drop"
+        check_finite(block, src, a, nan_ok=drop)
+        if drop:
+            nan = np.isnan(block).any(axis=1)
+            if nan.any():
+                block = block[~nan]
+    # every PCA pass reads here: a block counts once checked (an error stops the bar before it)
+    progress.advance(b - a, getattr(block, "nbytes", None))
     return block
 
 

@@ -102,13 +102,15 @@ class Bar:
             )
 
     def update(self, rows: int, nbytes: int | None = None) -> None:
-        """Count ``rows`` done, having read ``nbytes`` (default ``rows * row_bytes``)."""
+        """Count ``rows`` done, having read ``nbytes`` (default ``rows * row_bytes``); on a
+        bar of bytes (``unit="B"``), ``rows`` is bytes."""
         if self._tqdm is None:
             return
         with self._lock:
-            self._bytes += rows * self.row_bytes if nbytes is None else nbytes
-            elapsed = max(time.monotonic() - self._start, 1e-9)
-            self._tqdm.set_postfix_str(f"{self._bytes / elapsed / 1e6:.3g} MB/s", refresh=False)
+            if self._tqdm.unit == "rows":  # a bar of bytes has its rate in B/s already
+                self._bytes += rows * self.row_bytes if nbytes is None else nbytes
+                rate = self._bytes / max(time.monotonic() - self._start, 1e-9) / 1e6
+                self._tqdm.set_postfix_str(f"{rate:.3g} MB/s", refresh=False)
             self._tqdm.update(rows)
 
     def done(self, key: Any) -> None:

@@ -38,6 +38,11 @@ __all__ = ["GLMResults", "GLMSummary"]  # GLMSummary: re-exported from glmsummar
 _NULL, _FINAL = "GLM: null model", "GLM: final pass"
 
 
+def _pass(desc: str, design: Any) -> dict[str, Any]:
+    """``design_pass``'s bar arguments for a pass named ``desc`` over ``design``."""
+    return {"desc": desc, "row_bytes": progress.design_row_bytes(design)}
+
+
 def _null_block(
     path: str, a: int, b: int, version: str, extras: Extras, family: smf.Family, c: float
 ) -> np.ndarray:
@@ -336,9 +341,8 @@ class GLMResults(GLMNames, HypothesisTests):
             c = 0.0
         best_c, best_dev, halvings = None, np.inf, 0
         for _ in range(200):
-            swz, sw, dev = design_pass(
-                d.path, d.blocks(), d.store_id, self._extras, _null_block, (fam, c), desc=_NULL
-            )
+            args = (self._extras, _null_block, (fam, c))
+            swz, sw, dev = design_pass(d.path, d.blocks(), d.store_id, *args, **_pass(_NULL, d))
             if best_c is not None and not (np.isfinite(dev) and dev <= best_dev * (1 + 1e-13)):
                 halvings += 1
                 if halvings > 60:
@@ -372,7 +376,7 @@ class GLMResults(GLMNames, HypothesisTests):
         llf_scale = self.pearson_chi2 / self.wnobs if gaussian_identity else self.scale
         args = (fam, self._fit.params, llf_scale, self.scale, self._null_constant)
         return design_pass(
-            d.path, d.blocks(), d.store_id, self._extras, _final_block, args, desc=_FINAL
+            d.path, d.blocks(), d.store_id, self._extras, _final_block, args, **_pass(_FINAL, d)
         )
 
     @property
@@ -409,7 +413,7 @@ class GLMResults(GLMNames, HypothesisTests):
         args = (self.family, self._fit.params, scale, scale, self._null_constant)
         return float(
             design_pass(
-                d.path, d.blocks(), d.store_id, self._extras, _final_block, args, desc=_FINAL
+                d.path, d.blocks(), d.store_id, self._extras, _final_block, args, **_pass(_FINAL, d)
             )[0]
         )
 
