@@ -244,3 +244,11 @@ def test_on_a_cluster(capsys, frame):
         pca, bars = _run(capsys, lambda: field.ooc.pca(2, dim="obs", progress=True))
         _check(bars, "PCA fold")
         np.testing.assert_allclose(pca.components_, here["pca"], rtol=1e-10)
+
+
+def test_stored_predictions(capsys, frame, tmp_path):
+    fit = frame.ooc.lstsq("y ~ x + z", chunksize=CHUNK, progress=False)
+    with ooc.set_options(progress=True):
+        pred, bars = _run(capsys, lambda: fit.predict(frame, path=tmp_path / "p.nc"))
+    _check(bars, "predict (stored)")
+    np.testing.assert_allclose(np.asarray(pred), fit.predict(frame), rtol=1e-12)
