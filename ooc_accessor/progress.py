@@ -28,6 +28,7 @@ import contextlib
 import contextvars
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -90,9 +91,7 @@ class Bar:
         self._tqdm = None
         mode = setting()
         if mode is not False:
-            from tqdm.auto import tqdm  # imported here: a call without a bar never pays for it
-
-            self._tqdm = tqdm(
+            self._tqdm = _tqdm()(
                 total=total,
                 desc=desc,
                 unit=unit,
@@ -130,6 +129,21 @@ class Bar:
             with self._lock:
                 self._tqdm.close()
             self._tqdm = None
+
+
+def _tqdm() -> Any:
+    """``tqdm.auto``'s class: the widget in a notebook with ipywidgets, else the text bar.
+
+    Imported at the first bar (a call without one never pays for it). A notebook without
+    ipywidgets gets text bars without tqdm's warning about it: the bars work there as in
+    a terminal, and the warning would land in the user's cell output.
+    """
+    from tqdm import TqdmWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TqdmWarning)
+        from tqdm.auto import tqdm
+    return tqdm
 
 
 @contextlib.contextmanager

@@ -9,7 +9,9 @@ option and "auto" on a fast call print nothing; numbers are the same with and wi
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 
 import numpy as np
 import pandas as pd
@@ -252,3 +254,25 @@ def test_stored_predictions(capsys, frame, tmp_path):
         pred, bars = _run(capsys, lambda: fit.predict(frame, path=tmp_path / "p.nc"))
     _check(bars, "predict (stored)")
     np.testing.assert_allclose(np.asarray(pred), fit.predict(frame), rtol=1e-12)
+
+
+def test_in_a_notebook(tmp_path):
+    """A kernel (no ipywidgets here: tqdm's text bar) shows the bars in the cell's output,
+    with no warning from tqdm about the missing widget."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import numpy as np, pandas as pd, ooc_accessor as ooc\n"
+            "df = pd.DataFrame({'x': np.arange(5000.0), 'y': np.arange(5000.0) % 7})\n"
+            "fit = df.ooc.lstsq('y ~ x', chunksize=500, progress=True)"
+        )
+    ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute(
+        cwd=str(tmp_path), env=env
+    )
+    text = "".join(o.get("text", "") for o in nb.cells[0].outputs)
+    _check(_bars(text), "lstsq: build and fit")
+    assert "Warning" not in text and "IProgress" not in text
