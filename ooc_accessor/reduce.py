@@ -84,16 +84,18 @@ def _compute_distributed(client: Any, objs: tuple, leaves: list, bar: progress.B
     """
     from distributed import as_completed
 
-    roots = client.compute(list(objs))
-    own = {fut.key: fut for fut in roots}  # a leaf that is a root too (one task per group)
-    extra = [obj for obj, _ in leaves if obj.key not in own]
-    parts = client.compute(extra) if extra else []
+    # a leaf that is a root too (one task per group) is watched through the root's future
+    root_keys = {getattr(obj, "key", None) for obj in objs}
+    extra = [obj for obj, _ in leaves if obj.key not in root_keys]
+    futures = client.compute([*objs, *extra])  # one graph: no leaf can run twice
+    roots, parts = futures[: len(objs)], futures[len(objs) :]
+    own = {fut.key: fut for fut in roots}
     counts = {obj.key: rows for obj, rows in leaves}
     try:
         watched = [*parts, *(own[obj.key] for obj, _ in leaves if obj.key in own)]
         for fut in as_completed(watched):
-            if fut.status == "error":
-                break  # raised by the gather below, as dask.compute would
+            if fut.status != "finished":
+                break  # an error or a cancel: raised by the gather below, as dask.compute
             bar.update(counts[fut.key])
             if fut.key not in own:
                 fut.release()
