@@ -34,7 +34,20 @@ from typing import Any
 
 from . import options
 
-__all__ = ["Bar", "advance", "feed", "leaf", "setting", "showing", "task"]
+__all__ = [
+    "Bar",
+    "advance",
+    "design_row_bytes",
+    "feed",
+    "frame_bytes",
+    "has_leaves",
+    "leaf",
+    "setting",
+    "showing",
+    "source_row_bytes",
+    "take_leaves",
+    "task",
+]
 
 #: a call's own ``progress=`` (checked), for the passes it runs; None: the option
 _SETTING: contextvars.ContextVar[bool | str | None] = contextvars.ContextVar(
@@ -47,7 +60,7 @@ _CURRENT: contextvars.ContextVar[Bar | None] = contextvars.ContextVar(
 #: seconds a pass runs before "auto" shows its bar
 AUTO_DELAY = 2.0
 
-#: leaf tasks built in this thread and not yet computed: key -> (Delayed, rows, bytes)
+#: leaf tasks built in this thread and not yet computed: key -> (Delayed, rows)
 _pending = threading.local()
 
 
