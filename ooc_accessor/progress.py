@@ -42,6 +42,7 @@ __all__ = [
     "frame_bytes",
     "has_leaves",
     "leaf",
+    "restart",
     "setting",
     "showing",
     "source_row_bytes",
@@ -137,6 +138,15 @@ class Bar:
             with self._lock:
                 self._tqdm.set_description(desc)
 
+    def restart(self, desc: str) -> None:
+        """Start again from no rows, as ``desc``: another pass over the same rows."""
+        if self._tqdm is not None:
+            with self._lock:
+                self._bytes = 0
+                self._start = time.monotonic()
+                self._tqdm.reset()
+                self._tqdm.set_description(desc)
+
     def close(self) -> None:
         if self._tqdm is not None:
             with self._lock:
@@ -177,6 +187,13 @@ def advance(rows: int, nbytes: int | None = None) -> None:
     bar = _CURRENT.get()
     if bar is not None and not bar.computing:
         bar.update(rows, nbytes)
+
+
+def restart(desc: str) -> None:
+    """Restart this thread's current bar as ``desc`` (another pass over its rows)."""
+    bar = _CURRENT.get()
+    if bar is not None:
+        bar.restart(desc)
 
 
 def leaf(obj: Any, rows: int) -> Any:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from patsy import stateful_transform
 from tqdm.std import tqdm
 
 import ooc_accessor as ooc
@@ -192,6 +194,48 @@ def test_off_and_auto_print_nothing(capsys, frame):
     _check(_bars(capsys.readouterr().err), "lstsq")
     with pytest.raises(ooc.ArgumentError, match="progress must be True, False or 'auto'"):
         design.lstsq(progress="yes")
+
+
+def test_auto_waits_two_seconds_and_nothing_draws_after_the_call(capsys, frame):
+    from ooc_accessor import progress
+
+    for mode, delay in (("auto", 2.0), (True, 0)):
+        with ooc.set_options(progress=mode), progress.task("t", 10) as bar:
+            assert bar._tqdm.delay == delay
+    with ooc.set_options(progress=False), progress.task("t", 10) as bar:
+        assert bar._tqdm is None
+    _closed()
+    design = frame.ooc.design("y ~ x", CHUNK, progress=False)
+    capsys.readouterr()
+    design.lstsq(progress=True)
+    assert "lstsq" in capsys.readouterr().err
+    time.sleep(0.3)  # tqdm's monitor thread, had it a bar left, would redraw it by now
+    assert capsys.readouterr().err == ""
+
+
+def test_a_pass_patsy_repeats_restarts_its_bar(capsys, frame):
+    """A stateful transform of the user's own: patsy's passes over the data, each named."""
+    design, bars = _run(capsys, lambda: frame.ooc.design("y ~ mine(x)", CHUNK, progress=True))
+    assert "design: learn, pass 2" in bars and design.n_obs == N
+    _check(bars, "design: build")
+
+
+class _Mine:
+    def __init__(self) -> None:
+        self.total, self.n = 0.0, 0
+
+    def memorize_chunk(self, x: np.ndarray) -> None:
+        self.total += float(np.sum(x))
+        self.n += len(x)
+
+    def memorize_finish(self) -> None:
+        pass
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x) - self.total / self.n
+
+
+mine = stateful_transform(_Mine)
 
 
 def test_closed_when_the_call_raises(capsys, frame):
