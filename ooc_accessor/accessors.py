@@ -56,8 +56,7 @@ class _OocMixin:
     ) -> Design:
         """Build ``formula``'s design matrix chunk by chunk into a NetCDF store.
 
-        See :func:`ooc_accessor.design.build_design` for the parameters; ``progress``
-        shows bars on the learn and build passes (None: ``ooc.set_options(progress=)``).
+        See :func:`ooc_accessor.design.build_design` for the parameters.
         """
         # named here, not as Python's TypeError: a typo'd keyword gets the accepted ones
         check_keywords("design", unknown, _DESIGN_ARGS)
