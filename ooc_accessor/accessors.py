@@ -16,6 +16,7 @@ import xarray as xr
 from .arguments import check_keywords
 from .design import Design, build_design, capture_env
 from .pca import IncrementalPCA, pca
+from .progress import showing
 from .results import LstsqResult, SVDResult, lstsq, svd
 from .stats.glmfit import glm
 from .stats.glmresults import GLMResults
@@ -50,6 +51,7 @@ class _OocMixin:
         weights: Any = None,
         compression: str | None = None,
         eval_env: Any = 0,
+        progress: bool | None = None,
         **unknown: Any,
     ) -> Design:
         """Build ``formula``'s design matrix chunk by chunk into a NetCDF store.
@@ -58,17 +60,19 @@ class _OocMixin:
         """
         # named here, not as Python's TypeError: a typo'd keyword gets the accepted ones
         check_keywords("design", unknown, _DESIGN_ARGS)
-        return build_design(
-            self._obj,
-            formula,
-            dim=dim,
-            chunksize=chunksize,
-            path=path,
-            missing=missing,
-            weights=weights,
-            compression=compression,
-            eval_env=capture_env(eval_env),
-        )
+        env = capture_env(eval_env)
+        with showing(progress):
+            return build_design(
+                self._obj,
+                formula,
+                dim=dim,
+                chunksize=chunksize,
+                path=path,
+                missing=missing,
+                weights=weights,
+                compression=compression,
+                eval_env=env,
+            )
 
     def lstsq(
         self,
@@ -80,6 +84,7 @@ class _OocMixin:
         cov_type: str = "nonrobust",
         cov_kwds: dict | None = None,
         use_t: bool | None = None,
+        progress: bool | None = None,
         **design_kwargs: Any,
     ) -> LstsqResult:
         """Least-squares fit of ``formula`` (statsmodels' OLS, or WLS with ``weights``).
@@ -89,7 +94,10 @@ class _OocMixin:
         """
         env = capture_env(eval_env)
         robust = {"cov_type": cov_type, "cov_kwds": cov_kwds, "use_t": use_t}
-        return lstsq(self._obj, formula, weights, dim=dim, eval_env=env, **robust, **design_kwargs)
+        with showing(progress):
+            return lstsq(
+                self._obj, formula, weights, dim=dim, eval_env=env, **robust, **design_kwargs
+            )
 
     def glm(
         self,
@@ -108,6 +116,7 @@ class _OocMixin:
         cov_type: str = "nonrobust",
         cov_kwds: dict | None = None,
         use_t: bool | None = None,
+        progress: bool | None = None,
         **design_kwargs: Any,
     ) -> GLMResults:
         """A generalized linear model of ``formula`` by IRLS (statsmodels' GLM names).
@@ -119,24 +128,25 @@ class _OocMixin:
         :func:`ooc_accessor.stats.glmfit.glm` for the parameters.
         """
         env = capture_env(eval_env)
-        return glm(
-            self._obj,
-            formula,
-            family,
-            link,
-            var_weights,
-            freq_weights,
-            offset,
-            exposure,
-            dim=dim,
-            eval_env=env,
-            maxiter=maxiter,
-            tol=tol,
-            cov_type=cov_type,
-            cov_kwds=cov_kwds,
-            use_t=use_t,
-            **design_kwargs,
-        )
+        with showing(progress):
+            return glm(
+                self._obj,
+                formula,
+                family,
+                link,
+                var_weights,
+                freq_weights,
+                offset,
+                exposure,
+                dim=dim,
+                eval_env=env,
+                maxiter=maxiter,
+                tol=tol,
+                cov_type=cov_type,
+                cov_kwds=cov_kwds,
+                use_t=use_t,
+                **design_kwargs,
+            )
 
     def svd(
         self,
@@ -145,6 +155,7 @@ class _OocMixin:
         *,
         dim: str | None = None,
         eval_env: Any = 0,
+        progress: bool | None = None,
         **design_kwargs: Any,
     ) -> SVDResult:
         """Thin SVD of ``formula``'s design matrix (e.g. ``"0 + a + b + c"``).
@@ -152,7 +163,8 @@ class _OocMixin:
         See :func:`ooc_accessor.results.svd` for the parameters.
         """
         env = capture_env(eval_env)
-        return svd(self._obj, formula, k, dim=dim, eval_env=env, **design_kwargs)
+        with showing(progress):
+            return svd(self._obj, formula, k, dim=dim, eval_env=env, **design_kwargs)
 
     def pca(
         self,
@@ -161,6 +173,7 @@ class _OocMixin:
         *,
         dim: str | None = None,
         variables: list | None = None,
+        progress: bool | None = None,
         **kwargs: Any,
     ) -> IncrementalPCA:
         """A fitted :class:`~ooc_accessor.IncrementalPCA`.
@@ -170,7 +183,10 @@ class _OocMixin:
         ``components_``); ``variables=`` picks a Dataset's variables. See
         :func:`ooc_accessor.pca.pca` for the parameters.
         """
-        return pca(self._obj, n_components, columns=columns, dim=dim, variables=variables, **kwargs)
+        with showing(progress):
+            return pca(
+                self._obj, n_components, columns=columns, dim=dim, variables=variables, **kwargs
+            )
 
 
 @pd.api.extensions.register_dataframe_accessor("ooc")

@@ -20,6 +20,7 @@ from patsy import EvalEnvironment, PatsyError
 from patsy.design_info import DesignInfo
 from patsy.eval import ast_names
 
+from . import progress
 from .coltypes import check_numeric_inputs
 from .errors import (
     ArgumentError,
@@ -77,10 +78,15 @@ def learn_infos(
     factors the engine leaves to patsy get patsy's passes over the blocks.
     """
     current: list[pd.DataFrame] = []
+    passes = [0]
 
     def blocks() -> Iterator[pd.DataFrame]:
+        passes[0] += 1
+        if passes[0] > 1:  # patsy's own passes over the data, for the factors it learns
+            progress.restart(f"design: learn, pass {passes[0]}")
         for block in source.blocks(rows):
             current[:] = [block]  # the block being read, to name the culprit
+            progress.advance(len(block), progress.frame_bytes(block))
             yield block
 
     try:

@@ -25,6 +25,7 @@ import pandas as pd
 import xarray as xr
 
 from . import manifest, options, store
+from . import progress as bars
 from .csvopen import open_store
 from .csvstore import FORMAT, CSVWriter
 from .errors import (
@@ -111,29 +112,9 @@ def _auto_rows(paths: list[str], target: int | None = None) -> int:
     return rows
 
 
-class _Progress:
-    """Bytes read over all files, on a tqdm bar shown only when the read takes a while."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.bar = None
-        if enabled:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(
-                total=total, unit="B", unit_scale=True, desc="read_csv", delay=2.0, leave=False
-            )
-
-    def update(self, n: int) -> None:
-        if self.bar is not None and n > 0:
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _chunks(path: str, rows: int, kwargs: dict, progress: _Progress) -> Iterator[pd.DataFrame]:
-    """Parsed chunks of one file; a parse error names the file (pandas names the line)."""
+def _chunks(path: str, rows: int, kwargs: dict) -> Iterator[tuple[pd.DataFrame, int]]:
+    """Parsed chunks of one file, each with the bytes of the file it took; a parse error
+    names the file (pandas names the line)."""
     compression = _COMPRESSION.get(os.path.splitext(path)[1].lower())
     with open(path, "rb") as fh:
         seen = 0
@@ -142,9 +123,8 @@ def _chunks(path: str, rows: int, kwargs: dict, progress: _Progress) -> Iterator
             with reader:
                 for chunk in reader:
                     pos = fh.tell()
-                    progress.update(pos - seen)
+                    yield chunk, pos - seen
                     seen = pos
-                    yield chunk
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError, EOFError) as exc:
             if isinstance(exc, ColumnTypeError | CSVError):
                 raise
@@ -183,7 +163,7 @@ def _raised_by_user_code(path: str, exc: BaseException) -> CSVError:
     )
 
 
-def _ahead(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+def _ahead(chunks: Iterator[Any]) -> Iterator[Any]:
     """``chunks``, the next one parsed on a thread while the caller writes this one.
 
     pandas' parser lets go of the GIL while it tokenizes, so the parse of chunk k + 1 and
@@ -215,7 +195,7 @@ def read_csv(
     *,
     chunksize: int | str = "auto",
     dim: str | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     compression: str | None = None,
     **kwargs: Any,
 ) -> xr.Dataset:
@@ -235,8 +215,10 @@ def read_csv(
         of CSV text per chunk.
     dim : str, optional
         The row dimension's name: ``index_col``'s name when one is given, else ``"index"``.
-    progress : bool
-        Show a progress bar (tqdm) on reads that take more than two seconds.
+    progress : bool, optional
+        Show a progress bar (bytes of CSV stored, MB/s, ETA) for the whole call, the store's
+        sealing included; None follows ``ooc.set_options(progress=)``, whose default
+        "auto" shows one when the call takes over 2 s.
     compression : str, optional
         HDF5 compression of the stored variables, e.g. ``"gzip"``.
     **kwargs
@@ -301,54 +283,56 @@ def read_csv(
     final = os.fspath(path) if path is not None else temporary_store_path()
     final = final if path is not None else final.replace("ooc-design-", "ooc-csv-")
     total = sum(os.path.getsize(p) for p in files)
-    bar = _Progress(total, progress)
-    indexed = index_col is not None and index_col is not False
-    writer = CSVWriter(final, dim, rows, compression, indexed=indexed)
-    try:
-        header: list[str] | None = None
-        for file in files:
-            first = True
-            for chunk in _ahead(_chunks(file, rows, kwargs, bar)):
-                if not indexed and not isinstance(chunk.index, pd.RangeIndex):
-                    # a header one name short of the rows (R's write.csv with row names):
-                    # pandas takes the first field as the index, which a store without
-                    # index_col would drop
-                    raise CSVError(
-                        f"{file!r}'s header names one column fewer than its rows hold, so "
-                        "pandas reads the first field of each row as row labels; pass "
-                        "index_col=0 to keep them as the index (or add their name to the header)"
-                    )
-                if first:
-                    cols = [str(c) for c in chunk.columns]
-                    if header is None:
-                        header = cols
-                    elif cols != header:
+    # one bar for the whole call, over the bytes of CSV stored (rows are unknown up front)
+    with bars.showing(progress), bars.task("read_csv", total, unit="B") as bar:
+        indexed = index_col is not None and index_col is not False
+        writer = CSVWriter(final, dim, rows, compression, indexed=indexed)
+        try:
+            header: list[str] | None = None
+            for file in files:
+                first = True
+                for chunk, nbytes in _ahead(_chunks(file, rows, kwargs)):
+                    if not indexed and not isinstance(chunk.index, pd.RangeIndex):
+                        # a header one name short of the rows (R's write.csv with row names):
+                        # pandas takes the first field as the index, which a store without
+                        # index_col would drop
                         raise CSVError(
-                            f"{file!r} has columns {cols}, but {files[0]!r} has {header}; "
-                            "every file must have the same columns in the same order"
+                            f"{file!r}'s header names one column fewer than its rows hold, so "
+                            "pandas reads the first field of each row as row labels; pass "
+                            "index_col=0 to keep them as the index (or add their name to the "
+                            "header)"
                         )
-                    first = False
-                writer.append(chunk, where=f"in {file!r} after row {writer.n}")
-        if writer.n == 0:
-            raise CSVError(
-                (f"{files[0]!r} has no rows" if len(files) == 1 else f"no rows in {files}")
-                + " (only a header, or nothing); pass files with data rows (check skiprows=)"
-            )
-        writer.commit(files)
-    except BaseException:
-        writer.abort()
-        raise
-    finally:
-        bar.close()
-    # the store just written: its attributes are known (open_csv_store would check them
-    # against the manifest again); every chunk read still checks the store id
-    attrs = {
-        "chunk_rows": rows,
-        "store_id": writer.store_id,
-        "columns": json.dumps(writer.order),
-        "sources": json.dumps([str(s) for s in files]),
-    }
-    return open_store(os.path.abspath(final), attrs, temporary=path is None)
+                    if first:
+                        cols = [str(c) for c in chunk.columns]
+                        if header is None:
+                            header = cols
+                        elif cols != header:
+                            raise CSVError(
+                                f"{file!r} has columns {cols}, but {files[0]!r} has {header}; "
+                                "every file must have the same columns in the same order"
+                            )
+                        first = False
+                    writer.append(chunk, where=f"in {file!r} after row {writer.n}")
+                    bar.update(nbytes, nbytes)  # counted when stored, not when parsed
+            if writer.n == 0:
+                raise CSVError(
+                    (f"{files[0]!r} has no rows" if len(files) == 1 else f"no rows in {files}")
+                    + " (only a header, or nothing); pass files with data rows (check skiprows=)"
+                )
+            bar.describe("read_csv: sealing the store")
+            writer.commit(files)
+        except BaseException:
+            writer.abort()
+            raise
+        # the store just written: its attributes are known (open_csv_store would check them
+        # against the manifest again); every chunk read still checks the store id
+        attrs = {
+            "chunk_rows": rows,
+            "store_id": writer.store_id,
+            "columns": json.dumps(writer.order),
+            "sources": json.dumps([str(s) for s in files]),
+        }
+        return open_store(os.path.abspath(final), attrs, temporary=path is None)
 
 
 def open_csv_store(

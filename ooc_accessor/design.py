@@ -18,27 +18,19 @@ import xarray as xr
 from patsy import EvalEnvironment
 from patsy.design_info import DesignInfo
 
-from . import assemble, lazy, store
+from . import assemble, lazy, progress, store
 from .arguments import check_keywords, check_not_source, check_path, resolve_chunksize
-from .blocks import (
-    check_missing_policy,
-    explain_dropped,
-    learn_infos,
-    response_check,
-)
+from .blocks import check_missing_policy, explain_dropped, learn_infos, response_check
 from .coltypes import dtypes_attr, stored_dtypes
 from .designbase import DesignBase
 from .errors import ArgumentError, ArgumentTypeError, DataError, FormulaError, StoreError
 from .learnparts import learn_on_workers
 from .parts import append_blocks, worker_groups, write_parts
+from .progress import showing as progress_bars
 from .reprs import design_report
 from .reprs_html import Reported
 from .safety import trust_names
-from .sources import (
-    WEIGHTS_COL,
-    table_source,
-    used_columns,
-)
+from .sources import WEIGHTS_COL, table_source, used_columns
 from .spec import (
     default_eval_env,
     design_spec,
@@ -178,7 +170,8 @@ def learn_design(
     # on a cluster, a remote source's state is learned by the workers and merged here
     infos = learn_on_workers(desc, source, rows, env, missing, formula)
     if infos is None:
-        infos = learn_infos(desc, source, rows, env, missing, formula)
+        with progress.task("design: learn", source.n_rows):
+            infos = learn_infos(desc, source, rows, env, missing, formula)
     response_check(infos, source)
     return source, infos, wcol, table
 
@@ -226,7 +219,10 @@ def write_design(
 
         write_parts(source, groups, final, layout, (spec_json, formula, missing, wcol), finish)
     else:
-        with store.DesignWriter(final, **layout) as writer:
+        with (
+            store.DesignWriter(final, **layout) as writer,
+            progress.task("design: build", source.n_rows),
+        ):
             dropped = append_blocks(
                 writer, source, source.blocks(rows), infos, missing, wcol, formula
             )
@@ -425,7 +421,7 @@ class Design(Reported, DesignBase):
         return tuple(b - a for a, b in self.blocks())
 
     # -- results ----------------------------------------------------------------
-    def lstsq(self, weights: Any = None) -> LstsqResult:
+    def lstsq(self, weights: Any = None, *, progress: bool | None = None) -> LstsqResult:
         """Least-squares fit of y on X from the R factor of ``[X | y]`` (TSQR).
 
         Parameters
@@ -435,6 +431,8 @@ class Design(Reported, DesignBase):
             by label on :attr:`obs`. ``None`` uses the weights stored with the design, if
             any, else ordinary least squares. A stored design has no columns: a column's
             name is refused (give ``weights=`` when the design is built instead).
+        progress : bool, optional
+            Progress bars on the passes; None follows ``ooc.set_options(progress=)``.
 
         Returns
         -------
@@ -443,7 +441,8 @@ class Design(Reported, DesignBase):
         # results sit a floor above; the method is here because users call it on a Design
         from .results import lstsq_design
 
-        return lstsq_design(self, weights=weights)
+        with progress_bars(progress):
+            return lstsq_design(self, weights=weights)
 
     def glm(
         self,
@@ -459,6 +458,7 @@ class Design(Reported, DesignBase):
         cov_type: str = "nonrobust",
         cov_kwds: dict | None = None,
         use_t: bool | None = None,
+        progress: bool | None = None,
         **fit_options: Any,
     ) -> GLMResults:
         """A generalized linear model of y on X by IRLS, one pass over the store per
@@ -482,6 +482,8 @@ class Design(Reported, DesignBase):
         **fit_options
             statsmodels' ``scale``, ``atol``, ``rtol``, ``tol_criterion`` and
             ``start_params`` (see :func:`~ooc_accessor.stats.glmfit.glm`).
+        progress : bool, optional
+            Progress bars on the passes; None follows ``ooc.set_options(progress=)``.
 
         Returns
         -------
@@ -492,29 +494,32 @@ class Design(Reported, DesignBase):
         check_keywords(
             "glm", fit_options, ("scale", "atol", "rtol", "tol_criterion", "start_params")
         )
-        return glm_design(
-            self,
-            family,
-            link,
-            var_weights,
-            freq_weights,
-            offset,
-            exposure,
-            maxiter=maxiter,
-            tol=tol,
-            cov_type=cov_type,
-            cov_kwds=cov_kwds,
-            use_t=use_t,
-            **fit_options,
-        )
+        with progress_bars(progress):
+            return glm_design(
+                self,
+                family,
+                link,
+                var_weights,
+                freq_weights,
+                offset,
+                exposure,
+                maxiter=maxiter,
+                tol=tol,
+                cov_type=cov_type,
+                cov_kwds=cov_kwds,
+                use_t=use_t,
+                **fit_options,
+            )
 
-    def svd(self, k: int | None = None) -> SVDResult:
+    def svd(self, k: int | None = None, *, progress: bool | None = None) -> SVDResult:
         """Thin SVD of X: ``s`` and ``Vt`` in one pass (TSQR), ``U`` stored in a second.
 
         Parameters
         ----------
         k : int, optional
             Components to keep (default ``min(n_obs, n_terms)``).
+        progress : bool, optional
+            Progress bars on the passes; None follows ``ooc.set_options(progress=)``.
 
         Returns
         -------
@@ -522,16 +527,22 @@ class Design(Reported, DesignBase):
         """
         from .results import svd_design
 
-        return svd_design(self, k)
+        with progress_bars(progress):
+            return svd_design(self, k)
 
-    def pca(self, n_components: int | None = None, **kwargs: Any) -> IncrementalPCA:
+    def pca(
+        self, n_components: int | None = None, *, progress: bool | None = None, **kwargs: Any
+    ) -> IncrementalPCA:
         """PCA of X (centred by column): a fitted :class:`~ooc_accessor.IncrementalPCA`.
 
-        ``kwargs`` are IncrementalPCA's parameters (``whiten``, ``svd_solver``...).
+        ``kwargs`` are IncrementalPCA's parameters (``whiten``, ``svd_solver``...);
+        ``progress`` as in :meth:`lstsq` (the fit's passes only: a later ``transform``
+        follows ``ooc.set_options(progress=)``).
         """
         from .pca import pca
 
-        return pca(self, n_components, **kwargs)
+        with progress_bars(progress):
+            return pca(self, n_components, **kwargs)
 
     def save(self, path: str | os.PathLike) -> Design:
         """Keep the store at ``path`` (a temporary store is moved, a kept one copied)."""

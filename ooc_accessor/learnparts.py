@@ -21,7 +21,7 @@ from dask.delayed import delayed
 from patsy import EvalEnvironment, PatsyError
 from patsy.design_info import DesignInfo
 
-from . import reduce
+from . import progress, reduce
 from .errors import OOCError
 from .formula import Learner, State, finish, merge, merge_states
 from .formula.learn import all_factors
@@ -70,9 +70,15 @@ def learn_on_workers(
     if groups is None or len(groups) < 2:
         return None
     tasks = [
-        delayed(learn_part, pure=False)(source, g, formula, missing, string_codes) for g in groups
+        progress.leaf(
+            delayed(learn_part, pure=False)(source, g, formula, missing, string_codes),
+            reduce.rows_of(g),
+        )
+        for g in groups
     ]
-    states = reduce.compute(*tasks)  # a block's own error (named) is raised from here
+    # a block's own error (named) is raised from here
+    row_bytes = progress.source_row_bytes(source)
+    states = reduce.compute(*tasks, desc="design: learn", row_bytes=row_bytes)
     try:
         return finish(desc, merge_states(states), env, missing)
     except (OOCError, PatsyError, ValueError, TypeError):

@@ -20,7 +20,7 @@ from typing import Any
 from dask.delayed import delayed
 from patsy.design_info import DesignInfo
 
-from . import assemble, reduce, store
+from . import assemble, progress, reduce, store
 from .blocks import build_block
 from .safety import offence
 from .sources import missing_columns
@@ -44,6 +44,7 @@ def append_blocks(
         built = build_block(infos, block, missing, wcol, formula)
         dropped += len(block) - len(built.index)
         writer.append(built.x, built.y, built.index, built.w)
+        progress.advance(len(block), progress.frame_bytes(block))
     return dropped
 
 
@@ -123,10 +124,13 @@ def write_parts(
     try:
         parts = [os.path.join(directory, f"part-{i:05d}.nc") for i in range(len(groups))]
         tasks = [
-            delayed(build_part, pure=False)(source, g, *args, part, layout)
+            progress.leaf(
+                delayed(build_part, pure=False)(source, g, *args, part, layout), reduce.rows_of(g)
+            )
             for g, part in zip(groups, parts, strict=True)
         ]
-        counts = reduce.compute(*tasks)
+        row_bytes = progress.source_row_bytes(source)
+        counts = reduce.compute(*tasks, desc="design: build", row_bytes=row_bytes)
         attrs = finish(sum(c[0] for c in counts), sum(c[1] for c in counts))
         assemble.assemble(final, directory, parts, layout, attrs)
     except BaseException:

@@ -31,7 +31,7 @@ import xarray as xr
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
-from . import kernels, options, pca_weights, reduce
+from . import kernels, options, pca_weights, progress, reduce
 from . import pca_solvers as solvers
 from .arguments import check_keywords
 from .errors import ArgumentError, ArgumentTypeError, DataError, NotFittedError, OOCError
@@ -245,15 +245,16 @@ class IncrementalPCA(
         ranges = src.ranges(self._rows(src))
         groups = solvers.cluster_groups(src, ranges)
         if groups is None or len(groups) < 2:
-            for a, b in ranges:
-                self._fold(src, a, b)
+            with progress.task("PCA fold", src.n_rows, 8 * src.n_features):
+                for a, b in ranges:
+                    self._fold(src, a, b)
             return self._check_rows(src)._check_k()
         # on a dask.distributed cluster: each worker thread folds a contiguous run of blocks
         # into one factor, and only those p x p factors travel to be merged
         shift = solvers.first_mean(src, ranges) if self.svd_solver_ != "full" else None
         args = (self.svd_solver_, shift)
         self._state = reduce.over_groups(
-            solvers.fold_rows, src, ranges, groups, args, solvers.merge_states
+            solvers.fold_rows, src, ranges, groups, args, solvers.merge_states, desc="PCA fold"
         )
         self.n_samples_seen_ = solvers.state_rows(self._state)
         return self._check_rows(src)._check_k()
@@ -319,8 +320,9 @@ class IncrementalPCA(
                 raise ArgumentError(_RANDOMIZED_PARTIAL)
             src = self._source(X, dim, variables)
             pca_weights.check_unchanged(self.weights, src, self._weights)
-        for a, b in src.ranges(self._rows(src)):
-            self._fold(src, a, b)
+        with progress.task("PCA partial_fit", src.n_rows, 8 * src.n_features):
+            for a, b in src.ranges(self._rows(src)):
+                self._fold(src, a, b)
         return self._check_rows(src)
 
     def _source(self, X: Any, dim: str | None, variables: list | None = None) -> MatrixSource:
@@ -526,12 +528,8 @@ class IncrementalPCA(
         src = self._source(X, dim)
         if self._labeled and isinstance(src, DesignMatrix):
             return solvers.stored_scores(src, mean, comps)
-        out = np.empty((src.n_rows, comps.shape[0]))
-        nan_ok = self.missing == "drop"  # a row holding NaN gets NaN scores
-        for a, b in src.ranges(self._rows(src)):
-            block = src.block(a, b)
-            solvers.check_finite(block, src, a, nan_ok=nan_ok)
-            out[a:b] = (np.asarray(block, dtype=np.float64) - mean) @ comps.T
+        # a row holding NaN gets NaN scores with missing="drop"
+        out = solvers.array_scores(src, self._rows(src), mean, comps, self.missing == "drop")
         if self._labeled and src.kind == "pandas" and src.index is not None:
             return pd.DataFrame(
                 out, index=src.index, columns=pd.RangeIndex(comps.shape[0], name="component")

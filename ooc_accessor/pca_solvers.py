@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 from scipy import linalg as sla
 
-from . import kernels, lazy, reduce, scaling, store
+from . import kernels, lazy, progress, reduce, scaling, store
 from .design import open_rows
 from .errors import DataError, PrecisionWarning
 from .pca_weights import weigh_rows
@@ -95,14 +95,15 @@ def read_rows(src: MatrixSource, a: int, b: int) -> np.ndarray:
     set by the estimator) come multiplied by their weights."""
     block = src.block(a, b)
     weights = getattr(src, "weights", None)
-    if block.dtype.kind != "f":
-        return weigh_rows(block, weights)
-    drop = src.missing == "drop"
-    check_finite(block, src, a, nan_ok=drop)
-    if drop:
-        nan = np.isnan(block).any(axis=1)
-        if nan.any():
-            block = block[~nan]
+    if block.dtype.kind == "f":
+        drop = src.missing == "drop"
+        check_finite(block, src, a, nan_ok=drop)
+        if drop:
+            nan = np.isnan(block).any(axis=1)
+            if nan.any():
+                block = block[~nan]
+    # every PCA pass reads here: a block counts once checked (an error stops the bar before it)
+    progress.advance(b - a, getattr(block, "nbytes", None))
     return weigh_rows(block, weights)
 
 
@@ -226,11 +227,12 @@ def fit_randomized(
     p = src.n_features
     groups = cluster_groups(src, ranges)
 
-    def over(fn: Any, *args: Any, merge: Any = reduce.sum_parts) -> Any:
-        return reduce.over_groups(fn, src, ranges, groups, args, merge)
+    def over(fn: Any, *args: Any, merge: Any = reduce.sum_parts, desc: str) -> Any:
+        return reduce.over_groups(fn, src, ranges, groups, args, merge, desc=desc)
 
     with np.errstate(over="ignore", invalid="ignore"):  # checked below, by name
-        sums = over(sum_rows)  # pass 1: the rows kept, the mean, then the variances
+        # pass 1: the rows kept, the mean, then the variances
+        sums = over(sum_rows, desc="PCA randomized: mean")
     n = round(float(sums[-1]))
     if n == 0:
         raise DataError(NO_ROWS)
@@ -238,15 +240,16 @@ def fit_randomized(
     width = min(p, k + int(n_oversamples))
     mean = sums[:-1] / n
     with np.errstate(over="ignore", invalid="ignore"):
-        sq = over(sq_rows, mean)
+        sq = over(sq_rows, mean, desc="PCA randomized: variances")
     scaling.check_gram_range(sq, n, [src.feature_label(j) for j in range(p)])
     basis = np.linalg.qr(rng.standard_normal((p, width)))[0]
     # one pass each: Z = A'A basis, orthonormalized. The first pass is the range finder
     # itself (scikit-learn's n_iter=0 also multiplies by the data once): power + 1 passes
-    for _ in range(int(power) + 1):
-        basis = np.linalg.qr(over(gram_rows, mean, basis))[0]
+    for i in range(int(power) + 1):
+        desc = f"PCA randomized: pass {i + 1} of {int(power) + 1}"
+        basis = np.linalg.qr(over(gram_rows, mean, basis, desc=desc))[0]
     # last pass: R of A basis, whose SVD gives s and V
-    r = over(r_rows, mean, basis, merge=kernels.stack_r)
+    r = over(r_rows, mean, basis, merge=kernels.stack_r, desc="PCA randomized: final pass")
     _, s, wt = np.linalg.svd(kernels.square_r(r, width))
     return ("randomized", mean, sq, s, wt @ basis.T), n
 
@@ -406,6 +409,20 @@ def field_scores(stacked: xr.DataArray, mean: np.ndarray, comps: np.ndarray) -> 
     return scores.assign_coords(component=np.arange(comps.shape[0]))
 
 
+def array_scores(
+    src: MatrixSource, rows: int, mean: np.ndarray, comps: np.ndarray, nan_ok: bool
+) -> np.ndarray:
+    """Scores of every row of ``src`` in memory, ``rows`` per block (on a "PCA scores" bar)."""
+    out = np.empty((src.n_rows, comps.shape[0]))
+    with progress.task("PCA scores", src.n_rows, 8 * src.n_features):
+        for a, b in src.ranges(rows):
+            block = src.block(a, b)
+            check_finite(block, src, a, nan_ok=nan_ok)
+            out[a:b] = (np.asarray(block, dtype=np.float64) - mean) @ comps.T
+            progress.advance(b - a, getattr(block, "nbytes", None))
+    return out
+
+
 def stored_scores(src: DesignMatrix, mean: np.ndarray, comps: np.ndarray) -> xr.DataArray:
     """Scores of a stored design, written beside it block by block, opened lazily.
 
@@ -417,8 +434,9 @@ def stored_scores(src: DesignMatrix, mean: np.ndarray, comps: np.ndarray) -> xr.
     )
     path = store.temporary_store_path(os.path.dirname(design.path))
     k = comps.shape[0]
-    store.write_row_matrix(
-        path, design.path, "scores", list(range(k)), "component", blocks, design.chunk_rows
-    )
+    with progress.task("PCA scores", design.n_obs, 8 * src.n_features):
+        store.write_row_matrix(
+            path, design.path, "scores", list(range(k)), "component", blocks, design.chunk_rows
+        )
     owner = lazy.TemporaryFile(path)  # held by every output computed from the scores
     return open_rows(path, design.chunk_rows, design.sample_dim, keep=owner)["scores"]

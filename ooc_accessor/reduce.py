@@ -18,7 +18,7 @@ import numpy as np
 from dask.delayed import Delayed, delayed
 from threadpoolctl import threadpool_limits
 
-from . import kernels, solve, store
+from . import kernels, progress, solve, store
 
 #: fan-in of the merge tree: a merge stacks at most this many R factors
 SPLIT_EVERY = 8
@@ -35,17 +35,77 @@ def tree_reduce(leaves: Sequence[Delayed], combine: Callable[[list], Any]) -> De
     return level[0]
 
 
-def compute(*objs: Any) -> tuple:
-    """``dask.compute``, with BLAS held to one thread per task on the local schedulers.
+def compute(*objs: Any, desc: str | None = None, row_bytes: int = 0) -> tuple:
+    """``dask.compute``, with BLAS held to one thread per task on the local schedulers, and
+    with ``desc`` a progress bar over the leaf tasks registered while the graph was built
+    (:func:`ooc_accessor.progress.leaf`; rows done as each finishes, ``row_bytes`` read
+    per row).
 
     Two threaded tasks each running a multi-threaded BLAS oversubscribe the cores (seen
     here: a 1 s fit taking 11 s); a dask task is the unit of parallelism instead.
     """
-    scheduler = dask.base.get_scheduler(collections=list(objs))
-    if scheduler in (None, dask.threaded.get, dask.local.get_sync):
+    leaves = progress.take_leaves(_keys(objs)) if progress.has_leaves() else []
+    if desc is None or not leaves:
+        return _compute(objs)
+    with progress.task(desc, sum(rows for _, rows in leaves), row_bytes) as bar:
+        bar.computing = True  # counted by the leaves' keys, not by calls in the tasks
+        client = distributed_client()
+        if client is not None and _scheduler(objs) not in _LOCAL:
+            return _compute_distributed(client, objs, leaves, bar)
+        with progress.feed(bar, leaves):
+            return _compute(objs)
+
+
+def _keys(objs: tuple) -> set:
+    keys: set = set()
+    for obj in objs:
+        if dask.is_dask_collection(obj):
+            keys.update(obj.__dask_graph__().keys())
+    return keys
+
+
+def _scheduler(objs: tuple) -> Any:
+    return dask.base.get_scheduler(collections=list(objs))
+
+
+def _compute(objs: tuple) -> tuple:
+    if _scheduler(objs) in _LOCAL:
         with threadpool_limits(limits=1, user_api="blas"):
             return dask.compute(*objs)
     return dask.compute(*objs)
+
+
+def _compute_distributed(client: Any, objs: tuple, leaves: list, bar: progress.Bar) -> tuple:
+    """``objs`` computed on the cluster, the bar fed here as each leaf's future finishes.
+
+    The leaves are wanted with the graph (one submission, the same tasks): their futures
+    only tell this process when each is done, and each is released then (a leaf's result
+    is a block's small statistics; the merge above it holds it anyway).
+    """
+    from distributed import as_completed
+
+    # a leaf that is a root too (one task per group) is watched through the root's future
+    root_keys = {getattr(obj, "key", None) for obj in objs}
+    extra = [obj for obj, _ in leaves if obj.key not in root_keys]
+    futures = client.compute([*objs, *extra])  # one graph: no leaf can run twice
+    roots, parts = futures[: len(objs)], futures[len(objs) :]
+    own = {fut.key: fut for fut in roots}
+    counts = {obj.key: rows for obj, rows in leaves}
+    try:
+        watched = [*parts, *(own[obj.key] for obj, _ in leaves if obj.key in own)]
+        for fut in as_completed(watched):
+            if fut.status != "finished":
+                break  # an error or a cancel: raised by the gather below, as dask.compute
+            bar.update(counts[fut.key])
+            if fut.key not in own:
+                fut.release()
+        return tuple(client.gather(roots))
+    finally:
+        for fut in [*parts, *roots]:
+            fut.release()
+
+
+_LOCAL = (None, dask.threaded.get, dask.local.get_sync)
 
 
 def _block_lstsq_stats(
@@ -95,7 +155,10 @@ def gradient_graph(
 ) -> Delayed:
     """Graph of ``X' W (y - X beta)`` over a stored design (the refinement pass)."""
     leaves = [
-        delayed(_block_gradient, pure=True)(path, a, b, beta, _slice(weights, a, b), version)
+        progress.leaf(
+            delayed(_block_gradient, pure=True)(path, a, b, beta, _slice(weights, a, b), version),
+            b - a,
+        )
         for a, b in blocks
     ]
     return tree_reduce(leaves, _sum)
@@ -132,8 +195,11 @@ def rows_graph(
     module-level function; ``per_row`` (one value or row per stored row) is sliced per
     block and handed on after ``w``."""
     leaves = [
-        delayed(_block_rows, pure=True)(
-            path, a, b, fn, args, _slice(weights, a, b), version, _slice(per_row, a, b)
+        progress.leaf(
+            delayed(_block_rows, pure=True)(
+                path, a, b, fn, args, _slice(weights, a, b), version, _slice(per_row, a, b)
+            ),
+            b - a,
         )
         for a, b in blocks
     ]
@@ -167,7 +233,10 @@ def lstsq_stats_graph(
         still holding the old results would answer with those.
     """
     leaves = [
-        delayed(_block_lstsq_stats, pure=True)(path, a, b, _slice(weights, a, b), version)
+        progress.leaf(
+            delayed(_block_lstsq_stats, pure=True)(path, a, b, _slice(weights, a, b), version),
+            b - a,
+        )
         for a, b in blocks
     ]
     return tree_reduce(leaves, kernels.merge_lstsq_stats)
@@ -202,7 +271,9 @@ def project_block(
 def x_r_graph(path: str, blocks: Sequence[tuple[int, int]], version: str = "") -> Delayed:
     """Graph of the R factor of a stored X (TSQR), for its SVD, as ``(e, R of X * 2**-e)``
     (``version``: see :func:`lstsq_stats_graph`)."""
-    leaves = [delayed(_block_r, pure=True)(path, a, b, version) for a, b in blocks]
+    leaves = [
+        progress.leaf(delayed(_block_r, pure=True)(path, a, b, version), b - a) for a, b in blocks
+    ]
     return tree_reduce(leaves, kernels.merge_scaled_r)
 
 
@@ -244,17 +315,30 @@ def groups_graph(fn: Callable, src: Any, groups: list, args: tuple, merge: Calla
     """One task per group, ``fn(src, ranges, *args)``, merged in a tree by ``merge``."""
     # the source goes inside each task (it is small: a path, or a lazy array's graph): as a
     # task of its own it pinned every group to the one worker that held it
-    leaves = [delayed(fn, pure=True)(src, g, *args) for g in groups]
+    leaves = [progress.leaf(delayed(fn, pure=True)(src, g, *args), rows_of(g)) for g in groups]
     return tree_reduce(leaves, merge)
 
 
+def rows_of(ranges: list[tuple[int, int]]) -> int:
+    return sum(b - a for a, b in ranges)
+
+
 def over_groups(
-    fn: Callable, src: Any, ranges: list, groups: list | None, args: tuple, merge: Callable
+    fn: Callable,
+    src: Any,
+    ranges: list,
+    groups: list | None,
+    args: tuple,
+    merge: Callable,
+    desc: str = "pass",
 ) -> Any:
-    """``fn`` over all ``ranges`` of ``src``: on the cluster's workers by groups, else here."""
+    """``fn`` over all ``ranges`` of ``src``: on the cluster's workers by groups, else here
+    (``fn`` counting its blocks on the bar, :func:`ooc_accessor.progress.advance`)."""
+    row_bytes = 8 * getattr(src, "n_features", 0)
     if groups is None or len(groups) < 2:
-        return fn(src, ranges, *args)
-    return compute(groups_graph(fn, src, groups, args, merge))[0]
+        with progress.task(desc, rows_of(ranges), row_bytes):
+            return fn(src, ranges, *args)
+    return compute(groups_graph(fn, src, groups, args, merge), desc=desc, row_bytes=row_bytes)[0]
 
 
 def sum_parts(parts: list[np.ndarray]) -> np.ndarray:
@@ -275,7 +359,9 @@ def stream_blocks(
     client = distributed_client()
     if client is None:
         for a, b in blocks:
-            yield a, b, fn(path, a, b, *args)
+            values = fn(path, a, b, *args)
+            progress.advance(b - a)
+            yield a, b, values
         return
     from distributed import as_completed
 
@@ -298,5 +384,6 @@ def stream_blocks(
         a, b = where.pop(fut.key)
         values = fut.result()
         fut.release()
+        progress.advance(b - a)
         yield a, b, values
         submit()

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import kernels, reduce, solve, streamfit
+from . import kernels, progress, reduce, solve, streamfit
 from .arguments import check_keywords
 from .design import (
     Design,
@@ -85,13 +85,16 @@ def lstsq_design(design: Design, weights: Any = None) -> LstsqResult:
     """Fit y on X of a stored design (see :meth:`Design.lstsq`)."""
     streamfit.one_response(design.formula, design.responses)
     w = _resolve_weights(design, weights)
+    row_bytes = progress.design_row_bytes(design)
     stats = reduce.compute(
-        reduce.lstsq_stats_graph(design.path, design.blocks(), w, design.store_id)
+        reduce.lstsq_stats_graph(design.path, design.blocks(), w, design.store_id),
+        desc="lstsq",
+        row_bytes=row_bytes,
     )[0]
 
     def gradient(beta: np.ndarray) -> np.ndarray:
         graph = reduce.gradient_graph(design.path, design.blocks(), beta, w, design.store_id)
-        return reduce.compute(graph)[0]
+        return reduce.compute(graph, desc="lstsq: refinement pass", row_bytes=row_bytes)[0]
 
     fit = _fit(stats, design, w is not None, gradient, streamfit.store_pass(design, w))
     # weights given here, not the design's own: update() must be told the new rows' weights
@@ -381,7 +384,9 @@ class LstsqResult(Reported, RobustCovariance, HypothesisTests, InfluenceMixin, F
             dim = self._design.sample_dim
         new = self._design.build(data, weights=wspec, dim=dim)
         w = True if wspec is not None else None
-        stats = reduce.compute(reduce.lstsq_stats_graph(new.path, new.blocks(), w, new.store_id))[0]
+        graph = reduce.lstsq_stats_graph(new.path, new.blocks(), w, new.store_id)
+        row_bytes = progress.design_row_bytes(new)
+        stats = reduce.compute(graph, desc="lstsq: update", row_bytes=row_bytes)[0]
         merged = kernels.merge_lstsq_stats([self._stats, stats])
         out = LstsqResult(
             merged,

@@ -30,7 +30,7 @@ from patsy import EvalEnvironment
 from patsy.design_info import DesignInfo
 from threadpoolctl import threadpool_limits
 
-from . import kernels, reduce, solve, store
+from . import kernels, progress, reduce, solve, store
 from .arguments import resolve_chunksize
 from .blocks import Block, build_block
 from .coltypes import dtypes_attr, stored_dtypes
@@ -205,6 +205,7 @@ def _built(
     start = 0
     for block in source.blocks(rows):
         built = build_block(infos, block, missing, wcol, formula)
+        progress.advance(len(block), progress.frame_bytes(block))
         dropped[0] += len(block) - len(built.index)
         values = None
         if extra is not None:
@@ -252,7 +253,8 @@ def stream_stats(
         hashes.add(item[0].x.shape[0], folded[1])
 
     blocks = _built(source, infos, rows, missing, wcol, formula, dropped, hashes)
-    _pipeline(blocks, fold, take)
+    with progress.task("lstsq: build and fit", source.n_rows):
+        _pipeline(blocks, fold, take)
     n = sum(hashes.sizes)
     check_rows(n, dropped[0], source, infos, rows, wcol, formula)
     return StreamedStats(merged.result(), n, dropped[0], hashes)
@@ -295,7 +297,7 @@ def stream_rows(
         hashes.add(item[0].x.shape[0], folded[1])
 
     built = _built(source, infos, rows, missing, wcol, formula, [0], hashes, per_row)
-    with _as_fitted(formula):
+    with _as_fitted(formula), progress.task(what, source.n_rows):
         _pipeline(built, fold, take)
     found = hashes.result()
     changed = [name for name, d in fitted.result().items() if found.get(name) != d]
@@ -352,9 +354,13 @@ def store_pass(design: Design, w: np.ndarray | bool | None) -> Callable[..., Any
         graph = reduce.rows_graph(
             design.path, design.blocks(), fn, args, w, design.store_id, per_row, merge
         )
-        return reduce.compute(graph)[0]
+        return reduce.compute(graph, desc=_PASS, row_bytes=progress.design_row_bytes(design))[0]
 
     return rows_pass
+
+
+#: the bar of a pass after the fit (a sandwich's meat, cluster sums)
+_PASS = "a pass after the fit"
 
 
 def _by_label(values: pd.Series | pd.DataFrame, labels: pd.Index) -> np.ndarray:
@@ -473,7 +479,9 @@ class DeferredDesign(DesignBase):
                     beta,
                     self.has_weights or None,
                     self._stored.store_id,
-                )
+                ),
+                desc="lstsq: refinement pass",
+                row_bytes=progress.design_row_bytes(self._stored),
             )[0]
         return stream_gradient(self._source, *self._pass, beta, self._fitted)
 

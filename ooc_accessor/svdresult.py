@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import kernels, reduce, solve, store
+from . import kernels, progress, reduce, solve, store
 from .arguments import check_keywords
 from .design import Design, build_design, capture_env, open_rows
 from .errors import ArgumentError
@@ -89,7 +89,9 @@ def svd_design(design: Design, k: int | None = None) -> SVDResult:
         k = kmax
     if not isinstance(k, (int, np.integer)) or not 1 <= k <= kmax:
         raise ArgumentError(f"k must be an int from 1 to min(n_obs, n_terms) = {kmax}, not {k!r}")
-    e, r = reduce.compute(reduce.x_r_graph(design.path, design.blocks(), design.store_id))[0]
+    graph = reduce.x_r_graph(design.path, design.blocks(), design.store_id)
+    row_bytes = 8 * p
+    e, r = reduce.compute(graph, desc="svd: R pass", row_bytes=row_bytes)[0]
     # the SVD of R for X * 2**-e: the same vectors, singular values scaled by 2**-e
     _, s, vt = np.linalg.svd(kernels.square_r(r, p))
     vt = kernels.svd_flip_rows(vt[:k])
@@ -112,9 +114,10 @@ def svd_design(design: Design, k: int | None = None) -> SVDResult:
         reduce.project_block, design.path, design.blocks(), proj, None, design.store_id, e
     )
     u_path = store.temporary_store_path(os.path.dirname(design.path))
-    store.write_row_matrix(
-        u_path, design.path, "U", list(range(k)), "component", blocks, design.chunk_rows
-    )
+    with progress.task("svd: U pass", n, row_bytes):
+        store.write_row_matrix(
+            u_path, design.path, "U", list(range(k)), "component", blocks, design.chunk_rows
+        )
     return SVDResult(s_raw, vt, design, u_path, rank)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from dask.delayed import delayed
 from statsmodels.genmod import families as smf
 
-from .. import kernels, reduce, solve, store
+from .. import kernels, progress, reduce, solve, store
 from ..errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -208,24 +208,30 @@ def design_pass(
     args: tuple,
     merge: Callable = _sum,
     per_row: np.ndarray | None = None,
+    desc: str = "GLM: a pass after the fit",
+    row_bytes: int = 0,
 ) -> Any:
     """The merge over a stored design's blocks of ``fn(path, a, b, version, extras_ab,
     *args)`` (one dask task per block; runs on a distributed client when one is active);
     with ``per_row`` (one value or row per stored row), ``fn(path, a, b, version,
-    extras_ab, per_row_ab, *args)``."""
+    extras_ab, per_row_ab, *args)``. ``desc`` names the pass on its progress bar."""
     leaves = [
-        delayed(fn, pure=True)(
-            path,
-            a,
-            b,
-            version,
-            extras.block(a, b),
-            *(() if per_row is None else (per_row[a:b],)),
-            *args,
+        progress.leaf(
+            delayed(fn, pure=True)(
+                path,
+                a,
+                b,
+                version,
+                extras.block(a, b),
+                *(() if per_row is None else (per_row[a:b],)),
+                *args,
+            ),
+            b - a,
         )
         for a, b in blocks
     ]
-    return reduce.compute(reduce.tree_reduce(leaves, merge))[0]
+    graph = reduce.tree_reduce(leaves, merge)
+    return reduce.compute(graph, desc=desc, row_bytes=row_bytes)[0]
 
 
 # -- the iterations -------------------------------------------------------------------------
@@ -362,7 +368,9 @@ def irls(
     path, blocks, version = design.path, design.blocks(), design.store_id
     response = design.responses[0]
     p = len(design.terms)
-    y_sums = design_pass(path, blocks, version, extras, _y_block, (family, response))
+    row_bytes = progress.design_row_bytes(design)
+    start_pass = {"desc": "GLM: start", "row_bytes": row_bytes}
+    y_sums = design_pass(path, blocks, version, extras, _y_block, (family, response), **start_pass)
     nobs, wnobs = int(y_sums[0]), float(y_sums[4])
     if wnobs <= 0:
         raise DataError(
@@ -380,7 +388,15 @@ def irls(
     last_scale = 1.0
     for iteration in range(maxiter + 1):
         stats, sums = design_pass(
-            path, blocks, version, extras, _irls_block, (family, state), _merge
+            path,
+            blocks,
+            version,
+            extras,
+            _irls_block,
+            (family, state),
+            _merge,
+            desc=f"IRLS iteration {iteration}",
+            row_bytes=row_bytes,
         )
         dev_raw, pearson, gap, n_bad, first_bad, n_edge, n_met = sums
         if n_bad:

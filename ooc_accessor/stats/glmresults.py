@@ -19,7 +19,7 @@ import xarray as xr
 from scipy import stats as sps
 from statsmodels.genmod import families as smf
 
-from .. import labels
+from .. import labels, progress
 from ..errors import ArgumentError, ConvergenceError, DataError, MissingColumnError
 from ..fitstats import check_alpha
 from ..plot import FitPlot, PlotAccessor
@@ -36,6 +36,14 @@ from .robust import CLUSTER_KWDS, cluster_groups, normalize_cov_type
 from .rowvalues import row_values, rows_digest
 
 __all__ = ["GLMResults", "GLMSummary"]  # GLMSummary: re-exported from glmsummary
+
+#: the progress bars' names of the passes after the iterations
+_NULL, _FINAL = "GLM: null model", "GLM: final pass"
+
+
+def _pass(desc: str, design: Any) -> dict[str, Any]:
+    """``design_pass``'s bar arguments for a pass named ``desc`` over ``design``."""
+    return {"desc": desc, "row_bytes": progress.design_row_bytes(design)}
 
 
 def _null_block(
@@ -184,6 +192,7 @@ class GLMResults(Reported, GLMNames, HypothesisTests):
             fn,
             (self.family, *args),
             per_row=per_row,
+            row_bytes=progress.design_row_bytes(d),
             **kw,
         )
 
@@ -338,9 +347,8 @@ class GLMResults(Reported, GLMNames, HypothesisTests):
             c = 0.0
         best_c, best_dev, halvings = None, np.inf, 0
         for _ in range(200):
-            swz, sw, dev = design_pass(
-                d.path, d.blocks(), d.store_id, self._extras, _null_block, (fam, c)
-            )
+            args = (self._extras, _null_block, (fam, c))
+            swz, sw, dev = design_pass(d.path, d.blocks(), d.store_id, *args, **_pass(_NULL, d))
             if best_c is not None and not (np.isfinite(dev) and dev <= best_dev * (1 + 1e-13)):
                 halvings += 1
                 if halvings > 60:
@@ -373,7 +381,9 @@ class GLMResults(Reported, GLMNames, HypothesisTests):
         # statsmodels' llf: the concentrated (profile) likelihood for Gaussian-identity
         llf_scale = self.pearson_chi2 / self.wnobs if gaussian_identity else self.scale
         args = (fam, self._fit.params, llf_scale, self.scale, self._null_constant)
-        return design_pass(d.path, d.blocks(), d.store_id, self._extras, _final_block, args)
+        return design_pass(
+            d.path, d.blocks(), d.store_id, self._extras, _final_block, args, **_pass(_FINAL, d)
+        )
 
     @property
     def llf(self) -> float:
@@ -408,7 +418,9 @@ class GLMResults(Reported, GLMNames, HypothesisTests):
         d = self._design
         args = (self.family, self._fit.params, scale, scale, self._null_constant)
         return float(
-            design_pass(d.path, d.blocks(), d.store_id, self._extras, _final_block, args)[0]
+            design_pass(
+                d.path, d.blocks(), d.store_id, self._extras, _final_block, args, **_pass(_FINAL, d)
+            )[0]
         )
 
     @property

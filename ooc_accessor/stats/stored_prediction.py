@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import lazy
+from .. import lazy, progress
 from ..arguments import resolve_chunksize
 from ..blocks import Block
 from ..errors import ArgumentError, DataError
@@ -174,13 +174,18 @@ def stored_prediction(
     rows = resolve_chunksize(chunksize, len(result._design.terms), n)
     chunk_rows = min(n, max(rows, MIN_CHUNK_ROWS))
     labels = index if index is not None else pd.RangeIndex(n)
-    with RowColumnsWriter(final, names, n, chunk_rows, labels) as writer:
+    row_bytes = 8 * len(result._design.terms)
+    with (
+        RowColumnsWriter(final, names, n, chunk_rows, labels) as writer,
+        progress.task(f"{what} (stored)", n, row_bytes),
+    ):
         for a, b, values in _spans(blocks, n, beta, cov):
             if callable(w):
                 wb = w(a, b)
                 check_positive(wb, lambda i, a=a: label_text(labels[a + i]))
                 values["var_resid"] = result.scale / wb
             writer.append(values, labels[a:b])
+            progress.advance(b - a)
         sid = writer.commit(_attrs(result, dim, what))
     owner = lazy.TemporaryFile(final) if temporary else None
     out: dict[str, Any] = dict(open_columns(final, sid, names, n, chunk_rows, dim, index, owner))
