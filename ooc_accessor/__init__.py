@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from . import accessors as _accessors  # noqa: F401 - registers .ooc
 from .csvio import open_csv_store, read_csv
 from .design import Design
+from .docstrings import attach as _attach_docs
 from .errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -37,6 +38,8 @@ from .options import get_options, set_options
 from .pca import IncrementalPCA
 from .results import LstsqResult, Summary, SVDResult
 from .stats.glmresults import GLMResults
+
+_attach_docs()  # the Examples sections (see ooc_accessor/docstrings)
 
 try:
     __version__ = version("ooc_accessor")
