@@ -40,7 +40,7 @@ formula : str
 _DIM = """\
 dim : str, optional
     The sample (row) dimension of a Dataset; optional when its variables have one
-    dimension. Unused for a DataFrame (its rows are the samples)."""
+    dimension. Not for a DataFrame (its rows are the samples)."""
 
 _CHUNKSIZE = """\
 chunksize : int or "auto", default "auto"
@@ -235,7 +235,17 @@ DataError
     0.9958
     >>> robust = df.ooc.lstsq("y ~ x", cov_type="HC1")
     >>> robust.cov_type
-    'HC1'""",
+    'HC1'
+
+    A Dataset gives xarray results over its ``dim``:
+
+    >>> import xarray as xr
+    >>> ds = xr.Dataset({"x": ("time", df["x"].to_numpy()), "y": ("time", df["y"].to_numpy())})
+    >>> fit = ds.ooc.lstsq("y ~ x", dim="time")
+    >>> fit.params.dims, fit.params.round(4).to_series().to_dict()
+    (('term',), {'Intercept': 0.0533, 'x': 0.9943})
+    >>> fit.resid.dims
+    ('time',)""",
 )
 
 GLM_DOC = _doc(
