@@ -12,6 +12,7 @@ from .csvio import open_csv_store, read_csv
 from .design import Design
 from .docstrings import attach as _attach_docs
 from .errors import (
+    AccessorAttributeError,
     ArgumentError,
     ArgumentTypeError,
     ChunkingError,
@@ -47,6 +48,7 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0+unknown"
 
 __all__ = [
+    "AccessorAttributeError",
     "ArgumentError",
     "ArgumentTypeError",
     "CSVError",

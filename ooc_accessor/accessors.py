@@ -17,6 +17,7 @@ import xarray as xr
 from .accessor_docs import DESIGN_DOC, GLM_DOC, LSTSQ_DOC, PCA_DOC, SVD_DOC, documented
 from .arguments import check_keywords
 from .design import Design, build_design, capture_env
+from .errors import AccessorAttributeError
 from .pca import IncrementalPCA, pca
 from .results import LstsqResult, SVDResult, lstsq, svd
 from .stats.glm import MAXITER, TOL
@@ -262,8 +263,8 @@ class OocDataArrayAccessor(_PcaMixin):
         # only reached for names the class lacks; it forwards nothing (so _repr_html_
         # lookups and tab completion stay plain), it only explains the Dataset-only methods
         if name in _FIT_METHODS:
-            raise AttributeError(
+            raise AccessorAttributeError(
                 f"DataArray.ooc has no {name!r}: a formula needs named columns; convert with "
                 f"da.to_dataset(name=...) and call .ooc.{name}(...) on the Dataset"
             )
-        raise AttributeError(f"'DataArray.ooc' accessor has no attribute {name!r}")
+        raise AccessorAttributeError(f"'DataArray.ooc' accessor has no attribute {name!r}")

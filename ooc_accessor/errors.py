@@ -15,6 +15,7 @@ from __future__ import annotations
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 __all__ = [
+    "AccessorAttributeError",
     "ArgumentError",
     "ArgumentTypeError",
     "CSVError",
@@ -114,6 +115,11 @@ class NotFittedError(OOCError, _SklearnNotFittedError):
     """An estimator used before it was fitted: scikit-learn's NotFittedError (so also a
     ``ValueError`` and an ``AttributeError``), caught by ``except
     sklearn.exceptions.NotFittedError`` as by ``except ooc.OOCError``."""
+
+
+class AccessorAttributeError(OOCError, AttributeError):
+    """A method the ``.ooc`` accessor of this kind of object does not offer (a DataArray's
+    has only ``pca``); an ``AttributeError``, so ``hasattr`` is False."""
 
 
 class RankWarning(UserWarning):

@@ -9,6 +9,22 @@ from .. import errors
 
 #: (object, attribute or None) -> sections appended to its docstring
 SECTIONS = {
+    (errors.AccessorAttributeError, None): r"""
+Examples
+--------
+Raised for a method a DataArray's accessor does not offer; also an ``AttributeError``:
+
+>>> import xarray as xr
+>>> import ooc_accessor as ooc
+>>> da = xr.DataArray([1.0, 2.0, 3.0], dims="time", name="y")
+>>> hasattr(da.ooc, "lstsq")
+False
+>>> try:
+...     da.ooc.lstsq("y ~ 1")
+... except ooc.AccessorAttributeError as err:
+...     print(type(err).__name__, "-", str(err)[:60])
+AccessorAttributeError - DataArray.ooc has no 'lstsq': a formula needs named columns;
+""",
     (errors.OOCError, None): r"""
 Examples
 --------
