@@ -10,7 +10,9 @@ from importlib.metadata import PackageNotFoundError, version
 from . import accessors as _accessors  # noqa: F401 - registers .ooc
 from .csvio import open_csv_store, read_csv
 from .design import Design
+from .docstrings import attach as _attach_docs
 from .errors import (
+    AccessorAttributeError,
     ArgumentError,
     ArgumentTypeError,
     ChunkingError,
@@ -39,12 +41,15 @@ from .pca import IncrementalPCA
 from .results import LstsqResult, Summary, SVDResult
 from .stats.glmresults import GLMResults
 
+_attach_docs()  # the Examples sections (see ooc_accessor/docstrings)
+
 try:
     __version__ = version("ooc_accessor")
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "AccessorAttributeError",
     "ArgumentError",
     "ArgumentTypeError",
     "CSVError",

@@ -2,22 +2,26 @@
 
 Each method converts nothing it need not and calls the plain function that works without
 the accessor. Accessors hold only the object: anything fitted lives on the returned result
-(pandas builds a new accessor on every access; xarray caches one per object).
+(pandas builds a new accessor on every access; xarray caches one per object). The
+docstrings, with every parameter, are in :mod:`ooc_accessor.accessor_docs`.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, NoReturn
 
 import pandas as pd
 import xarray as xr
 
+from .accessor_docs import DESIGN_DOC, GLM_DOC, LSTSQ_DOC, PCA_DOC, SVD_DOC, documented
 from .arguments import check_keywords
 from .design import Design, build_design, capture_env
+from .errors import AccessorAttributeError
 from .pca import IncrementalPCA, pca
 from .progress import showing
 from .results import LstsqResult, SVDResult, lstsq, svd
+from .stats.glm import MAXITER, TOL
 from .stats.glmfit import glm
 from .stats.glmresults import GLMResults
 
@@ -30,16 +34,68 @@ _DESIGN_ARGS = (
     "weights",
     "compression",
     "eval_env",
+    "progress",
 )
 
+#: the methods that need a formula over named columns: a Dataset's or a frame's, not a
+#: DataArray's (see OocDataArrayAccessor)
+_FIT_METHODS = ("design", "lstsq", "glm", "svd")
 
-class _OocMixin:
-    """Methods shared by every ``.ooc`` accessor."""
+
+class _PcaMixin:
+    """The method every ``.ooc`` accessor has: a labeled PCA."""
 
     def __init__(self, obj: Any) -> None:
         # no validation here: xarray would turn an error into "error initializing accessor"
         self._obj = obj
 
+    @documented(PCA_DOC)
+    def pca(
+        self,
+        n_components: int | None = None,
+        columns: list | None = None,
+        *,
+        dim: str | None = None,
+        variables: list | None = None,
+        weights: Any = None,
+        whiten: bool = False,
+        copy: bool = True,
+        batch_size: int | None = None,
+        svd_solver: str = "auto",
+        iterated_power: int | str = "auto",
+        n_oversamples: int = 10,
+        random_state: Any = None,
+        missing: str = "raise",
+        progress: bool | None = None,
+        **unknown: Any,
+    ) -> IncrementalPCA:
+        params = {
+            "whiten": whiten,
+            "copy": copy,
+            "batch_size": batch_size,
+            "svd_solver": svd_solver,
+            "iterated_power": iterated_power,
+            "n_oversamples": n_oversamples,
+            "random_state": random_state,
+            "missing": missing,
+            "weights": weights,
+        }
+        with showing(progress):
+            return pca(
+                self._obj,
+                n_components,
+                columns=columns,
+                dim=dim,
+                variables=variables,
+                **params,
+                **unknown,
+            )
+
+
+class _OocMixin(_PcaMixin):
+    """Methods shared by the DataFrame and Dataset accessors."""
+
+    @documented(DESIGN_DOC)
     def design(
         self,
         formula: str,
@@ -54,10 +110,6 @@ class _OocMixin:
         progress: bool | None = None,
         **unknown: Any,
     ) -> Design:
-        """Build ``formula``'s design matrix chunk by chunk into a NetCDF store.
-
-        See :func:`ooc_accessor.design.build_design` for the parameters.
-        """
         # named here, not as Python's TypeError: a typo'd keyword gets the accepted ones
         check_keywords("design", unknown, _DESIGN_ARGS)
         env = capture_env(eval_env)
@@ -74,6 +126,7 @@ class _OocMixin:
                 eval_env=env,
             )
 
+    @documented(LSTSQ_DOC)
     def lstsq(
         self,
         formula: str,
@@ -84,21 +137,23 @@ class _OocMixin:
         cov_type: str = "nonrobust",
         cov_kwds: dict | None = None,
         use_t: bool | None = None,
+        chunksize: int | str = "auto",
+        path: str | os.PathLike | None = None,
+        missing: str = "drop",
+        compression: str | None = None,
         progress: bool | None = None,
-        **design_kwargs: Any,
+        **unknown: Any,
     ) -> LstsqResult:
-        """Least-squares fit of ``formula`` (statsmodels' OLS, or WLS with ``weights``).
-
-        ``cov_type="HC0"``... ``"HC3"`` gives heteroscedasticity-robust inference. See
-        :func:`ooc_accessor.results.lstsq` for the parameters.
-        """
         env = capture_env(eval_env)
         robust = {"cov_type": cov_type, "cov_kwds": cov_kwds, "use_t": use_t}
+        store = {"chunksize": chunksize, "path": path, "missing": missing}
+        store["compression"] = compression
         with showing(progress):
             return lstsq(
-                self._obj, formula, weights, dim=dim, eval_env=env, **robust, **design_kwargs
+                self._obj, formula, weights, dim=dim, eval_env=env, **robust, **store, **unknown
             )
 
+    @documented(GLM_DOC)
     def glm(
         self,
         formula: str,
@@ -111,23 +166,29 @@ class _OocMixin:
         *,
         dim: str | None = None,
         eval_env: Any = 0,
-        maxiter: int = 100,
-        tol: float = 1e-8,
+        maxiter: int = MAXITER,
+        tol: float = TOL,
+        scale: str | float | None = None,
+        atol: float | None = None,
+        rtol: float = 0.0,
+        tol_criterion: str = "deviance",
+        start_params: Any = None,
         cov_type: str = "nonrobust",
         cov_kwds: dict | None = None,
         use_t: bool | None = None,
+        chunksize: int | str = "auto",
+        path: str | os.PathLike | None = None,
+        missing: str = "drop",
+        compression: str | None = None,
         progress: bool | None = None,
-        **design_kwargs: Any,
+        **unknown: Any,
     ) -> GLMResults:
-        """A generalized linear model of ``formula`` by IRLS (statsmodels' GLM names).
-
-        ``family`` is a name (``"binomial"``, ``"poisson"``, ``"gamma"``...) or a
-        statsmodels family; ``offset``, ``exposure``, ``var_weights`` and ``freq_weights``
-        a column's name or one value per row; statsmodels' ``scale``, ``atol``, ``rtol``,
-        ``tol_criterion`` and ``start_params`` are taken too. See
-        :func:`ooc_accessor.stats.glmfit.glm` for the parameters.
-        """
         env = capture_env(eval_env)
+        irls = {"maxiter": maxiter, "tol": tol, "scale": scale, "atol": atol, "rtol": rtol}
+        irls.update(tol_criterion=tol_criterion, start_params=start_params)
+        robust = {"cov_type": cov_type, "cov_kwds": cov_kwds, "use_t": use_t}
+        store = {"chunksize": chunksize, "path": path, "missing": missing}
+        store["compression"] = compression
         with showing(progress):
             return glm(
                 self._obj,
@@ -140,14 +201,13 @@ class _OocMixin:
                 exposure,
                 dim=dim,
                 eval_env=env,
-                maxiter=maxiter,
-                tol=tol,
-                cov_type=cov_type,
-                cov_kwds=cov_kwds,
-                use_t=use_t,
-                **design_kwargs,
+                **irls,
+                **robust,
+                **store,
+                **unknown,
             )
 
+    @documented(SVD_DOC)
     def svd(
         self,
         formula: str,
@@ -155,38 +215,18 @@ class _OocMixin:
         *,
         dim: str | None = None,
         eval_env: Any = 0,
+        chunksize: int | str = "auto",
+        path: str | os.PathLike | None = None,
+        missing: str = "drop",
+        compression: str | None = None,
         progress: bool | None = None,
-        **design_kwargs: Any,
+        **unknown: Any,
     ) -> SVDResult:
-        """Thin SVD of ``formula``'s design matrix (e.g. ``"0 + a + b + c"``).
-
-        See :func:`ooc_accessor.results.svd` for the parameters.
-        """
         env = capture_env(eval_env)
+        store = {"chunksize": chunksize, "path": path, "missing": missing}
+        store["compression"] = compression
         with showing(progress):
-            return svd(self._obj, formula, k, dim=dim, eval_env=env, **design_kwargs)
-
-    def pca(
-        self,
-        n_components: int | None = None,
-        columns: list | None = None,
-        *,
-        dim: str | None = None,
-        variables: list | None = None,
-        progress: bool | None = None,
-        **kwargs: Any,
-    ) -> IncrementalPCA:
-        """A fitted :class:`~ooc_accessor.IncrementalPCA`.
-
-        pandas: ``columns=`` picks the features. xarray: ``dim=`` names the sample
-        dimension and every other dimension is stacked into features (unstacked again in
-        ``components_``); ``variables=`` picks a Dataset's variables. See
-        :func:`ooc_accessor.pca.pca` for the parameters.
-        """
-        with showing(progress):
-            return pca(
-                self._obj, n_components, columns=columns, dim=dim, variables=variables, **kwargs
-            )
+            return svd(self._obj, formula, k, dim=dim, eval_env=env, **store, **unknown)
 
 
 @pd.api.extensions.register_dataframe_accessor("ooc")
@@ -200,5 +240,19 @@ class OocDatasetAccessor(_OocMixin):
 
 
 @xr.register_dataarray_accessor("ooc")
-class OocDataArrayAccessor(_OocMixin):
-    """``DataArray.ooc``: PCA with a named sample dimension (``dim=``); other dims stacked."""
+class OocDataArrayAccessor(_PcaMixin):
+    """``DataArray.ooc``: PCA with a named sample dimension (``dim=``); other dims stacked.
+
+    Formulas need named columns, so ``design``, ``lstsq``, ``glm`` and ``svd`` are on the
+    Dataset accessor only: convert with ``da.to_dataset(name=...)``.
+    """
+
+    def __getattr__(self, name: str) -> NoReturn:
+        # only reached for names the class lacks; it forwards nothing (so _repr_html_
+        # lookups and tab completion stay plain), it only explains the Dataset-only methods
+        if name in _FIT_METHODS:
+            raise AccessorAttributeError(
+                f"DataArray.ooc has no {name!r}: a formula needs named columns; convert with "
+                f"da.to_dataset(name=...) and call .ooc.{name}(...) on the Dataset"
+            )
+        raise AccessorAttributeError(f"'DataArray.ooc' accessor has no attribute {name!r}")

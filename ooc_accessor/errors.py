@@ -15,6 +15,7 @@ from __future__ import annotations
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 __all__ = [
+    "AccessorAttributeError",
     "ArgumentError",
     "ArgumentTypeError",
     "CSVError",
@@ -119,6 +120,11 @@ class NotFittedError(OOCError, _SklearnNotFittedError):
 
 class PlotError(OOCError, ImportError):
     """A plot asked for without matplotlib installed (``pip install ooc_accessor[plot]``)."""
+
+
+class AccessorAttributeError(OOCError, AttributeError):
+    """A method the ``.ooc`` accessor of this kind of object does not offer (a DataArray's
+    has only ``pca``); an ``AttributeError``, so ``hasattr`` is False."""
 
 
 class RankWarning(UserWarning):
