@@ -535,9 +535,8 @@ class Design(Reported, DesignBase):
     ) -> IncrementalPCA:
         """PCA of X (centred by column): a fitted :class:`~ooc_accessor.IncrementalPCA`.
 
-        ``kwargs`` are IncrementalPCA's parameters (``whiten``, ``svd_solver``...);
-        ``progress`` as in :meth:`lstsq` (the fit's passes only: a later ``transform``
-        follows ``ooc.set_options(progress=)``).
+        ``kwargs`` are IncrementalPCA's parameters (``whiten``, ``svd_solver``,
+        ``weights``...).
         """
         from .pca import pca
 

@@ -199,6 +199,9 @@ Parameters
 ----------
 n_components : int, optional
     Components to keep; ``None`` keeps ``min(n_obs, n_terms)``.
+progress : bool, optional
+    Progress bars on the fit's passes; None follows ``ooc.set_options(progress=)``. A
+    later ``transform`` follows the option.
 **kwargs
     Other :class:`~ooc_accessor.IncrementalPCA` parameters (``whiten``,
     ``svd_solver``...).

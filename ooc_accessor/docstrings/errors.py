@@ -25,6 +25,18 @@ False
 ...     print(type(err).__name__, "-", str(err)[:60])
 AccessorAttributeError - DataArray.ooc has no 'lstsq': a formula needs named columns;
 """,
+    (errors.PlotError, None): r"""
+Examples
+--------
+Raised by ``fit.plot.coef()``, ``pca.plot.scree()``... when matplotlib is missing; also an
+``ImportError``, so code that already guards the import catches it:
+
+>>> import ooc_accessor as ooc
+>>> issubclass(ooc.PlotError, ImportError) and issubclass(ooc.PlotError, ooc.OOCError)
+True
+>>> str(ooc.PlotError("plots need matplotlib: pip install ooc_accessor[plot]"))
+'plots need matplotlib: pip install ooc_accessor[plot]'
+""",
     (errors.OOCError, None): r"""
 Examples
 --------
