@@ -18,7 +18,8 @@ from .accessor_docs import DESIGN_DOC, GLM_DOC, LSTSQ_DOC, PCA_DOC, SVD_DOC, doc
 from .arguments import check_keywords
 from .design import Design, build_design, capture_env
 from .errors import AccessorAttributeError
-from .pca import IncrementalPCA, pca
+from .pca import IncrementalPCA
+from .pca_call import pca
 from .progress import showing
 from .results import LstsqResult, SVDResult, lstsq, svd
 from .stats.glm import MAXITER, TOL

@@ -538,7 +538,7 @@ class Design(Reported, DesignBase):
         ``kwargs`` are IncrementalPCA's parameters (``whiten``, ``svd_solver``,
         ``weights``...).
         """
-        from .pca import pca
+        from .pca_call import pca
 
         with progress_bars(progress):
             return pca(self, n_components, **kwargs)

@@ -33,7 +33,6 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 
 from . import kernels, options, pca_weights, progress, reduce
 from . import pca_solvers as solvers
-from .arguments import check_keywords
 from .errors import ArgumentError, ArgumentTypeError, DataError, NotFittedError, OOCError
 from .fields import FieldMatrix
 from .labels import FeatureLabels
@@ -43,7 +42,7 @@ from .plot import PCAPlot, PlotAccessor
 from .reprs_html import EstimatorReport
 from .sources import DesignMatrix, MatrixSource
 
-__all__ = ["IncrementalPCA", "pca"]
+__all__ = ["IncrementalPCA"]
 
 #: widest data for which "auto" uses the QR (R of [1 | X]) solver; above, the covariance's
 #: dsyrk is at least 2x cheaper (measured on 140000 x 3504: 110 s vs 24 s)
@@ -581,34 +580,3 @@ _FIT_STATE = ("_state", "_cache", "_layout", "_names_in", "_k_param", "_weights"
 def _field_layout(layout: Any) -> Any:
     """The fitted field layout (land cells, dims), or None for non-xarray fits."""
     return layout if layout is not None and not isinstance(layout, FeatureLabels) else None
-
-
-def pca(
-    data: Any,
-    n_components: int | None = None,
-    *,
-    columns: list | None = None,
-    dim: str | None = None,
-    variables: list | None = None,
-    **kwargs: Any,
-) -> IncrementalPCA:
-    """A fitted :class:`IncrementalPCA` of ``data`` (the accessors' ``pca``).
-
-    Parameters
-    ----------
-    data : DataFrame, ndarray, memmap, DataArray or Design
-    n_components : int, optional
-    columns : list, optional
-        Columns of a DataFrame to use (default: all, which must be numeric).
-    dim : str, optional
-        The sample dimension of a DataArray or Dataset; the other dims become features.
-    variables : list of str, optional
-        The Dataset variables to decompose together (default: all along ``dim``).
-    **kwargs
-        Other :class:`IncrementalPCA` parameters (``whiten``, ``svd_solver``, ``weights``...).
-    """
-    params = [p for p in IncrementalPCA._get_param_names() if p != "n_components"]
-    check_keywords("pca", kwargs, ["n_components", "columns", "dim", "variables", *params])
-    est = IncrementalPCA(n_components, **kwargs)
-    est._labeled = True  # the accessor route: labeled results (see the class docstring)
-    return est.fit(data, columns=columns, dim=dim, variables=variables)

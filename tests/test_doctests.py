@@ -21,7 +21,8 @@ import xarray as xr
 
 import ooc_accessor as ooc
 from ooc_accessor.design import build_design
-from ooc_accessor.pca import IncrementalPCA, pca
+from ooc_accessor.pca import IncrementalPCA
+from ooc_accessor.pca_call import pca
 from ooc_accessor.results import LSTSQ_KEYWORDS, lstsq
 from ooc_accessor.stats.glmfit import GLM_DESIGN_KEYWORDS, glm
 from ooc_accessor.svdresult import SVD_KEYWORDS, svd

@@ -15,7 +15,8 @@ import pytest
 import xarray as xr
 
 import ooc_accessor as ooc
-from ooc_accessor.pca import IncrementalPCA, pca
+from ooc_accessor.pca import IncrementalPCA
+from ooc_accessor.pca_call import pca
 
 NT, NY, NX = 40, 6, 5
 SOLVERS = {

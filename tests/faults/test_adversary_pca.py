@@ -23,7 +23,7 @@ from sklearn.decomposition import PCA
 
 import ooc_accessor as ooc
 from ooc_accessor.errors import PrecisionWarning
-from ooc_accessor.pca import pca
+from ooc_accessor.pca_call import pca
 
 SOLVERS = ["full", "covariance_eigh", "randomized"]
 SCALES = [1e-150, 1e-100, 1e-80, 1e-40, 1.0, 1e40, 1e80, 1e100, 1e150]
