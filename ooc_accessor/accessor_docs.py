@@ -49,9 +49,10 @@ chunksize : int or "auto", default "auto"
 
 _PATH = """\
 path : str or path-like, optional
-    Where to keep the design's NetCDF store. ``None`` uses a temporary store (in
-    ``ooc.set_options(tmpdir=)``, else ``$OOC_ACCESSOR_TMPDIR``, else the system's
-    temporary directory) removed with the result."""
+    Where to keep the design's NetCDF store. ``None`` uses a temporary store of about
+    ``8 * rows * (columns + 1)`` bytes (in ``ooc.set_options(tmpdir=)``, else
+    ``$OOC_ACCESSOR_TMPDIR``, else the system's temporary directory) removed with the
+    result."""
 
 _MISSING = """\
 missing : {"drop", "raise"}, default "drop"
@@ -333,7 +334,8 @@ SVD_DOC = _doc(
     'Thin SVD of ``formula``\'s design matrix (e.g. ``"0 + a + b + c"``).',
     """\
 ``s`` and ``Vt`` come from the SVD of the R factor of the stored X (one pass); ``U`` is
-computed in a second pass and stored beside the design, lazy and as long as the data.
+computed in a second pass and stored (``8 * rows * k`` bytes, in the same directory as a
+temporary design), lazy and as long as the data.
 Signs are fixed so each row of ``Vt`` has its largest-magnitude entry positive.""",
     _params(
         _FORMULA
