@@ -266,6 +266,8 @@ def test_on_a_cluster(capsys, frame):
         "glm": ds.ooc.glm("c ~ x", "poisson", dim="obs", chunksize=CHUNK, progress=False).params,
         "pca": field.ooc.pca(2, dim="obs", progress=False).components_,
     }
+    local = ds.ooc.design("y ~ x + z", CHUNK, dim="obs", progress=False).svd(progress=False)
+    u_here = np.asarray(local.U) * local.s.values
     with (
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
@@ -290,6 +292,19 @@ def test_on_a_cluster(capsys, frame):
         pca, bars = _run(capsys, lambda: field.ooc.pca(2, dim="obs", progress=True))
         _check(bars, "PCA fold")
         np.testing.assert_allclose(pca.components_, here["pca"], rtol=1e-10)
+
+        def svd():
+            res = design.svd(progress=True)
+            return res, np.asarray(res.U)
+
+        (res, u), bars = _run(capsys, svd)
+        _check(bars, "svd: R pass")
+        _check(bars, "svd: U pass")
+        np.testing.assert_allclose(u * res.s.values, u_here, rtol=1e-9, atol=1e-9)
+        with ooc.set_options(progress=True):
+            scores, bars = _run(capsys, lambda: design.pca(2).transform(design).compute())
+        _check(bars, "PCA scores")
+        assert scores.shape == (N, 2)
 
 
 def test_stored_predictions(capsys, frame, tmp_path):
