@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import uuid
 
 import h5py
@@ -32,6 +33,7 @@ import numpy as np
 
 from . import store
 from .errors import StoreError
+from .files import new_store_mode
 from .lazy import PARTS_ATTR
 from .manifest import plain_attr
 
@@ -54,10 +56,20 @@ _FILL = {"f": np.nan, "i": 0, "u": 0}
 
 
 def parts_dir(final: str) -> str:
-    """A fresh directory beside ``final`` for the workers' part stores (a shared disk)."""
+    """A fresh directory beside ``final`` for the workers' part stores (a shared disk).
+
+    The parts hold every row, so the directory is no more open than the store itself: a
+    temporary store's is 0700 (its file is 0600), a kept one's follows the store's mode
+    (a user's existing target's, else the umask's), searchable where it is readable.
+    """
     directory = os.path.dirname(os.path.abspath(final))
     parts = os.path.join(directory, f".{os.path.basename(final)}.parts-{uuid.uuid4().hex[:12]}")
-    os.mkdir(parts)
+    try:
+        mode = stat.S_IMODE(os.stat(final).st_mode)
+    except FileNotFoundError:
+        mode = new_store_mode(final)
+    os.mkdir(parts, 0o700)  # private from the start, then opened as far as the store is
+    os.chmod(parts, mode | ((mode & 0o444) >> 2) | 0o700)
     return parts
 
 

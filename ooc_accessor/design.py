@@ -187,8 +187,10 @@ def write_design(
     wcol: str | None,
     eval_env: EvalEnvironment | None,
     compression: str | None,
+    tmpdir: str | None = None,
 ) -> Design:
-    """Pass two: build every block with the learned state and store it atomically."""
+    """Pass two: build every block with the learned state and store it atomically (a
+    temporary store, without ``path``, in ``tmpdir`` or the option's directory)."""
     spec_json = check_spec(infos, formula)
     y_names, terms = list(infos[0].column_names), list(infos[1].column_names)
     p = len(terms)
@@ -197,7 +199,7 @@ def write_design(
     final = (
         check_path(path, "where to write the design store")
         if path is not None
-        else store.temporary_store_path()
+        else store.temporary_store_path(tmpdir)
     )
     layout = {
         "terms": terms,

@@ -307,6 +307,8 @@ def check_target(path: str | os.PathLike, error: type[Exception] = StoreError) -
 
 #: the names :func:`temporary_store_path` gives (read_csv's say ``ooc-csv-``)
 _TEMPORARY_NAME = re.compile(r"ooc-[a-z]+-[0-9a-f]{32}\.nc")
+#: the parts directory of a temporary store (see ``assemble.parts_dir``)
+_TEMPORARY_PARTS = re.compile(r"\.ooc-[a-z]+-[0-9a-f]{32}\.nc\.parts-[0-9a-f]{12}")
 
 
 def _umask() -> int:
@@ -331,7 +333,9 @@ def new_store_mode(final: str, source_mode: int | None = None) -> int:
     umask's mode, as any new file, AND-ed with ``source_mode``, the mode of the user's
     file it was made from (a 0600 CSV gives a 0600 store: never wider than its source).
     """
-    if _TEMPORARY_NAME.fullmatch(os.path.basename(final)):
+    parent = os.path.basename(os.path.dirname(os.path.abspath(final)))
+    temporary_parts = _TEMPORARY_PARTS.fullmatch(parent)  # a temporary store's parts
+    if _TEMPORARY_NAME.fullmatch(os.path.basename(final)) or temporary_parts:
         mode = 0o600
     else:
         mode = 0o666 & ~_umask()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from typing import Any
 
 from dask.utils import format_bytes, parse_bytes
@@ -33,7 +34,12 @@ DEFAULTS: dict[str, Any] = {
     "progress": "auto",
 }
 
-_OPTIONS: dict[str, Any] = dict(DEFAULTS)
+#: the settings in force, oldest first: (token, values) per ``set_options`` call not yet
+#: undone. A ``with`` block removes its own entry when it ends, wherever it is in the list,
+#: so blocks that overlap in threads (or generators) never leave a value behind; a call
+#: without ``with`` stays. The newest entry holding a key wins.
+_LAYERS: list[tuple[object, dict[str, Any]]] = []
+_LOCK = threading.Lock()
 
 
 def _check_chunk_memory(value: Any) -> int:
@@ -104,6 +110,12 @@ class set_options:  # noqa: N801 - xarray's and pandas' name for the same thing
         shows one when a pass takes more than 2 s, ``True`` at once, ``False`` never. A
         call's own ``progress=`` argument wins.
 
+    Notes
+    -----
+    Options are process-wide, as xarray's and pandas': a block set in one thread is seen by
+    every thread while it lasts (of two blocks open at once, the later one's values win).
+    Each block's values go when it ends, whatever order overlapping blocks end in.
+
     Examples
     --------
     >>> import ooc_accessor as ooc
@@ -120,14 +132,16 @@ class set_options:  # noqa: N801 - xarray's and pandas' name for the same thing
             raise ArgumentError(f"unknown option(s) {unknown}: the options are {sorted(_CHECKS)}")
         # every value is checked before any is set: a bad one changes nothing
         new = {key: _CHECKS[key](value) for key, value in kwargs.items()}
-        self._old = {key: _OPTIONS[key] for key in new}
-        _OPTIONS.update(new)
+        self._token = object()
+        with _LOCK:
+            _LAYERS.append((self._token, new))
 
     def __enter__(self) -> set_options:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _OPTIONS.update(self._old)
+        with _LOCK:
+            _LAYERS[:] = [layer for layer in _LAYERS if layer[0] is not self._token]
 
 
 def get_options() -> dict[str, Any]:
@@ -144,20 +158,34 @@ def get_options() -> dict[str, Any]:
     >>> sorted(ooc.get_options())
     ['chunk_memory', 'progress', 'tmpdir']
     """
-    return dict(_OPTIONS)
+    with _LOCK:
+        current = dict(DEFAULTS)
+        for _, values in _LAYERS:
+            current.update(values)
+    return current
+
+
+def _get(key: str) -> Any:
+    with _LOCK:
+        for _, values in reversed(_LAYERS):
+            if key in values:
+                return values[key]
+    return DEFAULTS[key]
 
 
 def chunk_memory() -> int:
     """Bytes of data per block for ``chunksize="auto"``."""
-    return _OPTIONS["chunk_memory"]
+    return _get("chunk_memory")
 
 
 def tmpdir(directory: str | None = None) -> str:
     """Where a temporary store goes: ``directory`` if given, else the option, else
-    ``$OOC_ACCESSOR_TMPDIR``, else the system's temporary directory."""
-    return directory or _OPTIONS["tmpdir"] or os.environ.get(TMPDIR_ENV) or tempfile.gettempdir()
+    ``$OOC_ACCESSOR_TMPDIR``, else the system's temporary directory; an absolute path (a
+    relative one is taken from the working directory now, not at each later write)."""
+    chosen = directory or _get("tmpdir") or os.environ.get(TMPDIR_ENV) or tempfile.gettempdir()
+    return os.path.abspath(chosen)
 
 
 def progress(value: bool | str | None = None) -> bool | str:
     """A call's ``progress=`` (checked), else the option: True, False or ``"auto"``."""
-    return _OPTIONS["progress"] if value is None else _check_progress(value)
+    return _get("progress") if value is None else _check_progress(value)

@@ -104,15 +104,10 @@ class Bar:
         self._start = time.monotonic()
         self._tqdm = None
         mode = setting()
+        self._args = {"total": total, "unit": unit, "unit_scale": True, "dynamic_ncols": True}
+        self._args["delay"] = AUTO_DELAY if mode == "auto" else 0
         if mode is not False:
-            self._tqdm = _tqdm()(
-                total=total,
-                desc=desc,
-                unit=unit,
-                unit_scale=True,
-                delay=AUTO_DELAY if mode == "auto" else 0,
-                dynamic_ncols=True,
-            )
+            self._tqdm = _tqdm()(desc=desc, **self._args)
 
     def update(self, rows: int, nbytes: int | None = None) -> None:
         """Count ``rows`` done, having read ``nbytes`` (default ``rows * row_bytes``); on a
@@ -136,7 +131,9 @@ class Bar:
         """A new description (a phase of the same pass)."""
         if self._tqdm is not None:
             with self._lock:
-                self._tqdm.set_description(desc)
+                # drawn with the next update, which keeps "auto"'s delay (an immediate
+                # refresh would draw a bar for a pass that ends within the delay)
+                self._tqdm.set_description(desc, refresh=False)
 
     def restart(self, desc: str) -> None:
         """Start again from no rows, as ``desc``: another pass over the same rows."""
@@ -144,8 +141,10 @@ class Bar:
             with self._lock:
                 self._bytes = 0
                 self._start = time.monotonic()
-                self._tqdm.reset()
-                self._tqdm.set_description(desc)
+                # a new bar, not tqdm's reset(): reset draws at once, ignoring the delay,
+                # and a bar never drawn closes without a trace
+                self._tqdm.close()
+                self._tqdm = _tqdm()(desc=desc, **self._args)
 
     def close(self) -> None:
         if self._tqdm is not None:

@@ -30,7 +30,7 @@ from patsy import EvalEnvironment
 from patsy.design_info import DesignInfo
 from threadpoolctl import threadpool_limits
 
-from . import kernels, progress, reduce, solve, store
+from . import kernels, options, progress, reduce, solve, store
 from .arguments import resolve_chunksize
 from .blocks import Block, build_block
 from .coltypes import dtypes_attr, stored_dtypes
@@ -436,6 +436,9 @@ class DeferredDesign(DesignBase):
         self._write_args = write_args
         self._fitted = streamed.rows
         self._stored: Design | None = None
+        # where the store goes if rows are asked for: decided now, under the options the
+        # fit was made with (``with ooc.set_options(tmpdir=)`` may have ended by then)
+        self._tmpdir = options.tmpdir()
         #: the merged least-squares statistics of the fit's pass
         self.stats = streamed.stats
         self._pass = (infos, rows, write_args["missing"], wcol, formula)
@@ -496,6 +499,7 @@ class DeferredDesign(DesignBase):
                 self.formula,
                 path=None,
                 eval_env=self._eval_env,
+                tmpdir=self._tmpdir,
                 **self._write_args,
             )
         found, hints = store_digests(design.path, self._fitted.sizes)
