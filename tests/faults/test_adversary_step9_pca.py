@@ -349,3 +349,15 @@ def test_precision_warning_names_every_lost_component():
     rest = x[:, [1, 3, 4]] - a @ np.linalg.lstsq(a, x[:, [1, 3, 4]], rcond=None)[0]
     ev = np.linalg.eigvalsh(rest.T @ rest / (len(x) - 1))[::-1]
     np.testing.assert_allclose(np.asarray(full.explained_variance_)[1:], ev[:2], rtol=1e-9)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_failed_first_partial_fit_leaves_it_unfitted(solver):
+    est = ooc.IncrementalPCA(2, batch_size=40, svd_solver=solver)
+    with pytest.raises(ooc.DataError):
+        est.partial_fit(_bad(B, "inf"))
+    assert not hasattr(est, "n_features_in_") and not est.__sklearn_is_fitted__()
+    # the failed call fixed nothing: other features are a first call, as on a new estimator
+    est.partial_fit(C[:, :3])
+    ref = ooc.IncrementalPCA(2, batch_size=40, svd_solver=solver).partial_fit(C[:, :3])
+    _assert_same(_fitted(est), _fitted(ref))
