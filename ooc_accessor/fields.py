@@ -9,7 +9,6 @@ unstacked; a cell missing at some samples only is an error, since a PCA cannot u
 from __future__ import annotations
 
 import itertools
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +26,7 @@ from .errors import (
     DataError,
     MissingColumnError,
 )
-from .names import names_message, user_stacklevel
+from .names import names_message
 from .sources import MatrixSource, auto_rows
 
 #: largest block of rows (all features, in the stored dtype) that one dask chunk along the
@@ -86,8 +85,11 @@ class FieldLayout:
         variable's coordinates over its feature dims (the dims' own, like ``lat``/``lon``,
         and others, like a ``station_name`` along ``station`` or a 2-D ``lat(y, x)``) must
         hold the fitted values in the fitted order: a grid shifted, a station relabeled or
-        a coordinate permuted would otherwise be decomposed by position, silently wrong. A
-        dimension coordinate on one side only warns (the features are then positions).
+        a coordinate permuted would otherwise be decomposed by position, silently wrong.
+        A coordinate on one side only is refused too (missing, renamed, or one the fit did
+        not have): without it the data could only be taken by position. An extra
+        coordinate is accepted only over dims whose fitted index already matches the
+        features by label (a cell ``area(lat, lon)`` beside ``lat``/``lon``).
         """
         for v in self.variables:
             var = _pick(obj, v.name)
@@ -98,24 +100,31 @@ class FieldLayout:
                 for c in var.coords
                 if var.coords[c].dims and set(var.coords[c].dims) <= set(v.fdims)
             }
-            for c in [*v.coords, *(d for d in v.fdims if d in here and d not in v.coords)]:
-                fitted, got = v.coords.get(c), here.get(c)
-                if fitted is None or got is None:
-                    if c in v.fdims:  # an index on one side only: positions, as sklearn
-                        side = "the data" if fitted is None else "the fit"
-                        warnings.warn(
-                            f"{name} has no coordinate {c!r} in {side} but has one in the "
-                            f"other: its {c!r} features are matched by position",
-                            UserWarning,
-                            stacklevel=user_stacklevel(),
-                        )
-                    continue
-                if set(got.dims) != set(fitted.dims):
-                    continue  # other dims: the dims check names them
-                got = got.transpose(*fitted.dims)
-                if got.shape != fitted.shape:
-                    continue  # another grid size: the shape check names it
-                _same_coordinate(name, c, fitted, got)
+            for c, fitted in v.coords.items():
+                if c not in here:
+                    raise ArgumentError(
+                        f"{name} has no coordinate {c!r} {fitted.dims}, but the PCA was fitted "
+                        f"with one: its features are matched by coordinate label, never by "
+                        f"position; assign the fitted labels (.assign_coords({c}=...), e.g. "
+                        f"from the data the PCA was fitted on) or rename the coordinate back"
+                    )
+                got = here[c]
+                if set(got.dims) != set(fitted.dims) or got.size != fitted.size:
+                    raise ArgumentError(
+                        f"{name}: its coordinate {c!r} is over {got.dims} {got.shape}; the PCA "
+                        f"was fitted with it over {fitted.dims} {fitted.shape}: pass data on "
+                        "the grid it was fitted on"
+                    )
+                _same_coordinate(name, c, fitted, got.transpose(*fitted.dims))
+            for c, got in here.items():
+                if c in v.coords or all(d in v.coords for d in got.dims):
+                    continue  # an extra coordinate over dims already matched by label
+                raise ArgumentError(
+                    f"{name} has a coordinate {c!r} {got.dims} the PCA was not fitted with: "
+                    f"its {list(got.dims)} features were taken by position at fit, so they "
+                    f"cannot be matched by label; drop it (.drop_vars({c!r})) to pass the "
+                    "same positions, or fit again on data carrying it"
+                )
 
     @property
     def feature_dim(self) -> str:

@@ -38,6 +38,7 @@ from .fields import FieldMatrix
 from .labels import FeatureLabels
 from .names import check_component_names
 from .pca_inputs import check_params, fitted_source, matrix_source
+from .pca_state import atomic
 from .plot import PCAPlot, PlotAccessor
 from .reprs_html import EstimatorReport
 from .sources import DesignMatrix, MatrixSource
@@ -215,6 +216,7 @@ class IncrementalPCA(
             return "randomized"
         return "full" if p <= QR_MAX_FEATURES else "covariance_eigh"
 
+    @atomic
     def fit(
         self,
         X: Any,
@@ -278,6 +280,7 @@ class IncrementalPCA(
             )
         return self
 
+    @atomic
     def partial_fit(
         self,
         X: Any,

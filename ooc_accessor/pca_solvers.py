@@ -53,20 +53,37 @@ def warn_covariance_precision(s2: np.ndarray, p: int, k: int) -> None:
 
     Its eigenvalues carry an absolute error of about ``p eps lambda_max``: a component
     whose variance is below ~1e-5 of the largest (for p ~ 1000) loses relative digits,
-    where the QR solver keeps them.
+    where the QR solver keeps them. The warning names every kept component that does.
     """
     if s2.size == 0 or s2[0] <= 0:
         return
-    smallest = s2[k - 1] if s2[k - 1] > 0 else np.finfo(float).tiny
-    rel = p * np.finfo(float).eps * s2[0] / smallest
-    if rel > COVARIANCE_RTOL:
-        warnings.warn(
-            f"component {k - 1}'s variance is {smallest / s2[0]:.2g} of the largest, so the "
-            f"covariance solver gives it to a relative error of about {rel:.1g}; pass "
-            "svd_solver='full' (QR of the data, exact) for those components",
-            PrecisionWarning,
-            stacklevel=4,
+    kept = np.asarray(s2[:k], dtype=np.float64)
+    res = p * np.finfo(float).eps  # eigh's resolution, as a share of the largest
+    share = kept / s2[0]
+    with np.errstate(divide="ignore"):
+        rel = np.where(kept > 0, res / np.where(kept > 0, share, 1.0), np.inf)
+    lost = np.flatnonzero(rel > COVARIANCE_RTOL)
+    if not lost.size:
+        return
+    fix = "; pass svd_solver='full' (QR of the data, exact) for those components"
+    j = int(lost[0])
+    if lost.size == 1 and kept[j] > 0:
+        msg = (
+            f"component {j}'s variance is {share[j]:.2g} of the largest, so the covariance "
+            f"solver gives it to a relative error of about {rel[j]:.1g}"
         )
+    else:
+        each = [
+            f"{i} ({share[i]:.2g} of the largest: relative error about {rel[i]:.1g})"
+            if kept[i] > 0
+            else f"{i} (below {res:.1g} of the largest: every digit lost)"
+            for i in lost.tolist()
+        ]
+        msg = (
+            f"the covariance solver cannot give the variance of component(s) "
+            f"{', '.join(each)} to 9 digits"
+        )
+    warnings.warn(msg + fix, PrecisionWarning, stacklevel=4)
 
 
 def check_finite(block: np.ndarray, src: MatrixSource, a: int, nan_ok: bool = False) -> None:

@@ -302,12 +302,20 @@ def test_field_coordinates_shifted(change, match):
     )
 
 
-def test_field_without_coordinates_warns():
+def test_field_coordinate_on_one_side_is_refused():
+    # Step 9: a coordinate on one side only would take the features by position: refused
     grid = _grid()
     est = ooc.IncrementalPCA(2).fit(grid, dim="time")
-    with pytest.warns(UserWarning, match="matched by position"):
-        got = est.transform(grid.drop_vars("lon"), dim="time")
-    np.testing.assert_allclose(got, est.transform(grid, dim="time"), rtol=1e-12)
+    with pytest.raises(ooc.ArgumentError, match=r"no coordinate 'lon'.*assign"):
+        est.transform(grid.drop_vars("lon"), dim="time")
+    plain = ooc.IncrementalPCA(2).fit(grid.drop_vars("lon"), dim="time")
+    with pytest.raises(ooc.ArgumentError, match=r"coordinate 'lon'.*not fitted with.*drop_vars"):
+        plain.transform(grid, dim="time")
+    np.testing.assert_allclose(
+        plain.transform(grid.drop_vars("lon"), dim="time"),
+        est.transform(grid, dim="time"),
+        rtol=1e-12,
+    )
 
 
 def test_dataframe_fit_then_dataarray_transform_checks_names(df):
