@@ -14,6 +14,7 @@ Dataset opened from it); this module finds and parses the files.
 from __future__ import annotations
 
 import glob
+import inspect
 import json
 import os
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ import xarray as xr
 
 from . import manifest, options, store
 from . import progress as bars
+from .arguments import check_keywords
 from .csvopen import open_store
 from .csvstore import FORMAT, CSVWriter
 from .errors import (
@@ -37,6 +39,7 @@ from .errors import (
     OOCError,
     StoreError,
 )
+from .signatures import checked
 from .store import check_compression, temporary_store_path
 
 __all__ = ["read_csv"]
@@ -189,6 +192,7 @@ def _ahead(chunks: Iterator[Any]) -> Iterator[Any]:
             chunks.close()
 
 
+@checked  # a misspelt keyword is an ArgumentTypeError naming the accepted ones
 def read_csv(
     path_or_paths: str | os.PathLike | list,
     path: str | os.PathLike | None = None,
@@ -259,6 +263,12 @@ def read_csv(
                 f"read_csv sets {key}= itself (it reads every row, a chunk at a time): drop "
                 "it; chunksize= sets the rows per chunk"
             )
+    # a keyword pandas' read_csv lacks is named here, with the accepted ones, not as
+    # pandas' TypeError in the middle of the first file
+    own = ["path_or_paths", "path", "chunksize", "dim", "progress", "compression"]
+    pandas_keywords = inspect.signature(pd.read_csv).parameters
+    taken = {*own, *_OWN, "filepath_or_buffer"}
+    check_keywords("read_csv", kwargs, own + [k for k in pandas_keywords if k not in taken])
     files = _paths(path_or_paths)
     if isinstance(chunksize, str):
         if chunksize != "auto":
@@ -335,6 +345,7 @@ def read_csv(
         return open_store(os.path.abspath(final), attrs, temporary=path is None)
 
 
+@checked
 def open_csv_store(
     path: str | os.PathLike, *, temporary: bool = False, verify: bool = False
 ) -> xr.Dataset:

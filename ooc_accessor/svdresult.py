@@ -18,6 +18,7 @@ from .errors import ArgumentError
 from .reprs import svd_report
 from .reprs_html import Reported
 from .scaling import exact_scale
+from .signatures import checked_methods
 
 __all__ = ["SVD_KEYWORDS", "SVDResult", "svd", "svd_design"]
 
@@ -25,6 +26,7 @@ __all__ = ["SVD_KEYWORDS", "SVDResult", "svd", "svd_design"]
 SVD_KEYWORDS = ("formula", "k", "dim", "eval_env", "chunksize", "path", "missing", "compression")
 
 
+@checked_methods  # a misspelt keyword is an ArgumentTypeError naming the accepted ones
 class SVDResult(Reported):
     """Thin SVD ``X = U diag(s) Vt`` of a stored design.
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..fitstats import check_alpha
+from ..signatures import checked_methods
 from .diagnostics import residual_diagnostics
 
 __all__ = ["Summary", "fmt"]
@@ -39,6 +40,7 @@ def _pairs_frame(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["label", "value", "label2", "value2"])
 
 
+@checked_methods  # a misspelt keyword is an ArgumentTypeError naming the accepted ones
 class Summary:
     """Printable summary of an :class:`~ooc_accessor.results.LstsqResult`, laid out like
     statsmodels'."""
