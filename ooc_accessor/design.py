@@ -7,6 +7,7 @@ appends it to the store. :class:`Design` is the handle on a finished store.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import weakref
@@ -479,9 +480,9 @@ class Design(Reported, DesignBase):
         """
         from .stats.glmfit import glm_design
 
-        check_keywords(
-            "glm", fit_options, ("scale", "atol", "rtol", "tol_criterion", "start_params")
-        )
+        named = list(inspect.signature(Design.glm).parameters)[1:-1]  # all but self, **
+        fits = ("scale", "atol", "rtol", "tol_criterion", "start_params")
+        check_keywords("Design.glm", fit_options, (*named, *fits))
         with progress_bars(progress):
             return glm_design(
                 self,
