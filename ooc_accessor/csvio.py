@@ -14,7 +14,6 @@ Dataset opened from it); this module finds and parses the files.
 from __future__ import annotations
 
 import glob
-import inspect
 import json
 import os
 from collections.abc import Iterator
@@ -27,7 +26,6 @@ import xarray as xr
 
 from . import manifest, options, store
 from . import progress as bars
-from .arguments import check_keywords
 from .csvopen import open_store
 from .csvstore import FORMAT, CSVWriter
 from .errors import (
@@ -263,12 +261,6 @@ def read_csv(
                 f"read_csv sets {key}= itself (it reads every row, a chunk at a time): drop "
                 "it; chunksize= sets the rows per chunk"
             )
-    # a keyword pandas' read_csv lacks is named here, with the accepted ones, not as
-    # pandas' TypeError in the middle of the first file
-    own = ["path_or_paths", "path", "chunksize", "dim", "progress", "compression"]
-    pandas_keywords = inspect.signature(pd.read_csv).parameters
-    taken = {*own, *_OWN, "filepath_or_buffer"}
-    check_keywords("read_csv", kwargs, own + [k for k in pandas_keywords if k not in taken])
     files = _paths(path_or_paths)
     if isinstance(chunksize, str):
         if chunksize != "auto":
