@@ -40,6 +40,7 @@ from .names import check_component_names
 from .pca_inputs import check_params, fitted_source, matrix_source
 from .plot import PCAPlot, PlotAccessor
 from .reprs_html import EstimatorReport
+from .signatures import checked_methods
 from .sources import DesignMatrix, MatrixSource
 
 __all__ = ["IncrementalPCA"]
@@ -59,6 +60,7 @@ _SPARSE_PARTIAL = (
 )
 
 
+@checked_methods  # a bad call: ArgumentTypeError naming the accepted keywords
 class IncrementalPCA(
     EstimatorReport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 ):
