@@ -424,7 +424,8 @@ class LstsqResult(Reported, RobustCovariance, HypothesisTests, InfluenceMixin, F
     # -- display ------------------------------------------------------------------
     def summary(self, alpha: float = 0.05, slim: bool = False) -> Summary:
         """A statsmodels-style table of the fit (``print`` it, or display it in Jupyter);
-        ``slim``: without the residual diagnostics (no pass over the rows)."""
+        ``slim``: without the residual diagnostics (no pass over the rows). Their pass
+        runs here: showing the Summary later reads no row."""
         return Summary(self, alpha, slim)
 
     #: __repr__ and _repr_html_ (reprs.py): stored numbers only, never the summary's pass

@@ -43,7 +43,11 @@ def _pairs_frame(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
 @checked_methods  # a misspelt keyword is an ArgumentTypeError naming the accepted ones
 class Summary:
     """Printable summary of an :class:`~ooc_accessor.results.LstsqResult`, laid out like
-    statsmodels'."""
+    statsmodels'.
+
+    Everything it shows is computed when it is made (by ``summary()``, with the residual
+    diagnostics' one pass unless ``slim``), so printing or displaying it reads no row.
+    """
 
     def __init__(self, result: Any, alpha: float = 0.05, slim: bool = False) -> None:
         check_alpha(alpha)
