@@ -14,12 +14,14 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from patsy import EvalEnvironment
 
 from .errors import ArgumentError, ArgumentTypeError, StoreError
 from .sources import auto_rows
 
 __all__ = [
     "available_memory",
+    "capture_env",
     "check_keywords",
     "check_not_source",
     "check_path",
@@ -124,3 +126,34 @@ def check_not_source(path: str | os.PathLike, data: Any) -> None:
             f"path={os.fspath(path)!r} is the file the data are read from; writing the design "
             "there would replace your data: pass another path="
         )
+
+
+def capture_env(eval_env: int | EvalEnvironment | Mapping[str, Any]) -> EvalEnvironment:
+    """The namespace a formula is evaluated in, counted from the caller's caller.
+
+    Each public entry point resolves it once and hands the object down, so ``np.log(x)``
+    in a formula sees the user's ``np`` however deep the call goes. A dict of names is
+    looked up first, then the caller's namespace.
+    """
+    if isinstance(eval_env, EvalEnvironment):
+        return eval_env
+    if isinstance(eval_env, Mapping):
+        caller = EvalEnvironment.capture(2)
+        return EvalEnvironment([dict(eval_env), caller.namespace])
+    if isinstance(eval_env, bool) or not isinstance(eval_env, int):
+        raise ArgumentTypeError(
+            "eval_env must be a frame depth (int), a patsy.EvalEnvironment or a dict of names, "
+            f"not {type(eval_env).__name__}"
+        )
+    if eval_env < 0:
+        raise ArgumentError(
+            f"eval_env={eval_env} is negative; pass 0 (the caller's namespace), a number of "
+            "frames up from it, or a dict of names"
+        )
+    try:
+        return EvalEnvironment.capture(eval_env + 2)
+    except ValueError as exc:  # patsy: "call-stack is not that deep!"
+        raise ArgumentError(
+            f"eval_env={eval_env} counts more frames up than the call stack has ({exc}); "
+            "pass 0 (the caller's namespace) or a dict of names"
+        ) from exc

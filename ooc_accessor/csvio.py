@@ -37,6 +37,7 @@ from .errors import (
     OOCError,
     StoreError,
 )
+from .signatures import checked
 from .store import check_compression, temporary_store_path
 
 __all__ = ["read_csv"]
@@ -189,6 +190,7 @@ def _ahead(chunks: Iterator[Any]) -> Iterator[Any]:
             chunks.close()
 
 
+@checked  # a misspelt keyword is an ArgumentTypeError naming the accepted ones
 def read_csv(
     path_or_paths: str | os.PathLike | list,
     path: str | os.PathLike | None = None,
@@ -335,6 +337,7 @@ def read_csv(
         return open_store(os.path.abspath(final), attrs, temporary=path is None)
 
 
+@checked
 def open_csv_store(
     path: str | os.PathLike, *, temporary: bool = False, verify: bool = False
 ) -> xr.Dataset:

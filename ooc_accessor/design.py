@@ -7,10 +7,11 @@ appends it to the store. :class:`Design` is the handle on a finished store.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -19,17 +20,24 @@ from patsy import EvalEnvironment
 from patsy.design_info import DesignInfo
 
 from . import assemble, lazy, progress, store
-from .arguments import check_keywords, check_not_source, check_path, resolve_chunksize
+from .arguments import (  # capture_env: importable from here, as before
+    capture_env,
+    check_keywords,
+    check_not_source,
+    check_path,
+    resolve_chunksize,
+)
 from .blocks import check_missing_policy, explain_dropped, learn_infos, response_check
 from .coltypes import dtypes_attr, stored_dtypes
 from .designbase import DesignBase
-from .errors import ArgumentError, ArgumentTypeError, DataError, FormulaError, StoreError
+from .errors import DataError, FormulaError, StoreError
 from .learnparts import learn_on_workers
 from .parts import append_blocks, worker_groups, write_parts
 from .progress import showing as progress_bars
 from .reprs import design_report
 from .reprs_html import Reported
 from .safety import trust_names
+from .signatures import checked_methods
 from .sources import WEIGHTS_COL, table_source, used_columns
 from .spec import (
     default_eval_env,
@@ -45,37 +53,6 @@ if TYPE_CHECKING:
     from .stats.glmresults import GLMResults
 
 __all__ = ["Design", "build_design", "capture_env"]
-
-
-def capture_env(eval_env: int | EvalEnvironment | Mapping[str, Any]) -> EvalEnvironment:
-    """The namespace a formula is evaluated in, counted from the caller's caller.
-
-    Each public entry point resolves it once and hands the object down, so ``np.log(x)``
-    in a formula sees the user's ``np`` however deep the call goes. A dict of names is
-    looked up first, then the caller's namespace.
-    """
-    if isinstance(eval_env, EvalEnvironment):
-        return eval_env
-    if isinstance(eval_env, Mapping):
-        caller = EvalEnvironment.capture(2)
-        return EvalEnvironment([dict(eval_env), caller.namespace])
-    if isinstance(eval_env, bool) or not isinstance(eval_env, int):
-        raise ArgumentTypeError(
-            "eval_env must be a frame depth (int), a patsy.EvalEnvironment or a dict of names, "
-            f"not {type(eval_env).__name__}"
-        )
-    if eval_env < 0:
-        raise ArgumentError(
-            f"eval_env={eval_env} is negative; pass 0 (the caller's namespace), a number of "
-            "frames up from it, or a dict of names"
-        )
-    try:
-        return EvalEnvironment.capture(eval_env + 2)
-    except ValueError as exc:  # patsy: "call-stack is not that deep!"
-        raise ArgumentError(
-            f"eval_env={eval_env} counts more frames up than the call stack has ({exc}); "
-            "pass 0 (the caller's namespace) or a dict of names"
-        ) from exc
 
 
 def build_design(
@@ -294,6 +271,7 @@ def _store_attrs(
     }
 
 
+@checked_methods  # a misspelt keyword is an ArgumentTypeError naming the accepted ones
 class Design(Reported, DesignBase):
     """A handle on a stored design matrix (X, y and their labels).
 
@@ -423,7 +401,15 @@ class Design(Reported, DesignBase):
         return tuple(b - a for a, b in self.blocks())
 
     # -- results ----------------------------------------------------------------
-    def lstsq(self, weights: Any = None, *, progress: bool | None = None) -> LstsqResult:
+    def lstsq(
+        self,
+        weights: Any = None,
+        *,
+        cov_type: str = "nonrobust",
+        cov_kwds: dict | None = None,
+        use_t: bool | None = None,
+        progress: bool | None = None,
+    ) -> LstsqResult:
         """Least-squares fit of y on X from the R factor of ``[X | y]`` (TSQR).
 
         Parameters
@@ -433,6 +419,9 @@ class Design(Reported, DesignBase):
             by label on :attr:`obs`. ``None`` uses the weights stored with the design, if
             any, else ordinary least squares. A stored design has no columns: a column's
             name is refused (give ``weights=`` when the design is built instead).
+        cov_type, cov_kwds, use_t
+            As :func:`~ooc_accessor.results.lstsq` (cluster groups: one value per stored
+            row, or a Series aligned on :attr:`obs`); a robust type costs one more pass.
         progress : bool, optional
             Progress bars on the passes; None follows ``ooc.set_options(progress=)``.
 
@@ -444,7 +433,7 @@ class Design(Reported, DesignBase):
         from .results import lstsq_design
 
         with progress_bars(progress):
-            return lstsq_design(self, weights=weights)
+            return lstsq_design(self, weights, cov_type=cov_type, cov_kwds=cov_kwds, use_t=use_t)
 
     def glm(
         self,
@@ -493,9 +482,9 @@ class Design(Reported, DesignBase):
         """
         from .stats.glmfit import glm_design
 
-        check_keywords(
-            "glm", fit_options, ("scale", "atol", "rtol", "tol_criterion", "start_params")
-        )
+        named = list(inspect.signature(Design.glm).parameters)[1:-1]  # all but self, **
+        fits = ("scale", "atol", "rtol", "tol_criterion", "start_params")
+        check_keywords("Design.glm", fit_options, (*named, *fits))
         with progress_bars(progress):
             return glm_design(
                 self,

@@ -10,11 +10,13 @@ from patsy import EvalEnvironment
 
 from .design import Design
 from .errors import ArgumentTypeError, FormulaError, StoreError
+from .signatures import checked
 from .spec import default_eval_env
 
 __all__ = ["open_design"]
 
 
+@checked  # a misspelt keyword is an ArgumentTypeError naming the accepted ones
 def open_design(
     path: str | os.PathLike,
     eval_env: EvalEnvironment | Mapping[str, Any] | None = None,

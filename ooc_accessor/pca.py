@@ -41,6 +41,7 @@ from .pca_inputs import check_params, fitted_source, matrix_source
 from .pca_state import atomic
 from .plot import PCAPlot, PlotAccessor
 from .reprs_html import EstimatorReport
+from .signatures import checked_methods
 from .sources import DesignMatrix, MatrixSource
 
 __all__ = ["IncrementalPCA"]
@@ -60,6 +61,7 @@ _SPARSE_PARTIAL = (
 )
 
 
+@checked_methods  # a bad call: ArgumentTypeError naming the accepted keywords
 class IncrementalPCA(
     EstimatorReport, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 ):

@@ -350,7 +350,8 @@ def svd_report(svd: Any) -> Report:
     s = np.asarray(svd.s, dtype=float)
     size, exists = file_state(svd.path)
     notes = [] if exists else [f"the store of U {svd.path} is missing (deleted?)"]
-    energy = s**2 / np.sum(s**2) if s.size and np.sum(s**2) > 0 else np.zeros_like(s)
+    # over every singular value of X (the SVD keeps the total), as PCA's variance ratio
+    energy = np.asarray(svd.share, dtype=float)
     table = Table(
         ["s", "share of s²"],
         [str(i) for i in range(s.size)],

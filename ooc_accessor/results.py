@@ -29,6 +29,7 @@ from .plot import FitPlot, PlotAccessor
 from .reprs import lstsq_report
 from .reprs_html import Reported
 from .rowweights import row_weights
+from .signatures import checked_methods
 from .stats.diagnostics import residual_diagnostics
 from .stats.inference import HypothesisTests
 from .stats.influence import InfluenceMixin
@@ -81,8 +82,17 @@ def _resolve_weights(design: Design, weights: Any) -> np.ndarray | bool | None:
     return np.array(w, dtype=np.float64, copy=True)
 
 
-def lstsq_design(design: Design, weights: Any = None) -> LstsqResult:
-    """Fit y on X of a stored design (see :meth:`Design.lstsq`)."""
+def lstsq_design(
+    design: Design,
+    weights: Any = None,
+    *,
+    cov_type: str = "nonrobust",
+    cov_kwds: dict | None = None,
+    use_t: bool | None = None,
+) -> LstsqResult:
+    """Fit y on X of a stored design (see :meth:`Design.lstsq`), with the covariance
+    asked for (as :func:`lstsq`)."""
+    normalize_cov_type(cov_type)  # a misspelt type is refused before the pass
     streamfit.one_response(design.formula, design.responses)
     w = _resolve_weights(design, weights)
     row_bytes = progress.design_row_bytes(design)
@@ -99,7 +109,7 @@ def lstsq_design(design: Design, weights: Any = None) -> LstsqResult:
     fit = _fit(stats, design, w is not None, gradient, streamfit.store_pass(design, w))
     # weights given here, not the design's own: update() must be told the new rows' weights
     fit._weights_given = isinstance(w, np.ndarray)
-    return fit
+    return _robust(fit, cov_type, cov_kwds, use_t)
 
 
 def _fit(
@@ -138,6 +148,7 @@ def _fit(
     return result
 
 
+@checked_methods  # a misspelt keyword is an ArgumentTypeError naming the accepted ones
 class LstsqResult(Reported, RobustCovariance, HypothesisTests, InfluenceMixin, FitStatistics):
     """A least-squares fit with statsmodels' names: ``params``, ``bse``, ``summary()``...
 
@@ -413,7 +424,8 @@ class LstsqResult(Reported, RobustCovariance, HypothesisTests, InfluenceMixin, F
     # -- display ------------------------------------------------------------------
     def summary(self, alpha: float = 0.05, slim: bool = False) -> Summary:
         """A statsmodels-style table of the fit (``print`` it, or display it in Jupyter);
-        ``slim``: without the residual diagnostics (no pass over the rows)."""
+        ``slim``: without the residual diagnostics (no pass over the rows). Their pass
+        runs here: showing the Summary later reads no row."""
         return Summary(self, alpha, slim)
 
     #: __repr__ and _repr_html_ (reprs.py): stored numbers only, never the summary's pass
@@ -488,7 +500,7 @@ def lstsq(
         design = build_design(
             data, formula, dim=dim, weights=weights, eval_env=env, **design_kwargs
         )
-    return _robust(design.lstsq(), cov_type, cov_kwds, use_t)
+    return lstsq_design(design, cov_type=cov_type, cov_kwds=cov_kwds, use_t=use_t)
 
 
 def _robust(

@@ -18,6 +18,7 @@ from .errors import ArgumentError
 from .reprs import svd_report
 from .reprs_html import Reported
 from .scaling import exact_scale
+from .signatures import checked_methods
 
 __all__ = ["SVD_KEYWORDS", "SVDResult", "svd", "svd_design"]
 
@@ -25,6 +26,7 @@ __all__ = ["SVD_KEYWORDS", "SVDResult", "svd", "svd_design"]
 SVD_KEYWORDS = ("formula", "k", "dim", "eval_env", "chunksize", "path", "missing", "compression")
 
 
+@checked_methods  # a misspelt keyword is an ArgumentTypeError naming the accepted ones
 class SVDResult(Reported):
     """Thin SVD ``X = U diag(s) Vt`` of a stored design.
 
@@ -43,16 +45,28 @@ class SVDResult(Reported):
         Left singular vectors, lazy, dims ``("obs", "component")`` on the stored rows (a
         Dataset's ``dim`` in place of ``obs``).
     rank : int
-        Singular values above the rank tolerance.
+        The rank of X: how many of all its singular values (not only the ``k`` kept) are
+        above the rank tolerance (as ``numpy.linalg.matrix_rank``).
+    share : pandas.Series or xarray.DataArray
+        By component (as ``s``): each kept component's share of the sum of squares of X,
+        ``s**2 / sum(all s**2)`` (over every singular value, so with ``k`` below the rank
+        the shares sum below 1).
     """
 
     def __init__(
-        self, s: np.ndarray, vt: np.ndarray, design: Design, u_path: str, rank: int
+        self,
+        s: np.ndarray,
+        vt: np.ndarray,
+        design: Design,
+        u_path: str,
+        rank: int,
+        share: np.ndarray,
     ) -> None:
         k = s.size
         comp = pd.RangeIndex(k, name="component")
         if design.source_kind == "xarray":
             self.s = xr.DataArray(s, dims=("component",), coords={"component": comp}, name="s")
+            self.share = self.s.copy(data=np.asarray(share, dtype=float)).rename("share")
             self.Vt = xr.DataArray(
                 vt,
                 dims=("component", "term"),
@@ -61,6 +75,7 @@ class SVDResult(Reported):
             )
         else:
             self.s = pd.Series(s, index=comp, name="s")
+            self.share = pd.Series(np.asarray(share, dtype=float), index=comp, name="share")
             self.Vt = pd.DataFrame(vt, index=comp, columns=pd.Index(design.terms, name="term"))
         self.rank = rank
         self.design = design
@@ -93,19 +108,24 @@ def svd_design(design: Design, k: int | None = None) -> SVDResult:
     row_bytes = 8 * p
     e, r = reduce.compute(graph, desc="svd: R pass", row_bytes=row_bytes)[0]
     # the SVD of R for X * 2**-e: the same vectors, singular values scaled by 2**-e
-    _, s, vt = np.linalg.svd(kernels.square_r(r, p))
+    _, s_all, vt = np.linalg.svd(kernels.square_r(r, p))
     vt = kernels.svd_flip_rows(vt[:k])
-    s = s[:k]
-    tol = solve.rank_tolerance(n, p) * (s[0] if s.size else 0.0)
-    rank = int(np.sum(s > tol))
+    s = s_all[:k]
+    # the rank and the shares from every singular value of R, not only the k kept: the
+    # design's rank, and each share of ||X||_F^2 (in the scaled units: no overflow)
+    tol = solve.rank_tolerance(n, p) * (s_all[0] if s_all.size else 0.0)
+    rank = int(np.sum(s_all > tol))
+    total = float(np.sum(s_all**2))
+    share = s**2 / total if total > 0 else np.zeros_like(s)
+    kept = int(np.sum(s > tol))
     s_raw = exact_scale(
-        s[:rank],
+        s[:kept],
         e,
         "the singular value",
-        [f"component {i} of {design.formula!r}" for i in range(rank)],
+        [f"component {i} of {design.formula!r}" for i in range(kept)],
         "rescale the columns (multiply or divide them by a power of ten)",
     )
-    s_raw = np.concatenate([s_raw, np.ldexp(s[rank:], e)])
+    s_raw = np.concatenate([s_raw, np.ldexp(s[kept:], e)])
     # U = X V / s, from the scaled X; a zero singular value leaves its column of U at zero
     scale = np.where(s > tol, 1.0 / np.where(s > 0, s, 1.0), 0.0)
     proj = vt.T * scale
@@ -118,7 +138,7 @@ def svd_design(design: Design, k: int | None = None) -> SVDResult:
         store.write_row_matrix(
             u_path, design.path, "U", list(range(k)), "component", blocks, design.chunk_rows
         )
-    return SVDResult(s_raw, vt, design, u_path, rank)
+    return SVDResult(s_raw, vt, design, u_path, rank, share)
 
 
 def svd(

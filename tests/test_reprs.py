@@ -226,12 +226,17 @@ def test_svd_repr():
     svd = df.ooc.svd("0 + a + b + c + d", k=3)
     s = np.asarray(svd.s)
     text = repr(svd)
-    assert "shape: 197 x 4" in text and "k:     3" in text and "rank:  3" in text
+    x = svd.design.X.values
+    rank = np.linalg.matrix_rank(x)  # X's rank (4), not the k=3 kept
+    assert "shape: 197 x 4" in text and "k:     3" in text and f"rank:  {rank}" in text
     size = nbytes(os.stat(svd.path).st_size)
     assert f"U:     stored at {svd.path} ({size}, removed when garbage-collected)" in text
     assert f"s:     {', '.join(short(v) for v in s)}" in text
     page = svd._repr_html_()
-    share = s**2 / np.sum(s**2)
+    # each kept value's share of all of X's s² (numpy's), as PCA's variance ratio
+    full = np.linalg.svd(x, compute_uv=False)
+    share = full[:3] ** 2 / np.sum(full**2)
+    assert share.sum() < 0.999
     for v, e in zip(s, share, strict=True):
         assert f"<td>{short(v)}</td><td>{e:.4f}</td>" in page
 

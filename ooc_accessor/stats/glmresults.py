@@ -26,6 +26,7 @@ from ..plot import FitPlot, PlotAccessor
 from ..reprs import glm_report
 from ..reprs_html import Reported
 from ..rowlabels import positions_in
+from ..signatures import checked_methods
 from .glm import Extras, IRLSFit, design_pass, iweights
 from .glmnames import GLMNames
 from .glmrobust import glm_cov_cluster, glm_cov_hc
@@ -102,6 +103,7 @@ def _final_block(
         )
 
 
+@checked_methods  # a misspelt keyword is an ArgumentTypeError naming the accepted ones
 class GLMResults(Reported, GLMNames, HypothesisTests):
     """A generalized linear model fitted by IRLS out of core (statsmodels' ``GLMResults``).
 

@@ -19,11 +19,13 @@ from scipy import stats as sps
 
 from ..errors import ArgumentError, ArgumentTypeError, FormulaError
 from ..fitstats import check_alpha
+from ..signatures import checked_methods
 from .lmtest import CompareLRTestResult, compare_lm_test
 
 __all__ = ["CompareLRTestResult", "ContrastResults", "HypothesisTests", "WaldTestResults"]
 
 
+@checked_methods  # a misspelt keyword is an ArgumentTypeError naming the accepted ones
 class ContrastResults:
     """The outcome of a test, with statsmodels' ``ContrastResults`` names.
 
@@ -117,6 +119,7 @@ class ContrastResults:
         return f"<{self.distribution} test>\n{self.summary_frame()}"
 
 
+@checked_methods
 class WaldTestResults:
     """Per-term Wald tests (statsmodels' ``WaldTestResults``): ``table``, ``statistic``,
     ``pvalues``, ``df_constraints``, ``df_denom`` (F tests) and ``summary_frame()``."""

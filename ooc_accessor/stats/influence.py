@@ -19,6 +19,7 @@ import xarray as xr
 from scipy import stats as sps
 
 from ..errors import ArgumentError
+from ..signatures import checked_methods
 from .robust import _coordinates
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ def het_scale(result: LstsqResult) -> xr.DataArray:
     return e2.rename("het_scale")
 
 
+@checked_methods  # a misspelt keyword is an ArgumentTypeError naming the accepted ones
 class OLSInfluence:
     """statsmodels' ``OLSInfluence`` measures of an unweighted fit, lazy (dims ``obs``).
 

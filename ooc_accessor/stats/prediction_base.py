@@ -21,6 +21,7 @@ from scipy import stats as sps
 from ..blocks import Block
 from ..errors import ArgumentError, ArgumentTypeError, DataError
 from ..fitstats import check_alpha
+from ..signatures import checked_methods
 from ..sources import sample_dim_of
 from .rowvalues import row_values
 
@@ -96,6 +97,7 @@ def weights_in_memory(weights: Any, data: Any, n: int, dim: str | None) -> np.nd
     return w
 
 
+@checked_methods  # a misspelt keyword is an ArgumentTypeError naming the accepted ones
 class PredictionResults:
     """statsmodels' ``PredictionResults``: ``predicted_mean``, ``se_mean``, ``se_obs``,
     ``var_pred_mean``, ``var_resid``, ``conf_int(obs, alpha)`` and ``summary_frame``,

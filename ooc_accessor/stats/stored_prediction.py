@@ -28,6 +28,7 @@ from ..blocks import Block
 from ..errors import ArgumentError, DataError
 from ..fitstats import check_alpha
 from ..rowoutputs import MIN_CHUNK_ROWS, RowColumnsWriter, open_columns, output_path
+from ..signatures import checked_methods
 from .prediction_base import (
     PredictionResults,
     block_values,
@@ -215,6 +216,7 @@ def _attrs(result: Any, dim: str, what: str) -> dict[str, Any]:
     }
 
 
+@checked_methods  # a misspelt keyword is an ArgumentTypeError naming the accepted ones
 class StoredPredictionResults(PredictionResults):
     """:class:`PredictionResults` over stored columns: every row-length value is a lazy
     (dask) DataArray along the data's sample dimension, and ``path`` names the store.

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..fitstats import check_alpha
+from ..signatures import checked_methods
 from .diagnostics import residual_diagnostics
 
 __all__ = ["Summary", "fmt"]
@@ -39,24 +40,36 @@ def _pairs_frame(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["label", "value", "label2", "value2"])
 
 
+@checked_methods  # a misspelt keyword is an ArgumentTypeError naming the accepted ones
 class Summary:
     """Printable summary of an :class:`~ooc_accessor.results.LstsqResult`, laid out like
-    statsmodels'."""
+    statsmodels'.
+
+    Everything it shows is computed when it is made (by ``summary()``, with the residual
+    diagnostics' one pass unless ``slim``), so printing or displaying it reads no row.
+    """
 
     def __init__(self, result: Any, alpha: float = 0.05, slim: bool = False) -> None:
         check_alpha(alpha)
         self.result = result
         self.alpha = alpha
         self.slim = slim
+        # everything shown is computed now, as statsmodels' summary() does (the diagnostics'
+        # one pass included): printing or displaying it later never reads a row, so it
+        # neither runs a pass in a notebook nor fails once the store is gone
+        self._shown_title = self._title()
+        self._shown_header = self._header()
+        self._shown_table = self._coefficients()
+        self._shown_bottom = [] if slim else self._diagnostics()
+        self._shown_notes = [] if slim else self._notes()
 
     @property
     def tables(self) -> list[pd.DataFrame]:
         """The summary's tables, as statsmodels' ``Summary.tables``: the header, the
         coefficients and (unless ``slim``) the residual diagnostics."""
-        out = [_pairs_frame(self._header()), self.table()]
-        rows = [] if self.slim else self._diagnostics()
-        if rows:
-            out.append(_pairs_frame(rows))
+        out = [_pairs_frame(self._shown_header), self.table()]
+        if self._shown_bottom:
+            out.append(_pairs_frame(self._shown_bottom))
         return out
 
     @staticmethod
@@ -103,6 +116,9 @@ class Summary:
     def table(self) -> pd.DataFrame:
         """The coefficient table: coef, std err, t, P>|t| (z and P>|z| when the normal is
         used, as statsmodels labels them) and the interval bounds."""
+        return self._shown_table.copy()
+
+    def _coefficients(self) -> pd.DataFrame:
         r = self.result
         ci = r.conf_int(self.alpha)
         lo, hi = f"[{self.alpha / 2:g}", f"{1 - self.alpha / 2:g}]"
@@ -130,7 +146,7 @@ class Summary:
         # every column at least one space wider than its longest entry: never run together
         widths = {c: max(11, len(c) + 1, *(len(v) + 1 for v in cells[c])) for c in tab.columns}
         width = w0 + sum(widths.values())
-        title = self._title().center(width)
+        title = self._shown_title.center(width)
         half = width // 2
         lines = [title, "=" * width]
 
@@ -140,7 +156,7 @@ class Summary:
                 right = c + " " * max(1, width - half - len(c) - len(d)) + d
                 lines.append(left + right)
 
-        pairs(self._header())
+        pairs(self._shown_header)
         lines.append("=" * width)
         lines.append(" " * w0 + "".join(f"{c:>{widths[c]}}" for c in tab.columns))
         lines.append("-" * width)
@@ -150,11 +166,10 @@ class Summary:
         lines.append("=" * width)
         if self.slim:  # statsmodels' slim summary: no diagnostics, no notes
             return "\n".join(lines)
-        bottom = self._diagnostics()
-        if bottom:
-            pairs(bottom)
+        if self._shown_bottom:
+            pairs(self._shown_bottom)
             lines.append("=" * width)
-        lines.extend(f"[{i + 1}] {n}" for i, n in enumerate(self._notes()))
+        lines.extend(f"[{i + 1}] {n}" for i, n in enumerate(self._shown_notes))
         return "\n".join(lines)
 
     def _notes(self) -> list[str]:
@@ -178,9 +193,9 @@ class Summary:
 
     def as_html(self) -> str:
         """The summary as HTML tables."""
-        head = _html_rows(self._header())
-        caption = f"<caption>{html.escape(self._title())}</caption>"
-        rows = [] if self.slim else self._diagnostics()
+        head = _html_rows(self._shown_header)
+        caption = f"<caption>{html.escape(self._shown_title)}</caption>"
+        rows = self._shown_bottom
         bottom = f"<table class='simpletable'>{_html_rows(rows)}</table>" if rows else ""
         return (
             f"<table class='simpletable'>{caption}{head}</table>"
