@@ -8,6 +8,7 @@ chunked NetCDF store.
 from importlib.metadata import PackageNotFoundError, version
 
 from . import accessors as _accessors  # noqa: F401 - registers .ooc
+from . import signatures as _signatures
 from .csvio import open_csv_store, read_csv
 from .design import Design
 from .docstrings import attach as _attach_docs
@@ -36,12 +37,16 @@ from .errors import (
     UnseenLevelError,
 )
 from .opening import open_design
-from .options import get_options, set_options
+from .options import get_options as _get_options
+from .options import set_options
 from .pca import IncrementalPCA
 from .results import LstsqResult, Summary, SVDResult
 from .stats.glmresults import GLMResults
 
 _attach_docs()  # the Examples sections (see ooc_accessor/docstrings)
+
+# a misspelt keyword is an ArgumentTypeError naming the accepted ones, as everywhere
+get_options = _signatures.checked(_get_options)
 
 try:
     __version__ = version("ooc_accessor")

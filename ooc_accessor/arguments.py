@@ -51,7 +51,8 @@ def check_keywords(method: str, given: Mapping[str, Any], accepted: Iterable[str
     close = difflib.get_close_matches(key, accepted, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise ArgumentTypeError(
-        f"{method}() got an unknown keyword {key!r}{hint}; it accepts {', '.join(accepted)}"
+        f"{method}() got an unknown keyword {key!r}{hint}; "
+        + (f"it accepts {', '.join(accepted)}" if accepted else "it takes no arguments")
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArgumentError, ArgumentTypeError
+from ..signatures import checked_methods
 from .common import axes, check_count, text
 from .sample import generator, sample_rows, take_rows
 
@@ -20,6 +21,7 @@ _RESIDUALS = {
 }
 
 
+@checked_methods  # a bad call: ArgumentTypeError naming the accepted keywords
 class FitPlot:
     """Plots of a fitted :class:`~ooc_accessor.LstsqResult` or
     :class:`~ooc_accessor.GLMResults`, reached as ``fit.plot``.

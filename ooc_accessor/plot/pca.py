@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..errors import ArgumentError, NotFittedError
+from ..errors import ArgumentError, ArgumentTypeError, NotFittedError
+from ..signatures import checked_methods
 from .common import axes, axes_grid, check_count, text
 
 __all__ = ["PCAPlot"]
@@ -22,6 +23,7 @@ __all__ = ["PCAPlot"]
 MAX_NAMED_BARS = 60
 
 
+@checked_methods  # a bad call: ArgumentTypeError naming the accepted keywords
 class PCAPlot:
     """Plots of a fitted :class:`~ooc_accessor.IncrementalPCA`, reached as ``pca.plot``.
 
@@ -234,10 +236,24 @@ def _map(ax: Any, comp: xr.DataArray, kwargs: dict) -> Any:
         xname, yname = lon, lat
     else:
         x, y, xname, yname = _axis(comp, xdim), _axis(comp, ydim), xdim, ydim
-    mesh = ax.pcolormesh(x, y, comp.values, **kw)
+    mesh = _draw(ax.pcolormesh, kwargs, x, y, comp.values, **kw)
     ax.set_xlabel(text(xname))
     ax.set_ylabel(text(yname))
     return mesh
+
+
+def _draw(fn: Any, given: dict, *args: Any, **kw: Any) -> Any:
+    """``fn(*args, **kw)``; matplotlib refusing the user's keywords (``given``) is an
+    ``ArgumentTypeError`` naming them, not matplotlib's own AttributeError or TypeError."""
+    try:
+        return fn(*args, **kw)
+    except (AttributeError, TypeError, ValueError) as exc:
+        if not given:
+            raise
+        raise ArgumentTypeError(
+            f"components(): matplotlib's {fn.__name__} refused the keywords "
+            f"{sorted(given)} passed on to it ({exc}); pass keywords {fn.__name__} takes"
+        ) from exc
 
 
 def _bars(ax: Any, comp: xr.DataArray, name: Any, kwargs: dict) -> None:
@@ -245,7 +261,7 @@ def _bars(ax: Any, comp: xr.DataArray, name: Any, kwargs: dict) -> None:
         comp = comp.expand_dims(variable=[name])
     (dim,) = comp.dims
     x = np.arange(comp.sizes[dim])
-    ax.bar(x, comp.values, **{"color": "C0", **kwargs})
+    _draw(ax.bar, kwargs, x, comp.values, **{"color": "C0", **kwargs})
     ax.axhline(0.0, color="0.4", linewidth=1)
     if x.size <= MAX_NAMED_BARS:
         labels = comp.coords[dim].values if dim in comp.coords else x

@@ -108,6 +108,9 @@ def instances(tmp_path_factory):
         "glm summary": glm.summary(),
         # its scikit-learn methods too (check_estimator stays green: tests/test_sklearn_*)
         ooc.IncrementalPCA: ooc.IncrementalPCA(2).fit(df[["a", "b", "c"]].to_numpy()),
+        # the plot accessors (matplotlib is imported only when one draws)
+        "fit plot": fit.plot,
+        "pca plot": ooc.IncrementalPCA(2).fit(df[["a", "b", "c"]].to_numpy()).plot,
     }
 
 
