@@ -17,6 +17,7 @@ import tempfile
 import threading
 from typing import Any
 
+import numpy as np
 from dask.utils import format_bytes, parse_bytes
 
 from .errors import ArgumentError, ArgumentTypeError
@@ -43,6 +44,8 @@ _LOCK = threading.Lock()
 
 
 def _check_chunk_memory(value: Any) -> int:
+    if isinstance(value, np.integer):  # a numpy count is a count
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ArgumentTypeError(
             f"chunk_memory must be a number of bytes or a size like '256MB', not {value!r}"
@@ -78,7 +81,9 @@ def _check_tmpdir(value: Any) -> str | None:
 
 
 def _check_progress(value: Any) -> bool | str:
-    if value is True or value is False or value == "auto":
+    if isinstance(value, np.bool_):  # numpy's True is True
+        value = bool(value)
+    if value is True or value is False or (isinstance(value, str) and value == "auto"):
         return value
     raise ArgumentError(f"progress must be True, False or 'auto', not {value!r}")
 

@@ -41,7 +41,7 @@ from .pca_inputs import check_params, fitted_source, matrix_source
 from .pca_state import atomic
 from .plot import PCAPlot, PlotAccessor
 from .reprs_html import EstimatorReport
-from .signatures import checked_methods
+from .signatures import checked, checked_methods
 from .sources import DesignMatrix, MatrixSource
 
 __all__ = ["IncrementalPCA"]
@@ -136,6 +136,7 @@ class IncrementalPCA(
     _labeled = False
     plot = PlotAccessor(PCAPlot)  # pca.plot.scree(), .components(): not a parameter
 
+    @checked  # IncrementalPCA(progres=...) names the parameters, as every public call
     def __init__(
         self,
         n_components: int | None = None,
@@ -501,6 +502,7 @@ class IncrementalPCA(
 
     # -- transforms -----------------------------------------------------------------------------
     def _projection(self) -> tuple[np.ndarray, np.ndarray]:
+        check_params(self)  # set_params after the fit may have put anything there
         sol = self._solve()
         comps = sol["axes"]  # components_ times the weights
         if self.whiten:
@@ -551,6 +553,7 @@ class IncrementalPCA(
         ``incrementalpca0``... with ``set_output``, or ``component`` 0, 1...) must name the
         fitted components in order.
         """
+        check_params(self)
         sol = self._solve()
         comps = sol["components"]
         if self.whiten:

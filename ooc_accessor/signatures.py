@@ -36,7 +36,8 @@ def checked(fn: F, name: str | None = None) -> F:
     fn : callable
         A function or a method's function (its ``self`` is left out of the messages).
     name : str, optional
-        The name the messages use (default ``fn.__qualname__``, e.g. ``Design.lstsq``).
+        The name the messages use (default ``fn.__qualname__``, e.g. ``Design.lstsq``;
+        a class's ``__init__`` is named as the class, ``IncrementalPCA``).
 
     Examples
     --------
@@ -64,6 +65,7 @@ def checked(fn: F, name: str | None = None) -> F:
             label = name or fn.__qualname__
             if method and args and name is None:  # the class the user holds, not a mixin
                 label = f"{type(args[0]).__name__}.{fn.__name__}"
+                label = label.removesuffix(".__init__")  # a constructor: as the user called it
             if not open_keywords:  # a misspelt keyword: named with the closest one
                 check_keywords(label, kwargs, names)
             takes = f"its parameters are {', '.join(names)}" if names else "it takes none"
