@@ -78,7 +78,7 @@ DEFAULT_ROWS = 2_500_000
 DEFAULT_REPEATS = 3
 #: rows per block of the store of small blocks (full run; a smoke run: SMOKE_FINE_CHUNKSIZE)
 DEFAULT_FINE_CHUNKSIZE = 20_000
-SMOKE_FINE_CHUNKSIZE = 1_000
+SMOKE_FINE_CHUNKSIZE = 2_500
 PCA_COMPONENTS = 5
 #: the settings compared; the first is the reference of the ratios and of the results
 SETTINGS: tuple[bool | str, ...] = (False, "auto", True)
@@ -241,28 +241,31 @@ def _scheduler_task_count(dask_scheduler: Any) -> int:
 @contextlib.contextmanager
 def local_cluster(scratch: Path) -> Iterator[Any]:
     """A Client on a LocalCluster of 2 worker processes x 1 thread, made the default."""
+    import dask
     import distributed
 
     # the nannies leave distributed's pre-spawn environment (OMP_NUM_THREADS=1 ...) in this
     # process's os.environ; it is put back afterwards so the machine section shows the run's
     saved = dict(os.environ)
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        local_directory=str(scratch),
-    )
-    client = distributed.Client(cluster)
-    try:
-        client.wait_for_workers(2)
-        client.run(_import_library)
-        yield client
-    finally:
-        client.close()
-        cluster.close()
-        os.environ.clear()
-        os.environ.update(saved)
+    # every dask-scratch-space (the scheduler's too) inside the run's scratch directory
+    with dask.config.set({"temporary-directory": str(scratch)}):
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            local_directory=str(scratch),
+        )
+        client = distributed.Client(cluster)
+        try:
+            client.wait_for_workers(2)
+            client.run(_import_library)
+            yield client
+        finally:
+            client.close()
+            cluster.close()
+            os.environ.clear()
+            os.environ.update(saved)
 
 
 def settler(client: Any, timeout: float = 10.0) -> Callable[[], None]:
