@@ -353,6 +353,30 @@ def test_e2e_memory_bound_is_blocks_plus_p_squared() -> None:
     assert bench_e2e.bound_mb(size) == pytest.approx(expected)
 
 
+def test_progress_check_flags_any_difference_between_settings(tmp_path: Path) -> None:
+    import bench_progress
+    import h5py
+    import numpy as np
+
+    # stored files are compared by their variables' values, not their bytes
+    for name, value in (("a.h5", 1.0), ("b.h5", 1.0), ("c.h5", 1.0 + 2**-40)):
+        with h5py.File(tmp_path / name, "w") as f:
+            f["X"] = np.full((5, 2), value)
+    a, b, c = (bench_progress.file_digest(tmp_path / n) for n in ("a.h5", "b.h5", "c.h5"))
+    assert a == b != c
+    assert bench_progress.difference(b, a) == 0.0
+    assert bench_progress.difference(c, a) == float("inf")
+    assert bench_progress.difference(np.array([1.0, 2.5]), np.array([1.0, 2.0])) == 0.5
+    assert bench_progress.difference(np.ones(3), np.ones(2)) == float("inf")
+
+    case = bench_progress.Case("`fit`", lambda s: None, lambda r: {})
+    same = bench_progress.Measured(case, compared=["params"])
+    assert bench_progress.check_outputs([same]).endswith(": OK.")
+    off = bench_progress.Measured(case, max_diff=1e-17, compared=["params"])
+    with pytest.raises(SystemExit, match="DIFFER between the progress settings: `fit`: 1e-17"):
+        bench_progress.check_outputs([same, off])
+
+
 def test_rows_can_be_several_sizes() -> None:
     sizes = {"smoke_rows": (15, 30), "smoke_chunksize": 5}
     parser = _common.build_parser("x", (2_000, 10_000), **sizes)
