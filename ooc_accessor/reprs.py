@@ -14,7 +14,6 @@ with the attribute to ask; a store file that is gone is reported, never raised o
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .errors import OOCError
+from .stats.summary import fmt
 
 __all__ = [
     "Report",
@@ -87,12 +87,7 @@ def num(v: Any) -> str:
         v = float(v)
     except (TypeError, ValueError):
         return str(v)
-    if not math.isfinite(v):
-        return str(v)
-    a = abs(v)
-    if a != 0 and (a < 1e-3 or a >= 1e6):
-        return f"{v:.3e}"
-    return f"{v:.4f}"
+    return fmt(v)  # the summary's own format: a repr's table reads as summary()'s
 
 
 def short(v: Any) -> str:
